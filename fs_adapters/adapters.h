@@ -1,0 +1,30 @@
+// Filesystem adapters (DESIGN §7), by name.
+//
+//   nfs            request-based (fs/nfs/write.c); ->page_mkwrite returns
+//                  VM_FAULT_LOCKED
+//   nfs:unlocked   the same, returning with the page unlocked (the 2.6.29
+//                  convention; `locked` must relock and re-check)
+//   none           tmpfs-like: no ->page_mkwrite, no per-page metadata
+#ifndef PAGERACE_FS_ADAPTERS_ADAPTERS_H_
+#define PAGERACE_FS_ADAPTERS_ADAPTERS_H_
+
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fs_adapters/backing_store.h"
+
+namespace pagerace {
+
+std::unique_ptr<StoreBackedOps> MakeNfsAdapter(bool mkwrite_returns_locked);
+std::unique_ptr<StoreBackedOps> MakeNoneAdapter();
+
+absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view name);
+// Name and one-line description of each adapter.
+std::vector<std::pair<std::string, std::string>> AdapterNames();
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_FS_ADAPTERS_ADAPTERS_H_

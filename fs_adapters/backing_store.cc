@@ -1,0 +1,55 @@
+#include "fs_adapters/backing_store.h"
+
+#include <cstring>
+
+#include "harness/mm/mm_context.h"
+
+namespace pagerace {
+
+BackingStore::BackingStore(uint64_t pages, size_t page_size)
+    : pages_(pages), page_size_(page_size) {
+  FutexLock l(&mu_);
+  data_.assign(pages * page_size, 0);
+  version_.assign(pages, 0);
+}
+
+void BackingStore::Read(uint64_t index, uint8_t* dst) const {
+  FutexLock l(&mu_);
+  memcpy(dst, data_.data() + index * page_size_, page_size_);
+}
+
+void BackingStore::Write(uint64_t index, uint32_t offset, uint32_t len, const uint8_t* src) {
+  FutexLock l(&mu_);
+  memcpy(data_.data() + index * page_size_ + offset, src, len);
+  ++version_[index];
+}
+
+uint64_t BackingStore::ReadSlot(uint64_t index, uint32_t slot) const {
+  FutexLock l(&mu_);
+  uint64_t v;
+  memcpy(&v, data_.data() + index * page_size_ + slot * sizeof(uint64_t), sizeof(v));
+  return v;
+}
+
+uint64_t BackingStore::version(uint64_t index) const {
+  FutexLock l(&mu_);
+  return version_[index];
+}
+
+void StoreBackedOps::Attach(MmContext* mm) {
+  AddressSpaceOps::Attach(mm);
+  page_size_ = mm->page_size();
+  store_ = std::make_unique<BackingStore>(mm->pages(), page_size_);
+  snapshots_.reset(new uint8_t[mm->pages() * page_size_]());
+}
+
+int StoreBackedOps::readpage(Page* page) {
+  store_->Read(page->index, mm_->mmu().kmap(page->index));
+  return 0;
+}
+
+void StoreBackedOps::read_persisted(uint64_t index, uint8_t* dst) const {
+  store_->Read(index, dst);
+}
+
+}  // namespace pagerace

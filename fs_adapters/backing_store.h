@@ -1,0 +1,58 @@
+// The persistent side of an adapter (DESIGN §7): the NFS server, the OSD, the
+// disk.  Holds what was persisted, with a version per page.
+//
+// StoreBackedOps is the common base of adapters that keep one: ->readpage
+// and read_persisted() read it, and one snapshot buffer per page holds the
+// bytes of that page's in-flight write (one write per page at a time, because
+// writeback skips or waits for pages under writeback).
+//
+// Thread-safety: BackingStore is safe for concurrent access (mu_).
+#ifndef PAGERACE_FS_ADAPTERS_BACKING_STORE_H_
+#define PAGERACE_FS_ADAPTERS_BACKING_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "harness/base/futex.h"
+#include "harness/mm/address_space_ops.h"
+
+namespace pagerace {
+
+class BackingStore {
+ public:
+  BackingStore(uint64_t pages, size_t page_size);
+  size_t page_size() const { return page_size_; }
+  void Read(uint64_t index, uint8_t* dst) const;
+  void Write(uint64_t index, uint32_t offset, uint32_t len, const uint8_t* src);
+  uint64_t ReadSlot(uint64_t index, uint32_t slot) const;
+  uint64_t version(uint64_t index) const;
+
+ private:
+  const uint64_t pages_;
+  const size_t page_size_;
+  mutable FutexMutex mu_;
+  std::vector<uint8_t> data_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> version_ ABSL_GUARDED_BY(mu_);
+};
+
+class StoreBackedOps : public AddressSpaceOps {
+ public:
+  void Attach(MmContext* mm) override;
+  int readpage(Page* page) override;
+  void read_persisted(uint64_t index, uint8_t* dst) const override;
+  BackingStore& store() { return *store_; }
+
+ protected:
+  // The in-flight bytes of page `index`; owned by whoever set PG_writeback.
+  uint8_t* snapshot(uint64_t index) { return snapshots_.get() + index * page_size_; }
+  size_t page_size_ = 0;  // constant after Attach
+
+ private:
+  std::unique_ptr<BackingStore> store_;
+  std::unique_ptr<uint8_t[]> snapshots_;
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_FS_ADAPTERS_BACKING_STORE_H_

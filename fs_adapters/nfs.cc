@@ -1,0 +1,168 @@
+#include "fs_adapters/nfs.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "fs_adapters/adapters.h"
+#include "harness/mm/mm_context.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace {
+
+void NfsAdapter::Attach(MmContext* mm) {
+  StoreBackedOps::Attach(mm);
+  FutexLock l(&i_lock_);
+  reqs_.reset(new Request[mm->pages()]);
+}
+
+uint32_t NfsAdapter::nfs_page_length(const Page* page) const {
+  const int64_t isize = mm_->mapping().i_size();
+  const int64_t start = static_cast<int64_t>(page->index * page_size_);
+  if (isize <= start) return 0;
+  return static_cast<uint32_t>(std::min<int64_t>(static_cast<int64_t>(page_size_), isize - start));
+}
+
+// Models fs/nfs/write.c:nfs_updatepage() -> nfs_writepage_setup() as of
+// v2.6.29; differences: a request that is not contiguous with the new range
+// is widened to the hull instead of being flushed first (nfs_flush_incompatible)
+// — the hull's bytes are the page's own, so nothing extra is lost or kept.
+void NfsAdapter::nfs_updatepage(Page* page, uint32_t offset, uint32_t len) {
+  const uint64_t index = page->index;
+  for (;;) {
+    i_lock_.Lock();
+    if (reqs_[index].state != ReqState::kInFlight) break;
+    // The request is being written (PG_writeback): wait for the RPC, as
+    // nfs_wait_on_request does, then look again.
+    i_lock_.Unlock();
+    wait_on_page_writeback(page);
+  }
+  Request& req = reqs_[index];
+  if (req.state == ReqState::kNone) {
+    req.state = ReqState::kDirty;
+    req.start = offset;
+    req.end = offset + len;
+    req.page = page;
+    get_page(page);
+    SetPageFlag(page, PG_private);
+    ++nr_requests_;
+    mm_->trace(index, Event::kMetadataAttach);
+  } else {
+    // A commit-pending request must be written again (nfs_clear_request_commit).
+    req.state = ReqState::kDirty;
+    req.start = std::min(req.start, offset);
+    req.end = std::max(req.end, offset + len);
+  }
+  i_lock_.Unlock();
+  // nfs_mark_request_dirty -> __set_page_dirty_nobuffers.
+  mm_->set_page_dirty(page);
+}
+
+// Models fs/nfs/file.c:nfs_vm_page_mkwrite() as of v2.6.30 (v2.6.29 when it
+// returns unlocked); differences: none beyond nfs_updatepage's.
+vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
+  Page* page = vmf.page;
+  lock_page(page);
+  // Truncated or evicted since the fault looked it up.
+  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping()) {
+    unlock_page(page);
+    return kVmFaultNoPage;
+  }
+  const uint32_t pagelen = nfs_page_length(page);
+  if (pagelen == 0) {
+    unlock_page(page);
+    return kVmFaultNoPage;
+  }
+  nfs_updatepage(page, 0, pagelen);
+  if (mkwrite_returns_locked_) return kVmFaultLocked;
+  unlock_page(page);
+  return 0;
+}
+
+int NfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
+  nfs_updatepage(page, offset, len);
+  return 0;
+}
+
+// Models fs/nfs/write.c:nfs_writepage_locked() -> nfs_page_async_flush() as of
+// v2.6.29; differences: one page per RPC, sent at once.
+int NfsAdapter::writepage(Page* page, WritebackControl& wbc) {
+  const uint64_t index = page->index;
+  i_lock_.Lock();
+  Request& req = reqs_[index];
+  if (req.state != ReqState::kDirty || req.page != page) {
+    // No request to send (or one that will not carry new data): nothing goes
+    // to the server, and the page, no longer PG_dirty, counts as clean.
+    i_lock_.Unlock();
+    mm_->trace(index, Event::kWritepageNoMetadata);
+    unlock_page(page);
+    return 0;
+  }
+  req.state = ReqState::kInFlight;
+  test_set_page_writeback(page);
+  memcpy(snapshot(index) + req.start, mm_->mmu().kmap(index) + req.start, req.end - req.start);
+  i_lock_.Unlock();
+  mm_->trace(index, Event::kSetPageWriteback);
+  unlock_page(page);
+  mm_->io().Submit(page);
+  return 0;
+}
+
+// WRITE completion (nfs_writeback_done, unstable): the data is on the
+// server; the request waits for COMMIT.
+void NfsAdapter::end_io(Page* page) {
+  const uint64_t index = page->index;
+  FutexLock l(&i_lock_);
+  Request& req = reqs_[index];
+  store().Write(index, req.start, req.end - req.start, snapshot(index) + req.start);
+  req.state = ReqState::kCommitPending;
+  mm_->trace(index, Event::kCommitPending);
+}
+
+// Models nfs_commit_inode(): COMMIT every commit-pending request and retire
+// it (nfs_inode_remove_request), without the page lock.
+void NfsAdapter::commit() {
+  SCHED_POINT(kCommitBegin);
+  {
+    FutexLock l(&i_lock_);
+    for (uint64_t i = 0; i < mm_->pages(); ++i) {
+      Request& req = reqs_[i];
+      if (req.state != ReqState::kCommitPending) continue;
+      ClearPageFlag(req.page, PG_private);
+      put_page(req.page);
+      req = Request{};
+      --nr_requests_;
+      mm_->trace(i, Event::kMetadataRetire);
+    }
+  }
+  SCHED_POINT(kCommitEnd);
+}
+
+// nfs_release_page: a page with a request stays.
+bool NfsAdapter::releasepage(Page* page) {
+  FutexLock l(&i_lock_);
+  return reqs_[page->index].state == ReqState::kNone;
+}
+
+MetadataState NfsAdapter::metadata_state(const Page* page) const {
+  FutexLock l(&i_lock_);
+  const Request& req = reqs_[page->index];
+  if (req.state == ReqState::kNone || req.page != page) return MetadataState::kAbsent;
+  return req.state == ReqState::kDirty ? MetadataState::kDirtyCapable
+                                       : MetadataState::kNotDirtyCapable;
+}
+
+NfsAdapter::ReqState NfsAdapter::request_state(uint64_t index) const {
+  FutexLock l(&i_lock_);
+  return reqs_[index].state;
+}
+
+int NfsAdapter::nr_requests() const {
+  FutexLock l(&i_lock_);
+  return nr_requests_;
+}
+
+std::unique_ptr<StoreBackedOps> MakeNfsAdapter(bool mkwrite_returns_locked) {
+  return std::make_unique<NfsAdapter>(mkwrite_returns_locked);
+}
+
+}  // namespace pagerace

@@ -1,0 +1,76 @@
+// The NFS client adapter (DESIGN §7), modeled on fs/nfs/write.c and
+// fs/nfs/file.c as of v2.6.29/v2.6.30.
+//
+// Per-page metadata is a write request (struct nfs_page) covering a byte
+// range of the page:
+//
+//   state            meaning                               dirty-capable
+//   none             no request: writepage sends nothing   —
+//   dirty            data to send (nfs_mark_request_dirty) yes
+//   in_flight        WRITE RPC under way (PG_writeback)    no
+//   commit_pending   unstable on the server, awaiting      no
+//                    COMMIT; retired when it completes
+//
+// ->page_mkwrite (nfs_vm_page_mkwrite) locks the page, checks the mapping,
+// and creates or extends the request for the whole page (nfs_updatepage),
+// which also dirties the page.  ->write_end does the same for the written
+// range.  ->writepage of a page without a request sends nothing and the page
+// counts as clean: this is where the seed's race loses data.
+//
+// Thread-safety: request state is protected by the adapter's i_lock
+// (inode->i_lock), taken after the page lock.
+#ifndef PAGERACE_FS_ADAPTERS_NFS_H_
+#define PAGERACE_FS_ADAPTERS_NFS_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "fs_adapters/backing_store.h"
+#include "harness/base/futex.h"
+
+namespace pagerace {
+
+class NfsAdapter : public StoreBackedOps {
+ public:
+  enum class ReqState : uint8_t { kNone, kDirty, kInFlight, kCommitPending };
+
+  explicit NfsAdapter(bool mkwrite_returns_locked)
+      : mkwrite_returns_locked_(mkwrite_returns_locked) {}
+
+  void Attach(MmContext* mm) override;
+  const char* name() const override { return mkwrite_returns_locked_ ? "nfs" : "nfs:unlocked"; }
+  bool has_page_mkwrite() const override { return true; }
+  vm_fault_t page_mkwrite(VmFault& vmf) override;
+  int writepage(Page* page, WritebackControl& wbc) override;
+  void end_io(Page* page) override;
+  int write_end(Page* page, uint32_t offset, uint32_t len) override;
+  bool releasepage(Page* page) override;
+  void commit() override;
+  MetadataState metadata_state(const Page* page) const override;
+
+  // For tests.
+  ReqState request_state(uint64_t index) const;
+  int nr_requests() const;
+
+ private:
+  struct Request {
+    ReqState state = ReqState::kNone;
+    uint32_t start = 0;  // byte range of the page to send
+    uint32_t end = 0;
+    Page* page = nullptr;  // referenced while the request exists
+  };
+  // nfs_updatepage(): create or extend the page's request for [offset,
+  // offset+len) and dirty the page.  REQUIRES: page locked.
+  void nfs_updatepage(Page* page, uint32_t offset, uint32_t len);
+  // Bytes of the page inside i_size (nfs_page_length).
+  uint32_t nfs_page_length(const Page* page) const;
+
+  const bool mkwrite_returns_locked_;
+  mutable FutexMutex i_lock_;
+  std::unique_ptr<Request[]> reqs_ ABSL_GUARDED_BY(i_lock_);
+  int nr_requests_ ABSL_GUARDED_BY(i_lock_) = 0;
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_FS_ADAPTERS_NFS_H_

@@ -1,0 +1,51 @@
+// Harness thread identities.
+//
+// Each harness thread registers a role ("mmap0", "writeback", ...) and gets a
+// small id used in traces and lock-owner fields.  The registry also holds the
+// thread's stats block and whether the thread may touch user mappings: a
+// fault in a user mapping taken by any other thread is a harness bug, not a
+// modeled fault.
+#ifndef PAGERACE_HARNESS_BASE_THREAD_REGISTRY_H_
+#define PAGERACE_HARNESS_BASE_THREAD_REGISTRY_H_
+
+#include <cstdint>
+#include <string>
+
+namespace pagerace {
+
+struct ThreadStats;
+
+constexpr int kMaxThreads = 256;
+
+struct ThreadInfo {
+  uint32_t tid = 0;              // 1-based; 0 = unregistered
+  bool user_access = false;      // may store/load through user mappings
+  ThreadStats* stats = nullptr;  // owned by the caller of RegisterThread
+};
+
+// The calling thread's identity (zero-initialised until registered).
+ThreadInfo& current_thread();
+
+// Registers the calling thread under `role`; returns its tid.  Names are kept
+// for reports.  Thread-safe.
+uint32_t RegisterThread(const std::string& role, bool user_access, ThreadStats* stats);
+void UnregisterThread();
+// The role registered for `tid` ("?" if none).  Thread-safe.
+std::string ThreadRole(uint32_t tid);
+// Forgets all roles (between independent runs in one process, e.g. tests).
+void ResetThreadRegistry();
+
+// RAII registration for a scope (a thread body, a test).
+class ScopedThread {
+ public:
+  ScopedThread(const std::string& role, bool user_access, ThreadStats* stats = nullptr) {
+    RegisterThread(role, user_access, stats);
+  }
+  ~ScopedThread() { UnregisterThread(); }
+  ScopedThread(const ScopedThread&) = delete;
+  ScopedThread& operator=(const ScopedThread&) = delete;
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_BASE_THREAD_REGISTRY_H_

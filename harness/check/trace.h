@@ -1,0 +1,63 @@
+// Per-page event traces (DESIGN §8): each page index keeps a ring of its last
+// events (time, thread, event).  Recording is lock-free and allocation-free, so
+// the fault path (inside the SIGSEGV handler) can record.  A trace outlives
+// the Page objects of its index: a truncated or evicted page's successor
+// continues the same history, which is what a report needs to show.
+//
+// Thread-safety: safe for concurrent access.  Entries are written with
+// relaxed atomics; a reader racing a writer may see a torn entry in the
+// oldest slot, which reports tolerate (a trace is a diagnostic, not an oracle).
+#ifndef PAGERACE_HARNESS_CHECK_TRACE_H_
+#define PAGERACE_HARNESS_CHECK_TRACE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace pagerace {
+
+enum class Event : uint16_t {
+#define X(id, name) id,
+#include "harness/check/events.def"
+#undef X
+  kNumEvents
+};
+
+const char* EventName(Event e);
+
+struct TraceEntry {
+  int64_t t_ns = 0;  // since the run's start
+  uint32_t tid = 0;
+  Event event = Event::kPageAlloc;
+};
+
+class Tracer {
+ public:
+  static constexpr int kRing = 32;  // power of two
+
+  Tracer(uint64_t pages, int64_t t0_ns);
+
+  void Record(uint64_t index, Event e);
+  // Copies the last `max` events of `index`, oldest first, into `out`
+  // (capacity `max`); returns how many.  Allocation-free.
+  int Snapshot(uint64_t index, TraceEntry* out, int max) const;
+  int64_t t0_ns() const { return t0_ns_; }
+
+ private:
+  struct Slot {
+    std::atomic<int64_t> t_ns{0};
+    std::atomic<uint32_t> tid_event{0};  // tid << 16 | event
+  };
+  struct Ring {
+    std::atomic<uint64_t> head{0};
+    Slot slots[kRing];
+  };
+  const uint64_t pages_;
+  const int64_t t0_ns_;  // constant after construction
+  std::unique_ptr<Ring[]> rings_;
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_CHECK_TRACE_H_

@@ -1,0 +1,115 @@
+#include "harness/mm/address_space.h"
+
+#include "harness/base/thread_registry.h"
+#include "harness/check/trace.h"
+#include "harness/mm/address_space_ops.h"
+
+namespace pagerace {
+
+AddressSpace::AddressSpace(uint64_t pages, PagePool* pool, Tracer* tracer)
+    : pages_(pages), pool_(pool), tracer_(tracer) {
+  FutexLock l(&tree_lock_);
+  slots_.reset(new Page*[pages]());
+  dirty_tag_.reset(new uint8_t[pages]());
+}
+
+Page* AddressSpace::find_get_page(uint64_t index) {
+  FutexLock l(&tree_lock_);
+  Page* p = slots_[index];
+  if (p) get_page(p);
+  return p;
+}
+
+Page* AddressSpace::find_lock_page(uint64_t index) {
+  for (;;) {
+    Page* p = find_get_page(index);
+    if (!p) return nullptr;
+    lock_page(p);
+    // The page may have been detached while we slept on its lock.
+    if (p->mapping.load(std::memory_order_acquire) == this) return p;
+    unlock_page(p);
+    put_page(p);
+  }
+}
+
+Page* AddressSpace::find_or_create_page(uint64_t index, bool* created) {
+  *created = false;
+  for (;;) {
+    if (Page* p = find_lock_page(index)) return p;
+    Page* fresh = pool_->Alloc(index, this);  // ref for the cache
+    SetPageFlag(fresh, PG_locked);
+    fresh->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
+    {
+      FutexLock l(&tree_lock_);
+      if (slots_[index] != nullptr) {
+        // Lost the race to add: retry the lookup.
+        fresh->flags.store(0, std::memory_order_relaxed);
+        put_page(fresh);
+        continue;
+      }
+      slots_[index] = fresh;
+    }
+    get_page(fresh);  // the caller's reference
+    tracer_->Record(index, Event::kPageAlloc);
+    *created = true;
+    return fresh;
+  }
+}
+
+void AddressSpace::remove_from_page_cache(Page* page) {
+  {
+    FutexLock l(&tree_lock_);
+    if (slots_[page->index] == page) slots_[page->index] = nullptr;
+    if (dirty_tag_[page->index]) {
+      dirty_tag_[page->index] = 0;
+      nr_dirty_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    page->mapping.store(nullptr, std::memory_order_release);
+  }
+  put_page(page);  // the cache's reference
+}
+
+void AddressSpace::tag_dirty(Page* page) {
+  bool newly = false;
+  {
+    FutexLock l(&tree_lock_);
+    // Re-check under the tree lock: truncate may have detached the page.
+    if (page->mapping.load(std::memory_order_acquire) != this) return;
+    if (!dirty_tag_[page->index]) {
+      dirty_tag_[page->index] = 1;
+      nr_dirty_.fetch_add(1, std::memory_order_relaxed);
+      newly = true;
+    }
+  }
+  if (newly) {
+    dirty_events_.fetch_add(1, std::memory_order_release);
+    futex_wake_all(&dirty_events_);
+  }
+}
+
+void AddressSpace::clear_dirty_tag(Page* page) {
+  FutexLock l(&tree_lock_);
+  if (dirty_tag_[page->index] && slots_[page->index] == page) {
+    dirty_tag_[page->index] = 0;
+    nr_dirty_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void AddressSpace::collect_dirty(std::vector<uint64_t>* out) {
+  FutexLock l(&tree_lock_);
+  for (uint64_t i = 0; i < pages_; ++i) {
+    if (dirty_tag_[i]) out->push_back(i);
+  }
+}
+
+int __set_page_dirty_nobuffers(Page* page) {
+  if (TestSetPageFlag(page, PG_dirty)) return 0;
+  if (AddressSpace* mapping = page->mapping.load(std::memory_order_acquire)) {
+    mapping->tag_dirty(page);
+  }
+  return 1;
+}
+
+int AddressSpaceOps::set_page_dirty(Page* page) { return __set_page_dirty_nobuffers(page); }
+
+}  // namespace pagerace

@@ -1,0 +1,78 @@
+// struct address_space (DESIGN §5): the page cache of the one modeled file,
+// its dirty tag and i_size.  Models include/linux/fs.h and the radix-tree
+// parts of mm/filemap.c as of v2.6.29.
+//
+// Thread-safety: safe for concurrent access.  The slot array and the dirty
+// tag are protected by tree_lock_ (mapping->tree_lock); a page's `mapping`
+// field changes only with the page locked and tree_lock_ held.
+#ifndef PAGERACE_HARNESS_MM_ADDRESS_SPACE_H_
+#define PAGERACE_HARNESS_MM_ADDRESS_SPACE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "harness/base/futex.h"
+#include "harness/mm/page.h"
+
+namespace pagerace {
+
+class AddressSpaceOps;
+class Tracer;
+
+class AddressSpace {
+ public:
+  AddressSpace(uint64_t pages, PagePool* pool, Tracer* tracer);
+
+  void set_a_ops(AddressSpaceOps* ops) { a_ops_ = ops; }  // before any use
+  AddressSpaceOps* a_ops() const { return a_ops_; }
+  uint64_t nr_pages() const { return pages_; }
+
+  // The page at `index` with a reference, or nullptr.
+  Page* find_get_page(uint64_t index);
+  // As find_get_page, then locked, re-checking that it is still in this
+  // mapping (it may have been truncated or evicted while we slept).
+  Page* find_lock_page(uint64_t index);
+  // find_lock_page, or a freshly allocated, locked, !uptodate page added to
+  // the cache (*created = true).  Models find_or_create_page().
+  Page* find_or_create_page(uint64_t index, bool* created);
+  // Detaches a locked page: slot emptied, dirty tag cleared, mapping = NULL,
+  // the cache's reference dropped.  Models remove_from_page_cache().
+  void remove_from_page_cache(Page* page);
+
+  // PAGECACHE_TAG_DIRTY.
+  void tag_dirty(Page* page);
+  void clear_dirty_tag(Page* page);
+  // Indices tagged dirty, in order, appended to *out.
+  void collect_dirty(std::vector<uint64_t>* out);
+  uint64_t nr_dirty() const { return nr_dirty_.load(std::memory_order_relaxed); }
+  // Futex word bumped on every newly tagged page; writeback sleeps on it.
+  std::atomic<uint32_t>& dirty_events() { return dirty_events_; }
+
+  int64_t i_size() const { return i_size_.load(std::memory_order_acquire); }
+  void set_i_size(int64_t v) { i_size_.store(v, std::memory_order_release); }
+
+ private:
+  const uint64_t pages_;
+  PagePool* const pool_;
+  Tracer* const tracer_;
+  AddressSpaceOps* a_ops_ = nullptr;  // constant after setup
+
+  FutexMutex tree_lock_;
+  // State below is protected by tree_lock_.
+  std::unique_ptr<Page*[]> slots_ ABSL_GUARDED_BY(tree_lock_);
+  std::unique_ptr<uint8_t[]> dirty_tag_ ABSL_GUARDED_BY(tree_lock_);
+
+  std::atomic<uint64_t> nr_dirty_{0};       // mirrors the tag count
+  std::atomic<uint32_t> dirty_events_{0};
+  std::atomic<int64_t> i_size_{0};
+};
+
+// __set_page_dirty_nobuffers(): PG_dirty and the dirty tag, no fs metadata.
+// Returns 1 if the page was newly dirtied.  Models mm/page-writeback.c.
+int __set_page_dirty_nobuffers(Page* page);
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_MM_ADDRESS_SPACE_H_

@@ -1,0 +1,87 @@
+// The filesystem interface (DESIGN §7), modeled on struct
+// address_space_operations plus vm_operations_struct::page_mkwrite.
+//
+// Locking table (Documentation/filesystems/Locking, v2.6.30 conventions):
+//
+//   callback         page lock on entry   on return            may block
+//   page_mkwrite     unlocked             unlocked, or locked  yes (fs locks,
+//                                         with kVmFaultLocked   page lock)
+//   set_page_dirty   usually locked       unchanged            no
+//   writepage        locked               unlocked             yes (not on
+//                                                               the page lock)
+//   end_io           unlocked             unlocked             no (I/O thread)
+//   write_begin      locked               locked               yes
+//   write_end        locked               locked               yes
+//   releasepage      locked               locked               no
+//   readpage         locked               locked               no
+//   commit           none                 none                 yes
+//   metadata_state   any                  unchanged            no (oracle query)
+//
+// Every adapter owns a backing store (the "server", "OSD" or "disk") and
+// exposes what it persisted through read_persisted(), which is how the
+// oracles compare page contents against it without reaching into the adapter.
+#ifndef PAGERACE_HARNESS_MM_ADDRESS_SPACE_OPS_H_
+#define PAGERACE_HARNESS_MM_ADDRESS_SPACE_OPS_H_
+
+#include <cstdint>
+
+#include "harness/mm/vm_fault.h"
+
+namespace pagerace {
+
+class MmContext;
+struct Page;
+
+struct WritebackControl {
+  enum SyncMode { kSyncNone, kSyncAll } sync_mode = kSyncNone;
+};
+
+// What the filesystem holds for a page, as the oracles (I2, I3) ask it.
+enum class MetadataState {
+  kNotTracked,   // the fs keeps no per-page dirty metadata (tmpfs-like)
+  kDirtyCapable, // metadata present and able to carry the page's data out
+  kNotDirtyCapable,  // present but will not send new data (e.g. commit-pending)
+  kAbsent,       // none: writepage would send nothing
+};
+
+class AddressSpaceOps {
+ public:
+  virtual ~AddressSpaceOps() = default;
+
+  // Called once before any fault: the context this adapter serves.
+  virtual void Attach(MmContext* mm) { mm_ = mm; }
+  virtual const char* name() const = 0;
+
+  virtual bool has_page_mkwrite() const = 0;
+  // vm_ops->page_mkwrite: the page is about to become writable through a
+  // user mapping.  Returns 0, kVmFaultLocked (page locked), kVmFaultNoPage
+  // (retry: page truncated) or an error (kVmFaultSigbus: no store may land).
+  virtual vm_fault_t page_mkwrite(VmFault& vmf) { return 0; }
+  // a_ops->set_page_dirty; returns 1 if the page was newly dirtied.
+  virtual int set_page_dirty(Page* page);
+  // Starts writing a locked page whose PG_dirty was just cleared by
+  // clear_page_dirty_for_io; unlocks it.
+  virtual int writepage(Page* page, WritebackControl& wbc) = 0;
+  // I/O completion for a page ->writepage put under writeback (on the I/O
+  // thread): persists, then the VM's end_page_writeback follows.
+  virtual void end_io(Page* page) = 0;
+  virtual int write_begin(Page* page, uint32_t offset, uint32_t len) { return 0; }
+  virtual int write_end(Page* page, uint32_t offset, uint32_t len) { return 0; }
+  // Returns false to keep the page (metadata attached that must not be lost).
+  virtual bool releasepage(Page* page) { return true; }
+  // Fills the locked page from the backing store (through the kernel alias).
+  virtual int readpage(Page* page) = 0;
+  // Makes completed writes stable (NFS COMMIT); writeback calls it after a
+  // pass and the final sync after waiting for all writeback.
+  virtual void commit() {}
+  virtual MetadataState metadata_state(const Page* page) const = 0;
+  // Copies the backing store's bytes of page `index` into dst (page size).
+  virtual void read_persisted(uint64_t index, uint8_t* dst) const = 0;
+
+ protected:
+  MmContext* mm_ = nullptr;  // set by Attach, constant afterwards
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_MM_ADDRESS_SPACE_OPS_H_

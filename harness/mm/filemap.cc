@@ -1,0 +1,86 @@
+#include "harness/mm/filemap.h"
+
+#include <cstring>
+
+#include "harness/mm/mm_context.h"
+#include "harness/run/stats.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace {
+namespace {
+
+// find_or_create_page + read it in: the page locked and uptodate.
+Page* grab_uptodate_page(MmContext& mm, uint64_t index) {
+  bool created;
+  Page* page = mm.mapping().find_or_create_page(index, &created);
+  if (!PageUptodate(page)) {
+    mm.a_ops().readpage(page);
+    SetPageFlag(page, PG_uptodate);
+    mm.trace(index, Event::kReadpage);
+  }
+  return page;
+}
+
+uint64_t* slot_ptr(MmContext& mm, uint64_t index, uint32_t slot) {
+  return reinterpret_cast<uint64_t*>(mm.mmu().kmap(index)) + slot;
+}
+
+}  // namespace
+
+void generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_t value) {
+  CountStat(Stat::kPwrites);
+  // A partial-page write must read the rest of the page first.
+  Page* page = grab_uptodate_page(mm, index);
+  SCHED_POINT(kPwriteAfterLockPage);
+  const uint32_t off = slot * sizeof(uint64_t);
+  mm.trace(index, Event::kWriteBegin);
+  mm.a_ops().write_begin(page, off, sizeof(uint64_t));
+  __atomic_store_n(slot_ptr(mm, index, slot), value, __ATOMIC_RELAXED);
+  mm.a_ops().write_end(page, off, sizeof(uint64_t));
+  mm.trace(index, Event::kWriteEnd);
+  mm.set_page_dirty(page);
+  mm.check_dirty_has_metadata(page);
+  unlock_page(page);
+  put_page(page);
+}
+
+uint64_t generic_file_read_slot(MmContext& mm, uint64_t index, uint32_t slot) {
+  Page* page = grab_uptodate_page(mm, index);
+  uint64_t v = __atomic_load_n(slot_ptr(mm, index, slot), __ATOMIC_RELAXED);
+  unlock_page(page);
+  put_page(page);
+  return v;
+}
+
+bool shrink_page(MmContext& mm, uint64_t index) {
+  Page* page = mm.mapping().find_get_page(index);
+  if (!page) return false;
+  if (!trylock_page(page)) {
+    put_page(page);
+    return false;
+  }
+  SCHED_POINT(kReclaimAfterLockPage);
+  bool evicted = false;
+  if (page->mapping.load(std::memory_order_acquire) == &mm.mapping() && !PageDirty(page) &&
+      !PageWriteback(page) && page->mkwrite_window.load(std::memory_order_acquire) == 0 &&
+      mm.a_ops().releasepage(page) && mm.mmu().try_to_unmap_clean(page)) {
+    // Clean and unmapped: nothing can change its bytes now.  If they differ
+    // from the store, the VM lost track of a dirty page and the data goes
+    // with the page.
+    if (PageUptodate(page) && !mm.page_matches_store(page)) {
+      mm.oracle().Report(RaceKind::kLostDirty, Invariant::kI0, index, true);
+    }
+    // Poison while still cached and locked: a fault for this index waits on
+    // our lock, then finds the page gone and reads a fresh one.
+    memset(mm.mmu().kmap(index), kEvictPoison, mm.page_size());
+    mm.trace(index, Event::kEvict);
+    mm.mapping().remove_from_page_cache(page);
+    CountStat(Stat::kEvictions);
+    evicted = true;
+  }
+  unlock_page(page);
+  put_page(page);
+  return evicted;
+}
+
+}  // namespace pagerace

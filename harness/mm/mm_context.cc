@@ -1,0 +1,161 @@
+#include "harness/mm/mm_context.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "harness/base/clock.h"
+#include "harness/base/thread_registry.h"
+#include "harness/run/stats.h"
+
+namespace pagerace {
+
+MmContext::MmContext(const MmOptions& options, FaultScheme* scheme, AddressSpaceOps* a_ops)
+    : options_(options), scheme_(scheme), a_ops_(a_ops) {}
+
+absl::StatusOr<std::unique_ptr<MmContext>> MmContext::Create(const MmOptions& options,
+                                                             FaultScheme* scheme,
+                                                             AddressSpaceOps* a_ops) {
+  std::unique_ptr<MmContext> mm(new MmContext(options, scheme, a_ops));
+  mm->tracer_ = std::make_unique<Tracer>(options.pages, now_ns());
+  mm->oracle_ = std::make_unique<Oracle>(mm->tracer_.get());
+  // References that can pin a page object besides the cache: a pte per
+  // mapping, faults in flight, I/O, fs metadata.  Three generations per index
+  // plus slack covers every page being evicted and re-read while old objects
+  // are still pinned.
+  mm->pool_ = std::make_unique<PagePool>(options.pages * 3 + 64);
+  auto mmu = ShadowMmu::Create(options.pages, options.mappings, mm->tracer_.get());
+  if (!mmu.ok()) return mmu.status();
+  mm->mmu_ = std::move(*mmu);
+  mm->mapping_ = std::make_unique<AddressSpace>(options.pages, mm->pool_.get(),
+                                                mm->tracer_.get());
+  mm->mapping_->set_a_ops(a_ops);
+  mm->mapping_->set_i_size(static_cast<int64_t>(options.pages * ShadowMmu::page_size()));
+  mm->io_ = std::make_unique<IoQueue>(mm.get(), options.pages + 1);
+  a_ops->Attach(mm.get());
+  InstallFaultHandler();
+  SetFaultTarget(mm.get());
+  return mm;
+}
+
+MmContext::~MmContext() {
+  SetFaultTarget(nullptr);
+  // Drop the ptes' references before the pages' pool goes.
+  mmu_.reset();
+}
+
+bool MmContext::HandleUserFault(void* addr, bool write) {
+  int vma;
+  uint64_t index;
+  if (!mmu_->Lookup(addr, &vma, &index)) return false;
+  if (!current_thread().user_access) {
+    // Writeback, the pwrite path and the oracles use the kernel alias only.
+    static const char kMsg[] =
+        "pagerace: harness bug: a thread without user access faulted on a user mapping\n";
+    (void)!::write(2, kMsg, sizeof(kMsg) - 1);
+    abort();
+  }
+  const int64_t t0 = now_ns();
+  vm_fault_t ret = handle_mm_fault(vma, index, write);
+  if (ret & kVmFaultError) {
+    // Injected mkwrite failures and their recovery point come with the
+    // enospc workload; nothing here can fail a fault yet.
+    static const char kMsg[] = "pagerace: harness bug: fault failed with SIGBUS/OOM\n";
+    (void)!::write(2, kMsg, sizeof(kMsg) - 1);
+    abort();
+  }
+  if (ThreadStats* st = current_thread().stats) {
+    st->fault_latency.Add(static_cast<uint64_t>(now_ns() - t0));
+  }
+  return true;
+}
+
+int MmContext::set_page_dirty(Page* page) {
+  if (page->mapping.load(std::memory_order_acquire) != nullptr) {
+    int r = a_ops_->set_page_dirty(page);
+    trace(page->index, Event::kSetPageDirty);
+    return r;
+  }
+  // Detached page: no fs to tell; only the flag.
+  return TestSetPageFlag(page, PG_dirty) ? 0 : 1;
+}
+
+void MmContext::check_dirty_has_metadata(Page* page) {
+  if (page->mapping.load(std::memory_order_acquire) == nullptr) return;
+  MetadataState m = a_ops_->metadata_state(page);
+  if (m == MetadataState::kAbsent || m == MetadataState::kNotDirtyCapable) {
+    oracle_->Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, page->index,
+                    mmu_->any_writable(page->index));
+  }
+}
+
+bool MmContext::page_matches_store(Page* page) {
+  const size_t ps = page_size();
+  const int64_t isize = mapping_->i_size();
+  const int64_t start = static_cast<int64_t>(page->index * ps);
+  if (isize <= start) return true;
+  const size_t n = std::min<size_t>(ps, static_cast<size_t>(isize - start));
+  uint8_t persisted[65536];
+  if (ps > sizeof(persisted)) abort();
+  a_ops_->read_persisted(page->index, persisted);
+  return memcmp(mmu_->kmap(page->index), persisted, n) == 0;
+}
+
+void MmContext::check_writepage_has_metadata(Page* page) {
+  MetadataState m = a_ops_->metadata_state(page);
+  if (m == MetadataState::kAbsent || m == MetadataState::kNotDirtyCapable) {
+    // Data-losing when the page holds bytes the store lacks: the fs is about
+    // to declare them written without sending them.
+    oracle_->Report(RaceKind::kWritepageWithoutMetadata, Invariant::kI3, page->index,
+                    !page_matches_store(page));
+  }
+}
+
+// Locks taken in a loop are beyond the thread-safety analysis.
+void MmContext::audit_page(uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  Page* page = mapping_->find_get_page(index);
+  if (!page) return;
+  if (!trylock_page(page)) {
+    put_page(page);
+    return;
+  }
+  if (page->mapping.load(std::memory_order_acquire) == mapping_.get() && PageUptodate(page)) {
+    const int n = mmu_->nr_vmas();
+    for (int v = 0; v < n; ++v) mmu_->pte(v, index).ptl.Lock();
+    bool writable = false;
+    for (int v = 0; v < n; ++v) {
+      if (pte_state(mmu_->pte(v, index).val.load(std::memory_order_relaxed)) == kPteWritable) {
+        writable = true;
+      }
+    }
+    const bool in_window = page->mkwrite_window.load(std::memory_order_acquire) > 0;
+    const bool dirty = PageDirty(page);
+    if (!in_window) {
+      // I1: a writable pte nobody will account for.
+      if (writable && !dirty) {
+        oracle_->Report(RaceKind::kWritableNotDirty, Invariant::kI1, index, true);
+      }
+      // I2: dirty or writable without fs metadata.
+      if (dirty || writable) {
+        MetadataState m = a_ops_->metadata_state(page);
+        if (m == MetadataState::kAbsent || m == MetadataState::kNotDirtyCapable) {
+          oracle_->Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, index, writable);
+        }
+      }
+    }
+    // I0: the VM considers the page clean, so its bytes must be persisted.
+    if (!dirty && !writable && !PageWriteback(page) && !page_matches_store(page)) {
+      oracle_->Report(RaceKind::kLostDirty, Invariant::kI0, index, true);
+    }
+    for (int v = n; v-- > 0;) mmu_->pte(v, index).ptl.Unlock();
+  }
+  unlock_page(page);
+  put_page(page);
+}
+
+void MmContext::audit_all() {
+  for (uint64_t i = 0; i < options_.pages; ++i) audit_page(i);
+}
+
+}  // namespace pagerace

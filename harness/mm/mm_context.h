@@ -1,0 +1,110 @@
+// One modeled machine: the file's page cache, its user mappings, the adapter,
+// the lock scheme, the oracles.  A FaultTarget: the SIGSEGV handler dispatches
+// user faults here.
+//
+// Thread-safety: safe for concurrent access once created.  Components are
+// constant after Create(); each synchronises its own state.
+#ifndef PAGERACE_HARNESS_MM_MM_CONTEXT_H_
+#define PAGERACE_HARNESS_MM_MM_CONTEXT_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "harness/check/oracle.h"
+#include "harness/check/trace.h"
+#include "harness/mm/address_space.h"
+#include "harness/mm/address_space_ops.h"
+#include "harness/mm/fault_handler.h"
+#include "harness/mm/page.h"
+#include "harness/mm/schemes.h"
+#include "harness/mm/shadow_mmu.h"
+#include "harness/mm/writeback.h"
+
+namespace pagerace {
+
+struct MmOptions {
+  uint64_t pages = 64;
+  int mappings = 2;
+};
+
+class MmContext : public FaultTarget {
+ public:
+  // Builds the machine and makes it the active fault target.  The scheme and
+  // adapter must outlive it.
+  static absl::StatusOr<std::unique_ptr<MmContext>> Create(const MmOptions& options,
+                                                           FaultScheme* scheme,
+                                                           AddressSpaceOps* a_ops);
+  ~MmContext() override;
+
+  ShadowMmu& mmu() { return *mmu_; }
+  AddressSpace& mapping() { return *mapping_; }
+  AddressSpaceOps& a_ops() { return *a_ops_; }
+  FaultScheme& scheme() { return *scheme_; }
+  Tracer& tracer() { return *tracer_; }
+  Oracle& oracle() { return *oracle_; }
+  IoQueue& io() { return *io_; }
+  PagePool& pool() { return *pool_; }
+  uint64_t pages() const { return options_.pages; }
+  size_t page_size() const { return ShadowMmu::page_size(); }
+
+  void trace(uint64_t index, Event e) { tracer_->Record(index, e); }
+
+  // handle_mm_fault(): the fault path without the signal (tests call it).
+  vm_fault_t handle_mm_fault(int vma, uint64_t index, bool write);
+  bool HandleUserFault(void* addr, bool write) override;
+
+  // mm/page-writeback.c:set_page_dirty(): through ->set_page_dirty while the
+  // page has a mapping.
+  int set_page_dirty(Page* page);
+
+  // I1's allowed window: a fault between making a pte writable and calling
+  // set_page_dirty marks the page.
+  void fault_window_enter(Page* page) {
+    page->mkwrite_window.fetch_add(1, std::memory_order_acq_rel);
+  }
+  void fault_window_exit(Page* page) {
+    page->mkwrite_window.fetch_sub(1, std::memory_order_acq_rel);
+  }
+
+  // --- Oracles at transitions (DESIGN §8) ---
+  // I2, after a path dirtied `page`: the fs must hold dirty-capable metadata.
+  // Data-losing when a pte is writable (stores land with nothing to send
+  // them); otherwise the next store re-faults into ->page_mkwrite and heals.
+  void check_dirty_has_metadata(Page* page);
+  // I3, before ->writepage of a page clean_page_dirty_for_io found dirty.
+  void check_writepage_has_metadata(Page* page);
+  // Whether the page's bytes (within i_size) equal the backing store's.
+  // REQUIRES: page locked and not writable anywhere.
+  bool page_matches_store(Page* page);
+  // The auditor: I0, I1, I2 for one page, holding the page lock and every
+  // ptl of the page (page lock -> ptl order).  Skips a page it cannot lock
+  // without waiting.
+  void audit_page(uint64_t index);
+  void audit_all();
+
+ private:
+  MmContext(const MmOptions& options, FaultScheme* scheme, AddressSpaceOps* a_ops);
+
+  const MmOptions options_;
+  FaultScheme* const scheme_;
+  AddressSpaceOps* const a_ops_;
+  // Constant after Create().
+  std::unique_ptr<Tracer> tracer_;
+  std::unique_ptr<Oracle> oracle_;
+  std::unique_ptr<PagePool> pool_;
+  std::unique_ptr<ShadowMmu> mmu_;
+  std::unique_ptr<AddressSpace> mapping_;
+  std::unique_ptr<IoQueue> io_;
+};
+
+// memory.c pieces shared by every scheme.
+// Read fault on a not-present pte: ->fault, then a read-only pte.
+vm_fault_t do_read_fault(MmContext& mm, VmFault& vmf);
+// The default ->fault (filemap_fault): the page at vmf.pgoff, locked, with a
+// reference, read from the store if not uptodate.  kVmFaultSigbus past EOF.
+vm_fault_t filemap_fault(MmContext& mm, VmFault& vmf);
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_MM_MM_CONTEXT_H_

@@ -1,0 +1,140 @@
+#include "harness/mm/page.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "harness/base/thread_registry.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace {
+namespace {
+
+// Sleeps until `bit` is clear in page->flags.  Sets PG_waiters first so the
+// clearing side knows to wake.
+void wait_on_bit(Page* page, uint32_t bit) {
+  sched::BlockedScope blocked(&page->flags, bit);
+  for (;;) {
+    uint32_t f = page->flags.load(std::memory_order_acquire);
+    if (!(f & bit)) return;
+    if (!(f & PG_waiters) &&
+        !page->flags.compare_exchange_weak(f, f | PG_waiters, std::memory_order_acq_rel)) {
+      continue;
+    }
+    futex_wait(&page->flags, f | PG_waiters);
+  }
+}
+
+void wake_if_waiters(Page* page, uint32_t old_flags) {
+  if (old_flags & PG_waiters) futex_wake_all(&page->flags);
+}
+
+}  // namespace
+
+void get_page(Page* page) { page->refcount.fetch_add(1, std::memory_order_relaxed); }
+
+void put_page(Page* page) {
+  int32_t old = page->refcount.fetch_sub(1, std::memory_order_acq_rel);
+  if (old == 1) {
+    page->pool->Free(page);
+  } else if (old <= 0) {
+    fprintf(stderr, "pagerace: harness bug: put_page on page %llu with refcount %d\n",
+            static_cast<unsigned long long>(page->index), old);
+    abort();
+  }
+}
+
+bool trylock_page(Page* page) {
+  if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;
+  page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
+  return true;
+}
+
+void lock_page(Page* page) {
+  if (trylock_page(page)) return;
+  sched::BlockedScope blocked(&page->flags, PG_locked);
+  for (;;) {
+    uint32_t f = page->flags.load(std::memory_order_relaxed);
+    if (!(f & PG_locked)) {
+      if (page->flags.compare_exchange_weak(f, f | PG_locked, std::memory_order_acquire)) break;
+      continue;
+    }
+    if (!(f & PG_waiters) &&
+        !page->flags.compare_exchange_weak(f, f | PG_waiters, std::memory_order_relaxed)) {
+      continue;
+    }
+    futex_wait(&page->flags, f | PG_waiters);
+  }
+  page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
+}
+
+void unlock_page(Page* page) {
+  page->lock_owner.store(0, std::memory_order_relaxed);
+  // Clearing PG_waiters with the lock: every sleeper is woken and re-arms it.
+  uint32_t old = page->flags.fetch_and(~(PG_locked | PG_waiters), std::memory_order_release);
+  if (!(old & PG_locked)) {
+    fprintf(stderr, "pagerace: harness bug: unlock_page of unlocked page %llu\n",
+            static_cast<unsigned long long>(page->index));
+    abort();
+  }
+  wake_if_waiters(page, old);
+}
+
+void wait_on_page_locked(Page* page) {
+  if (PageLocked(page)) wait_on_bit(page, PG_locked);
+}
+
+void wait_on_page_writeback(Page* page) {
+  if (PageWriteback(page)) wait_on_bit(page, PG_writeback);
+}
+
+bool test_set_page_writeback(Page* page) { return TestSetPageFlag(page, PG_writeback); }
+
+void clear_page_writeback(Page* page) {
+  uint32_t old = page->flags.fetch_and(~(PG_writeback | PG_waiters), std::memory_order_acq_rel);
+  wake_if_waiters(page, old);
+}
+
+PagePool::PagePool(size_t capacity) : capacity_(capacity), pages_(new Page[capacity]) {
+  FutexLock l(&mu_);
+  free_.reserve(capacity);
+  for (size_t i = capacity; i-- > 0;) {
+    pages_[i].pool = this;
+    pages_[i].pool_slot = static_cast<uint32_t>(i);
+    free_.push_back(static_cast<uint32_t>(i));
+  }
+}
+
+Page* PagePool::Alloc(uint64_t index, AddressSpace* mapping) {
+  uint32_t slot;
+  {
+    FutexLock l(&mu_);
+    if (free_.empty()) {
+      fprintf(stderr, "pagerace: harness bug: page pool exhausted (%zu pages in use)\n",
+              capacity_);
+      abort();
+    }
+    slot = free_.back();
+    free_.pop_back();  // never reallocates: capacity reserved up front
+  }
+  Page* p = &pages_[slot];
+  p->index = index;
+  p->flags.store(0, std::memory_order_relaxed);
+  p->lock_owner.store(0, std::memory_order_relaxed);
+  p->mkwrite_window.store(0, std::memory_order_relaxed);
+  p->mapping.store(mapping, std::memory_order_relaxed);
+  p->refcount.store(1, std::memory_order_release);
+  return p;
+}
+
+void PagePool::Free(Page* page) {
+  page->mapping.store(nullptr, std::memory_order_relaxed);
+  FutexLock l(&mu_);
+  free_.push_back(page->pool_slot);
+}
+
+size_t PagePool::in_use() const {
+  FutexLock l(&mu_);
+  return capacity_ - free_.size();
+}
+
+}  // namespace pagerace

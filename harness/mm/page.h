@@ -1,0 +1,110 @@
+// struct page and the page lock (DESIGN §5), modeled on include/linux/mm_types.h
+// and mm/filemap.c of v2.6.29.
+//
+// Flags are one 32-bit atomic word; the lock and writeback waits are futex
+// waits on it (like the kernel's bit waitqueues), so the SIGSEGV handler can
+// block on them and TSan sees every handoff.  Page objects come from a fixed
+// pool (the handler must not allocate); a reference count keeps an object from
+// being reused while anyone still points at it — a fault that dropped its
+// locks, an in-flight write, a pte, the page cache.
+#ifndef PAGERACE_HARNESS_MM_PAGE_H_
+#define PAGERACE_HARNESS_MM_PAGE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "harness/base/futex.h"
+
+namespace pagerace {
+
+class AddressSpace;
+class PagePool;
+
+inline constexpr uint32_t PG_locked = 1u << 0;
+inline constexpr uint32_t PG_dirty = 1u << 1;
+inline constexpr uint32_t PG_writeback = 1u << 2;
+inline constexpr uint32_t PG_uptodate = 1u << 3;
+inline constexpr uint32_t PG_private = 1u << 4;
+inline constexpr uint32_t PG_waiters = 1u << 5;  // someone sleeps on this word
+
+struct Page {
+  // Constant while the page is referenced (set by PagePool::Alloc).
+  uint64_t index = 0;
+  PagePool* pool = nullptr;
+  uint32_t pool_slot = 0;
+
+  // Atomic; PG_locked is the page lock.  PG_dirty is set by set_page_dirty
+  // and cleared by clear_page_dirty_for_io (page locked); PG_writeback is set
+  // by ->writepage (page locked) and cleared by end_page_writeback.
+  std::atomic<uint32_t> flags{0};
+  // Atomic; NULL once truncated or evicted.  Written under the page lock.
+  std::atomic<AddressSpace*> mapping{nullptr};
+  std::atomic<int32_t> refcount{0};
+  // Atomic; tid of the page lock's holder (for reports), 0 when unlocked.
+  std::atomic<uint32_t> lock_owner{0};
+  // Atomic; faults currently between making a pte writable and calling
+  // set_page_dirty (I1's allowed window).
+  std::atomic<int32_t> mkwrite_window{0};
+
+  bool test(uint32_t bit) const { return flags.load(std::memory_order_acquire) & bit; }
+};
+
+inline bool PageLocked(const Page* p) { return p->test(PG_locked); }
+inline bool PageDirty(const Page* p) { return p->test(PG_dirty); }
+inline bool PageWriteback(const Page* p) { return p->test(PG_writeback); }
+inline bool PageUptodate(const Page* p) { return p->test(PG_uptodate); }
+inline bool PagePrivate(const Page* p) { return p->test(PG_private); }
+inline void SetPageFlag(Page* p, uint32_t bit) { p->flags.fetch_or(bit, std::memory_order_acq_rel); }
+inline void ClearPageFlag(Page* p, uint32_t bit) {
+  p->flags.fetch_and(~bit, std::memory_order_acq_rel);
+}
+// Returns whether the bit was set before.
+inline bool TestSetPageFlag(Page* p, uint32_t bit) {
+  return p->flags.fetch_or(bit, std::memory_order_acq_rel) & bit;
+}
+inline bool TestClearPageFlag(Page* p, uint32_t bit) {
+  return p->flags.fetch_and(~bit, std::memory_order_acq_rel) & bit;
+}
+
+void get_page(Page* page);
+// Drops a reference; the last one returns the object to its pool.
+void put_page(Page* page);
+
+// Page lock, models mm/filemap.c:__lock_page() and friends.
+void lock_page(Page* page);
+bool trylock_page(Page* page);
+// Wakes every waiter: wait_on_page_locked() waiters do not take the lock.
+void unlock_page(Page* page);
+void wait_on_page_locked(Page* page);
+void wait_on_page_writeback(Page* page);
+// Sets PG_writeback (page locked); returns whether it was already set.
+bool test_set_page_writeback(Page* page);
+// Clears PG_writeback and wakes its waiters (the flag half of
+// end_page_writeback; the VM's end_page_writeback adds tracing).
+void clear_page_writeback(Page* page);
+
+// A fixed pool of Page objects (no allocation on the fault path).
+// Thread-safe.
+class PagePool {
+ public:
+  explicit PagePool(size_t capacity);
+  // A fresh page for `index` with one reference, all flags clear, mapping
+  // set.  Aborts with a dump when the pool is exhausted (a leak is a harness
+  // bug).
+  Page* Alloc(uint64_t index, AddressSpace* mapping);
+  void Free(Page* page);
+  size_t capacity() const { return capacity_; }
+  size_t in_use() const;
+
+ private:
+  const size_t capacity_;
+  std::unique_ptr<Page[]> pages_;
+  mutable FutexMutex mu_;
+  std::vector<uint32_t> free_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_MM_PAGE_H_

@@ -1,0 +1,163 @@
+// Models mm/memory.c:do_wp_page() and __do_fault() as of v2.6.30, with
+// "mm: close page_mkwrite races" (the seed).  Differences: shared file
+// mappings only; balance_dirty_pages_ratelimited and file_update_time are not
+// modeled (they only have to stay outside the page lock, which they do by
+// being absent).
+//
+// ->page_mkwrite may return kVmFaultLocked; if it returns unlocked the VM
+// takes the page lock itself and retries the fault when the page lost its
+// mapping (truncate).  The page lock is then held across mkwrite-return ->
+// pte writable -> set_page_dirty, so writeback runs entirely before (mkwrite
+// re-attaches metadata to a clean page) or entirely after (it sees PG_dirty
+// with metadata and write-protects the pte).
+#include "harness/mm/mm_context.h"
+#include "harness/run/stats.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace {
+namespace {
+
+class LockedScheme : public FaultScheme {
+ public:
+  const char* name() const override { return "locked"; }
+  const char* description() const override {
+    return "v2.6.30 (the seed): page lock held from mkwrite return through set_page_dirty";
+  }
+
+  // Entered with the ptl held; returns with it released (a hand-off the
+  // thread-safety analysis cannot follow).
+  vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
+    Page* old_page = vmf.page;
+    get_page(old_page);
+    bool locked = false;
+    if (mm.a_ops().has_page_mkwrite()) {
+      pte.ptl.Unlock();
+      SCHED_POINT(kDoWpPageAfterUnlockPtl);
+      vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
+      vm_fault_t tmp = call_page_mkwrite(mm, vmf);
+      if (tmp & (kVmFaultError | kVmFaultNoPage)) {
+        put_page(old_page);
+        return tmp;
+      }
+      SCHED_POINT(kDoWpPageAfterMkwrite);
+      locked = true;  // from here on the page is locked, one way or the other
+      if (!(tmp & kVmFaultLocked)) {
+        // The fs returned unlocked: writeback can run right here, before we
+        // relock.  A fs whose metadata writeback retires (NFS requests) must
+        // return kVmFaultLocked to be safe (v2.6.31 "NFS: Close
+        // page_mkwrite() races").
+        SCHED_POINT(kDoWpPageBeforeRelockPage);
+        lock_page(old_page);
+        SCHED_POINT(kDoWpPageAfterRelockPage);
+        // Truncated while unlocked: retry the fault.
+        if (!old_page->mapping.load(std::memory_order_acquire)) {
+          mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
+          unlock_page(old_page);
+          put_page(old_page);
+          CountStat(Stat::kFaultRetries);
+          return 0;
+        }
+      }
+      SCHED_POINT(kDoWpPageBeforePtlRelock);
+      // The ptl was dropped: the pte may have changed under us.
+      pte.ptl.Lock();
+      if (!pte_same(pte.val.load(std::memory_order_relaxed), vmf.orig_pte)) {
+        pte.ptl.Unlock();
+        unlock_page(old_page);
+        put_page(old_page);
+        CountStat(Stat::kFaultRetries);
+        mm.trace(vmf.pgoff, Event::kPteNotSameRetry);
+        return 0;
+      }
+    }
+    // reuse: pte writable and dirty, page dirtied, all under the page lock
+    // (when there is an mkwrite).
+    mm.fault_window_enter(old_page);
+    mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
+    pte.ptl.Unlock();
+    SCHED_POINT(kDoWpPageAfterPteMkwrite);
+    if (!locked) {
+      // No ->page_mkwrite: the 2.6.29 path, which the seed keeps.
+      wait_on_page_locked(old_page);
+    }
+    SCHED_POINT(kDoWpPageBeforeSetPageDirty);
+    mm.set_page_dirty(old_page);
+    mm.fault_window_exit(old_page);
+    mm.check_dirty_has_metadata(old_page);
+    if (locked) unlock_page(old_page);
+    put_page(old_page);
+    return kVmFaultWrite;
+  }
+
+  vm_fault_t do_fault(MmContext& mm, VmFault& vmf) override {
+    vm_fault_t ret = filemap_fault(mm, vmf);
+    if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
+    Page* page = vmf.page;  // locked, referenced
+    SCHED_POINT(kDoFaultAfterFault);
+    if (mm.a_ops().has_page_mkwrite()) {
+      unlock_page(page);
+      SCHED_POINT(kDoFaultAfterUnlockPage);
+      vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
+      vm_fault_t tmp = call_page_mkwrite(mm, vmf);
+      if (tmp & (kVmFaultError | kVmFaultNoPage)) {
+        put_page(page);
+        return tmp;
+      }
+      SCHED_POINT(kDoFaultAfterMkwrite);
+      if (!(tmp & kVmFaultLocked)) {
+        lock_page(page);
+        SCHED_POINT(kDoFaultAfterRelockPage);
+        if (!page->mapping.load(std::memory_order_acquire)) {
+          mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
+          unlock_page(page);
+          put_page(page);
+          CountStat(Stat::kFaultRetries);
+          return 0;
+        }
+      }
+    }
+    SCHED_POINT(kDoFaultBeforePtlLock);
+    Page* dirty_page = nullptr;
+    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
+    pte.ptl.Lock();
+    if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone) {
+      mm.fault_window_enter(page);
+      mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+      dirty_page = page;
+    }
+    pte.ptl.Unlock();
+    SCHED_POINT(kDoFaultBeforeSetPageDirty);
+    if (dirty_page) {
+      // Still under the page lock: writeback cannot slip in.
+      mm.set_page_dirty(dirty_page);
+      mm.fault_window_exit(dirty_page);
+      mm.check_dirty_has_metadata(dirty_page);
+    } else {
+      CountStat(Stat::kFaultRetries);
+    }
+    unlock_page(page);
+    put_page(page);
+    return ret & ~kVmFaultLocked;
+  }
+
+ private:
+  static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf) {
+    CountStat(Stat::kMkwriteCalls);
+    mm.trace(vmf.pgoff, Event::kPageMkwriteEnter);
+    vm_fault_t tmp = mm.a_ops().page_mkwrite(vmf);
+    if (tmp & (kVmFaultError | kVmFaultNoPage)) {
+      mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
+      return tmp;
+    }
+    mm.trace(vmf.pgoff, (tmp & kVmFaultLocked) ? Event::kPageMkwriteReturnLocked
+                                                : Event::kPageMkwriteReturn);
+    return tmp;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<FaultScheme> MakeLockedScheme() { return std::make_unique<LockedScheme>(); }
+
+}  // namespace pagerace

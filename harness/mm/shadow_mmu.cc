@@ -1,0 +1,195 @@
+#include "harness/mm/shadow_mmu.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "harness/check/trace.h"
+#include "harness/mm/page.h"
+
+namespace pagerace {
+namespace {
+
+int ProtOf(PteState s) {
+  switch (s) {
+    case kPteNone: return PROT_NONE;
+    case kPteReadOnly: return PROT_READ;
+    case kPteWritable: return PROT_READ | PROT_WRITE;
+  }
+  return PROT_NONE;
+}
+
+// Mappings the process needs besides the user mappings' per-page VMAs:
+// binary, libraries, stacks, heap, the alias and guards.  Generous on purpose.
+constexpr uint64_t kMapCountSlack = 1024;
+
+}  // namespace
+
+size_t ShadowMmu::page_size() {
+  static const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return ps;
+}
+
+absl::Status ShadowMmu::CheckMapCount(uint64_t pages, int mappings) {
+  uint64_t max_map_count = 65530;
+  std::ifstream f("/proc/sys/vm/max_map_count");
+  if (f) f >> max_map_count;
+  // Every page whose protection differs from its neighbour's splits a VMA.
+  const uint64_t need = pages * static_cast<uint64_t>(mappings) + kMapCountSlack;
+  if (need > max_map_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--pages=", pages, " x --mappings=", mappings, " needs up to ", need,
+        " memory mappings, over vm.max_map_count=", max_map_count,
+        " (lower --pages or --mappings, or raise vm.max_map_count)"));
+  }
+  return absl::OkStatus();
+}
+
+ShadowMmu::ShadowMmu(uint64_t pages, int mappings, Tracer* tracer)
+    : pages_(pages), nr_vmas_(mappings), page_size_(page_size()), tracer_(tracer),
+      vmas_(new Vma[mappings]) {}
+
+absl::StatusOr<std::unique_ptr<ShadowMmu>> ShadowMmu::Create(uint64_t pages, int mappings,
+                                                             Tracer* tracer) {
+  if (absl::Status s = CheckMapCount(pages, mappings); !s.ok()) return s;
+  std::unique_ptr<ShadowMmu> mmu(new ShadowMmu(pages, mappings, tracer));
+  const size_t len = pages * mmu->page_size_;
+  auto os_error = [](const char* what) {
+    return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
+  };
+  mmu->memfd_ = memfd_create("pagerace-file", MFD_CLOEXEC);
+  if (mmu->memfd_ < 0) return os_error("memfd_create");
+  if (ftruncate(mmu->memfd_, static_cast<off_t>(len)) != 0) return os_error("ftruncate");
+  void* a = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, mmu->memfd_, 0);
+  if (a == MAP_FAILED) return os_error("mmap (kernel alias)");
+  mmu->alias_ = static_cast<uint8_t*>(a);
+  for (int v = 0; v < mappings; ++v) {
+    Vma& vma = mmu->vmas_[v];
+    vma.ptes.reset(new Pte[pages]);
+    // Reserve guard + mapping + guard, then place the file in the middle:
+    // a stray access next to a mapping hits PROT_NONE anonymous memory and
+    // is never mistaken for a modeled fault.
+    void* r = mmap(nullptr, len + 2 * mmu->page_size_, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) return os_error("mmap (guard reserve)");
+    vma.reserve = static_cast<uint8_t*>(r);
+    void* m = mmap(vma.reserve + mmu->page_size_, len, PROT_NONE, MAP_SHARED | MAP_FIXED,
+                   mmu->memfd_, 0);
+    if (m == MAP_FAILED) return os_error("mmap (user mapping)");
+    vma.start = static_cast<uint8_t*>(m);
+  }
+  return mmu;
+}
+
+ShadowMmu::~ShadowMmu() {
+  const size_t len = pages_ * page_size_;
+  for (int v = 0; v < nr_vmas_; ++v) {
+    Vma& vma = vmas_[v];
+    if (vma.ptes) {
+      for (uint64_t i = 0; i < pages_; ++i) {
+        Pte& p = vma.ptes[i];
+        FutexLock l(&p.ptl);
+        if (p.page) put_page(p.page);
+        p.page = nullptr;
+      }
+    }
+    if (vma.reserve) munmap(vma.reserve, len + 2 * page_size_);
+  }
+  if (alias_) munmap(alias_, len);
+  if (memfd_ >= 0) close(memfd_);
+}
+
+bool ShadowMmu::Lookup(const void* addr, int* vma, uint64_t* index) const {
+  auto a = reinterpret_cast<uintptr_t>(addr);
+  const uintptr_t len = pages_ * page_size_;
+  for (int v = 0; v < nr_vmas_; ++v) {
+    auto s = reinterpret_cast<uintptr_t>(vmas_[v].start);
+    if (a >= s && a < s + len) {
+      *vma = v;
+      *index = (a - s) / page_size_;
+      return true;
+    }
+  }
+  return false;
+}
+
+void ShadowMmu::set_pte(int vma, uint64_t index, PteState state, Page* page) {
+  Pte& p = vmas_[vma].ptes[index];
+  p.ptl.AssertHeld();
+  if (mprotect(user_addr(vma, index), page_size_, ProtOf(state)) != 0) {
+    // The harness cannot model anything once its page tables lie.
+    fprintf(stderr, "pagerace: harness failure: mprotect(page %llu, mapping %d): %s\n",
+            static_cast<unsigned long long>(index), vma, strerror(errno));
+    abort();
+  }
+  const uint32_t old = p.val.load(std::memory_order_relaxed);
+  p.val.store(((old >> 2) + 1) << 2 | state, std::memory_order_release);
+  if (state == kPteNone) {
+    if (p.page) put_page(p.page);
+    p.page = nullptr;
+  } else if (p.page != page) {
+    if (page) get_page(page);
+    if (p.page) put_page(p.page);
+    p.page = page;
+  }
+  Event e = state == kPteNone      ? Event::kPteClear
+            : state == kPteWritable ? Event::kPteMkwrite
+            : pte_state(old) == kPteWritable ? Event::kPteWrprotect
+                                             : Event::kPteMkRead;
+  tracer_->Record(index, e);
+}
+
+bool ShadowMmu::page_mkclean(Page* page) {
+  bool was_writable = false;
+  for (int v = 0; v < nr_vmas_; ++v) {
+    Pte& p = vmas_[v].ptes[page->index];
+    FutexLock l(&p.ptl);
+    if (p.page == page && pte_state(p.val.load(std::memory_order_relaxed)) == kPteWritable) {
+      set_pte(v, page->index, kPteReadOnly, page);
+      was_writable = true;
+    }
+  }
+  return was_writable;
+}
+
+// Locks taken in a loop are beyond the thread-safety analysis.
+bool ShadowMmu::try_to_unmap_clean(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // Lock every ptl of the page first (vma order) so the check and the unmap
+  // are one step.
+  for (int v = 0; v < nr_vmas_; ++v) vmas_[v].ptes[page->index].ptl.Lock();
+  bool writable = false;
+  for (int v = 0; v < nr_vmas_; ++v) {
+    Pte& p = vmas_[v].ptes[page->index];
+    p.ptl.AssertHeld();
+    if (p.page == page && pte_state(p.val.load(std::memory_order_relaxed)) == kPteWritable) {
+      writable = true;
+    }
+  }
+  if (!writable) {
+    for (int v = 0; v < nr_vmas_; ++v) {
+      Pte& p = vmas_[v].ptes[page->index];
+      p.ptl.AssertHeld();
+      if (p.page == page) set_pte(v, page->index, kPteNone, nullptr);
+    }
+  }
+  for (int v = nr_vmas_; v-- > 0;) vmas_[v].ptes[page->index].ptl.Unlock();
+  return !writable;
+}
+
+bool ShadowMmu::any_writable(uint64_t index) const {
+  for (int v = 0; v < nr_vmas_; ++v) {
+    if (pte_state(vmas_[v].ptes[index].val.load(std::memory_order_acquire)) == kPteWritable) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace pagerace

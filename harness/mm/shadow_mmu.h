@@ -1,0 +1,111 @@
+// The shadow-paging layer (DESIGN §4): real memory standing in for page
+// tables.
+//
+//  - the file is a memfd of pages × page_size bytes;
+//  - the kernel alias ("kmap") is one MAP_SHARED read/write mapping of it,
+//    never protected: writeback, the pwrite path and ->readpage use it;
+//  - each user mapping (a VMA) is another MAP_SHARED mapping of the memfd,
+//    between PROT_NONE guard pages.  The real protection of a page in a user
+//    mapping *is* its pte: PROT_NONE = not present, PROT_READ = present
+//    read-only, PROT_READ|PROT_WRITE = present writable (and dirty).
+//
+// A software pte mirrors each real one: its state plus a generation counter
+// (for pte_same), and the Page it maps (holding a reference).  It changes only
+// under its ptl, together with the mprotect call, so whoever holds the ptl
+// sees the real protection and the mirror agree.
+//
+// Thread-safety: Lookup() is lock-free and async-signal-safe; pte changes
+// require the pte's ptl (one per mapping per page).
+#ifndef PAGERACE_HARNESS_MM_SHADOW_MMU_H_
+#define PAGERACE_HARNESS_MM_SHADOW_MMU_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "harness/base/futex.h"
+
+namespace pagerace {
+
+struct Page;
+class Tracer;
+
+enum PteState : uint32_t { kPteNone = 0, kPteReadOnly = 1, kPteWritable = 2 };
+
+struct Pte {
+  FutexMutex ptl;
+  // Atomic so oracles may peek without the ptl; written only under ptl.
+  // Low 2 bits: PteState; above: generation, bumped on every change.
+  std::atomic<uint32_t> val{0};
+  Page* page ABSL_GUARDED_BY(ptl) = nullptr;  // mapped page, referenced
+};
+
+inline PteState pte_state(uint32_t v) { return static_cast<PteState>(v & 3); }
+inline bool pte_same(uint32_t a, uint32_t b) { return a == b; }
+
+class ShadowMmu {
+ public:
+  // Fails with InvalidArgument when pages × mappings would exceed
+  // vm.max_map_count, and with Internal (errno text) when the OS refuses.
+  static absl::StatusOr<std::unique_ptr<ShadowMmu>> Create(uint64_t pages, int mappings,
+                                                           Tracer* tracer);
+  // Checks pages × mappings against vm.max_map_count without mapping anything.
+  static absl::Status CheckMapCount(uint64_t pages, int mappings);
+  ~ShadowMmu();
+  ShadowMmu(const ShadowMmu&) = delete;
+  ShadowMmu& operator=(const ShadowMmu&) = delete;
+
+  uint64_t pages() const { return pages_; }
+  int nr_vmas() const { return nr_vmas_; }
+  static size_t page_size();
+
+  // The kernel alias of page `index`: never faults.
+  uint8_t* kmap(uint64_t index) const { return alias_ + index * page_size_; }
+  // The user address of page `index` in mapping `vma`.
+  uint8_t* user_addr(int vma, uint64_t index) const {
+    return vmas_[vma].start + index * page_size_;
+  }
+  Pte& pte(int vma, uint64_t index) const { return vmas_[vma].ptes[index]; }
+
+  // Decodes a faulting address; false if it is not inside a user mapping.
+  bool Lookup(const void* addr, int* vma, uint64_t* index) const;
+
+  // Changes a pte and the real protection with it.  Installing a page takes
+  // a reference; clearing drops it.  REQUIRES: pte(vma, index).ptl held.
+  void set_pte(int vma, uint64_t index, PteState state, Page* page);
+
+  // rmap: write-protects `page` wherever a user mapping maps it writable;
+  // returns whether any pte was writable.  Takes each ptl.  Models
+  // mm/rmap.c:page_mkclean().
+  bool page_mkclean(Page* page);
+  // Unmaps `page` from every user mapping; returns false (and unmaps nothing)
+  // if a pte maps it writable.  Takes each ptl.  Models try_to_unmap() as
+  // reclaim uses it on a clean page.
+  bool try_to_unmap_clean(Page* page);
+  // Racy peek: does any mapping map `index` writable?
+  bool any_writable(uint64_t index) const;
+
+ private:
+  struct Vma {
+    uint8_t* start = nullptr;  // first page of the mapping (after the guard)
+    uint8_t* reserve = nullptr;  // guard + mapping + guard
+    std::unique_ptr<Pte[]> ptes;
+  };
+  ShadowMmu(uint64_t pages, int mappings, Tracer* tracer);
+
+  const uint64_t pages_;
+  const int nr_vmas_;
+  const size_t page_size_;
+  Tracer* const tracer_;
+  // Constant after Create().
+  int memfd_ = -1;
+  uint8_t* alias_ = nullptr;
+  std::unique_ptr<Vma[]> vmas_;
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_MM_SHADOW_MMU_H_

@@ -1,0 +1,35 @@
+// Fault descriptors and results, mirroring include/linux/mm.h (vm_fault_t,
+// struct vm_fault, FAULT_FLAG_*).
+#ifndef PAGERACE_HARNESS_MM_VM_FAULT_H_
+#define PAGERACE_HARNESS_MM_VM_FAULT_H_
+
+#include <cstdint>
+
+namespace pagerace {
+
+struct Page;
+
+using vm_fault_t = uint32_t;
+inline constexpr vm_fault_t kVmFaultOom = 0x0001;
+inline constexpr vm_fault_t kVmFaultSigbus = 0x0002;
+inline constexpr vm_fault_t kVmFaultMajor = 0x0004;
+inline constexpr vm_fault_t kVmFaultWrite = 0x0008;
+inline constexpr vm_fault_t kVmFaultNoPage = 0x0100;  // ->fault installed nothing; retry
+inline constexpr vm_fault_t kVmFaultLocked = 0x0200;  // returned with the page locked
+inline constexpr vm_fault_t kVmFaultError = kVmFaultOom | kVmFaultSigbus;
+
+inline constexpr uint32_t kFaultFlagWrite = 0x01;
+inline constexpr uint32_t kFaultFlagMkwrite = 0x02;
+
+// struct vm_fault: one fault in flight.
+struct VmFault {
+  int vma = 0;             // user mapping id
+  uint64_t pgoff = 0;      // page index in the file
+  uint32_t flags = 0;      // kFaultFlag*
+  uint32_t orig_pte = 0;   // pte value seen at fault entry (pte_same)
+  Page* page = nullptr;    // the page, with a reference, once found
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_MM_VM_FAULT_H_

@@ -1,0 +1,153 @@
+#include "harness/mm/writeback.h"
+
+#include <vector>
+
+#include "harness/mm/mm_context.h"
+#include "harness/mm/page.h"
+#include "harness/run/stats.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace {
+
+IoQueue::IoQueue(MmContext* mm, size_t capacity)
+    : mm_(mm), capacity_(capacity), ring_(new Page*[capacity]) {}
+
+void IoQueue::Submit(Page* page) {
+  get_page(page);
+  {
+    FutexLock l(&mu_);
+    if (count_ == capacity_) {
+      fprintf(stderr, "pagerace: harness bug: I/O queue overflow\n");
+      abort();
+    }
+    ring_[(head_ + count_) % capacity_] = page;
+    ++count_;
+  }
+  events_.fetch_add(1, std::memory_order_release);
+  futex_wake_all(&events_);
+}
+
+Page* IoQueue::Pop() {
+  FutexLock l(&mu_);
+  if (count_ == 0) return nullptr;
+  Page* p = ring_[head_];
+  head_ = (head_ + 1) % capacity_;
+  --count_;
+  return p;
+}
+
+void IoQueue::Complete(Page* page) {
+  mm_->a_ops().end_io(page);
+  end_page_writeback(*mm_, page);
+  put_page(page);
+}
+
+int IoQueue::Drain() {
+  int n = 0;
+  while (Page* p = Pop()) {
+    Complete(p);
+    ++n;
+  }
+  return n;
+}
+
+void IoQueue::Run(const std::atomic<bool>* stop) {
+  for (;;) {
+    uint32_t ev = events_.load(std::memory_order_acquire);
+    if (Drain() == 0) {
+      if (stop->load(std::memory_order_acquire)) return;
+      futex_wait(&events_, ev);
+    }
+  }
+}
+
+int clear_page_dirty_for_io(MmContext& mm, Page* page) {
+  mm.trace(page->index, Event::kClearPageDirtyForIo);
+  // Write-protect first: any store after this point faults, and a writable
+  // pte found here means the page was dirtied through it.
+  if (mm.mmu().page_mkclean(page)) {
+    mm.trace(page->index, Event::kPageMkclean);
+    mm.set_page_dirty(page);
+  }
+  if (TestClearPageFlag(page, PG_dirty)) {
+    // Our model drops the dirty tag here rather than in set_page_writeback:
+    // every ->writepage either starts writeback or leaves the page clean.
+    mm.mapping().clear_dirty_tag(page);
+    return 1;
+  }
+  return 0;
+}
+
+void end_page_writeback(MmContext& mm, Page* page) {
+  SCHED_POINT(kEndPageWriteback);
+  clear_page_writeback(page);
+  mm.trace(page->index, Event::kEndPageWriteback);
+}
+
+WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
+  WritebackPass pass;
+  AddressSpace& mapping = mm.mapping();
+  SCHED_POINT(kWriteCachePagesBegin);
+  std::vector<uint64_t> dirty;
+  dirty.reserve(mm.pages());
+  mapping.collect_dirty(&dirty);
+  for (uint64_t index : dirty) {
+    SCHED_POINT(kWriteCachePagesBeforeLockPage);
+    Page* page = mapping.find_get_page(index);
+    if (!page) continue;
+    lock_page(page);
+    SCHED_POINT(kWriteCachePagesAfterLockPage);
+    // Truncated or evicted while we slept on the lock.
+    if (page->mapping.load(std::memory_order_acquire) != &mapping) {
+      unlock_page(page);
+      put_page(page);
+      continue;
+    }
+    if (PageWriteback(page)) {
+      if (wbc.sync_mode == WritebackControl::kSyncNone) {
+        ++pass.skipped;
+        unlock_page(page);
+        put_page(page);
+        continue;
+      }
+      wait_on_page_writeback(page);
+    }
+    if (!clear_page_dirty_for_io(mm, page)) {
+      unlock_page(page);
+      put_page(page);
+      continue;
+    }
+    SCHED_POINT(kWriteCachePagesAfterClearDirty);
+    mm.check_writepage_has_metadata(page);
+    mm.trace(index, Event::kWritepage);
+    CountStat(Stat::kWritebacks);
+    mm.a_ops().writepage(page, wbc);  // unlocks
+    ++pass.written;
+    put_page(page);
+  }
+  SCHED_POINT(kWriteCachePagesEnd);
+  return pass;
+}
+
+void sync_mapping(MmContext& mm, bool drain) {
+  WritebackControl wbc;
+  wbc.sync_mode = WritebackControl::kSyncAll;
+  // Bounded: each pass writes every page dirty at its start; with the
+  // workers stopped nothing re-dirties them.
+  for (int i = 0; i < 8 && mm.mapping().nr_dirty() > 0; ++i) {
+    write_cache_pages(mm, wbc);
+    if (drain) mm.io().Drain();
+  }
+  // filemap_fdatawait: wait for every write still in flight.
+  for (uint64_t i = 0; i < mm.pages(); ++i) {
+    if (Page* p = mm.mapping().find_get_page(i)) {
+      if (drain) mm.io().Drain();
+      wait_on_page_writeback(p);
+      put_page(p);
+    }
+  }
+  if (drain) mm.io().Drain();
+  mm.a_ops().commit();
+}
+
+}  // namespace pagerace

@@ -1,0 +1,73 @@
+// Writeback (DESIGN §2, §7): write_cache_pages, clear_page_dirty_for_io,
+// end_page_writeback and sync, modeled on mm/page-writeback.c of v2.6.29;
+// plus the I/O completion queue that stands in for the block layer / RPC.
+#ifndef PAGERACE_HARNESS_MM_WRITEBACK_H_
+#define PAGERACE_HARNESS_MM_WRITEBACK_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "harness/base/futex.h"
+#include "harness/mm/address_space_ops.h"
+
+namespace pagerace {
+
+class MmContext;
+struct Page;
+
+// Pages under writeback waiting for their I/O to complete.  ->writepage
+// submits; the I/O thread (Run) or a test (Drain) completes them:
+// ->end_io, then end_page_writeback, then the submit reference is dropped.
+//
+// Thread-safety: safe for concurrent access.
+class IoQueue {
+ public:
+  IoQueue(MmContext* mm, size_t capacity);
+  // Takes a reference on `page` for the I/O.
+  void Submit(Page* page);
+  // Completes everything queued so far; returns how many.
+  int Drain();
+  // The I/O thread's loop, until `stop` is set and the queue is empty.
+  void Run(const std::atomic<bool>* stop);
+  void Kick() { futex_wake_all(&events_); }
+
+ private:
+  Page* Pop();
+  void Complete(Page* page);
+
+  MmContext* const mm_;
+  const size_t capacity_;
+  std::atomic<uint32_t> events_{0};  // futex word: bumped on submit
+  FutexMutex mu_;
+  // State below is protected by mu_.  A ring: one in-flight write per page at
+  // most, so capacity = pages never overflows.
+  std::unique_ptr<Page*[]> ring_ ABSL_GUARDED_BY(mu_);
+  size_t head_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// clear_page_dirty_for_io(): REQUIRES page locked.  Write-protects every user
+// pte of the page (page_mkclean), transferring a writable pte's dirtiness to
+// the page, then clears PG_dirty; returns whether the page was dirty.
+int clear_page_dirty_for_io(MmContext& mm, Page* page);
+
+// end_page_writeback(): clears PG_writeback, wakes waiters.
+void end_page_writeback(MmContext& mm, Page* page);
+
+struct WritebackPass {
+  int written = 0;   // ->writepage calls
+  int skipped = 0;   // busy / under writeback (WB_SYNC_NONE)
+};
+
+// write_cache_pages(): one pass over the pages tagged dirty.
+WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc);
+
+// The final sync (fsync of the whole file): data-integrity writeback until no
+// page is tagged dirty, every write completed, then ->commit.  `drain`
+// completes I/O inline when no I/O thread runs.
+void sync_mapping(MmContext& mm, bool drain);
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_MM_WRITEBACK_H_

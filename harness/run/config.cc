@@ -1,0 +1,105 @@
+#include "harness/run/config.h"
+
+#include <sys/stat.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "fs_adapters/adapters.h"
+#include "harness/check/ledger.h"
+#include "harness/mm/schemes.h"
+#include "harness/mm/shadow_mmu.h"
+
+namespace pagerace {
+namespace {
+
+absl::Status Bad(const std::string& flag, const std::string& value, const std::string& want) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, "=", value, ": ", want));
+}
+
+template <typename T>
+absl::Status ParseInt(const std::string& flag, const std::string& s, int64_t lo, int64_t hi,
+                      T* out) {
+  if (s.empty()) return absl::OkStatus();
+  int64_t v;
+  if (!absl::SimpleAtoi(s, &v) || v < lo || v > hi) {
+    return Bad(flag, s, absl::StrCat("want an integer in [", lo, ", ", hi, "]"));
+  }
+  *out = static_cast<T>(v);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
+  RunConfig c;
+  if (!raw.scheme.empty()) c.scheme = raw.scheme;
+  if (auto s = MakeScheme(c.scheme); !s.ok()) return s.status();
+  if (!raw.fs.empty()) c.fs = raw.fs;
+  if (auto a = MakeAdapter(c.fs); !a.ok()) return a.status();
+  if (!raw.workload.empty()) c.workload = raw.workload;
+  if (c.workload != "mixed") return Bad("workload", c.workload, "unknown workload (want mixed)");
+  absl::Status st;
+  if (!(st = ParseInt("threads", raw.threads, 1, 64, &c.threads)).ok()) return st;
+  if (!(st = ParseInt("pwriters", raw.pwriters, 0, 64, &c.pwriters)).ok()) return st;
+  if (!(st = ParseInt("pages", raw.pages, 1, 1 << 20, &c.pages)).ok()) return st;
+  if (!(st = ParseInt("mappings", raw.mappings, 1, 16, &c.mappings)).ok()) return st;
+  if (!raw.seed.empty() && !absl::SimpleAtoi(raw.seed, &c.seed)) {
+    return Bad("seed", raw.seed, "want an unsigned integer");
+  }
+  if (!raw.duration.empty() && !raw.ops.empty()) {
+    return absl::InvalidArgumentError("give --duration or --ops, not both");
+  }
+  if (!raw.duration.empty()) {
+    if (!absl::ParseDuration(raw.duration, &c.duration) || c.duration <= absl::ZeroDuration() ||
+        c.duration == absl::InfiniteDuration()) {
+      return Bad("duration", raw.duration, "want a positive duration such as 10s, 500ms or 2m");
+    }
+  }
+  if (!(st = ParseInt("ops", raw.ops, 1, INT64_MAX, &c.ops)).ok()) return st;
+  if (!raw.sched.empty()) {
+    auto p = sched::PolicyByName(raw.sched);
+    if (!p.ok() || *p == sched::Policy::kOrdered) {
+      return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter)");
+    }
+    c.sched = *p;
+  }
+  if (!raw.out.empty()) {
+    c.out = raw.out;
+    std::string dir = ".";
+    if (auto slash = c.out.rfind('/'); slash != std::string::npos) {
+      dir = slash == 0 ? "/" : c.out.substr(0, slash);
+    }
+    struct stat sb;
+    if (stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+      return Bad("out", c.out, absl::StrCat("directory '", dir, "' does not exist"));
+    }
+  }
+  const uint32_t slots = static_cast<uint32_t>(ShadowMmu::page_size() / sizeof(uint64_t));
+  if (static_cast<uint32_t>(c.threads + c.pwriters) > slots) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--threads + --pwriters = ", c.threads + c.pwriters, " exceeds the ", slots,
+        " stamp slots of a page"));
+  }
+  if (absl::Status m = ShadowMmu::CheckMapCount(c.pages, c.mappings); !m.ok()) return m;
+  return c;
+}
+
+std::string DurationFlag(absl::Duration d) { return absl::FormatDuration(d); }  
+
+std::string ReplayCommand(const RunConfig& c) {
+  std::string cmd = absl::StrCat(
+      c.binary.empty() ? "pagerace" : c.binary, " --scheme=", c.scheme, " --fs=", c.fs,
+      " --workload=", c.workload, " --threads=", c.threads, " --pwriters=", c.pwriters,
+      " --pages=", c.pages, " --mappings=", c.mappings, " --seed=", c.seed,
+      " --sched=", sched::PolicyName(c.sched));
+  if (c.ops) {
+    absl::StrAppend(&cmd, " --ops=", c.ops);
+  } else {
+    absl::StrAppend(&cmd, " --duration=", DurationFlag(c.duration));
+  }
+  return cmd;
+}
+
+}  // namespace pagerace

@@ -1,0 +1,45 @@
+// A run's configuration: parsed and validated from the command line's flag
+// strings before any work starts, so bad input fails fast with one line.
+#ifndef PAGERACE_HARNESS_RUN_CONFIG_H_
+#define PAGERACE_HARNESS_RUN_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace {
+
+// The flags as given (strings; empty = not given).
+struct RawFlags {
+  std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
+      sched, out;
+};
+
+struct RunConfig {
+  std::string scheme = "legacy";
+  std::string fs = "nfs";
+  std::string workload = "mixed";
+  int threads = 2;
+  int pwriters = 1;
+  uint64_t pages = 64;
+  int mappings = 2;
+  absl::Duration duration = absl::Seconds(10);  // used when ops == 0
+  uint64_t ops = 0;                             // total worker ops; 0 = by duration
+  uint64_t seed = 1;
+  sched::Policy sched = sched::Policy::kOff;
+  std::string out;     // result JSON path; empty = none
+  std::string binary;  // argv[0], for the replay command
+};
+
+// InvalidArgument with a message naming the flag and the problem.
+absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw);
+// The command line that re-runs this configuration.
+std::string ReplayCommand(const RunConfig& config);
+std::string DurationFlag(absl::Duration d);
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_RUN_CONFIG_H_

@@ -1,0 +1,23 @@
+// The result JSON (results/SCHEMA.md, schema "pagerace.result/1").
+#ifndef PAGERACE_HARNESS_RUN_RESULT_JSON_H_
+#define PAGERACE_HARNESS_RUN_RESULT_JSON_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+#include "harness/run/runner.h"
+
+namespace pagerace {
+
+inline constexpr char kResultSchema[] = "pagerace.result/1";
+
+nlohmann::json ResultToJson(const RunResult& result);
+// Writes atomically: a temporary file beside `path`, then rename.
+absl::Status WriteResultFile(const RunResult& result, const std::string& path);
+// The human summary printed at the end of a run.
+std::string FormatSummary(const RunResult& result);
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_RUN_RESULT_JSON_H_

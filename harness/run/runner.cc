@@ -1,0 +1,168 @@
+#include "harness/run/runner.h"
+
+#include <time.h>
+
+#include <memory>
+#include <thread>
+
+#include "fs_adapters/adapters.h"
+#include "harness/base/clock.h"
+#include "harness/base/thread_registry.h"
+#include "harness/mm/mm_context.h"
+#include "harness/mm/writeback.h"
+#include "workloads/mixed.h"
+
+namespace pagerace {
+namespace {
+
+constexpr int64_t kAuditIntervalNs = 10'000'000;
+constexpr int64_t kWritebackIdleNs = 1'000'000;
+
+// The background flusher: write_cache_pages passes over the dirty pages,
+// COMMIT, and the I0-I2 auditor every kAuditIntervalNs.
+void WritebackThread(MmContext* mm, ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg("writeback", /*user_access=*/false, stats);
+  WritebackControl wbc;
+  int64_t last_audit = now_ns();
+  while (!stop->load(std::memory_order_relaxed)) {
+    const uint32_t ev = mm->mapping().dirty_events().load(std::memory_order_acquire);
+    WritebackPass pass = write_cache_pages(*mm, wbc);
+    mm->a_ops().commit();
+    if (now_ns() - last_audit > kAuditIntervalNs) {
+      mm->audit_all();
+      last_audit = now_ns();
+    }
+    if (pass.written == 0) {
+      futex_wait_for(&mm->mapping().dirty_events(), ev, kWritebackIdleNs);
+    }
+  }
+}
+
+void IoThread(MmContext* mm, ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg("io", /*user_access=*/false, stats);
+  mm->io().Run(stop);
+}
+
+void Nap(int64_t ns) {
+  struct timespec ts = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  nanosleep(&ts, nullptr);
+}
+
+}  // namespace
+
+absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<bool>* interrupt,
+                                    const std::function<void(const Progress&)>& on_progress) {
+  RunResult result;
+  result.config = config;
+  ResetThreadRegistry();
+
+  auto scheme = MakeScheme(config.scheme);
+  if (!scheme.ok()) return scheme.status();
+  auto adapter = MakeAdapter(config.fs);
+  if (!adapter.ok()) return adapter.status();
+  MmOptions mo;
+  mo.pages = config.pages;
+  mo.mappings = config.mappings;
+  auto mm_or = MmContext::Create(mo, scheme->get(), adapter->get());
+  if (!mm_or.ok()) return mm_or.status();
+  MmContext* mm = mm_or->get();
+
+  const int writers = config.threads + config.pwriters;
+  Ledger ledger(config.pages, static_cast<uint32_t>(mm->page_size() / sizeof(uint64_t)),
+                static_cast<uint32_t>(writers));
+  MixedOptions wo;
+  wo.threads = config.threads;
+  wo.pwriters = config.pwriters;
+  wo.seed = config.seed;
+  if (config.ops) wo.ops_per_writer = std::max<uint64_t>(1, config.ops / writers);
+  MixedWorkload workload(mm, &ledger, wo);
+
+  sched::Options so;
+  so.policy = config.sched;
+  so.seed = config.seed;
+  sched::Configure(so);
+
+  ScopedThread main_reg("main", /*user_access=*/false);
+  // One stats block per thread; the main thread's collects the final sync.
+  std::vector<std::unique_ptr<ThreadStats>> stats;
+  auto new_stats = [&stats] {
+    stats.push_back(std::make_unique<ThreadStats>());
+    return stats.back().get();
+  };
+  current_thread().stats = new_stats();
+
+  std::atomic<bool> stop_workers{false}, stop_writeback{false}, stop_io{false};
+  std::atomic<int> workers_done{0};
+  std::vector<std::thread> workers;
+  std::thread io(IoThread, mm, new_stats(), &stop_io);
+  std::thread wb(WritebackThread, mm, new_stats(), &stop_writeback);
+  std::thread reclaim([&, st = new_stats()] { workload.Reclaimer(st, &stop_workers); });
+  const int64_t t0 = now_ns();
+  for (int p = 0; p < config.pwriters; ++p) {
+    workers.emplace_back([&, p, st = new_stats()] {
+      workload.PwriteWorker(p, st, &stop_workers);
+      workers_done.fetch_add(1);
+    });
+  }
+  for (int w = 0; w < config.threads; ++w) {
+    workers.emplace_back([&, w, st = new_stats()] {
+      workload.MmapWorker(w, st, &stop_workers);
+      workers_done.fetch_add(1);
+    });
+  }
+
+  auto sum = [&stats](Stat s) {
+    uint64_t n = 0;
+    for (auto& st : stats) n += st->v[static_cast<int>(s)].load(std::memory_order_relaxed);
+    return n;
+  };
+  const double target_s = config.ops ? 0 : absl::ToDoubleSeconds(config.duration);
+  int64_t last_progress = t0;
+  for (;;) {
+    Nap(20'000'000);
+    const int64_t now = now_ns();
+    const double elapsed = static_cast<double>(now - t0) / 1e9;
+    if (interrupt && interrupt->load()) {
+      result.interrupted = true;
+      break;
+    }
+    if (config.ops ? workers_done.load() == writers : elapsed >= target_s) break;
+    if (on_progress && now - last_progress >= 500'000'000) {
+      last_progress = now;
+      on_progress({elapsed, target_s, sum(Stat::kOps), sum(Stat::kFaults), mm->oracle().total()});
+    }
+  }
+  stop_workers.store(true);
+  for (auto& t : workers) t.join();
+  reclaim.join();
+  result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
+  stop_writeback.store(true);
+  mm->mapping().dirty_events().fetch_add(1);
+  futex_wake_all(&mm->mapping().dirty_events());
+  wb.join();
+  // The final sync runs unperturbed.
+  sched::Reset();
+  sync_mapping(*mm, /*drain=*/false);
+  stop_io.store(true);
+  mm->io().Kick();
+  io.join();
+  mm->audit_all();
+  workload.CheckLedger();
+
+  for (int s = 0; s < static_cast<int>(Stat::kNumStats); ++s) {
+    result.stats[s] = sum(static_cast<Stat>(s));
+  }
+  std::vector<uint64_t> hist;
+  for (auto& st : stats) st->fault_latency.MergeInto(&hist);
+  result.fault_p50_ns = LatencyHistogram::Quantile(hist, 0.50);
+  result.fault_p99_ns = LatencyHistogram::Quantile(hist, 0.99);
+  result.race_reports = mm->oracle().total();
+  result.data_losing_reports = mm->oracle().data_losing_total();
+  result.ungrouped_reports = mm->oracle().ungrouped();
+  result.races = mm->oracle().Groups();
+  result.jitter_delays = sched::JitterDelays();
+  current_thread().stats = nullptr;
+  return result;
+}
+
+}  // namespace pagerace

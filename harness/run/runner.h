@@ -1,0 +1,55 @@
+// One stress run (DESIGN §10): builds the machine for a RunConfig, runs the
+// workload's threads with writeback, I/O completion and reclaim beside them,
+// stops, syncs, checks the ledger and gathers the result.
+#ifndef PAGERACE_HARNESS_RUN_RUNNER_H_
+#define PAGERACE_HARNESS_RUN_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "harness/check/oracle.h"
+#include "harness/run/config.h"
+#include "harness/run/stats.h"
+
+namespace pagerace {
+
+struct RunResult {
+  RunConfig config;
+  double elapsed_s = 0;
+  bool interrupted = false;       // stopped by SIGINT: the result is partial
+  uint64_t stats[static_cast<int>(Stat::kNumStats)] = {};
+  uint64_t fault_p50_ns = 0;
+  uint64_t fault_p99_ns = 0;
+  uint64_t race_reports = 0;      // every report, duplicates included
+  uint64_t data_losing_reports = 0;
+  uint64_t ungrouped_reports = 0; // reports beyond the distinct-signature table
+  std::vector<RaceGroup> races;   // distinct signatures, first detection first
+  uint64_t jitter_delays = 0;
+
+  uint64_t stat(Stat s) const { return stats[static_cast<int>(s)]; }
+  bool race_found() const { return race_reports > 0; }
+};
+
+// Live numbers for a progress line.
+struct Progress {
+  double elapsed_s;
+  double target_s;  // 0 when bounded by ops
+  uint64_t ops;
+  uint64_t faults;
+  uint64_t races;
+};
+
+// Runs `config`.  `interrupt`, when set by a signal handler, stops the run
+// early; the result is then marked interrupted.  `on_progress` is called
+// about every 0.5 s from the calling thread (may be empty).  Errors are
+// harness failures (the OS refused memory or mappings).
+absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<bool>* interrupt,
+                                    const std::function<void(const Progress&)>& on_progress);
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_RUN_RUNNER_H_

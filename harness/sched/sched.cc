@@ -1,0 +1,250 @@
+#include "harness/sched/sched.h"
+
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "harness/base/futex.h"
+#include "harness/base/rng.h"
+#include "harness/base/thread_registry.h"
+
+namespace pagerace::sched {
+namespace internal {
+std::atomic<bool> g_enabled{false};
+std::atomic<bool> g_ordered{false};
+}  // namespace internal
+
+namespace {
+
+constexpr const char* kPointNames[] = {
+#define X(id, name) name,
+#include "harness/sched/points.def"
+#undef X
+};
+
+constexpr int kMaxDeps = 64;
+
+// Policy parameters: written by Configure() while no harness thread runs,
+// read by every thread afterwards (the thread start that follows Configure
+// publishes them).
+std::atomic<Policy> g_policy{Policy::kOff};
+uint64_t g_seed = 1;
+uint32_t g_jitter_one_in = 8;
+uint32_t g_jitter_max_us = 50;
+std::atomic<int> g_num_deps{0};
+OrderedDep g_deps[kMaxDeps];
+
+// Shared counters: atomics.
+std::array<std::atomic<uint64_t>, kNumPoints> g_hits;
+std::atomic<uint64_t> g_skipped{0};
+std::atomic<uint64_t> g_delays{0};
+std::array<std::atomic<bool>, kMaxDeps> g_dep_done;
+// Ordered bookkeeping.  `g_gen` is the futex word waiters sleep on; every
+// change to the counts below bumps it and wakes them.
+std::atomic<int> g_participants{0};
+// What each registered thread (by tid) is blocked on: the futex word and the
+// bits that keep it blocked; kJoining for "blocked regardless".
+struct BlockedOn {
+  std::atomic<const std::atomic<uint32_t>*> word{nullptr};
+  std::atomic<uint32_t> mask{0};
+};
+const std::atomic<uint32_t> kJoining{~0u};
+std::array<BlockedOn, kMaxThreads + 1> g_blocked_on;
+// The dependency each thread waits for in OrderedWait, plus one (0: none).
+std::array<std::atomic<int>, kMaxThreads + 1> g_wait_dep;
+std::atomic<uint32_t> g_gen{0};
+
+thread_local Rng tls_rng;
+
+void Bump() {
+  g_gen.fetch_add(1, std::memory_order_acq_rel);
+  futex_wake_all(&g_gen);
+}
+
+void Jitter() {
+  Rng& rng = tls_rng;
+  if (rng.Below(g_jitter_one_in) != 0) return;
+  g_delays.fetch_add(1, std::memory_order_relaxed);
+  if (rng.Below(2) == 0) {
+    sched_yield();
+    return;
+  }
+  int saved = errno;
+  struct timespec ts = {0, static_cast<long>(1 + rng.Below(g_jitter_max_us)) * 1000};
+  nanosleep(&ts, nullptr);
+  errno = saved;
+}
+
+// Threads in an ordered wait whose dependency is still unmet (one whose
+// dependency was met but that has not run yet is not stuck).
+int StuckWaiters() {
+  int n = 0;
+  for (const auto& d : g_wait_dep) {
+    const int i = d.load(std::memory_order_acquire) - 1;
+    if (i >= 0 && g_hits[g_deps[i].before].load(std::memory_order_acquire) == 0) ++n;
+  }
+  return n;
+}
+
+// Threads sleeping on a lock bit that is still set.
+int TrulyBlocked() {
+  int n = 0;
+  for (const BlockedOn& b : g_blocked_on) {
+    const std::atomic<uint32_t>* w = b.word.load(std::memory_order_acquire);
+    if (w && (w->load(std::memory_order_acquire) & b.mask.load(std::memory_order_acquire))) ++n;
+  }
+  return n;
+}
+
+void OrderedWait(Point p) {
+  const int ndeps = g_num_deps.load(std::memory_order_acquire);
+  for (int i = 0; i < ndeps; ++i) {
+    if (g_deps[i].after != p || g_dep_done[i].load(std::memory_order_acquire)) continue;
+    const uint32_t tid = current_thread().tid;
+    if (tid != 0) g_wait_dep[tid].store(i + 1, std::memory_order_release);
+    Bump();
+    for (;;) {
+      uint32_t gen = g_gen.load(std::memory_order_acquire);
+      if (g_hits[g_deps[i].before].load(std::memory_order_acquire) > 0) break;
+      if (TrulyBlocked() + StuckWaiters() >=
+          g_participants.load(std::memory_order_acquire)) {
+        g_skipped.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+      futex_wait(&g_gen, gen);
+    }
+    g_dep_done[i].store(true, std::memory_order_release);
+    if (tid != 0) g_wait_dep[tid].store(0, std::memory_order_release);
+    Bump();
+  }
+}
+
+}  // namespace
+
+namespace internal {
+
+void AtPoint(Point p) {
+  const Policy policy = g_policy.load(std::memory_order_relaxed);
+  switch (policy) {
+    case Policy::kOff:
+      break;
+    case Policy::kJitter:
+      Jitter();
+      break;
+    case Policy::kOrdered:
+      OrderedWait(p);
+      break;
+  }
+  g_hits[p].fetch_add(1, std::memory_order_acq_rel);
+  if (policy == Policy::kOrdered) Bump();
+}
+
+void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask) {
+  const uint32_t tid = current_thread().tid;
+  if (tid == 0) return;  // not a participant
+  BlockedOn& b = g_blocked_on[tid];
+  b.mask.store(mask, std::memory_order_release);
+  b.word.store(word ? word : &kJoining, std::memory_order_release);
+  Bump();
+}
+
+void NoteUnblocked() {
+  const uint32_t tid = current_thread().tid;
+  if (tid == 0) return;
+  g_blocked_on[tid].word.store(nullptr, std::memory_order_release);
+  Bump();
+}
+
+}  // namespace internal
+
+const char* PointName(Point p) { return p < kNumPoints ? kPointNames[p] : "?"; }
+
+absl::StatusOr<Point> PointByName(absl::string_view name) {
+  for (int i = 0; i < kNumPoints; ++i) {
+    if (name == kPointNames[i]) return static_cast<Point>(i);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown schedule point '", name, "'"));
+}
+
+const char* PolicyName(Policy p) {
+  switch (p) {
+    case Policy::kOff: return "off";
+    case Policy::kJitter: return "jitter";
+    case Policy::kOrdered: return "ordered";
+  }
+  return "?";
+}
+
+absl::StatusOr<Policy> PolicyByName(absl::string_view name) {
+  if (name == "off") return Policy::kOff;
+  if (name == "jitter") return Policy::kJitter;
+  if (name == "ordered") return Policy::kOrdered;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown schedule policy '", name, "' (want off|jitter|ordered)"));
+}
+
+absl::StatusOr<std::vector<OrderedDep>> ParseOrderedDeps(absl::string_view spec) {
+  std::vector<OrderedDep> deps;
+  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> ab = absl::StrSplit(item, '<');
+    if (ab.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat("bad dependency '", item, "' (want A<B)"));
+    }
+    auto a = PointByName(absl::StripAsciiWhitespace(ab[0]));
+    if (!a.ok()) return a.status();
+    auto b = PointByName(absl::StripAsciiWhitespace(ab[1]));
+    if (!b.ok()) return b.status();
+    deps.push_back({*a, *b});
+  }
+  if (deps.size() > kMaxDeps) return absl::InvalidArgumentError("too many ordered dependencies");
+  return deps;
+}
+
+void Configure(const Options& options) {
+  Reset();
+  g_policy.store(options.policy, std::memory_order_release);
+  g_seed = options.seed;
+  g_jitter_one_in = options.jitter_one_in ? options.jitter_one_in : 1;
+  g_jitter_max_us = options.jitter_max_us ? options.jitter_max_us : 1;
+  const int ndeps = static_cast<int>(std::min<size_t>(options.deps.size(), kMaxDeps));
+  for (int i = 0; i < ndeps; ++i) g_deps[i] = options.deps[i];
+  g_num_deps.store(ndeps, std::memory_order_release);
+  internal::g_ordered.store(options.policy == Policy::kOrdered, std::memory_order_release);
+  internal::g_enabled.store(options.policy != Policy::kOff, std::memory_order_release);
+}
+
+void Reset() {
+  internal::g_enabled.store(false, std::memory_order_release);
+  internal::g_ordered.store(false, std::memory_order_release);
+  g_policy.store(Policy::kOff, std::memory_order_release);
+  g_num_deps.store(0, std::memory_order_release);
+  for (auto& h : g_hits) h.store(0, std::memory_order_relaxed);
+  for (auto& d : g_dep_done) d.store(false, std::memory_order_relaxed);
+  g_skipped.store(0);
+  g_delays.store(0);
+}
+
+uint64_t Hits(Point p) { return g_hits[p].load(std::memory_order_acquire); }
+uint64_t OrderedSkipped() { return g_skipped.load(); }
+uint64_t JitterDelays() { return g_delays.load(); }
+
+void OnThreadStart(uint32_t tid) {
+  uint64_t s = g_seed * 0x100000001b3ULL + tid;
+  tls_rng.Seed(splitmix64(s));
+  g_participants.fetch_add(1, std::memory_order_acq_rel);
+  Bump();
+}
+
+void OnThreadExit() {
+  g_participants.fetch_sub(1, std::memory_order_acq_rel);
+  Bump();
+}
+
+}  // namespace pagerace::sched

@@ -1,0 +1,119 @@
+// Schedule control (DESIGN §9).
+//
+// Named points sit in the modeled kernel at every lock drop, reacquire and
+// re-check (points.def).  SCHED_POINT(kX) costs one relaxed load while no
+// policy is active.  Policies:
+//   off     — pure stress, the OS schedules;
+//   jitter  — at each point, with a seeded probability, yield or sleep a
+//             seeded number of microseconds (KCSAN / rr-chaos style);
+//   ordered — a list of dependencies "A < B": a thread reaching B first waits
+//             until A has been reached.  If every participating thread is
+//             blocked (on a harness lock or in an ordered wait), the waiting
+//             dependency cannot be satisfied under this scheme: it is dropped
+//             (counted in OrderedSkipped()) and the thread proceeds.  That is
+//             what lets one forced interleaving run under a scheme whose
+//             locking forbids it (the `locked` scheme holds the page lock
+//             across the window that `legacy` leaves open).
+//             A thread counts as blocked only while the lock bit it sleeps on
+//             is still set, so a thread about to be woken is not mistaken for
+//             a stuck one.  Every thread a participant can wait for must be
+//             registered (RegisterThread) for the detection to be exact.
+//
+// Thread-safety: Configure/Reset require that no registered thread is running
+// harness code; everything else is safe for concurrent use, including from
+// the SIGSEGV handler (no allocation, errno preserved).
+#ifndef PAGERACE_HARNESS_SCHED_SCHED_H_
+#define PAGERACE_HARNESS_SCHED_SCHED_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace pagerace::sched {
+
+enum Point : uint16_t {
+#define X(id, name) id,
+#include "harness/sched/points.def"
+#undef X
+  kNumPoints
+};
+
+const char* PointName(Point p);
+// Looks a point up by its user-visible name.
+absl::StatusOr<Point> PointByName(absl::string_view name);
+
+enum class Policy { kOff, kJitter, kOrdered };
+const char* PolicyName(Policy p);
+absl::StatusOr<Policy> PolicyByName(absl::string_view name);
+
+struct OrderedDep {
+  Point before;
+  Point after;
+};
+// Parses "A<B,C<D" (point names).
+absl::StatusOr<std::vector<OrderedDep>> ParseOrderedDeps(absl::string_view spec);
+
+struct Options {
+  Policy policy = Policy::kOff;
+  uint64_t seed = 1;
+  // jitter: a point delays with probability 1/jitter_one_in; the delay is a
+  // yield or a sleep of 1..jitter_max_us microseconds.
+  uint32_t jitter_one_in = 8;
+  uint32_t jitter_max_us = 50;
+  std::vector<OrderedDep> deps;  // ordered
+};
+
+void Configure(const Options& options);
+void Reset();  // policy off, counters cleared
+
+// Counters for reports and tests.
+uint64_t Hits(Point p);
+uint64_t OrderedSkipped();
+uint64_t JitterDelays();
+
+// Thread lifecycle hooks (called by the thread registry).
+void OnThreadStart(uint32_t tid);
+void OnThreadExit();
+
+namespace internal {
+extern std::atomic<bool> g_enabled;
+extern std::atomic<bool> g_ordered;
+void AtPoint(Point p);
+void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask);
+void NoteUnblocked();
+}  // namespace internal
+
+// Marks the calling thread as blocked for the scope: on `word` while
+// (*word & mask) != 0 (a lock slow path), or unconditionally when word is
+// null (a thread joining others).  Free unless the ordered policy is active.
+class BlockedScope {
+ public:
+  explicit BlockedScope(const std::atomic<uint32_t>* word = nullptr, uint32_t mask = ~0u)
+      : active_(internal::g_ordered.load(std::memory_order_relaxed)) {
+    if (active_) internal::NoteBlocked(word, mask);
+  }
+  ~BlockedScope() {
+    if (active_) internal::NoteUnblocked();
+  }
+  BlockedScope(const BlockedScope&) = delete;
+  BlockedScope& operator=(const BlockedScope&) = delete;
+
+ private:
+  const bool active_;
+};
+
+}  // namespace pagerace::sched
+
+#define SCHED_POINT(p)                                                           \
+  do {                                                                           \
+    if (__builtin_expect(                                                        \
+            ::pagerace::sched::internal::g_enabled.load(std::memory_order_relaxed), \
+            0))                                                                  \
+      ::pagerace::sched::internal::AtPoint(::pagerace::sched::p);                \
+  } while (0)
+
+#endif  // PAGERACE_HARNESS_SCHED_SCHED_H_

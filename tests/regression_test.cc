@@ -1,0 +1,234 @@
+// Regression tests: the seed's races, forced deterministically with the
+// `ordered` schedule policy, and the same interleaving asked of `locked`,
+// where the page lock makes it impossible (the ordered wait is dropped when
+// every thread is blocked, which the test asserts).
+//
+// Race 1 — do_wp_page (DESIGN §2; the NFS data loss, bugzilla 12913):
+//   0. setup: page 0 was stored to, written back and committed: clean, pte
+//      read-only in mapping 0, no NFS request.
+//   1. fault thread F stores to page 0 -> do_wp_page: drops the ptl, calls
+//      ->page_mkwrite, which creates a request and dirties the page; under
+//      `legacy` it returns with the page unlocked.
+//   2. writeback thread W: lock_page, clear_page_dirty_for_io (page_mkclean
+//      finds no writable pte; PG_dirty cleared), writepage sends the request
+//      (old bytes), unlock; the WRITE completes and COMMIT retires the request.
+//   3. F retakes the ptl: pte_same holds, the pte becomes writable, and
+//      set_page_dirty dirties a page the fs holds no request for (I2,
+//      data-losing: the pte is writable).
+//   4. F's store lands.  The next writeback write-protects the page and
+//      writepage sends nothing (I3); the page is clean with bytes the server
+//      never got (I0), and the final check finds the store lost (ledger).
+//   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin and
+//              commit:end < do_wp_page:before_ptl_relock.
+//
+// Race 1b — the same under `locked`, when ->page_mkwrite returns unlocked
+// (fs/nfs/file.c as of v2.6.30): between mkwrite's unlock_page and the VM's
+// lock_page a whole writeback runs and retires the request; the VM then
+// relocks, finds the mapping intact and the pte unchanged, and dirties a page
+// without a request.  The seed only closes the window for filesystems that
+// return VM_FAULT_LOCKED, which NFS did from v2.6.31 on.
+//   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin and
+//              commit:end < do_wp_page:before_relock_page.
+//
+// Race 2 — __do_fault's window (legacy):
+//   1. F stores to page 0 with no pte: ->fault, unlock, ->page_mkwrite
+//      (request, PG_dirty), relock, install a writable pte, unlock the page.
+//   2. W runs a whole writeback: page_mkclean write-protects F's fresh pte,
+//      the request is sent, completed, committed and retired.
+//   3. F calls set_page_dirty: PG_dirty without a request (I2), but every pte
+//      is read-only, so the next store re-faults into mkwrite and heals: not
+//      data-losing, and the ledger stays whole.
+//   Forced by: __do_fault:before_ptl_lock < write_cache_pages:begin and
+//              commit:end < __do_fault:before_set_page_dirty.
+#include <thread>
+
+#include "harness/mm/filemap.h"
+#include "test_machine.h"
+
+namespace pagerace {
+namespace {
+
+constexpr uint64_t kStamp = 0x5eed5eed5eedULL;
+
+// The reports, for failure messages.
+std::string Describe(TestMachine& m) {
+  std::string out;
+  for (const RaceGroup& g : m.mm->oracle().Groups()) {
+    out += std::string("\n  ") + RaceKindName(g.first.kind) + " " +
+           InvariantName(g.first.invariant) + ":";
+    for (int i = 0; i < g.first.trace_len; ++i) {
+      out += std::string(" ") + ThreadRole(g.first.trace[i].tid) + "/" +
+             EventName(g.first.trace[i].event);
+    }
+  }
+  return out;
+}
+
+struct Outcome {
+  uint64_t i2 = 0, i2_losing = 0, i3 = 0, i0 = 0;
+  bool store_persisted = false;
+  uint64_t ordered_skipped = 0;
+};
+
+// Runs F (one store to page 0, slot 0, mapping 0) against W (one writeback
+// pass with completion and commit) under `deps`, then a final writeback,
+// audit and sync as the harness does after a run.
+Outcome RunInterleaving(TestMachine& m, const char* deps) {
+  TestThread main_thread("main");  // a participant: counted as blocked while joining
+  sched::Options so;
+  so.policy = sched::Policy::kOrdered;
+  so.deps = sched::ParseOrderedDeps(deps).value();
+  sched::Configure(so);
+  {
+    // Joining threads count as blocked, so the ordered policy can tell a
+    // dependency that the scheme's locking forbids from one still pending.
+    // Both threads register before either starts, so the participant count
+    // is complete from the first point on.
+    std::atomic<int> registered{0};
+    auto barrier = [&registered] {
+      registered.fetch_add(1);
+      while (registered.load() < 2) std::this_thread::yield();
+    };
+    std::thread f([&] {
+      TestThread t("fault");
+      barrier();
+      m.store(0, 0, 0, kStamp);
+    });
+    std::thread w([&] {
+      TestThread t("writeback");
+      barrier();
+      m.writeback();
+    });
+    while (registered.load() < 2) std::this_thread::yield();
+    sched::BlockedScope main_blocked;
+    f.join();
+    w.join();
+  }
+  Outcome o;
+  o.ordered_skipped = sched::OrderedSkipped();
+  sched::Reset();
+  m.writeback();
+  m.mm->audit_all();
+  sync_mapping(*m.mm, /*drain=*/true);
+  o.i2 = m.races(RaceKind::kDirtyWithoutMetadata);
+  o.i3 = m.races(RaceKind::kWritepageWithoutMetadata);
+  o.i0 = m.races(RaceKind::kLostDirty);
+  o.i2_losing = 0;
+  for (const RaceGroup& g : m.mm->oracle().Groups()) {
+    if (g.first.kind == RaceKind::kDirtyWithoutMetadata && g.first.data_losing) ++o.i2_losing;
+  }
+  o.store_persisted = m.persisted_slot(0, 0) == kStamp;
+  return o;
+}
+
+// Setup for race 1: page 0 clean, read-only in mapping 0, no request.
+void CleanReadOnlyPage(TestMachine& m) {
+  TestThread t("setup");
+  m.store(0, 0, 0, 1);
+  m.writeback();
+  ASSERT_EQ(m.pte(0, 0), kPteReadOnly);
+  ASSERT_EQ(m.races(), 0u);
+}
+
+// Setup for race 2: page 0 cached and clean, no pte anywhere, no request.
+void CleanUnmappedPage(TestMachine& m) {
+  TestThread t("setup");
+  generic_perform_write(*m.mm, 0, 1, 1);
+  m.writeback();
+  ASSERT_EQ(m.pte(0, 0), kPteNone);
+  ASSERT_EQ(m.races(), 0u);
+}
+
+constexpr char kRace1[] =
+    "do_wp_page:after_mkwrite<write_cache_pages:begin,"
+    "commit:end<do_wp_page:before_ptl_relock";
+constexpr char kRace1b[] =
+    "do_wp_page:after_mkwrite<write_cache_pages:begin,"
+    "commit:end<do_wp_page:before_relock_page";
+constexpr char kRace2[] =
+    "__do_fault:before_ptl_lock<write_cache_pages:begin,"
+    "commit:end<__do_fault:before_set_page_dirty";
+
+class SeedRaceTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SeedRaceTest, LegacyDoWpPageLosesTheStore) {
+  TestMachine m("legacy", GetParam(), 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRace1);
+  TestThread t("check");
+  EXPECT_EQ(o.ordered_skipped, 0u) << "the interleaving was not forced";
+  EXPECT_GE(o.i2_losing, 1u);   // writable pte, no request
+  EXPECT_GE(o.i3, 1u);          // writepage entered without a request
+  EXPECT_GE(o.i0, 1u);          // clean page, bytes not on the server
+  EXPECT_FALSE(o.store_persisted);
+  EXPECT_EQ(m.load(0, 0, 0), kStamp);  // still in memory...
+  ASSERT_TRUE(shrink_page(*m.mm, 0));  // ...until reclaim drops the "clean" page
+  EXPECT_NE(m.load(1, 0, 0), kStamp);  // re-read from the server: lost
+}
+
+TEST(SeedRaceLockedTest, LockedClosesTheDoWpPageWindow) {
+  TestMachine m("locked", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRace1);
+  EXPECT_EQ(o.ordered_skipped, 1u) << "the page lock should forbid this interleaving";
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_TRUE(o.store_persisted);
+}
+
+TEST(SeedRaceLockedTest, LockedStillRacesWhenMkwriteReturnsUnlocked) {
+  TestMachine m("locked", "nfs:unlocked", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRace1b);
+  EXPECT_EQ(o.ordered_skipped, 0u) << "the interleaving was not forced";
+  EXPECT_GE(o.i2_losing, 1u);
+  EXPECT_GE(o.i0, 1u);
+  EXPECT_FALSE(o.store_persisted);
+}
+
+TEST(SeedRaceLockedTest, LockedWithLockedMkwriteForbidsRace1b) {
+  TestMachine m("locked", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRace1b);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_TRUE(o.store_persisted);
+}
+
+TEST_P(SeedRaceTest, LegacyDoFaultWindowLeavesDirtyWithoutRequest) {
+  TestMachine m("legacy", GetParam(), 2, 2);
+  CleanUnmappedPage(m);
+  Outcome o = RunInterleaving(m, kRace2);
+  EXPECT_EQ(o.ordered_skipped, 0u) << "the interleaving was not forced";
+  EXPECT_GE(o.i2, 1u);
+  EXPECT_EQ(o.i2_losing, 0u);  // the pte was write-protected: the store re-faulted
+  EXPECT_TRUE(o.store_persisted);
+}
+
+TEST_P(SeedRaceTest, LockedClosesTheDoFaultWindow) {
+  TestMachine m("locked", GetParam(), 2, 2);
+  CleanUnmappedPage(m);
+  Outcome o = RunInterleaving(m, kRace2);
+  EXPECT_EQ(o.ordered_skipped, 1u);
+  EXPECT_EQ(m.races(), 0u);
+  EXPECT_TRUE(o.store_persisted);
+}
+
+INSTANTIATE_TEST_SUITE_P(Nfs, SeedRaceTest, ::testing::Values("nfs", "nfs:unlocked"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "nfs" ? std::string("returns_locked")
+                                                                   : std::string("returns_unlocked");
+                         });
+
+// The control: with no ->page_mkwrite there is no fs metadata to lose, and
+// the same attempted interleaving is harmless under both schemes.
+TEST(SeedRaceControlTest, NoneAdapterIsCleanUnderBothSchemes) {
+  for (const char* scheme : {"legacy", "locked"}) {
+    TestMachine m(scheme, "none", 2, 2);
+    CleanReadOnlyPage(m);
+    Outcome o = RunInterleaving(m, kRace1);
+    EXPECT_EQ(m.races(), 0u) << scheme;
+    EXPECT_TRUE(o.store_persisted) << scheme;
+  }
+}
+
+}  // namespace
+}  // namespace pagerace

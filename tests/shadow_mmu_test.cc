@@ -1,0 +1,170 @@
+// The shadow MMU on real memory: software ptes agree with the real
+// protection, faults dispatch by kind, foreign faults are not swallowed.
+#include "harness/mm/shadow_mmu.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "test_machine.h"
+
+namespace pagerace {
+namespace {
+
+TEST(ShadowMmuTest, ReadFaultOnNotPresentInstallsReadOnlyPte) {
+  TestMachine m("locked", "nfs");
+  TestThread t("worker");
+  EXPECT_EQ(m.pte(0, 1), kPteNone);
+  EXPECT_EQ(m.load(0, 1, 0), 0u);
+  EXPECT_EQ(t.count(Stat::kFaults), 1u);
+  EXPECT_EQ(t.count(Stat::kFaultsNopage), 1u);
+  EXPECT_EQ(m.pte(0, 1), kPteReadOnly);
+  EXPECT_EQ(m.pte(1, 1), kPteNone);  // other mapping untouched
+  Page* p = m.mm->mapping().find_get_page(1);
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(PageDirty(p));
+  put_page(p);
+}
+
+TEST(ShadowMmuTest, StoreToReadOnlyPteFaultsIntoDoWpPage) {
+  TestMachine m("locked", "nfs");
+  TestThread t("worker");
+  m.load(0, 2, 0);
+  ASSERT_EQ(m.pte(0, 2), kPteReadOnly);
+  m.store(0, 2, 5, 42);
+  EXPECT_EQ(t.count(Stat::kFaultsWp), 1u);
+  EXPECT_EQ(t.count(Stat::kMkwriteCalls), 1u);
+  EXPECT_EQ(m.pte(0, 2), kPteWritable);
+  // The store landed in the file: visible through the kernel alias.
+  EXPECT_EQ(reinterpret_cast<uint64_t*>(m.mm->mmu().kmap(2))[5], 42u);
+}
+
+TEST(ShadowMmuTest, StoreToWritablePteDoesNotFault) {
+  TestMachine m("locked", "nfs");
+  TestThread t("worker");
+  m.store(1, 0, 0, 1);
+  const uint64_t faults = t.count(Stat::kFaults);
+  for (int i = 0; i < 100; ++i) m.store(1, 0, 0, 2 + i);
+  EXPECT_EQ(t.count(Stat::kFaults), faults);
+}
+
+TEST(ShadowMmuTest, WriteFaultOnNotPresentGoesThroughDoFault) {
+  TestMachine m("legacy", "nfs");
+  TestThread t("worker");
+  m.store(0, 3, 0, 7);
+  EXPECT_EQ(t.count(Stat::kFaults), 1u);
+  EXPECT_EQ(t.count(Stat::kFaultsNopage), 1u);
+  EXPECT_EQ(t.count(Stat::kFaultsWp), 0u);
+  EXPECT_EQ(m.pte(0, 3), kPteWritable);
+  Page* p = m.mm->mapping().find_get_page(3);
+  EXPECT_TRUE(PageDirty(p));
+  put_page(p);
+}
+
+// The permissions the kernel holds for `addr`, from /proc/self/maps ("rw-s").
+std::string RealPerms(const void* addr) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  const auto a = reinterpret_cast<uintptr_t>(addr);
+  while (std::getline(maps, line)) {
+    uintptr_t lo, hi;
+    char perms[5] = {};
+    if (sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
+      return perms;
+    }
+  }
+  return "unmapped";
+}
+
+TEST(ShadowMmuTest, RealProtectionMatchesSoftwarePte) {
+  TestMachine m("locked", "nfs", 3, 2);
+  TestThread t("worker");
+  m.store(0, 0, 0, 1);  // present writable in mapping 0
+  m.load(1, 1, 0);      // present read-only in mapping 1
+  for (int v = 0; v < 2; ++v) {
+    for (uint64_t i = 0; i < 3; ++i) {
+      const char* want = m.pte(v, i) == kPteWritable   ? "rw-s"
+                         : m.pte(v, i) == kPteReadOnly ? "r--s"
+                                                       : "---s";
+      EXPECT_EQ(RealPerms(m.mm->mmu().user_addr(v, i)), want) << "mapping " << v << " page " << i;
+    }
+  }
+  EXPECT_EQ(m.pte(0, 0), kPteWritable);
+  EXPECT_EQ(m.pte(1, 1), kPteReadOnly);
+  EXPECT_EQ(m.pte(0, 2), kPteNone);
+  // Writeback write-protects: the real protection follows.
+  m.writeback();
+  EXPECT_EQ(RealPerms(m.mm->mmu().user_addr(0, 0)), "r--s");
+}
+
+TEST(ShadowMmuTest, RefusesMoreVmasThanMaxMapCount) {
+  absl::Status s = ShadowMmu::CheckMapCount(40000, 2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("vm.max_map_count"), absl::string_view::npos);
+  EXPECT_TRUE(ShadowMmu::CheckMapCount(64, 2).ok());
+}
+
+using ShadowMmuDeathTest = ::testing::Test;
+
+bool DiedOfSegv(int status) {
+#if defined(__SANITIZE_ADDRESS__) || (defined(__has_feature) && __has_feature(address_sanitizer))
+  // ASan's own SIGSEGV handler reports and exits non-zero.
+  if (WIFEXITED(status)) return WEXITSTATUS(status) != 0;
+#endif
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+}
+
+TEST(ShadowMmuDeathTest, ForeignFaultKillsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        TestMachine m("locked", "nfs");
+        TestThread t("worker");
+        // A PROT_NONE page that is not a user mapping: a genuine crash.
+        void* p = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        *static_cast<volatile int*>(p) = 1;
+        _exit(0);
+      },
+      DiedOfSegv, "");
+}
+
+TEST(ShadowMmuDeathTest, GuardPageFaultIsNotOurs) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        TestMachine m("locked", "nfs");
+        TestThread t("worker");
+        // The guard page just past the last page of mapping 0.
+        *reinterpret_cast<volatile uint64_t*>(m.mm->mmu().user_addr(0, 4)) = 1;
+        _exit(0);
+      },
+      DiedOfSegv, "");
+}
+
+TEST(ShadowMmuDeathTest, SentSigsegvIsReRaised) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        TestMachine m("locked", "nfs");
+        kill(getpid(), SIGSEGV);
+        _exit(0);
+      },
+      DiedOfSegv, "");
+}
+
+TEST(ShadowMmuDeathTest, UserFaultFromNonWorkerThreadAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        TestMachine m("locked", "nfs");
+        ScopedThread reg("writeback", /*user_access=*/false);
+        m.store(0, 0, 0, 1);
+      },
+      "without user access");
+}
+
+}  // namespace
+}  // namespace pagerace

@@ -1,0 +1,74 @@
+// A small modeled machine for tests: scheme + adapter + MmContext, with
+// helpers to store and load through user mappings and to run writeback
+// synchronously (I/O completed inline, no background threads).
+#ifndef PAGERACE_TESTS_TEST_MACHINE_H_
+#define PAGERACE_TESTS_TEST_MACHINE_H_
+
+#include <memory>
+#include <string>
+
+#include "fs_adapters/adapters.h"
+#include "gtest/gtest.h"
+#include "harness/base/thread_registry.h"
+#include "harness/mm/mm_context.h"
+#include "harness/mm/writeback.h"
+#include "harness/run/stats.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace {
+
+struct TestMachine {
+  std::unique_ptr<FaultScheme> scheme;
+  std::unique_ptr<StoreBackedOps> fs;
+  std::unique_ptr<MmContext> mm;
+
+  TestMachine(const std::string& scheme_name, const std::string& fs_name, uint64_t pages = 4,
+              int mappings = 2) {
+    sched::Reset();
+    scheme = MakeScheme(scheme_name).value();
+    fs = MakeAdapter(fs_name).value();
+    MmOptions o;
+    o.pages = pages;
+    o.mappings = mappings;
+    mm = MmContext::Create(o, scheme.get(), fs.get()).value();
+  }
+  ~TestMachine() { sched::Reset(); }
+
+  uint64_t* user(int vma, uint64_t page, uint32_t slot) {
+    return reinterpret_cast<uint64_t*>(mm->mmu().user_addr(vma, page)) + slot;
+  }
+  void store(int vma, uint64_t page, uint32_t slot, uint64_t v) {
+    __atomic_store_n(user(vma, page, slot), v, __ATOMIC_RELAXED);
+  }
+  uint64_t load(int vma, uint64_t page, uint32_t slot) {
+    return __atomic_load_n(user(vma, page, slot), __ATOMIC_RELAXED);
+  }
+  PteState pte(int vma, uint64_t page) {
+    return pte_state(mm->mmu().pte(vma, page).val.load(std::memory_order_acquire));
+  }
+  uint64_t persisted_slot(uint64_t page, uint32_t slot) {
+    return fs->store().ReadSlot(page, slot);
+  }
+  // One background-writeback pass with its I/O completed and committed.
+  WritebackPass writeback() {
+    WritebackControl wbc;
+    WritebackPass p = write_cache_pages(*mm, wbc);
+    mm->io().Drain();
+    mm->a_ops().commit();
+    return p;
+  }
+  uint64_t races() { return mm->oracle().total(); }
+  uint64_t races(RaceKind k) { return mm->oracle().count(k); }
+};
+
+// Registers the calling thread (user access, with a stats block) for a scope.
+struct TestThread {
+  ThreadStats stats;
+  ScopedThread reg;
+  explicit TestThread(const std::string& role) : reg(role, /*user_access=*/true, &stats) {}
+  uint64_t count(Stat s) const { return stats.v[static_cast<int>(s)].load(); }
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_TESTS_TEST_MACHINE_H_

@@ -1,0 +1,94 @@
+// Writeback: cleans pages, write-protects them in every mapping, persists
+// their bytes; the next store faults into ->page_mkwrite again.
+#include "harness/mm/writeback.h"
+
+#include "harness/mm/filemap.h"
+#include "test_machine.h"
+
+namespace pagerace {
+namespace {
+
+class WritebackTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(WritebackTest, CleansAndWriteProtectsInEveryMapping) {
+  TestMachine m("locked", GetParam(), 4, 3);
+  TestThread t("worker");
+  m.store(0, 1, 0, 11);
+  m.store(1, 1, 1, 12);
+  m.store(2, 1, 2, 13);
+  for (int v = 0; v < 3; ++v) ASSERT_EQ(m.pte(v, 1), kPteWritable);
+  EXPECT_EQ(m.mm->mapping().nr_dirty(), 1u);
+
+  WritebackPass pass = m.writeback();
+  EXPECT_EQ(pass.written, 1);
+  for (int v = 0; v < 3; ++v) EXPECT_EQ(m.pte(v, 1), kPteReadOnly) << "mapping " << v;
+  Page* p = m.mm->mapping().find_get_page(1);
+  EXPECT_FALSE(PageDirty(p));
+  EXPECT_FALSE(PageWriteback(p));
+  put_page(p);
+  EXPECT_EQ(m.mm->mapping().nr_dirty(), 0u);
+  EXPECT_EQ(m.persisted_slot(1, 0), 11u);
+  EXPECT_EQ(m.persisted_slot(1, 1), 12u);
+  EXPECT_EQ(m.persisted_slot(1, 2), 13u);
+
+  // The next store must fault again (write-protected), and dirty the page.
+  const uint64_t faults = t.count(Stat::kFaultsWp);
+  m.store(2, 1, 2, 14);
+  EXPECT_EQ(t.count(Stat::kFaultsWp), faults + 1);
+  EXPECT_EQ(m.mm->mapping().nr_dirty(), 1u);
+  m.mm->audit_all();
+  EXPECT_EQ(m.races(), 0u);
+}
+
+TEST_P(WritebackTest, PwritePathDirtiesWithoutTouchingPtes) {
+  TestMachine m("locked", GetParam());
+  TestThread t("worker");
+  m.load(0, 2, 0);
+  generic_perform_write(*m.mm, 2, 9, 99);
+  EXPECT_EQ(m.pte(0, 2), kPteReadOnly);
+  Page* p = m.mm->mapping().find_get_page(2);
+  EXPECT_TRUE(PageDirty(p));
+  put_page(p);
+  EXPECT_EQ(m.load(0, 2, 9), 99u);  // same file page
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(2, 9), 99u);
+  EXPECT_EQ(m.races(), 0u);
+}
+
+TEST_P(WritebackTest, EvictedPageIsReadBackFromTheStore) {
+  TestMachine m("locked", GetParam());
+  TestThread t("worker");
+  m.store(0, 3, 4, 44);
+  m.writeback();
+  ASSERT_TRUE(shrink_page(*m.mm, 3));
+  EXPECT_EQ(m.pte(0, 3), kPteNone);
+  EXPECT_EQ(m.mm->mapping().find_get_page(3), nullptr);
+  EXPECT_EQ(m.load(1, 3, 4), 44u);  // re-read from the store by the fault
+  EXPECT_EQ(m.races(), 0u);
+}
+
+TEST_P(WritebackTest, DirtyPageIsNotEvicted) {
+  TestMachine m("locked", GetParam());
+  TestThread t("worker");
+  m.store(0, 0, 0, 5);
+  EXPECT_FALSE(shrink_page(*m.mm, 0));
+  EXPECT_EQ(m.load(0, 0, 0), 5u);
+}
+
+TEST_P(WritebackTest, FinalSyncPersistsEverything) {
+  TestMachine m("locked", GetParam(), 8, 2);
+  TestThread t("worker");
+  for (uint64_t i = 0; i < 8; ++i) m.store(static_cast<int>(i % 2), i, 1, 100 + i);
+  sync_mapping(*m.mm, /*drain=*/true);
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(m.persisted_slot(i, 1), 100 + i);
+  EXPECT_EQ(m.mm->mapping().nr_dirty(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Adapters, WritebackTest, ::testing::Values("nfs", "nfs:unlocked", "none"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           return n == "nfs:unlocked" ? std::string("nfs_unlocked") : n;
+                         });
+
+}  // namespace
+}  // namespace pagerace

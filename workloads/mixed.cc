@@ -1,0 +1,119 @@
+#include "workloads/mixed.h"
+
+#include <time.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fs_adapters/backing_store.h"
+#include "harness/base/rng.h"
+#include "harness/base/thread_registry.h"
+#include "harness/mm/filemap.h"
+
+namespace pagerace {
+namespace {
+
+void Pause(int64_t ns) {
+  if (ns <= 0) return;
+  struct timespec ts = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  nanosleep(&ts, nullptr);
+}
+
+uint64_t WriterSeed(uint64_t seed, int writer) {
+  uint64_t s = seed ^ (0xa0761d6478bd642fULL * static_cast<uint64_t>(writer + 1));
+  return splitmix64(s);
+}
+
+}  // namespace
+
+MixedWorkload::MixedWorkload(MmContext* mm, Ledger* ledger, const MixedOptions& options)
+    : mm_(mm), ledger_(ledger), options_(options) {}
+
+void MixedWorkload::ReportLostWrite(uint64_t page, uint64_t expected, uint64_t found) {
+  mm_->trace(page, Event::kLostWrite);
+  mm_->oracle().Report(RaceKind::kLostWrite, Invariant::kLedger, page, true, expected, found);
+}
+
+void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq) {
+  auto* addr = reinterpret_cast<uint64_t*>(mm_->mmu().user_addr(vma, page)) + slot;
+  uint64_t& expected = ledger_->expected(page, slot);
+  // Read-back: only this writer stores here, so anything but its last stamp
+  // means a store was lost (the load may take a read fault).
+  const uint64_t found = __atomic_load_n(addr, __ATOMIC_RELAXED);
+  CountStat(Stat::kReadbacks);
+  if (found != expected) ReportLostWrite(page, expected, found);
+  const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
+  __atomic_store_n(addr, stamp, __ATOMIC_RELAXED);  // may take a write fault
+  expected = stamp;
+  CountStat(Stat::kOps);
+}
+
+void MixedWorkload::MmapWorker(int w, ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg("mmap" + std::to_string(w), /*user_access=*/true, stats);
+  Rng rng(WriterSeed(options_.seed, w));
+  const uint32_t owned = ledger_->owned_slots(static_cast<uint32_t>(w));
+  const int vmas = mm_->mmu().nr_vmas();
+  uint64_t seq = 0;
+  for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
+    if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
+    const uint64_t page = rng.Below(mm_->pages());
+    const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(w),
+                                              static_cast<uint32_t>(rng.Below(owned)));
+    const int vma = static_cast<int>(rng.Below(static_cast<uint64_t>(vmas)));
+    StoreOp(w, vma, page, slot, &seq);
+  }
+}
+
+void MixedWorkload::PwriteWorker(int p, ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg("pwrite" + std::to_string(p), /*user_access=*/false, stats);
+  const int writer = options_.threads + p;
+  Rng rng(WriterSeed(options_.seed, writer));
+  const uint32_t owned = ledger_->owned_slots(static_cast<uint32_t>(writer));
+  uint64_t seq = 0;
+  for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
+    if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
+    const uint64_t page = rng.Below(mm_->pages());
+    const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(writer),
+                                              static_cast<uint32_t>(rng.Below(owned)));
+    uint64_t& expected = ledger_->expected(page, slot);
+    const uint64_t found = generic_file_read_slot(*mm_, page, slot);
+    CountStat(Stat::kReadbacks);
+    if (found != expected) ReportLostWrite(page, expected, found);
+    const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++seq);
+    generic_perform_write(*mm_, page, slot, stamp);
+    expected = stamp;
+    CountStat(Stat::kOps);
+    Pause(options_.pwrite_pause_ns);
+  }
+}
+
+void MixedWorkload::Reclaimer(ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg("reclaim", /*user_access=*/false, stats);
+  Rng rng(WriterSeed(options_.seed, 1000));
+  while (!stop->load(std::memory_order_relaxed)) {
+    shrink_page(*mm_, rng.Below(mm_->pages()));
+    Pause(options_.reclaim_pause_ns);
+  }
+}
+
+int MixedWorkload::CheckLedger() {
+  int lost = 0;
+  std::vector<uint8_t> persisted(mm_->page_size());
+  for (uint64_t page = 0; page < ledger_->pages(); ++page) {
+    mm_->a_ops().read_persisted(page, persisted.data());
+    for (uint32_t slot = 0; slot < ledger_->slots_per_page(); ++slot) {
+      const uint64_t expected = ledger_->expected(page, slot);
+      if (expected == 0) continue;
+      uint64_t found;
+      memcpy(&found, persisted.data() + slot * sizeof(uint64_t), sizeof(found));
+      if (found != expected) {
+        ReportLostWrite(page, expected, found);
+        ++lost;
+      }
+    }
+  }
+  return lost;
+}
+
+}  // namespace pagerace

@@ -1,0 +1,65 @@
+// Workload `mixed` (DESIGN §3, §8): the seed's race, made likely and made
+// visible.
+//
+//  - mmap workers load and store stamps through random user mappings into
+//    random slots they own of random pages; each load first checks the slot
+//    still holds the worker's own last stamp (fsx-style read-back);
+//  - pwrite writers dirty pages through the pwrite path, so pages become
+//    PG_dirty while their ptes stay read-only (the seed's precondition);
+//  - a reclaim thread evicts clean pages, so a page the VM wrongly thinks
+//    clean loses its data for good, and the next fault re-reads the store.
+//
+// Writers 0..threads-1 are the mmap workers, then the pwriters; the ledger
+// assigns slots by writer.
+#ifndef PAGERACE_WORKLOADS_MIXED_H_
+#define PAGERACE_WORKLOADS_MIXED_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "harness/check/ledger.h"
+#include "harness/mm/mm_context.h"
+#include "harness/run/stats.h"
+
+namespace pagerace {
+
+struct MixedOptions {
+  int threads = 2;
+  int pwriters = 1;
+  uint64_t seed = 1;
+  uint64_t ops_per_writer = 0;  // 0: until stopped
+  // Pacing of the non-fault threads, so that on a small machine they leave
+  // the CPU to the faulting workers (harness pacing, not synchronisation).
+  int64_t pwrite_pause_ns = 20'000;
+  int64_t reclaim_pause_ns = 500'000;
+};
+
+class MixedWorkload {
+ public:
+  MixedWorkload(MmContext* mm, Ledger* ledger, const MixedOptions& options);
+
+  // Thread bodies.  Each registers itself, runs until `stop` (or its op
+  // budget), and returns.
+  void MmapWorker(int w, ThreadStats* stats, const std::atomic<bool>* stop);
+  void PwriteWorker(int p, ThreadStats* stats, const std::atomic<bool>* stop);
+  void Reclaimer(ThreadStats* stats, const std::atomic<bool>* stop);
+
+  // One mmap-worker operation (read-back check, then a store) on a chosen
+  // page and slot.  Exposed for tests.
+  void StoreOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq);
+
+  // After the final sync: every slot's persisted value must be its writer's
+  // last stamp.  Reports lost_write for each that is not; returns how many.
+  int CheckLedger();
+
+ private:
+  void ReportLostWrite(uint64_t page, uint64_t expected, uint64_t found);
+
+  MmContext* const mm_;
+  Ledger* const ledger_;
+  const MixedOptions options_;
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_WORKLOADS_MIXED_H_
