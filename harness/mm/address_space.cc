@@ -13,6 +13,8 @@ AddressSpace::AddressSpace(uint64_t pages, PagePool* pool, Tracer* tracer)
   dirty_tag_.reset(new uint8_t[pages]());
 }
 
+// Models mm/filemap.c:find_get_page() as of v2.6.29; differences: the tree
+// lock instead of RCU and a speculative reference.
 Page* AddressSpace::find_get_page(uint64_t index) {
   FutexLock l(&tree_lock_);
   Page* p = slots_[index];
@@ -20,6 +22,7 @@ Page* AddressSpace::find_get_page(uint64_t index) {
   return p;
 }
 
+// Models mm/filemap.c:find_lock_page() as of v2.6.29.
 Page* AddressSpace::find_lock_page(uint64_t index) {
   for (;;) {
     Page* p = find_get_page(index);
@@ -32,6 +35,8 @@ Page* AddressSpace::find_lock_page(uint64_t index) {
   }
 }
 
+// Models mm/filemap.c:find_or_create_page() as of v2.6.29; differences:
+// pages come from the fixed pool, never fail.
 Page* AddressSpace::find_or_create_page(uint64_t index, bool* created) {
   *created = false;
   for (;;) {
@@ -56,6 +61,7 @@ Page* AddressSpace::find_or_create_page(uint64_t index, bool* created) {
   }
 }
 
+// Models mm/filemap.c:remove_from_page_cache() as of v2.6.29.
 void AddressSpace::remove_from_page_cache(Page* page) {
   {
     FutexLock l(&tree_lock_);
@@ -102,6 +108,8 @@ void AddressSpace::collect_dirty(std::vector<uint64_t>* out) {
   }
 }
 
+// Models mm/page-writeback.c:__set_page_dirty_nobuffers() as of v2.6.29;
+// differences: no dirty accounting.
 int __set_page_dirty_nobuffers(Page* page) {
   if (TestSetPageFlag(page, PG_dirty)) return 0;
   if (AddressSpace* mapping = page->mapping.load(std::memory_order_acquire)) {

@@ -71,6 +71,7 @@ bool MmContext::HandleUserFault(void* addr, bool write) {
   return true;
 }
 
+// Models mm/page-writeback.c:set_page_dirty() as of v2.6.29.
 int MmContext::set_page_dirty(Page* page) {
   if (page->mapping.load(std::memory_order_acquire) != nullptr) {
     int r = a_ops_->set_page_dirty(page);

@@ -43,12 +43,15 @@ void put_page(Page* page) {
   }
 }
 
+// Models include/linux/pagemap.h:trylock_page() as of v2.6.29.
 bool trylock_page(Page* page) {
   if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
   return true;
 }
 
+// Models mm/filemap.c:__lock_page() as of v2.6.29; differences: a futex on
+// the flags word instead of a hashed bit waitqueue; the owner is recorded.
 void lock_page(Page* page) {
   if (trylock_page(page)) return;
   sched::BlockedScope blocked(&page->flags, PG_locked);
@@ -67,6 +70,7 @@ void lock_page(Page* page) {
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
 }
 
+// Models mm/filemap.c:unlock_page() as of v2.6.29: wakes every waiter.
 void unlock_page(Page* page) {
   page->lock_owner.store(0, std::memory_order_relaxed);
   // Clearing PG_waiters with the lock: every sleeper is woken and re-arms it.
@@ -79,6 +83,8 @@ void unlock_page(Page* page) {
   wake_if_waiters(page, old);
 }
 
+// Models include/linux/pagemap.h:wait_on_page_locked() and
+// wait_on_page_writeback() as of v2.6.29.
 void wait_on_page_locked(Page* page) {
   if (PageLocked(page)) wait_on_bit(page, PG_locked);
 }

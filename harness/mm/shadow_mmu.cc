@@ -146,6 +146,8 @@ void ShadowMmu::set_pte(int vma, uint64_t index, PteState state, Page* page) {
   tracer_->Record(index, e);
 }
 
+// Models mm/rmap.c:page_mkclean() as of v2.6.29; differences: the rmap walk
+// is "the same index in every user mapping" (shared file mappings only).
 bool ShadowMmu::page_mkclean(Page* page) {
   bool was_writable = false;
   for (int v = 0; v < nr_vmas_; ++v) {
@@ -159,6 +161,9 @@ bool ShadowMmu::page_mkclean(Page* page) {
   return was_writable;
 }
 
+// Models mm/rmap.c:try_to_unmap() as reclaim uses it, as of v2.6.29;
+// differences: refuses (rather than transferring the dirty bit) when a pte
+// is writable, since a writable pte here always means a dirty page.
 // Locks taken in a loop are beyond the thread-safety analysis.
 bool ShadowMmu::try_to_unmap_clean(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   // Lock every ptl of the page first (vma order) so the check and the unmap

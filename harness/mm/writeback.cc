@@ -61,6 +61,8 @@ void IoQueue::Run(const std::atomic<bool>* stop) {
   }
 }
 
+// Models mm/page-writeback.c:clear_page_dirty_for_io() as of v2.6.29;
+// differences: no dirty accounting; the dirty tag is dropped here.
 int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   mm.trace(page->index, Event::kClearPageDirtyForIo);
   // Write-protect first: any store after this point faults, and a writable
@@ -78,12 +80,17 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   return 0;
 }
 
+// Models mm/filemap.c:end_page_writeback() as of v2.6.29; differences: no
+// PG_reclaim rotation.
 void end_page_writeback(MmContext& mm, Page* page) {
   SCHED_POINT(kEndPageWriteback);
   clear_page_writeback(page);
   mm.trace(page->index, Event::kEndPageWriteback);
 }
 
+// Models mm/page-writeback.c:write_cache_pages() as of v2.6.29; differences:
+// one file, the whole range every pass, no nr_to_write budget, the dirty-tag
+// snapshot is taken once at the start (as tag_pages_for_writeback later did).
 WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
   WritebackPass pass;
   AddressSpace& mapping = mm.mapping();
@@ -129,6 +136,8 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
   return pass;
 }
 
+// Models fsync's filemap_write_and_wait() + ->write_inode (COMMIT) for the
+// whole file.
 void sync_mapping(MmContext& mm, bool drain) {
   WritebackControl wbc;
   wbc.sync_mode = WritebackControl::kSyncAll;
