@@ -56,7 +56,7 @@ struct RaceGroup {
 
 class Oracle {
  public:
-  static constexpr int kMaxGroups = 64;
+  static constexpr int kMaxGroups = 256;
 
   explicit Oracle(const Tracer* tracer);
 
