@@ -230,5 +230,144 @@ TEST(SeedRaceControlTest, NoneAdapterIsCleanUnderBothSchemes) {
   }
 }
 
+// --- Mutants (DESIGN §6): each deliberate bug trips the invariant it
+// declares, deterministically; the real scheme, asked the same, stays clean.
+
+// mutant:unlock_before_set_page_dirty reopens legacy's window inside
+// `locked`:
+//   1. F: mkwrite (request, PG_dirty), pte_mkwrite, then unlock_page (the bug).
+//   2. W: lock_page, page_mkclean write-protects F's pte, the request is sent,
+//      completed, committed and retired.
+//   3. F: set_page_dirty on a page without a request (I2).
+constexpr char kUnlockWindow[] =
+    "do_wp_page:after_pte_mkwrite<write_cache_pages:begin,"
+    "commit:end<do_wp_page:before_set_page_dirty";
+
+TEST(MutantTest, UnlockBeforeSetPageDirtyTripsI2) {
+  TestMachine m("mutant:unlock_before_set_page_dirty", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kUnlockWindow);
+  EXPECT_EQ(m.scheme->trips(), std::string("I2"));
+  EXPECT_EQ(o.ordered_skipped, 0u);
+  EXPECT_GE(o.i2, 1u) << Describe(m);
+}
+
+TEST(MutantTest, LockedKeepsTheLockThroughSetPageDirty) {
+  TestMachine m("locked", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kUnlockWindow);
+  EXPECT_EQ(o.ordered_skipped, 1u);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+}
+
+// mutant:skip_set_page_dirty: a write fault on a mapping without
+// ->page_mkwrite makes the pte writable and never dirties the page, so
+// writeback never writes it.
+TEST(MutantTest, SkipSetPageDirtyTripsI1AndLosesTheStore) {
+  for (const char* scheme : {"mutant:skip_set_page_dirty", "locked"}) {
+    TestMachine m(scheme, "none", 2, 2);
+    TestThread t("worker");
+    m.load(0, 0, 0);       // read-only pte
+    m.store(0, 0, 0, kStamp);  // reuse path
+    m.mm->audit_all();
+    sync_mapping(*m.mm, /*drain=*/true);
+    const bool mutant = std::string(scheme) != "locked";
+    EXPECT_EQ(m.races(RaceKind::kWritableNotDirty) > 0, mutant) << scheme << Describe(m);
+    EXPECT_EQ(m.persisted_slot(0, 0) == kStamp, !mutant) << scheme;
+  }
+}
+
+// mutant:clear_dirty_before_mkclean: writeback clears PG_dirty while the pte
+// is still writable (the order before v2.6.20).
+TEST(MutantTest, ClearDirtyBeforeMkcleanTripsI1) {
+  for (const char* fs : {"nfs", "none"}) {
+    for (const char* scheme : {"mutant:clear_dirty_before_mkclean", "locked"}) {
+      TestMachine m(scheme, fs, 2, 2);
+      TestThread t("worker");
+      m.store(0, 0, 0, kStamp);  // dirty, writable
+      m.writeback();
+      const bool mutant = std::string(scheme) != "locked";
+      EXPECT_EQ(m.races(RaceKind::kWritableNotDirty) > 0, mutant) << scheme << "/" << fs;
+      EXPECT_EQ(m.races(), m.races(RaceKind::kWritableNotDirty)) << Describe(m);
+    }
+  }
+}
+
+// mutant:no_stable_wait (`modern` without wait_for_stable_page):
+//   1. page 0 is dirty and writable; writeback write-protects it and starts
+//      its WRITE (PG_writeback).
+//   2. the WRITE completes at the server (request commit-pending) but
+//      end_page_writeback has not run yet.
+//   3. F stores: mkwrite turns the commit-pending request dirty again and
+//      returns locked; without the stable-page wait the pte becomes writable
+//      while PG_writeback is still set (I7).  With it, F sleeps until step 4.
+//   4. end_page_writeback.
+// Forced by: end_io:done < do_wp_page:after_unlock_ptl and
+//            do_wp_page:before_set_page_dirty < end_page_writeback:before.
+uint64_t StableWaitInterleaving(TestMachine& m, uint64_t* skipped) {
+  TestThread main_thread("main");
+  m.store(0, 0, 0, 1);
+  WritebackControl wbc;
+  write_cache_pages(*m.mm, wbc);  // PG_writeback, I/O queued
+  sched::Options so;
+  so.policy = sched::Policy::kOrdered;
+  so.deps = sched::ParseOrderedDeps(
+                "end_io:done<do_wp_page:after_unlock_ptl,"
+                "do_wp_page:before_set_page_dirty<end_page_writeback:before")
+                .value();
+  sched::Configure(so);
+  {
+    std::atomic<int> registered{0};
+    auto barrier = [&registered] {
+      registered.fetch_add(1);
+      while (registered.load() < 2) std::this_thread::yield();
+    };
+    std::thread f([&] {
+      TestThread t("fault");
+      barrier();
+      m.store(0, 0, 0, kStamp);
+    });
+    std::thread io([&] {
+      TestThread t("io");
+      barrier();
+      m.mm->io().Drain();
+    });
+    while (registered.load() < 2) std::this_thread::yield();
+    sched::BlockedScope main_blocked;
+    f.join();
+    io.join();
+  }
+  *skipped = sched::OrderedSkipped();
+  sched::Reset();
+  sync_mapping(*m.mm, /*drain=*/true);
+  return m.races(RaceKind::kStoreDuringWriteback);
+}
+
+TEST(MutantTest, NoStableWaitTripsI7) {
+  TestMachine m("mutant:no_stable_wait", "nfs", 2, 2);
+  uint64_t skipped;
+  EXPECT_GE(StableWaitInterleaving(m, &skipped), 1u) << Describe(m);
+  EXPECT_EQ(skipped, 0u);
+  EXPECT_EQ(m.persisted_slot(0, 0), kStamp);  // I7 is about stability, not loss
+}
+
+TEST(MutantTest, ModernWaitsForStablePages) {
+  TestMachine m("modern", "nfs", 2, 2);
+  uint64_t skipped;
+  EXPECT_EQ(StableWaitInterleaving(m, &skipped), 0u);
+  EXPECT_EQ(skipped, 1u) << "the stable-page wait should forbid this interleaving";
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_EQ(m.persisted_slot(0, 0), kStamp);
+}
+
+// `modern` closes the seed's windows as `locked` does.
+TEST(ModernTest, ClosesTheDoWpPageWindow) {
+  TestMachine m("modern", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRace1);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_TRUE(o.store_persisted);
+}
+
 }  // namespace
 }  // namespace pagerace

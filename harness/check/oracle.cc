@@ -12,6 +12,7 @@ const char* RaceKindName(RaceKind k) {
     case RaceKind::kDirtyWithoutMetadata: return "dirty_without_metadata";
     case RaceKind::kWritepageWithoutMetadata: return "writepage_without_metadata";
     case RaceKind::kLostWrite: return "lost_write";
+    case RaceKind::kStoreDuringWriteback: return "store_during_writeback";
     case RaceKind::kNumKinds: break;
   }
   return "?";

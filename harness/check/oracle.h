@@ -27,6 +27,7 @@ enum class RaceKind : uint8_t {
   kDirtyWithoutMetadata,      // I2: PG_dirty / writable pte without fs metadata
   kWritepageWithoutMetadata,  // I3: writepage entered on a dirty page without metadata
   kLostWrite,                 // data ledger: a store is not where it must be
+  kStoreDuringWriteback,      // I7: a pte made writable while PG_writeback is set
   kNumKinds
 };
 const char* RaceKindName(RaceKind k);

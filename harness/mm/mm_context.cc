@@ -103,6 +103,19 @@ bool MmContext::page_matches_store(Page* page) {
   return memcmp(mmu_->kmap(page->index), persisted, n) == 0;
 }
 
+void MmContext::check_stable_write(Page* page) {
+  if (scheme_->stable_pages() && PageWriteback(page)) {
+    oracle_->Report(RaceKind::kStoreDuringWriteback, Invariant::kI7, page->index, false);
+  }
+}
+
+void MmContext::check_clean_not_writable(Page* page) {
+  if (mmu_->any_writable(page->index) && !PageDirty(page) &&
+      page->mkwrite_window.load(std::memory_order_acquire) == 0) {
+    oracle_->Report(RaceKind::kWritableNotDirty, Invariant::kI1, page->index, true);
+  }
+}
+
 void MmContext::check_writepage_has_metadata(Page* page) {
   MetadataState m = a_ops_->metadata_state(page);
   if (m == MetadataState::kAbsent || m == MetadataState::kNotDirtyCapable) {

@@ -72,6 +72,12 @@ class MmContext : public FaultTarget {
   // Data-losing when a pte is writable (stores land with nothing to send
   // them); otherwise the next store re-faults into ->page_mkwrite and heals.
   void check_dirty_has_metadata(Page* page);
+  // I7, for stable-page schemes, as a fault makes a pte writable: the page
+  // must not be under writeback, or stores land in the middle of the I/O.
+  void check_stable_write(Page* page);
+  // I1, as writeback marks a page clean: no pte may still be writable (unless
+  // a fault is inside its pte_mkwrite -> set_page_dirty window).
+  void check_clean_not_writable(Page* page);
   // I3, before ->writepage of a page clean_page_dirty_for_io found dirty.
   void check_writepage_has_metadata(Page* page);
   // Whether the page's bytes (within i_size) equal the backing store's.

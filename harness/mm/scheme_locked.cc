@@ -19,9 +19,30 @@ namespace {
 
 class LockedScheme : public FaultScheme {
  public:
+  explicit LockedScheme(Mutation m) : mutation_(m) {}
   const char* name() const override { return "locked"; }
   const char* description() const override {
-    return "v2.6.30 (the seed): page lock held from mkwrite return through set_page_dirty";
+    switch (mutation_) {
+      case Mutation::kUnlockBeforeSetPageDirty:
+        return "locked, but the page is unlocked between pte_mkwrite and set_page_dirty";
+      case Mutation::kSkipSetPageDirty:
+        return "locked, but the reuse path makes the pte writable without set_page_dirty";
+      case Mutation::kClearDirtyBeforeMkclean:
+        return "locked, with writeback clearing PG_dirty before page_mkclean (pre-2.6.20)";
+      default:
+        return "v2.6.30 (the seed): page lock held from mkwrite return through set_page_dirty";
+    }
+  }
+  bool clear_dirty_before_mkclean() const override {
+    return mutation_ == Mutation::kClearDirtyBeforeMkclean;
+  }
+  const char* trips() const override {
+    switch (mutation_) {
+      case Mutation::kUnlockBeforeSetPageDirty: return "I2";
+      case Mutation::kSkipSetPageDirty:
+      case Mutation::kClearDirtyBeforeMkclean: return "I1";
+      default: return "";
+    }
   }
 
   // Entered with the ptl held; returns with it released (a hand-off the
@@ -81,8 +102,12 @@ class LockedScheme : public FaultScheme {
       // No ->page_mkwrite: the 2.6.29 path, which the seed keeps.
       wait_on_page_locked(old_page);
     }
+    if (locked && mutation_ == Mutation::kUnlockBeforeSetPageDirty) {
+      unlock_page(old_page);  // MUTANT: reopens legacy's window
+      locked = false;
+    }
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
-    mm.set_page_dirty(old_page);
+    if (mutation_ != Mutation::kSkipSetPageDirty) mm.set_page_dirty(old_page);
     mm.fault_window_exit(old_page);
     mm.check_dirty_has_metadata(old_page);
     if (locked) unlock_page(old_page);
@@ -142,6 +167,8 @@ class LockedScheme : public FaultScheme {
   }
 
  private:
+  const Mutation mutation_;
+
   static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf) {
     CountStat(Stat::kMkwriteCalls);
     mm.trace(vmf.pgoff, Event::kPageMkwriteEnter);
@@ -158,6 +185,8 @@ class LockedScheme : public FaultScheme {
 
 }  // namespace
 
-std::unique_ptr<FaultScheme> MakeLockedScheme() { return std::make_unique<LockedScheme>(); }
+std::unique_ptr<FaultScheme> MakeLockedScheme(Mutation m) {
+  return std::make_unique<LockedScheme>(m);
+}
 
 }  // namespace pagerace

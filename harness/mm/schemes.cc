@@ -5,12 +5,48 @@
 #include "absl/strings/str_join.h"
 
 namespace pagerace {
+namespace {
 
-std::vector<std::string> SchemeNames() { return {"legacy", "locked"}; }
+struct Entry {
+  const char* name;
+  std::unique_ptr<FaultScheme> (*make)();
+};
+
+const Entry kSchemes[] = {
+    {"legacy", [] { return MakeLegacyScheme(); }},
+    {"locked", [] { return MakeLockedScheme(); }},
+    {"modern", [] { return MakeModernScheme(); }},
+    {"mutant:unlock_before_set_page_dirty",
+     [] { return MakeLockedScheme(Mutation::kUnlockBeforeSetPageDirty); }},
+    {"mutant:skip_set_page_dirty", [] { return MakeLockedScheme(Mutation::kSkipSetPageDirty); }},
+    {"mutant:clear_dirty_before_mkclean",
+     [] { return MakeLockedScheme(Mutation::kClearDirtyBeforeMkclean); }},
+    {"mutant:no_stable_wait", [] { return MakeModernScheme(Mutation::kNoStableWait); }},
+};
+
+}  // namespace
+
+std::vector<std::string> SchemeNames() {
+  std::vector<std::string> names;
+  for (const Entry& e : kSchemes) names.push_back(e.name);
+  return names;
+}
+
+std::vector<std::pair<std::string, std::string>> SchemeDescriptions() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Entry& e : kSchemes) {
+    auto s = e.make();
+    std::string d = s->description();
+    if (*s->trips()) d += std::string(" [must trip ") + s->trips() + "]";
+    out.emplace_back(e.name, d);
+  }
+  return out;
+}
 
 absl::StatusOr<std::unique_ptr<FaultScheme>> MakeScheme(absl::string_view name) {
-  if (name == "legacy") return MakeLegacyScheme();
-  if (name == "locked") return MakeLockedScheme();
+  for (const Entry& e : kSchemes) {
+    if (name == e.name) return e.make();
+  }
   return absl::InvalidArgumentError(absl::StrCat("unknown --scheme '", name, "' (want ",
                                                  absl::StrJoin(SchemeNames(), "|"), ")"));
 }

@@ -4,6 +4,21 @@
 //
 //   legacy   scheme_legacy.cc   v2.6.29, before "mm: close page_mkwrite races"
 //   locked   scheme_locked.cc   v2.6.30, the seed's fix
+//   modern   scheme_modern.cc   5.x/6.x wp_page_shared / do_shared_fault,
+//                               with stable pages
+//
+// Mutants (DESIGN §6) are the real schemes with one deliberate bug switched
+// on; each declares the invariant its bug must trip, and the expectation
+// matrix test checks that it does:
+//
+//   mutant:unlock_before_set_page_dirty  locked, page unlocked between
+//                                        pte_mkwrite and set_page_dirty   I2
+//   mutant:skip_set_page_dirty           locked, reuse path never calls
+//                                        set_page_dirty                   I1
+//   mutant:clear_dirty_before_mkclean    locked, writeback clears PG_dirty
+//                                        before page_mkclean (pre-2.6.20) I1
+//   mutant:no_stable_wait                modern without
+//                                        wait_for_stable_page             I7
 //
 // Read faults are common to all schemes (memory.cc:do_read_fault).
 #ifndef PAGERACE_HARNESS_MM_SCHEMES_H_
@@ -33,14 +48,34 @@ class FaultScheme {
   // Write fault on a not-present pte (the write half of __do_fault).  Entered
   // with no lock held.
   virtual vm_fault_t do_fault(MmContext& mm, VmFault& vmf) = 0;
+
+  // Stable pages: no store may land while PG_writeback is set (I7 applies).
+  virtual bool stable_pages() const { return false; }
+  // Writeback mutation: clear_page_dirty_for_io clears PG_dirty before
+  // page_mkclean, the order before v2.6.20's fix.
+  virtual bool clear_dirty_before_mkclean() const { return false; }
+  // Mutants: the invariant the bug must trip ("I2"); "" for real schemes.
+  virtual const char* trips() const { return ""; }
+};
+
+// Deliberate bugs that a scheme can be built with.
+enum class Mutation {
+  kNone,
+  kUnlockBeforeSetPageDirty,
+  kSkipSetPageDirty,
+  kClearDirtyBeforeMkclean,
+  kNoStableWait,
 };
 
 std::unique_ptr<FaultScheme> MakeLegacyScheme();
-std::unique_ptr<FaultScheme> MakeLockedScheme();
+std::unique_ptr<FaultScheme> MakeLockedScheme(Mutation m = Mutation::kNone);
+std::unique_ptr<FaultScheme> MakeModernScheme(Mutation m = Mutation::kNone);
 
 // By name; InvalidArgument naming the known schemes otherwise.
 absl::StatusOr<std::unique_ptr<FaultScheme>> MakeScheme(absl::string_view name);
 std::vector<std::string> SchemeNames();
+// Name and one-line description of each scheme and mutant (pagerace --list).
+std::vector<std::pair<std::string, std::string>> SchemeDescriptions();
 
 }  // namespace pagerace
 

@@ -38,6 +38,7 @@ Page* IoQueue::Pop() {
 
 void IoQueue::Complete(Page* page) {
   mm_->a_ops().end_io(page);
+  SCHED_POINT(kEndIoDone);
   end_page_writeback(*mm_, page);
   put_page(page);
 }
@@ -65,6 +66,16 @@ void IoQueue::Run(const std::atomic<bool>* stop) {
 // differences: no dirty accounting; the dirty tag is dropped here.
 int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   mm.trace(page->index, Event::kClearPageDirtyForIo);
+  if (mm.scheme().clear_dirty_before_mkclean()) {
+    // The pre-2.6.20 order (mutant): PG_dirty goes first, so for a moment
+    // the page is clean while a pte still maps it writable, and page_mkclean
+    // does not hand the pte's dirtiness back to the page.
+    const bool was_dirty = TestClearPageFlag(page, PG_dirty);
+    if (was_dirty) mm.mapping().clear_dirty_tag(page);
+    mm.check_clean_not_writable(page);
+    if (mm.mmu().page_mkclean(page)) mm.trace(page->index, Event::kPageMkclean);
+    return was_dirty;
+  }
   // Write-protect first: any store after this point faults, and a writable
   // pte found here means the page was dirtied through it.
   if (mm.mmu().page_mkclean(page)) {
@@ -75,6 +86,7 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
     // Our model drops the dirty tag here rather than in set_page_writeback:
     // every ->writepage either starts writeback or leaves the page clean.
     mm.mapping().clear_dirty_tag(page);
+    mm.check_clean_not_writable(page);
     return 1;
   }
   return 0;

@@ -32,6 +32,7 @@ struct RunConfig {
   sched::Policy sched = sched::Policy::kOff;
   std::string out;     // result JSON path; empty = none
   std::string binary;  // argv[0], for the replay command
+  bool stop_at_first_race = false;  // internal (tests): end the run at the first report
 };
 
 // InvalidArgument with a message naming the flag and the problem.

@@ -15,13 +15,15 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
+#include "fs_adapters/adapters.h"
+#include "harness/mm/schemes.h"
 #include "harness/run/config.h"
 #include "harness/run/result_json.h"
 #include "harness/run/runner.h"
 
 // Every flag is a string, parsed by ParseConfig: Abseil's own parse errors
 // exit 1 with a multi-line message, and bad input must exit 2 with one line.
-ABSL_FLAG(std::string, scheme, "", "lock scheme: legacy | locked (default legacy)");
+ABSL_FLAG(std::string, scheme, "", "lock scheme: legacy | locked | modern | mutant:... (--list)");
 ABSL_FLAG(std::string, fs, "", "filesystem adapter: nfs | nfs:unlocked | none (default nfs)");
 ABSL_FLAG(std::string, workload, "", "workload: mixed (default)");
 ABSL_FLAG(std::string, threads, "", "mmap worker threads (default 2)");
@@ -33,6 +35,7 @@ ABSL_FLAG(std::string, ops, "", "total worker operations instead of --duration")
 ABSL_FLAG(std::string, seed, "", "seed for every random choice (default 1)");
 ABSL_FLAG(std::string, sched, "", "schedule policy: off | jitter (default off)");
 ABSL_FLAG(std::string, out, "", "write the result JSON here");
+ABSL_FLAG(bool, list, false, "list schemes, adapters and workloads, one line each, and exit");
 
 namespace {
 
@@ -56,7 +59,7 @@ void PrescanArgs(int argc, char** argv) {
     }
     std::string_view body = a.substr(a.substr(0, 2) == "--" ? 2 : 1);
     std::string_view name = body.substr(0, body.find('='));
-    if (name == "help" || name == "helpfull" || name == "helpshort" || name == "version" ||
+    if (name == "list" || name == "help" || name == "helpfull" || name == "helpshort" || name == "version" ||
         name == "helppackage" || name == "only_check_args") {
       continue;
     }
@@ -77,6 +80,18 @@ int main(int argc, char** argv) {
       "  pagerace --scheme=legacy --fs=nfs --duration=10s --seed=1 --sched=jitter --out=r.json");
   PrescanArgs(argc, argv);
   absl::ParseCommandLine(argc, argv);
+
+  if (absl::GetFlag(FLAGS_list)) {
+    for (const auto& [name, what] : pagerace::SchemeDescriptions()) {
+      printf("scheme    %-36s %s\n", name.c_str(), what.c_str());
+    }
+    for (const auto& [name, what] : pagerace::AdapterNames()) {
+      printf("fs        %-36s %s\n", name.c_str(), what.c_str());
+    }
+    printf("workload  %-36s %s\n", "mixed",
+           "mmap workers with read-back, pwrite writers, reclaim of clean pages");
+    return 0;
+  }
 
   pagerace::RawFlags raw;
   raw.scheme = absl::GetFlag(FLAGS_scheme);

@@ -127,6 +127,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
       break;
     }
     if (config.ops ? workers_done.load() == writers : elapsed >= target_s) break;
+    if (config.stop_at_first_race && mm->oracle().total() > 0) break;
     if (on_progress && now - last_progress >= 500'000'000) {
       last_progress = now;
       on_progress({elapsed, target_s, sum(Stat::kOps), sum(Stat::kFaults), mm->oracle().total()});
