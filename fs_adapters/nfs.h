@@ -22,6 +22,7 @@
 #ifndef PAGERACE_FS_ADAPTERS_NFS_H_
 #define PAGERACE_FS_ADAPTERS_NFS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -47,6 +48,10 @@ class NfsAdapter : public StoreBackedOps {
   bool releasepage(Page* page) override;
   void commit() override;
   MetadataState metadata_state(const Page* page) const override;
+  bool InjectMkwriteFailures(uint32_t one_in) override {
+    fail_one_in_.store(one_in, std::memory_order_relaxed);
+    return true;
+  }
 
   // For tests.
   ReqState request_state(uint64_t index) const;
@@ -66,6 +71,9 @@ class NfsAdapter : public StoreBackedOps {
   uint32_t nfs_page_length(const Page* page) const;
 
   const bool mkwrite_returns_locked_;
+  // Failure injection: every fail_one_in_-th mkwrite fails (0: never).
+  std::atomic<uint32_t> fail_one_in_{0};
+  std::atomic<uint64_t> mkwrite_calls_{0};
   mutable FutexMutex i_lock_;
   std::unique_ptr<Request[]> reqs_ ABSL_GUARDED_BY(i_lock_);
   int nr_requests_ ABSL_GUARDED_BY(i_lock_) = 0;

@@ -32,6 +32,7 @@ expect_usage_error "--sched" --sched=sometimes
 expect_usage_error "unknown flag" --bogus=1
 expect_usage_error "needs a value" --pages
 expect_usage_error "not both" --duration=1s --ops=10
+expect_usage_error "page_mkwrite" --workload=enospc --fs=none
 
 # A clean run: exit 0, valid JSON with the documented top-level keys.
 "$bin" --scheme=locked --fs=none --ops=2000 --pages=8 --out="$tmp/ok.json" >/dev/null

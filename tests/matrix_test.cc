@@ -15,12 +15,13 @@ namespace {
 struct Cell {
   const char* scheme;
   const char* fs;
+  const char* workload;
   const char* expect;  // "clean", or the invariant that must be reported
   bool data_losing;    // for races: a data-losing report is required
 };
 
 std::string CellName(const Cell& c) {
-  std::string n = std::string(c.scheme) + "_" + c.fs;
+  std::string n = std::string(c.scheme) + "_" + c.fs + "_" + c.workload;
   for (char& ch : n) {
     if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
   }
@@ -31,6 +32,7 @@ RunResult RunCell(const Cell& c, uint64_t seed, uint64_t ops, bool stop_early) {
   RunConfig cfg;
   cfg.scheme = c.scheme;
   cfg.fs = c.fs;
+  cfg.workload = c.workload;
   cfg.pages = 16;
   cfg.ops = ops;
   cfg.seed = seed;
@@ -75,20 +77,25 @@ INSTANTIATE_TEST_SUITE_P(
     Schemes, MatrixTest,
     ::testing::Values(
         // The seed's race: legacy loses data on NFS whatever mkwrite returns.
-        Cell{"legacy", "nfs", "I2", true}, Cell{"legacy", "nfs:unlocked", "I2", true},
+        Cell{"legacy", "nfs", "mixed", "I2", true}, Cell{"legacy", "nfs:unlocked", "mixed", "I2", true},
         // The fix closes it for a filesystem that returns VM_FAULT_LOCKED...
-        Cell{"locked", "nfs", "clean", false}, Cell{"modern", "nfs", "clean", false},
+        Cell{"locked", "nfs", "mixed", "clean", false}, Cell{"modern", "nfs", "mixed", "clean", false},
         // ...and not for one that returns unlocked (2.6.30's NFS).
-        Cell{"locked", "nfs:unlocked", "I2", true}, Cell{"modern", "nfs:unlocked", "I2", true},
+        Cell{"locked", "nfs:unlocked", "mixed", "I2", true}, Cell{"modern", "nfs:unlocked", "mixed", "I2", true},
         // No fs metadata, nothing to lose.
-        Cell{"legacy", "none", "clean", false}, Cell{"locked", "none", "clean", false},
-        Cell{"modern", "none", "clean", false},
+        Cell{"legacy", "none", "mixed", "clean", false}, Cell{"locked", "none", "mixed", "clean", false},
+        Cell{"modern", "none", "mixed", "clean", false},
         // Mutants trip what they declare.
-        Cell{"mutant:unlock_before_set_page_dirty", "nfs", "I2", false},
-        Cell{"mutant:skip_set_page_dirty", "none", "I1", true},
-        Cell{"mutant:clear_dirty_before_mkclean", "nfs", "I1", true},
-        Cell{"mutant:clear_dirty_before_mkclean", "none", "I1", true},
-        Cell{"mutant:no_stable_wait", "nfs", "I7", false}),
+        Cell{"mutant:unlock_before_set_page_dirty", "nfs", "mixed", "I2", false},
+        Cell{"mutant:skip_set_page_dirty", "none", "mixed", "I1", true},
+        Cell{"mutant:clear_dirty_before_mkclean", "nfs", "mixed", "I1", true},
+        Cell{"mutant:clear_dirty_before_mkclean", "none", "mixed", "I1", true},
+        Cell{"mutant:no_stable_wait", "nfs", "mixed", "I7", false},
+        // Failing ->page_mkwrite: refused stores never land, unless the pte
+        // was made writable first.
+        Cell{"locked", "nfs", "enospc", "clean", false},
+        Cell{"modern", "nfs", "enospc", "clean", false},
+        Cell{"mutant:pte_write_before_mkwrite", "nfs", "enospc", "I6", true}),
     [](const auto& info) { return CellName(info.param); });
 
 }  // namespace

@@ -43,6 +43,7 @@
 #include <thread>
 
 #include "harness/mm/filemap.h"
+#include "harness/mm/recovery.h"
 #include "test_machine.h"
 
 namespace pagerace {
@@ -358,6 +359,27 @@ TEST(MutantTest, ModernWaitsForStablePages) {
   EXPECT_EQ(skipped, 1u) << "the stable-page wait should forbid this interleaving";
   EXPECT_EQ(m.races(), 0u) << Describe(m);
   EXPECT_EQ(m.persisted_slot(0, 0), kStamp);
+}
+
+// mutant:pte_write_before_mkwrite: the pte is writable before ->page_mkwrite
+// runs; when mkwrite fails the fault is refused (SIGBUS) but the pte stays
+// writable, so the next store lands without the fs having agreed (I6).
+TEST(MutantTest, PteWriteBeforeMkwriteTripsI6) {
+  for (const char* scheme : {"mutant:pte_write_before_mkwrite", "locked", "modern"}) {
+    TestMachine m(scheme, "nfs", 2, 2);
+    TestThread t("worker");
+    m.load(0, 0, 0);  // read-only pte
+    ASSERT_TRUE(m.fs->InjectMkwriteFailures(1));  // every mkwrite fails
+    const bool stored = guarded_store(m.user(0, 0, 0), kStamp);
+    EXPECT_FALSE(stored) << scheme;  // SIGBUS: refused
+    EXPECT_EQ(t.count(Stat::kRefused), 1u) << scheme;
+    const bool mutant = std::string(scheme) == "mutant:pte_write_before_mkwrite";
+    EXPECT_EQ(m.races(RaceKind::kStoreAfterFailedMkwrite) > 0, mutant) << scheme;
+    EXPECT_EQ(m.pte(0, 0) == kPteWritable, mutant) << scheme;
+    uint64_t v = 0;
+    ASSERT_TRUE(guarded_load(m.user(0, 0, 0), &v));
+    EXPECT_EQ(v, 0u) << scheme;  // the refused store did not land
+  }
 }
 
 // `modern` closes the seed's windows as `locked` does.

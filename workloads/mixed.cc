@@ -10,6 +10,7 @@
 #include "harness/base/rng.h"
 #include "harness/base/thread_registry.h"
 #include "harness/mm/filemap.h"
+#include "harness/mm/recovery.h"
 
 namespace pagerace {
 namespace {
@@ -40,13 +41,22 @@ void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, u
   uint64_t& expected = ledger_->expected(page, slot);
   // Read-back: only this writer stores here, so anything but its last stamp
   // means a store was lost (the load may take a read fault).
-  const uint64_t found = __atomic_load_n(addr, __ATOMIC_RELAXED);
+  uint64_t found;
+  if (!guarded_load(addr, &found)) return;  // past EOF
   CountStat(Stat::kReadbacks);
   if (found != expected) ReportLostWrite(page, expected, found);
   const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
-  __atomic_store_n(addr, stamp, __ATOMIC_RELAXED);  // may take a write fault
-  expected = stamp;
   CountStat(Stat::kOps);
+  if (guarded_store(addr, stamp)) {  // may take a write fault
+    expected = stamp;
+    return;
+  }
+  // Refused (SIGBUS): the store must not have landed (I6's other half).
+  uint64_t after;
+  if (guarded_load(addr, &after) && after != expected) {
+    mm_->oracle().Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, page, true,
+                         expected, after);
+  }
 }
 
 void MixedWorkload::MmapWorker(int w, ThreadStats* stats, const std::atomic<bool>* stop) {

@@ -13,6 +13,7 @@ const char* RaceKindName(RaceKind k) {
     case RaceKind::kWritepageWithoutMetadata: return "writepage_without_metadata";
     case RaceKind::kLostWrite: return "lost_write";
     case RaceKind::kStoreDuringWriteback: return "store_during_writeback";
+    case RaceKind::kStoreAfterFailedMkwrite: return "store_after_failed_mkwrite";
     case RaceKind::kNumKinds: break;
   }
   return "?";

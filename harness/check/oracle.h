@@ -28,6 +28,7 @@ enum class RaceKind : uint8_t {
   kWritepageWithoutMetadata,  // I3: writepage entered on a dirty page without metadata
   kLostWrite,                 // data ledger: a store is not where it must be
   kStoreDuringWriteback,      // I7: a pte made writable while PG_writeback is set
+  kStoreAfterFailedMkwrite,   // I6: a store can land although ->page_mkwrite failed
   kNumKinds
 };
 const char* RaceKindName(RaceKind k);

@@ -75,6 +75,10 @@ class AddressSpaceOps {
   // pass and the final sync after waiting for all writeback.
   virtual void commit() {}
   virtual MetadataState metadata_state(const Page* page) const = 0;
+  // Failure injection (the enospc workload): make one ->page_mkwrite call in
+  // `one_in` fail as running out of space would.  Returns false when the
+  // adapter has no ->page_mkwrite that could fail.
+  virtual bool InjectMkwriteFailures(uint32_t one_in) { return false; }
   // Copies the backing store's bytes of page `index` into dst (page size).
   virtual void read_persisted(uint64_t index, uint8_t* dst) const = 0;
 

@@ -7,6 +7,7 @@
 
 #include "harness/base/clock.h"
 #include "harness/base/thread_registry.h"
+#include "harness/mm/recovery.h"
 #include "harness/run/stats.h"
 
 namespace pagerace {
@@ -59,9 +60,11 @@ bool MmContext::HandleUserFault(void* addr, bool write) {
   const int64_t t0 = now_ns();
   vm_fault_t ret = handle_mm_fault(vma, index, write);
   if (ret & kVmFaultError) {
-    // Injected mkwrite failures and their recovery point come with the
-    // enospc workload; nothing here can fail a fault yet.
-    static const char kMsg[] = "pagerace: harness bug: fault failed with SIGBUS/OOM\n";
+    // The kernel would deliver SIGBUS: no store lands.
+    CountStat(Stat::kRefused);
+    recover_from_failed_fault();
+    static const char kMsg[] =
+        "pagerace: harness bug: a fault failed (SIGBUS) outside a worker's recovery point\n";
     (void)!::write(2, kMsg, sizeof(kMsg) - 1);
     abort();
   }
@@ -101,6 +104,16 @@ bool MmContext::page_matches_store(Page* page) {
   if (ps > sizeof(persisted)) abort();
   a_ops_->read_persisted(page->index, persisted);
   return memcmp(mmu_->kmap(page->index), persisted, n) == 0;
+}
+
+void MmContext::check_failed_mkwrite(const VmFault& vmf) {
+  // Only this fault's own pte counts: unchanged since the fault saw (or, in a
+  // mutant, made) it, and writable.  A pte another fault has since made
+  // writable legitimately is a different pte value.
+  const uint32_t now = mmu_->pte(vmf.vma, vmf.pgoff).val.load(std::memory_order_acquire);
+  if (now == vmf.orig_pte && pte_state(now) == kPteWritable) {
+    oracle_->Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, vmf.pgoff, true);
+  }
 }
 
 void MmContext::check_stable_write(Page* page) {

@@ -72,6 +72,9 @@ class MmContext : public FaultTarget {
   // Data-losing when a pte is writable (stores land with nothing to send
   // them); otherwise the next store re-faults into ->page_mkwrite and heals.
   void check_dirty_has_metadata(Page* page);
+  // I6, after ->page_mkwrite failed: the faulting pte must not be writable,
+  // or stores land that the fs refused.
+  void check_failed_mkwrite(const VmFault& vmf);
   // I7, for stable-page schemes, as a fault makes a pte writable: the page
   // must not be under writeback, or stores land in the middle of the I/O.
   void check_stable_write(Page* page);

@@ -131,6 +131,7 @@ class LegacyScheme : public FaultScheme {
     vm_fault_t tmp = mm.a_ops().page_mkwrite(vmf);
     if (tmp & (kVmFaultError | kVmFaultNoPage)) {
       mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
+      if (tmp & kVmFaultError) mm.check_failed_mkwrite(vmf);
       return tmp;
     }
     // 2.6.29 filesystems returned with the page unlocked.

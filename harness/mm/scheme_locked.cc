@@ -29,6 +29,8 @@ class LockedScheme : public FaultScheme {
         return "locked, but the reuse path makes the pte writable without set_page_dirty";
       case Mutation::kClearDirtyBeforeMkclean:
         return "locked, with writeback clearing PG_dirty before page_mkclean (pre-2.6.20)";
+      case Mutation::kPteWriteBeforeMkwrite:
+        return "locked, but the pte is made writable before ->page_mkwrite is called";
       default:
         return "v2.6.30 (the seed): page lock held from mkwrite return through set_page_dirty";
     }
@@ -39,6 +41,7 @@ class LockedScheme : public FaultScheme {
   const char* trips() const override {
     switch (mutation_) {
       case Mutation::kUnlockBeforeSetPageDirty: return "I2";
+      case Mutation::kPteWriteBeforeMkwrite: return "I6";
       case Mutation::kSkipSetPageDirty:
       case Mutation::kClearDirtyBeforeMkclean: return "I1";
       default: return "";
@@ -53,6 +56,12 @@ class LockedScheme : public FaultScheme {
     get_page(old_page);
     bool locked = false;
     if (mm.a_ops().has_page_mkwrite()) {
+      if (mutation_ == Mutation::kPteWriteBeforeMkwrite) {
+        // MUTANT: "the VM cannot mark the pte dirty before page_mkwrite,
+        // because page_mkwrite is allowed to fail" (the seed's changelog).
+        mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
+        vmf.orig_pte = pte.val.load(std::memory_order_relaxed);
+      }
       pte.ptl.Unlock();
       SCHED_POINT(kDoWpPageAfterUnlockPtl);
       vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
@@ -175,6 +184,7 @@ class LockedScheme : public FaultScheme {
     vm_fault_t tmp = mm.a_ops().page_mkwrite(vmf);
     if (tmp & (kVmFaultError | kVmFaultNoPage)) {
       mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
+      if (tmp & kVmFaultError) mm.check_failed_mkwrite(vmf);
       return tmp;
     }
     mm.trace(vmf.pgoff, (tmp & kVmFaultLocked) ? Event::kPageMkwriteReturnLocked

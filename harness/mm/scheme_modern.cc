@@ -127,6 +127,7 @@ class ModernScheme : public FaultScheme {
     vm_fault_t ret = mm.a_ops().page_mkwrite(vmf);
     if (ret & (kVmFaultError | kVmFaultNoPage)) {
       mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
+      if (ret & kVmFaultError) mm.check_failed_mkwrite(vmf);
       return ret;
     }
     mm.trace(vmf.pgoff, (ret & kVmFaultLocked) ? Event::kPageMkwriteReturnLocked

@@ -21,6 +21,8 @@ const Entry kSchemes[] = {
     {"mutant:skip_set_page_dirty", [] { return MakeLockedScheme(Mutation::kSkipSetPageDirty); }},
     {"mutant:clear_dirty_before_mkclean",
      [] { return MakeLockedScheme(Mutation::kClearDirtyBeforeMkclean); }},
+    {"mutant:pte_write_before_mkwrite",
+     [] { return MakeLockedScheme(Mutation::kPteWriteBeforeMkwrite); }},
     {"mutant:no_stable_wait", [] { return MakeModernScheme(Mutation::kNoStableWait); }},
 };
 

@@ -17,6 +17,8 @@
 //                                        set_page_dirty                   I1
 //   mutant:clear_dirty_before_mkclean    locked, writeback clears PG_dirty
 //                                        before page_mkclean (pre-2.6.20) I1
+//   mutant:pte_write_before_mkwrite      locked, pte writable before
+//                                        ->page_mkwrite (which may fail)  I6
 //   mutant:no_stable_wait                modern without
 //                                        wait_for_stable_page             I7
 //
@@ -65,6 +67,7 @@ enum class Mutation {
   kSkipSetPageDirty,
   kClearDirtyBeforeMkclean,
   kNoStableWait,
+  kPteWriteBeforeMkwrite,
 };
 
 std::unique_ptr<FaultScheme> MakeLegacyScheme();

@@ -39,7 +39,12 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   if (!raw.fs.empty()) c.fs = raw.fs;
   if (auto a = MakeAdapter(c.fs); !a.ok()) return a.status();
   if (!raw.workload.empty()) c.workload = raw.workload;
-  if (c.workload != "mixed") return Bad("workload", c.workload, "unknown workload (want mixed)");
+  if (c.workload != "mixed" && c.workload != "enospc") {
+    return Bad("workload", c.workload, "unknown workload (want mixed|enospc)");
+  }
+  if (c.workload == "enospc" && c.fs == "none") {
+    return Bad("workload", c.workload, "needs an adapter with ->page_mkwrite (nfs)");
+  }
   absl::Status st;
   if (!(st = ParseInt("threads", raw.threads, 1, 64, &c.threads)).ok()) return st;
   if (!(st = ParseInt("pwriters", raw.pwriters, 0, 64, &c.pwriters)).ok()) return st;

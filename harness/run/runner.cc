@@ -17,6 +17,8 @@ namespace {
 
 constexpr int64_t kAuditIntervalNs = 10'000'000;
 constexpr int64_t kWritebackIdleNs = 1'000'000;
+// enospc workload: one ->page_mkwrite in this many fails.
+constexpr uint32_t kEnospcOneIn = 16;
 
 // The background flusher: write_cache_pages passes over the dirty pages,
 // COMMIT, and the I0-I2 auditor every kAuditIntervalNs.
@@ -70,6 +72,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   const int writers = config.threads + config.pwriters;
   Ledger ledger(config.pages, static_cast<uint32_t>(mm->page_size() / sizeof(uint64_t)),
                 static_cast<uint32_t>(writers));
+  if (config.workload == "enospc") (*adapter)->InjectMkwriteFailures(kEnospcOneIn);
   MixedOptions wo;
   wo.threads = config.threads;
   wo.pwriters = config.pwriters;

@@ -25,6 +25,7 @@ enum class Stat : int {
   kPwrites,        // pwrite-path writes
   kEvictions,      // pages reclaimed
   kReadbacks,      // ledger read-back checks
+  kRefused,        // faults failed with SIGBUS (failed ->page_mkwrite, past EOF)
   kNumStats
 };
 const char* StatName(Stat s);
