@@ -37,7 +37,7 @@ void Handler(int sig, siginfo_t* si, void* uctx) {
     if (FaultTarget* t = g_target.load(std::memory_order_acquire)) {
       const auto* uc = static_cast<const ucontext_t*>(uctx);
       const bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
-      if (t->HandleUserFault(si->si_addr, write)) {
+      if (t->HandleUserFault(si->si_addr, write, uctx)) {
         errno = saved_errno;
         return;
       }

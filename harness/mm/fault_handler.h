@@ -15,8 +15,9 @@ class FaultTarget {
  public:
   virtual ~FaultTarget() = default;
   // Handles a fault at `addr`; returns false if the address is not ours.
-  // `write` comes from the x86-64 page-fault error code.
-  virtual bool HandleUserFault(void* addr, bool write) = 0;
+  // `write` comes from the x86-64 page-fault error code; `ucontext` is the
+  // interrupted context (for refused-access fixups).
+  virtual bool HandleUserFault(void* addr, bool write, void* ucontext) = 0;
 };
 
 // Installs the handler once per process (SA_SIGINFO | SA_NODEFER).

@@ -46,7 +46,7 @@ MmContext::~MmContext() {
   mmu_.reset();
 }
 
-bool MmContext::HandleUserFault(void* addr, bool write) {
+bool MmContext::HandleUserFault(void* addr, bool write, void* ucontext) {
   int vma;
   uint64_t index;
   if (!mmu_->Lookup(addr, &vma, &index)) return false;
@@ -62,9 +62,9 @@ bool MmContext::HandleUserFault(void* addr, bool write) {
   if (ret & kVmFaultError) {
     // The kernel would deliver SIGBUS: no store lands.
     CountStat(Stat::kRefused);
-    recover_from_failed_fault();
+    if (fixup_failed_access(ucontext)) return true;
     static const char kMsg[] =
-        "pagerace: harness bug: a fault failed (SIGBUS) outside a worker's recovery point\n";
+        "pagerace: harness bug: a fault failed (SIGBUS) outside a guarded access\n";
     (void)!::write(2, kMsg, sizeof(kMsg) - 1);
     abort();
   }

@@ -52,7 +52,7 @@ class MmContext : public FaultTarget {
 
   // handle_mm_fault(): the fault path without the signal (tests call it).
   vm_fault_t handle_mm_fault(int vma, uint64_t index, bool write);
-  bool HandleUserFault(void* addr, bool write) override;
+  bool HandleUserFault(void* addr, bool write, void* ucontext) override;
 
   // mm/page-writeback.c:set_page_dirty(): through ->set_page_dirty while the
   // page has a mapping.

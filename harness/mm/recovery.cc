@@ -1,47 +1,60 @@
 #include "harness/mm/recovery.h"
 
-#include <atomic>
+#include <ucontext.h>
+
+// The guarded instructions and their fixups, as global labels (the kernel's
+// __ex_table pairs).  The functions are noinline so that each label exists
+// exactly once.
+extern "C" {
+extern const char pagerace_guarded_store_insn[];
+extern const char pagerace_guarded_store_fixup[];
+extern const char pagerace_guarded_load_insn[];
+extern const char pagerace_guarded_load_fixup[];
+}
 
 namespace pagerace {
-namespace {
-thread_local RecoveryPoint tls_recovery;
-}  // namespace
 
-RecoveryPoint& current_recovery_point() { return tls_recovery; }
-
-// noinline: the sigsetjmp frame must be this function's own, and nothing
-// the caller keeps in registers may be clobbered by the jump.
 __attribute__((noinline)) bool guarded_store(uint64_t* addr, uint64_t value) {
-  RecoveryPoint& rp = tls_recovery;
-  if (sigsetjmp(rp.env, 0) != 0) {
-    rp.armed = false;
-    return false;
-  }
-  rp.armed = true;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  __atomic_store_n(addr, value, __ATOMIC_RELAXED);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  rp.armed = false;
-  return true;
+  uint64_t refused = 0;
+  asm volatile(
+      ".globl pagerace_guarded_store_insn\n"
+      "pagerace_guarded_store_insn:\n\t"
+      "movq %[v], (%[p])\n"
+      ".globl pagerace_guarded_store_fixup\n"
+      "pagerace_guarded_store_fixup:\n"
+      : "+a"(refused)
+      : [p] "r"(addr), [v] "r"(value)
+      : "memory");
+  return refused == 0;
 }
 
 __attribute__((noinline)) bool guarded_load(const uint64_t* addr, uint64_t* value) {
-  RecoveryPoint& rp = tls_recovery;
-  if (sigsetjmp(rp.env, 0) != 0) {
-    rp.armed = false;
-    return false;
-  }
-  rp.armed = true;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  *value = __atomic_load_n(addr, __ATOMIC_RELAXED);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  rp.armed = false;
-  return true;
+  uint64_t refused = 0;
+  uint64_t v = 0;
+  asm volatile(
+      ".globl pagerace_guarded_load_insn\n"
+      "pagerace_guarded_load_insn:\n\t"
+      "movq (%[p]), %[v]\n"
+      ".globl pagerace_guarded_load_fixup\n"
+      "pagerace_guarded_load_fixup:\n"
+      : "+a"(refused), [v] "+r"(v)
+      : [p] "r"(addr)
+      : "memory");
+  *value = v;
+  return refused == 0;
 }
 
-void recover_from_failed_fault() {
-  RecoveryPoint& rp = tls_recovery;
-  if (rp.armed) siglongjmp(rp.env, 1);
+bool fixup_failed_access(void* ucontext) {
+  auto* uc = static_cast<ucontext_t*>(ucontext);
+  greg_t& rip = uc->uc_mcontext.gregs[REG_RIP];
+  const char* ip = reinterpret_cast<const char*>(rip);
+  const char* fixup = nullptr;
+  if (ip == pagerace_guarded_store_insn) fixup = pagerace_guarded_store_fixup;
+  if (ip == pagerace_guarded_load_insn) fixup = pagerace_guarded_load_fixup;
+  if (!fixup) return false;
+  rip = reinterpret_cast<greg_t>(fixup);
+  uc->uc_mcontext.gregs[REG_RAX] = 1;  // "refused"
+  return true;
 }
 
 }  // namespace pagerace
