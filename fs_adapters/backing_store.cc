@@ -1,5 +1,6 @@
 #include "fs_adapters/backing_store.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "harness/mm/mm_context.h"
@@ -29,6 +30,12 @@ uint64_t BackingStore::ReadSlot(uint64_t index, uint32_t slot) const {
   uint64_t v;
   memcpy(&v, data_.data() + index * page_size_ + slot * sizeof(uint64_t), sizeof(v));
   return v;
+}
+
+void BackingStore::Truncate(int64_t size) {
+  FutexLock l(&mu_);
+  const size_t from = static_cast<size_t>(std::max<int64_t>(0, size));
+  if (from < data_.size()) std::fill(data_.begin() + from, data_.end(), 0);
 }
 
 uint64_t BackingStore::version(uint64_t index) const {

@@ -27,6 +27,8 @@ class BackingStore {
   void Write(uint64_t index, uint32_t offset, uint32_t len, const uint8_t* src);
   uint64_t ReadSlot(uint64_t index, uint32_t slot) const;
   uint64_t version(uint64_t index) const;
+  // Zeroes everything at and past byte `size`.
+  void Truncate(int64_t size);
 
  private:
   const uint64_t pages_;
@@ -41,6 +43,7 @@ class StoreBackedOps : public AddressSpaceOps {
   void Attach(MmContext* mm) override;
   int readpage(Page* page) override;
   void read_persisted(uint64_t index, uint8_t* dst) const override;
+  void truncate_store(int64_t size) override { store_->Truncate(size); }
   BackingStore& store() { return *store_; }
 
  protected:

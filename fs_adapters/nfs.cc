@@ -144,6 +144,20 @@ void NfsAdapter::commit() {
   SCHED_POINT(kCommitEnd);
 }
 
+// Models fs/nfs/file.c:nfs_invalidate_page() -> nfs_wb_page_cancel(): the
+// page is being truncated (locked, its writeback waited for), so its request
+// is cancelled and its data never sent.
+void NfsAdapter::invalidatepage(Page* page) {
+  FutexLock l(&i_lock_);
+  Request& req = reqs_[page->index];
+  if (req.state == ReqState::kNone || req.page != page) return;
+  ClearPageFlag(page, PG_private);
+  put_page(req.page);
+  req = Request{};
+  --nr_requests_;
+  mm_->trace(page->index, Event::kInvalidatepage);
+}
+
 // nfs_release_page: a page with a request stays.
 bool NfsAdapter::releasepage(Page* page) {
   FutexLock l(&i_lock_);

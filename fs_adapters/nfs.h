@@ -46,6 +46,7 @@ class NfsAdapter : public StoreBackedOps {
   void end_io(Page* page) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
+  void invalidatepage(Page* page) override;
   void commit() override;
   MetadataState metadata_state(const Page* page) const override;
   bool InjectMkwriteFailures(uint32_t one_in) override {

@@ -95,7 +95,12 @@ INSTANTIATE_TEST_SUITE_P(
         // was made writable first.
         Cell{"locked", "nfs", "enospc", "clean", false},
         Cell{"modern", "nfs", "enospc", "clean", false},
-        Cell{"mutant:pte_write_before_mkwrite", "nfs", "enospc", "I6", true}),
+        Cell{"mutant:pte_write_before_mkwrite", "nfs", "enospc", "I6", true},
+        // Truncation racing faults: the !mapping re-checks hold.
+        Cell{"locked", "nfs", "truncate", "clean", false},
+        Cell{"modern", "nfs", "truncate", "clean", false},
+        Cell{"legacy", "none", "truncate", "clean", false},
+        Cell{"locked", "none", "truncate", "clean", false}),
     [](const auto& info) { return CellName(info.param); });
 
 }  // namespace

@@ -43,7 +43,9 @@
 #include <thread>
 
 #include "harness/mm/filemap.h"
+#include "fs_adapters/nfs.h"
 #include "harness/mm/recovery.h"
+#include "harness/mm/truncate.h"
 #include "test_machine.h"
 
 namespace pagerace {
@@ -71,10 +73,10 @@ struct Outcome {
   uint64_t ordered_skipped = 0;
 };
 
-// Runs F (one store to page 0, slot 0, mapping 0) against W (one writeback
-// pass with completion and commit) under `deps`, then a final writeback,
-// audit and sync as the harness does after a run.
-Outcome RunInterleaving(TestMachine& m, const char* deps) {
+// Runs two registered threads' bodies under the ordered dependencies `deps`;
+// returns how many dependencies had to be dropped (forbidden by locking).
+template <typename F, typename W>
+uint64_t RunPair(const char* deps, const char* f_role, F f_body, const char* w_role, W w_body) {
   TestThread main_thread("main");  // a participant: counted as blocked while joining
   sched::Options so;
   so.policy = sched::Policy::kOrdered;
@@ -91,23 +93,33 @@ Outcome RunInterleaving(TestMachine& m, const char* deps) {
       while (registered.load() < 2) std::this_thread::yield();
     };
     std::thread f([&] {
-      TestThread t("fault");
+      TestThread t(f_role);
       barrier();
-      m.store(0, 0, 0, kStamp);
+      f_body();
     });
     std::thread w([&] {
-      TestThread t("writeback");
+      TestThread t(w_role);
       barrier();
-      m.writeback();
+      w_body();
     });
     while (registered.load() < 2) std::this_thread::yield();
     sched::BlockedScope main_blocked;
     f.join();
     w.join();
   }
-  Outcome o;
-  o.ordered_skipped = sched::OrderedSkipped();
+  const uint64_t skipped = sched::OrderedSkipped();
   sched::Reset();
+  return skipped;
+}
+
+// Runs F (one store to page 0, slot 0, mapping 0) against W (one writeback
+// pass with completion and commit) under `deps`, then a final writeback,
+// audit and sync as the harness does after a run.
+Outcome RunInterleaving(TestMachine& m, const char* deps) {
+  Outcome o;
+  o.ordered_skipped = RunPair(
+      deps, "fault", [&] { m.store(0, 0, 0, kStamp); }, "writeback", [&] { m.writeback(); });
+  TestThread main_thread("main");
   m.writeback();
   m.mm->audit_all();
   sync_mapping(*m.mm, /*drain=*/true);
@@ -380,6 +392,62 @@ TEST(MutantTest, PteWriteBeforeMkwriteTripsI6) {
     ASSERT_TRUE(guarded_load(m.user(0, 0, 0), &v));
     EXPECT_EQ(v, 0u) << scheme;  // the refused store did not land
   }
+}
+
+// mutant:no_mapping_recheck (the truncate race the seed's `!mapping` check
+// exists for), on an adapter whose mkwrite returns unlocked:
+//   1. F stores to page 0 with no pte: ->fault, unlock, ->page_mkwrite
+//      (request made, page unlocked again).
+//   2. T truncates the file to zero: i_size, unmap, the page's request is
+//      invalidated and the page leaves the cache (mapping = NULL).
+//   3. F relocks the page.  `locked` sees !mapping and retries: the retry is
+//      past EOF, so the store is refused (SIGBUS).  The mutant carries on and
+//      installs a writable pte for the detached page (I5).
+// Forced by: __do_fault:after_mkwrite < truncate:begin and
+//            truncate:end < __do_fault:before_relock_page.
+TEST(MutantTest, NoMappingRecheckTripsI5) {
+  for (const char* scheme : {"mutant:no_mapping_recheck", "locked"}) {
+    TestMachine m(scheme, "nfs:unlocked", 2, 2);
+    CleanUnmappedPage(m);
+    bool stored = true;
+    const uint64_t skipped = RunPair(
+        "__do_fault:after_mkwrite<truncate:begin,truncate:end<__do_fault:before_relock_page",
+        "fault", [&] { stored = guarded_store(m.user(0, 0, 0), kStamp); }, "truncate",
+        [&] { vmtruncate(*m.mm, 0); });
+    const bool mutant = std::string(scheme) != "locked";
+    EXPECT_EQ(skipped, 0u) << scheme;
+    EXPECT_EQ(m.races(RaceKind::kPteAfterTruncate) > 0, mutant) << scheme << Describe(m);
+    EXPECT_EQ(stored, mutant) << scheme << ": the retry past EOF must be refused";
+  }
+}
+
+// vmtruncate removes the pages past the new end: ptes zapped, NFS requests
+// cancelled, the store cut; faults past EOF are refused; growing back reads
+// zeros.
+TEST(TruncateTest, ShrinkRemovesPagesAndGrowReadsZeros) {
+  TestMachine m("locked", "nfs", 4, 2);
+  TestThread t("worker");
+  for (uint64_t i = 0; i < 4; ++i) m.store(static_cast<int>(i % 2), i, 0, 100 + i);
+  m.writeback();
+  m.store(0, 3, 1, 7);  // page 3 dirty with a request again
+  auto& nfs = static_cast<NfsAdapter&>(*m.fs);
+  ASSERT_EQ(nfs.request_state(3), NfsAdapter::ReqState::kDirty);
+  vmtruncate(*m.mm, 2 * static_cast<int64_t>(m.mm->page_size()));
+  EXPECT_EQ(m.mm->mapping().find_get_page(2), nullptr);
+  EXPECT_EQ(m.mm->mapping().find_get_page(3), nullptr);
+  EXPECT_EQ(m.pte(1, 3), kPteNone);
+  EXPECT_EQ(nfs.request_state(3), NfsAdapter::ReqState::kNone);
+  EXPECT_EQ(m.persisted_slot(3, 0), 0u);
+  uint64_t v;
+  EXPECT_FALSE(guarded_load(m.user(0, 3, 0), &v));      // past EOF: SIGBUS
+  EXPECT_FALSE(guarded_store(m.user(0, 2, 0), 1));
+  EXPECT_TRUE(guarded_load(m.user(0, 1, 0), &v));       // below EOF: intact
+  EXPECT_EQ(v, 101u);
+  vmtruncate(*m.mm, 4 * static_cast<int64_t>(m.mm->page_size()));
+  EXPECT_TRUE(guarded_load(m.user(1, 3, 0), &v));
+  EXPECT_EQ(v, 0u);
+  m.mm->audit_all();
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
 }
 
 // `modern` closes the seed's windows as `locked` does.

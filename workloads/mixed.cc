@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "harness/base/thread_registry.h"
 #include "harness/mm/filemap.h"
 #include "harness/mm/recovery.h"
+#include "harness/mm/truncate.h"
 
 namespace pagerace {
 namespace {
@@ -28,8 +31,25 @@ uint64_t WriterSeed(uint64_t seed, int writer) {
 
 }  // namespace
 
+constexpr uint64_t kNoSeq = ~0ULL;
+
 MixedWorkload::MixedWorkload(MmContext* mm, Ledger* ledger, const MixedOptions& options)
-    : mm_(mm), ledger_(ledger), options_(options) {}
+    : mm_(mm),
+      ledger_(ledger),
+      options_(options),
+      trunc_seq_(new std::atomic<uint64_t>[mm->pages()]()),
+      seq_at_store_(mm->pages() * ledger->slots_per_page(), 0) {}
+
+void MixedWorkload::CheckSlot(uint64_t page, uint32_t slot, uint64_t found) {
+  uint64_t& expected = ledger_->expected(page, slot);
+  if (found == expected) return;
+  const uint64_t at_store = seq_at_store_[page * ledger_->slots_per_page() + slot];
+  if (found == 0 && at_store != trunc_seq(page)) {
+    expected = 0;  // truncated since the store: the data was thrown away
+    return;
+  }
+  ReportLostWrite(page, expected, found);
+}
 
 void MixedWorkload::ReportLostWrite(uint64_t page, uint64_t expected, uint64_t found) {
   mm_->trace(page, Event::kLostWrite);
@@ -41,14 +61,18 @@ void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, u
   uint64_t& expected = ledger_->expected(page, slot);
   // Read-back: only this writer stores here, so anything but its last stamp
   // means a store was lost (the load may take a read fault).
+  const uint64_t seq_before = trunc_seq(page);
   uint64_t found;
   if (!guarded_load(addr, &found)) return;  // past EOF
   CountStat(Stat::kReadbacks);
-  if (found != expected) ReportLostWrite(page, expected, found);
+  CheckSlot(page, slot, found);
   const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
   CountStat(Stat::kOps);
   if (guarded_store(addr, stamp)) {  // may take a write fault
     expected = stamp;
+    const uint64_t seq_after = trunc_seq(page);
+    seq_at_store_[page * ledger_->slots_per_page() + slot] =
+        (seq_before == seq_after && !(seq_after & 1)) ? seq_after : kNoSeq;
     return;
   }
   // Refused (SIGBUS): the store must not have landed (I6's other half).
@@ -83,13 +107,16 @@ void MixedWorkload::PwriteWorker(int p, ThreadStats* stats, const std::atomic<bo
   uint64_t seq = 0;
   for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
     if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
-    const uint64_t page = rng.Below(mm_->pages());
+    // With a truncator, stay in the lower half: it is never truncated.
+    const uint64_t span = options_.truncate ? std::max<uint64_t>(1, mm_->pages() / 2)
+                                            : mm_->pages();
+    const uint64_t page = rng.Below(span);
     const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(writer),
                                               static_cast<uint32_t>(rng.Below(owned)));
     uint64_t& expected = ledger_->expected(page, slot);
     const uint64_t found = generic_file_read_slot(*mm_, page, slot);
     CountStat(Stat::kReadbacks);
-    if (found != expected) ReportLostWrite(page, expected, found);
+    CheckSlot(page, slot, found);
     const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++seq);
     generic_perform_write(*mm_, page, slot, stamp);
     expected = stamp;
@@ -107,6 +134,23 @@ void MixedWorkload::Reclaimer(ThreadStats* stats, const std::atomic<bool>* stop)
   }
 }
 
+void MixedWorkload::Truncator(ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg("truncate", /*user_access=*/false, stats);
+  Rng rng(WriterSeed(options_.seed, 2000));
+  const uint64_t pages = mm_->pages();
+  const uint64_t floor = std::max<uint64_t>(1, pages / 2);
+  const int64_t full = static_cast<int64_t>(pages * mm_->page_size());
+  while (!stop->load(std::memory_order_relaxed)) {
+    const uint64_t keep = floor + rng.Below(pages - floor + 1);
+    for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+    vmtruncate(*mm_, static_cast<int64_t>(keep * mm_->page_size()));
+    for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+    Pause(options_.truncate_pause_ns);
+    vmtruncate(*mm_, full);
+    Pause(options_.truncate_pause_ns);
+  }
+}
+
 int MixedWorkload::CheckLedger() {
   int lost = 0;
   std::vector<uint8_t> persisted(mm_->page_size());
@@ -117,10 +161,9 @@ int MixedWorkload::CheckLedger() {
       if (expected == 0) continue;
       uint64_t found;
       memcpy(&found, persisted.data() + slot * sizeof(uint64_t), sizeof(found));
-      if (found != expected) {
-        ReportLostWrite(page, expected, found);
-        ++lost;
-      }
+      const uint64_t before = mm_->oracle().total();
+      CheckSlot(page, slot, found);
+      if (mm_->oracle().total() != before) ++lost;
     }
   }
   return lost;

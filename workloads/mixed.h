@@ -8,6 +8,13 @@
 //    PG_dirty while their ptes stay read-only (the seed's precondition);
 //  - a reclaim thread evicts clean pages, so a page the VM wrongly thinks
 //    clean loses its data for good, and the next fault re-reads the store.
+//  - with `truncate`, a truncator shrinks the file to a random size in its
+//    upper half and grows it back, so faults race page removal (the
+//    `!mapping` re-checks, I5) and stores past EOF are refused.  Truncation
+//    legitimately zeroes data: each page has a seqcount, odd while it is being
+//    truncated, and a slot whose page was truncated since its writer's last
+//    store may read back as zero.  pwriters stay in the lower half, which is
+//    never truncated.
 //
 // Writers 0..threads-1 are the mmap workers, then the pwriters; the ledger
 // assigns slots by writer.
@@ -16,6 +23,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "harness/check/ledger.h"
 #include "harness/mm/mm_context.h"
@@ -32,6 +41,8 @@ struct MixedOptions {
   // the CPU to the faulting workers (harness pacing, not synchronisation).
   int64_t pwrite_pause_ns = 20'000;
   int64_t reclaim_pause_ns = 500'000;
+  bool truncate = false;
+  int64_t truncate_pause_ns = 2'000'000;
 };
 
 class MixedWorkload {
@@ -43,6 +54,7 @@ class MixedWorkload {
   void MmapWorker(int w, ThreadStats* stats, const std::atomic<bool>* stop);
   void PwriteWorker(int p, ThreadStats* stats, const std::atomic<bool>* stop);
   void Reclaimer(ThreadStats* stats, const std::atomic<bool>* stop);
+  void Truncator(ThreadStats* stats, const std::atomic<bool>* stop);
 
   // One mmap-worker operation (read-back check, then a store) on a chosen
   // page and slot.  Exposed for tests.
@@ -54,10 +66,23 @@ class MixedWorkload {
 
  private:
   void ReportLostWrite(uint64_t page, uint64_t expected, uint64_t found);
+  // Compares a slot's value with its writer's last stamp, allowing zero when
+  // the page was truncated since that store.  Updates the expectation.
+  // REQUIRES: called by the slot's writer, or after it stopped.
+  void CheckSlot(uint64_t page, uint32_t slot, uint64_t found);
+  uint64_t trunc_seq(uint64_t page) const {
+    return trunc_seq_[page].load(std::memory_order_acquire);
+  }
 
   MmContext* const mm_;
   Ledger* const ledger_;
   const MixedOptions options_;
+  // Per page: truncation seqcount (odd while truncating); written by the
+  // truncator only.
+  std::unique_ptr<std::atomic<uint64_t>[]> trunc_seq_;
+  // Per slot: the page's seqcount at the writer's last store, or kNoSeq when
+  // it changed during the store.  Same ownership as Ledger::expected.
+  std::vector<uint64_t> seq_at_store_;
 };
 
 }  // namespace pagerace

@@ -14,6 +14,7 @@ const char* RaceKindName(RaceKind k) {
     case RaceKind::kLostWrite: return "lost_write";
     case RaceKind::kStoreDuringWriteback: return "store_during_writeback";
     case RaceKind::kStoreAfterFailedMkwrite: return "store_after_failed_mkwrite";
+    case RaceKind::kPteAfterTruncate: return "pte_after_truncate";
     case RaceKind::kNumKinds: break;
   }
   return "?";

@@ -29,6 +29,7 @@ enum class RaceKind : uint8_t {
   kLostWrite,                 // data ledger: a store is not where it must be
   kStoreDuringWriteback,      // I7: a pte made writable while PG_writeback is set
   kStoreAfterFailedMkwrite,   // I6: a store can land although ->page_mkwrite failed
+  kPteAfterTruncate,          // I5: a pte installed for a page already truncated
   kNumKinds
 };
 const char* RaceKindName(RaceKind k);

@@ -13,6 +13,8 @@
 //   write_begin      locked               locked               yes
 //   write_end        locked               locked               yes
 //   releasepage      locked               locked               no
+//   invalidatepage   locked               locked               no
+//   truncate_store   none                 none                 yes
 //   readpage         locked               locked               no
 //   commit           none                 none                 yes
 //   metadata_state   any                  unchanged            no (oracle query)
@@ -67,6 +69,12 @@ class AddressSpaceOps {
   virtual void end_io(Page* page) = 0;
   virtual int write_begin(Page* page, uint32_t offset, uint32_t len) { return 0; }
   virtual int write_end(Page* page, uint32_t offset, uint32_t len) { return 0; }
+  // The page is being truncated: drop any metadata (the data is discarded).
+  // Page locked, not under writeback.
+  virtual void invalidatepage(Page* page) {}
+  // The file shrank to `size` bytes: the backing store discards what lies
+  // beyond (->truncate / setattr on the server).
+  virtual void truncate_store(int64_t size) = 0;
   // Returns false to keep the page (metadata attached that must not be lost).
   virtual bool releasepage(Page* page) { return true; }
   // Fills the locked page from the backing store (through the kernel alias).

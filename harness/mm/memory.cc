@@ -85,7 +85,7 @@ vm_fault_t do_read_fault(MmContext& mm, VmFault& vmf) {
     // Someone else may have installed it while we read the page.
     if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone &&
         page->mapping.load(std::memory_order_acquire) != nullptr) {
-      mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteReadOnly, page);
+      mm.set_pte(vmf.vma, vmf.pgoff, kPteReadOnly, page);
     }
   }
   unlock_page(page);

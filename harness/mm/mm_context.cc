@@ -74,6 +74,13 @@ bool MmContext::HandleUserFault(void* addr, bool write, void* ucontext) {
   return true;
 }
 
+void MmContext::set_pte(int vma, uint64_t index, PteState state, Page* page) {
+  if (state != kPteNone && page->mapping.load(std::memory_order_acquire) == nullptr) {
+    oracle_->Report(RaceKind::kPteAfterTruncate, Invariant::kI5, index, true);
+  }
+  mmu_->set_pte(vma, index, state, page);
+}
+
 // Models mm/page-writeback.c:set_page_dirty() as of v2.6.29.
 int MmContext::set_page_dirty(Page* page) {
   if (page->mapping.load(std::memory_order_acquire) != nullptr) {

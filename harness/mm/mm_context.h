@@ -54,6 +54,11 @@ class MmContext : public FaultTarget {
   vm_fault_t handle_mm_fault(int vma, uint64_t index, bool write);
   bool HandleUserFault(void* addr, bool write, void* ucontext) override;
 
+  // Installs or changes a user pte (ShadowMmu::set_pte) and checks I5: no
+  // pte becomes present or writable for a page whose mapping is gone.
+  // REQUIRES: the pte's ptl held.
+  void set_pte(int vma, uint64_t index, PteState state, Page* page);
+
   // mm/page-writeback.c:set_page_dirty(): through ->set_page_dirty while the
   // page has a mapping.
   int set_page_dirty(Page* page);

@@ -57,7 +57,7 @@ class LegacyScheme : public FaultScheme {
     // reuse: make the pte writable and dirty.  Nothing holds the page lock:
     // writeback may already have cleaned the page and retired its metadata.
     mm.fault_window_enter(old_page);
-    mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
+    mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
     pte.ptl.Unlock();
     SCHED_POINT(kDoWpPageAfterPteMkwrite);
     // "Yes, Virginia": wait for a writeback that holds the lock to finish
@@ -104,7 +104,7 @@ class LegacyScheme : public FaultScheme {
     pte.ptl.Lock();
     if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone) {
       mm.fault_window_enter(page);
-      mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+      mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
       dirty_page = page;
       get_page(dirty_page);
     }

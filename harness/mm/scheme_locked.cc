@@ -31,6 +31,8 @@ class LockedScheme : public FaultScheme {
         return "locked, with writeback clearing PG_dirty before page_mkclean (pre-2.6.20)";
       case Mutation::kPteWriteBeforeMkwrite:
         return "locked, but the pte is made writable before ->page_mkwrite is called";
+      case Mutation::kNoMappingRecheck:
+        return "locked, but no !page->mapping re-check after relocking (truncate)";
       default:
         return "v2.6.30 (the seed): page lock held from mkwrite return through set_page_dirty";
     }
@@ -42,6 +44,7 @@ class LockedScheme : public FaultScheme {
     switch (mutation_) {
       case Mutation::kUnlockBeforeSetPageDirty: return "I2";
       case Mutation::kPteWriteBeforeMkwrite: return "I6";
+      case Mutation::kNoMappingRecheck: return "I5";
       case Mutation::kSkipSetPageDirty:
       case Mutation::kClearDirtyBeforeMkclean: return "I1";
       default: return "";
@@ -59,7 +62,7 @@ class LockedScheme : public FaultScheme {
       if (mutation_ == Mutation::kPteWriteBeforeMkwrite) {
         // MUTANT: "the VM cannot mark the pte dirty before page_mkwrite,
         // because page_mkwrite is allowed to fail" (the seed's changelog).
-        mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
+        mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
         vmf.orig_pte = pte.val.load(std::memory_order_relaxed);
       }
       pte.ptl.Unlock();
@@ -81,7 +84,8 @@ class LockedScheme : public FaultScheme {
         lock_page(old_page);
         SCHED_POINT(kDoWpPageAfterRelockPage);
         // Truncated while unlocked: retry the fault.
-        if (!old_page->mapping.load(std::memory_order_acquire)) {
+        if (mutation_ != Mutation::kNoMappingRecheck &&
+            !old_page->mapping.load(std::memory_order_acquire)) {
           mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
           unlock_page(old_page);
           put_page(old_page);
@@ -104,7 +108,7 @@ class LockedScheme : public FaultScheme {
     // reuse: pte writable and dirty, page dirtied, all under the page lock
     // (when there is an mkwrite).
     mm.fault_window_enter(old_page);
-    mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
+    mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
     pte.ptl.Unlock();
     SCHED_POINT(kDoWpPageAfterPteMkwrite);
     if (!locked) {
@@ -140,9 +144,11 @@ class LockedScheme : public FaultScheme {
       }
       SCHED_POINT(kDoFaultAfterMkwrite);
       if (!(tmp & kVmFaultLocked)) {
+        SCHED_POINT(kDoFaultBeforeRelockPage);
         lock_page(page);
         SCHED_POINT(kDoFaultAfterRelockPage);
-        if (!page->mapping.load(std::memory_order_acquire)) {
+        if (mutation_ != Mutation::kNoMappingRecheck &&
+            !page->mapping.load(std::memory_order_acquire)) {
           mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
           unlock_page(page);
           put_page(page);
@@ -157,7 +163,7 @@ class LockedScheme : public FaultScheme {
     pte.ptl.Lock();
     if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone) {
       mm.fault_window_enter(page);
-      mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+      mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
       dirty_page = page;
     }
     pte.ptl.Unlock();

@@ -38,7 +38,7 @@ class ModernScheme : public FaultScheme {
     if (!mm.a_ops().has_page_mkwrite()) {
       // wp_page_reuse for a mapping without ->page_mkwrite (tmpfs).
       mm.fault_window_enter(page);
-      mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+      mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
       pte.ptl.Unlock();
       wait_on_page_locked(page);
       mm.set_page_dirty(page);
@@ -70,7 +70,7 @@ class ModernScheme : public FaultScheme {
     // wp_page_reuse.
     mm.check_stable_write(page);
     mm.fault_window_enter(page);
-    mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+    mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
     pte.ptl.Unlock();
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
     fault_dirty_shared_page(mm, page);
@@ -100,7 +100,7 @@ class ModernScheme : public FaultScheme {
     if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone) {
       mm.check_stable_write(page);
       mm.fault_window_enter(page);
-      mm.mmu().set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+      mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
       installed = true;
     }
     pte.ptl.Unlock();

@@ -23,6 +23,7 @@ const Entry kSchemes[] = {
      [] { return MakeLockedScheme(Mutation::kClearDirtyBeforeMkclean); }},
     {"mutant:pte_write_before_mkwrite",
      [] { return MakeLockedScheme(Mutation::kPteWriteBeforeMkwrite); }},
+    {"mutant:no_mapping_recheck", [] { return MakeLockedScheme(Mutation::kNoMappingRecheck); }},
     {"mutant:no_stable_wait", [] { return MakeModernScheme(Mutation::kNoStableWait); }},
 };
 

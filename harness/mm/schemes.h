@@ -19,6 +19,8 @@
 //                                        before page_mkclean (pre-2.6.20) I1
 //   mutant:pte_write_before_mkwrite      locked, pte writable before
 //                                        ->page_mkwrite (which may fail)  I6
+//   mutant:no_mapping_recheck            locked, no !mapping re-check after
+//                                        relocking (truncate race)        I5
 //   mutant:no_stable_wait                modern without
 //                                        wait_for_stable_page             I7
 //
@@ -68,6 +70,7 @@ enum class Mutation {
   kClearDirtyBeforeMkclean,
   kNoStableWait,
   kPteWriteBeforeMkwrite,
+  kNoMappingRecheck,
 };
 
 std::unique_ptr<FaultScheme> MakeLegacyScheme();

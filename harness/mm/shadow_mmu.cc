@@ -188,6 +188,16 @@ bool ShadowMmu::try_to_unmap_clean(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   return !writable;
 }
 
+void ShadowMmu::zap_index(uint64_t index) {
+  for (int v = 0; v < nr_vmas_; ++v) {
+    Pte& p = vmas_[v].ptes[index];
+    FutexLock l(&p.ptl);
+    if (pte_state(p.val.load(std::memory_order_relaxed)) != kPteNone) {
+      set_pte(v, index, kPteNone, nullptr);
+    }
+  }
+}
+
 bool ShadowMmu::any_writable(uint64_t index) const {
   for (int v = 0; v < nr_vmas_; ++v) {
     if (pte_state(vmas_[v].ptes[index].val.load(std::memory_order_acquire)) == kPteWritable) {

@@ -85,6 +85,9 @@ class ShadowMmu {
   // if a pte maps it writable.  Takes each ptl.  Models try_to_unmap() as
   // reclaim uses it on a clean page.
   bool try_to_unmap_clean(Page* page);
+  // Clears the pte of `index` in every user mapping, whatever page it maps.
+  // Takes each ptl.  Models unmap_mapping_range() for one page.
+  void zap_index(uint64_t index);
   // Racy peek: does any mapping map `index` writable?
   bool any_writable(uint64_t index) const;
 

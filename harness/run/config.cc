@@ -39,8 +39,8 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   if (!raw.fs.empty()) c.fs = raw.fs;
   if (auto a = MakeAdapter(c.fs); !a.ok()) return a.status();
   if (!raw.workload.empty()) c.workload = raw.workload;
-  if (c.workload != "mixed" && c.workload != "enospc") {
-    return Bad("workload", c.workload, "unknown workload (want mixed|enospc)");
+  if (c.workload != "mixed" && c.workload != "enospc" && c.workload != "truncate") {
+    return Bad("workload", c.workload, "unknown workload (want mixed|enospc|truncate)");
   }
   if (c.workload == "enospc" && c.fs == "none") {
     return Bad("workload", c.workload, "needs an adapter with ->page_mkwrite (nfs)");

@@ -78,6 +78,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   wo.pwriters = config.pwriters;
   wo.seed = config.seed;
   if (config.ops) wo.ops_per_writer = std::max<uint64_t>(1, config.ops / writers);
+  wo.truncate = config.workload == "truncate";
   MixedWorkload workload(mm, &ledger, wo);
 
   sched::Options so;
@@ -100,6 +101,10 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   std::thread io(IoThread, mm, new_stats(), &stop_io);
   std::thread wb(WritebackThread, mm, new_stats(), &stop_writeback);
   std::thread reclaim([&, st = new_stats()] { workload.Reclaimer(st, &stop_workers); });
+  std::thread truncator;
+  if (wo.truncate) {
+    truncator = std::thread([&, st = new_stats()] { workload.Truncator(st, &stop_workers); });
+  }
   const int64_t t0 = now_ns();
   for (int p = 0; p < config.pwriters; ++p) {
     workers.emplace_back([&, p, st = new_stats()] {
@@ -139,6 +144,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   stop_workers.store(true);
   for (auto& t : workers) t.join();
   reclaim.join();
+  if (truncator.joinable()) truncator.join();
   result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
   stop_writeback.store(true);
   mm->mapping().dirty_events().fetch_add(1);
