@@ -5,6 +5,8 @@
 //   nfs:unlocked   the same, returning with the page unlocked (the 2.6.29
 //                  convention; `locked` must relock and re-check)
 //   none           tmpfs-like: no ->page_mkwrite, no per-page metadata
+//   buffer         buffer.c under an ext4-style journal (1 KiB blocks, finite
+//                  allocator); mkwrite takes the journal before the page lock
 #ifndef PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 #define PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 
@@ -20,6 +22,7 @@ namespace pagerace {
 
 std::unique_ptr<StoreBackedOps> MakeNfsAdapter(bool mkwrite_returns_locked);
 std::unique_ptr<StoreBackedOps> MakeNoneAdapter();
+std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked);
 
 absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view name);
 // Name and one-line description of each adapter.

@@ -61,25 +61,30 @@ void NfsAdapter::nfs_updatepage(Page* page, uint32_t offset, uint32_t len) {
 // returns unlocked); differences: none beyond nfs_updatepage's.
 vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
-  lock_page(page);
+  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
+  auto unlock = [&] {
+    if (!vm_holds_lock) unlock_page(page);
+  };
+  if (!vm_holds_lock) lock_page(page);
   // Truncated or evicted since the fault looked it up.
   if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping()) {
-    unlock_page(page);
+    unlock();
     return kVmFaultNoPage;
   }
   const uint32_t pagelen = nfs_page_length(page);
   if (pagelen == 0) {
-    unlock_page(page);
+    unlock();
     return kVmFaultNoPage;
   }
   // Injected failure: nfs_updatepage failing (e.g. -ENOSPC/-EDQUOT from
   // nfs_flush_incompatible) turns into VM_FAULT_SIGBUS, with no request made.
   const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);
   if (one_in && mkwrite_calls_.fetch_add(1, std::memory_order_relaxed) % one_in == one_in - 1) {
-    unlock_page(page);
+    unlock();
     return kVmFaultSigbus;
   }
   nfs_updatepage(page, 0, pagelen);
+  if (vm_holds_lock) return 0;
   if (mkwrite_returns_locked_) return kVmFaultLocked;
   unlock_page(page);
   return 0;

@@ -52,6 +52,22 @@ PY
 then echo "FAIL: clean run (exit $rc)"; fail=1; else echo "ok: clean run writes valid JSON"; fi
 ls "$tmp"/*.tmp.* >/dev/null 2>&1 && { echo "FAIL: temporary file left behind"; fail=1; }
 
+# The naive scheme on an adapter that takes a journal in page_mkwrite
+# deadlocks; the watchdog must end the run by itself (exit 1) with a deadlock
+# report naming holders and waiters, and the lock-order inversion.  (ctest's
+# timeout bounds the test; no timing is asserted here.)
+"$bin" --scheme=naive --fs=buffer --duration=600s --out="$tmp/dl.json" >/dev/null 2>&1
+rc=$?
+if [[ $rc -ne 1 ]] || ! python3 - "$tmp/dl.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+kinds = {x["kind"]: x for x in r["races"]}
+assert r["deadlocked"] is True, r["deadlocked"]
+assert "deadlock" in kinds and "held by" in kinds["deadlock"]["detail"], kinds.keys()
+assert "lock_order_inversion" in kinds, kinds.keys()
+PY
+then echo "FAIL: naive/buffer deadlock run (exit $rc)"; fail=1; else echo "ok: naive/buffer ends with a deadlock report"; fi
+
 # SIGINT: stops early and still writes a valid, partial result.
 "$bin" --scheme=locked --fs=nfs --duration=600s --out="$tmp/int.json" >/dev/null 2>&1 &
 pid=$!

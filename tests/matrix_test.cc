@@ -100,7 +100,12 @@ INSTANTIATE_TEST_SUITE_P(
         Cell{"locked", "nfs", "truncate", "clean", false},
         Cell{"modern", "nfs", "truncate", "clean", false},
         Cell{"legacy", "none", "truncate", "clean", false},
-        Cell{"locked", "none", "truncate", "clean", false}),
+        Cell{"locked", "none", "truncate", "clean", false},
+        // buffer.c under a journal: the fix holds for every workload.
+        Cell{"locked", "buffer", "mixed", "clean", false},
+        Cell{"modern", "buffer", "mixed", "clean", false},
+        Cell{"locked", "buffer", "enospc", "clean", false},
+        Cell{"modern", "buffer", "truncate", "clean", false}),
     [](const auto& info) { return CellName(info.param); });
 
 }  // namespace

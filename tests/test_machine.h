@@ -9,6 +9,7 @@
 
 #include "fs_adapters/adapters.h"
 #include "gtest/gtest.h"
+#include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"

@@ -118,8 +118,7 @@ void MixedWorkload::PwriteWorker(int p, ThreadStats* stats, const std::atomic<bo
     CountStat(Stat::kReadbacks);
     CheckSlot(page, slot, found);
     const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++seq);
-    generic_perform_write(*mm_, page, slot, stamp);
-    expected = stamp;
+    if (generic_perform_write(*mm_, page, slot, stamp)) expected = stamp;
     CountStat(Stat::kOps);
     Pause(options_.pwrite_pause_ns);
   }

@@ -15,14 +15,16 @@ const char* RaceKindName(RaceKind k) {
     case RaceKind::kStoreDuringWriteback: return "store_during_writeback";
     case RaceKind::kStoreAfterFailedMkwrite: return "store_after_failed_mkwrite";
     case RaceKind::kPteAfterTruncate: return "pte_after_truncate";
+    case RaceKind::kDeadlock: return "deadlock";
+    case RaceKind::kLockOrderInversion: return "lock_order_inversion";
     case RaceKind::kNumKinds: break;
   }
   return "?";
 }
 
 const char* InvariantName(Invariant i) {
-  static constexpr const char* kNames[] = {"I0", "I1", "I2", "I3", "I4",
-                                           "I5", "I6", "I7", "ledger"};
+  static constexpr const char* kNames[] = {"I0", "I1", "I2", "I3",     "I4",     "I5",
+                                           "I6", "I7", "ledger", "watchdog", "lockdep"};
   return kNames[static_cast<int>(i)];
 }
 
@@ -30,7 +32,7 @@ Oracle::Oracle(const Tracer* tracer)
     : tracer_(tracer), groups_(new RaceGroup[kMaxGroups]), signatures_(new uint64_t[kMaxGroups]) {}
 
 void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losing,
-                    uint64_t expected, uint64_t found) {
+                    uint64_t expected, uint64_t found, const char* detail) {
   total_.fetch_add(1, std::memory_order_relaxed);
   if (data_losing) losing_.fetch_add(1, std::memory_order_relaxed);
   by_kind_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed);
@@ -71,6 +73,12 @@ void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losin
   r.expected = expected;
   r.found = found;
   r.trace_len = n;
+  r.detail[0] = 0;
+  if (detail) {
+    size_t i = 0;
+    for (; detail[i] && i + 1 < sizeof(r.detail); ++i) r.detail[i] = detail[i];
+    r.detail[i] = 0;
+  }
   for (int i = 0; i < n; ++i) r.trace[i] = trace[i];
 }
 

@@ -30,12 +30,15 @@ enum class RaceKind : uint8_t {
   kStoreDuringWriteback,      // I7: a pte made writable while PG_writeback is set
   kStoreAfterFailedMkwrite,   // I6: a store can land although ->page_mkwrite failed
   kPteAfterTruncate,          // I5: a pte installed for a page already truncated
+  kDeadlock,                  // watchdog: no progress while threads wait on locks
+  kLockOrderInversion,        // fs-level lock and page lock taken in both orders
   kNumKinds
 };
 const char* RaceKindName(RaceKind k);
 
 // Invariant numbers as in DESIGN §8; kLedger for the data ledger.
-enum class Invariant : uint8_t { kI0, kI1, kI2, kI3, kI4, kI5, kI6, kI7, kLedger };
+enum class Invariant : uint8_t { kI0, kI1, kI2, kI3, kI4, kI5, kI6, kI7, kLedger, kWatchdog,
+                                 kLockOrder };
 const char* InvariantName(Invariant i);
 
 struct RaceRecord {
@@ -50,6 +53,7 @@ struct RaceRecord {
   uint64_t found;    // ledger: stamp found; else 0
   int trace_len;
   TraceEntry trace[kMaxTrace];
+  char detail[512];  // free text (deadlock: who waits for whom); "" if none
 };
 
 struct RaceGroup {
@@ -66,7 +70,7 @@ class Oracle {
   // Records a broken invariant on page `page`.  Allocation-free; callable
   // from the SIGSEGV handler.
   void Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losing,
-              uint64_t expected = 0, uint64_t found = 0);
+              uint64_t expected = 0, uint64_t found = 0, const char* detail = nullptr);
 
   uint64_t total() const { return total_.load(std::memory_order_relaxed); }
   uint64_t data_losing_total() const { return losing_.load(std::memory_order_relaxed); }

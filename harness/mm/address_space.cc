@@ -1,5 +1,6 @@
 #include "harness/mm/address_space.h"
 
+#include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/trace.h"
 #include "harness/mm/address_space_ops.h"
@@ -55,6 +56,7 @@ Page* AddressSpace::find_or_create_page(uint64_t index, bool* created) {
       slots_[index] = fresh;
     }
     get_page(fresh);  // the caller's reference
+    NotePageLocked(+1);
     tracer_->Record(index, Event::kPageAlloc);
     *created = true;
     return fresh;

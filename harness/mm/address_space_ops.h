@@ -79,6 +79,10 @@ class AddressSpaceOps {
   virtual bool releasepage(Page* page) { return true; }
   // Fills the locked page from the backing store (through the kernel alias).
   virtual int readpage(Page* page) = 0;
+  // ->writepages' own locking around a writeback pass (an ext4-style journal
+  // handle): taken before any page lock of the pass.
+  virtual void writepages_begin() {}
+  virtual void writepages_end() {}
   // Makes completed writes stable (NFS COMMIT); writeback calls it after a
   // pass and the final sync after waiting for all writeback.
   virtual void commit() {}

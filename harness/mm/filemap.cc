@@ -27,14 +27,20 @@ uint64_t* slot_ptr(MmContext& mm, uint64_t index, uint32_t slot) {
 
 }  // namespace
 
-void generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_t value) {
+bool generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_t value) {
   CountStat(Stat::kPwrites);
   // A partial-page write must read the rest of the page first.
   Page* page = grab_uptodate_page(mm, index);
   SCHED_POINT(kPwriteAfterLockPage);
   const uint32_t off = slot * sizeof(uint64_t);
   mm.trace(index, Event::kWriteBegin);
-  mm.a_ops().write_begin(page, off, sizeof(uint64_t));
+  if (mm.a_ops().write_begin(page, off, sizeof(uint64_t)) < 0) {
+    // -ENOSPC: pwrite fails, nothing is copied.
+    CountStat(Stat::kRefused);
+    unlock_page(page);
+    put_page(page);
+    return false;
+  }
   __atomic_store_n(slot_ptr(mm, index, slot), value, __ATOMIC_RELAXED);
   mm.a_ops().write_end(page, off, sizeof(uint64_t));
   mm.trace(index, Event::kWriteEnd);
@@ -42,6 +48,7 @@ void generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_
   mm.check_dirty_has_metadata(page);
   unlock_page(page);
   put_page(page);
+  return true;
 }
 
 uint64_t generic_file_read_slot(MmContext& mm, uint64_t index, uint32_t slot) {

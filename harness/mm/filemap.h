@@ -14,7 +14,8 @@ class MmContext;
 // Models mm/filemap.c:generic_perform_write() as of v2.6.29: lock the page
 // (reading it in if needed), ->write_begin, copy, ->write_end,
 // set_page_dirty, unlock.
-void generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_t value);
+// Returns false when ->write_begin failed (ENOSPC): nothing was written.
+bool generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_t value);
 
 // Reads one 8-byte slot through the read path (page cache, read in if
 // needed).  Models do_generic_file_read().

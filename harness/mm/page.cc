@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
 #include "harness/sched/sched.h"
 
@@ -47,6 +48,7 @@ void put_page(Page* page) {
 bool trylock_page(Page* page) {
   if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
+  NotePageLocked(+1);
   return true;
 }
 
@@ -55,6 +57,7 @@ bool trylock_page(Page* page) {
 void lock_page(Page* page) {
   if (trylock_page(page)) return;
   sched::BlockedScope blocked(&page->flags, PG_locked);
+  NoteWaiting(LockKind::kPage, page->index);
   for (;;) {
     uint32_t f = page->flags.load(std::memory_order_relaxed);
     if (!(f & PG_locked)) {
@@ -67,11 +70,14 @@ void lock_page(Page* page) {
     }
     futex_wait(&page->flags, f | PG_waiters);
   }
+  NoteNotWaiting();
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
+  NotePageLocked(+1);
 }
 
 // Models mm/filemap.c:unlock_page() as of v2.6.29: wakes every waiter.
 void unlock_page(Page* page) {
+  NotePageLocked(-1);
   page->lock_owner.store(0, std::memory_order_relaxed);
   // Clearing PG_waiters with the lock: every sleeper is woken and re-arms it.
   uint32_t old = page->flags.fetch_and(~(PG_locked | PG_waiters), std::memory_order_release);

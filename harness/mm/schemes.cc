@@ -16,6 +16,7 @@ const Entry kSchemes[] = {
     {"legacy", [] { return MakeLegacyScheme(); }},
     {"locked", [] { return MakeLockedScheme(); }},
     {"modern", [] { return MakeModernScheme(); }},
+    {"naive", [] { return MakeNaiveScheme(); }},
     {"mutant:unlock_before_set_page_dirty",
      [] { return MakeLockedScheme(Mutation::kUnlockBeforeSetPageDirty); }},
     {"mutant:skip_set_page_dirty", [] { return MakeLockedScheme(Mutation::kSkipSetPageDirty); }},

@@ -6,6 +6,8 @@
 //   locked   scheme_locked.cc   v2.6.30, the seed's fix
 //   modern   scheme_modern.cc   5.x/6.x wp_page_shared / do_shared_fault,
 //                               with stable pages
+//   naive    scheme_naive.cc    the rejected alternative: page lock held
+//                               across ->page_mkwrite (ABBA with fs locks)
 //
 // Mutants (DESIGN §6) are the real schemes with one deliberate bug switched
 // on; each declares the invariant its bug must trip, and the expectation
@@ -76,6 +78,7 @@ enum class Mutation {
 std::unique_ptr<FaultScheme> MakeLegacyScheme();
 std::unique_ptr<FaultScheme> MakeLockedScheme(Mutation m = Mutation::kNone);
 std::unique_ptr<FaultScheme> MakeModernScheme(Mutation m = Mutation::kNone);
+std::unique_ptr<FaultScheme> MakeNaiveScheme();
 
 // By name; InvalidArgument naming the known schemes otherwise.
 absl::StatusOr<std::unique_ptr<FaultScheme>> MakeScheme(absl::string_view name);

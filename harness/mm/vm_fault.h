@@ -20,6 +20,9 @@ inline constexpr vm_fault_t kVmFaultError = kVmFaultOom | kVmFaultSigbus;
 
 inline constexpr uint32_t kFaultFlagWrite = 0x01;
 inline constexpr uint32_t kFaultFlagMkwrite = 0x02;
+// ->page_mkwrite is called with the page already locked and must return with
+// it still locked (the `naive` convention): it must not lock or unlock it.
+inline constexpr uint32_t kFaultFlagPageLocked = 0x04;
 
 // struct vm_fault: one fault in flight.
 struct VmFault {

@@ -107,6 +107,7 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
   WritebackPass pass;
   AddressSpace& mapping = mm.mapping();
   SCHED_POINT(kWriteCachePagesBegin);
+  mm.a_ops().writepages_begin();
   std::vector<uint64_t> dirty;
   dirty.reserve(mm.pages());
   mapping.collect_dirty(&dirty);
@@ -144,6 +145,7 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
     ++pass.written;
     put_page(page);
   }
+  mm.a_ops().writepages_end();
   SCHED_POINT(kWriteCachePagesEnd);
   return pass;
 }

@@ -139,8 +139,15 @@ int main(int argc, char** argv) {
   if (!config->out.empty()) {
     if (absl::Status s = pagerace::WriteResultFile(*result, config->out); !s.ok()) {
       fprintf(stderr, "pagerace: harness failure: %s\n", std::string(s.message()).c_str());
+      if (result->deadlocked) _exit(3);
       return 3;
     }
+  }
+  if (result->deadlocked) {
+    // Deadlocked threads still hold harness locks: no orderly teardown.
+    fflush(stdout);
+    fflush(stderr);
+    _exit(1);
   }
   return result->race_found() ? 1 : 0;
 }

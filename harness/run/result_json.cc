@@ -39,6 +39,7 @@ nlohmann::json RaceToJson(const RaceGroup& g, const RunConfig& config) {
       {"trace", trace},
       {"replay", ReplayCommand(config)},
   };
+  if (r.detail[0]) j["detail"] = r.detail;
   if (r.kind == RaceKind::kLostWrite) {
     j["expected_stamp"] = absl::StrFormat("0x%016x", r.expected);
     j["found_stamp"] = absl::StrFormat("0x%016x", r.found);
@@ -101,6 +102,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
       {"stats", stats},
       {"races", races},
       {"interrupted", res.interrupted},
+      {"deadlocked", res.deadlocked},
       {"verdict", res.race_found() ? "race" : "clean"},
   };
 }
@@ -158,7 +160,11 @@ std::string FormatSummary(const RunResult& res) {
                           RaceKindName(r.kind), InvariantName(r.invariant), r.page,
                           r.t_ns / 1e9, g.count, r.data_losing ? "  DATA-LOSING" : "");
   }
-  absl::StrAppendFormat(&out, "  verdict: race\n  replay: %s\n", ReplayCommand(c));
+  for (const RaceGroup& g : res.races) {
+    if (g.first.detail[0]) absl::StrAppendFormat(&out, "    %s: %s\n", RaceKindName(g.first.kind), g.first.detail);
+  }
+  absl::StrAppendFormat(&out, "  verdict: %s\n  replay: %s\n", res.deadlocked ? "deadlock" : "race",
+                        ReplayCommand(c));
   return out;
 }
 

@@ -6,7 +6,9 @@
 #include <thread>
 
 #include "fs_adapters/adapters.h"
+#include "absl/strings/str_cat.h"
 #include "harness/base/clock.h"
+#include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
@@ -16,6 +18,9 @@ namespace pagerace {
 namespace {
 
 constexpr int64_t kAuditIntervalNs = 10'000'000;
+// The deadlock watchdog: no progress for this long while threads wait on
+// locks is a deadlock.
+constexpr int64_t kWatchdogNs = 2'000'000'000;
 constexpr int64_t kWritebackIdleNs = 1'000'000;
 // enospc workload: one ->page_mkwrite in this many fails.
 constexpr uint32_t kEnospcOneIn = 16;
@@ -50,6 +55,34 @@ void Nap(int64_t ns) {
   nanosleep(&ts, nullptr);
 }
 
+// "mmap0 waits for page 12 (held by writeback); writeback waits for journal
+// (held by mmap0)".
+std::string DescribeLockWaits(MmContext* mm, uint64_t* first_page) {
+  std::string out;
+  *first_page = 0;
+  bool have_page = false;
+  for (const LockWait& w : CurrentLockWaits()) {
+    std::string what;
+    uint32_t owner = 0;
+    if (w.kind == LockKind::kPage) {
+      what = absl::StrCat("the lock of page ", w.what);
+      if (Page* p = mm->mapping().find_get_page(w.what)) {
+        owner = p->lock_owner.load(std::memory_order_acquire);
+        put_page(p);
+      }
+      if (!have_page) *first_page = w.what;
+      have_page = true;
+    } else {
+      const auto* m = reinterpret_cast<const OwnedMutex*>(w.what);
+      what = m->name();
+      owner = m->owner();
+    }
+    absl::StrAppend(&out, out.empty() ? "" : "; ", ThreadRole(w.tid), " waits for ", what,
+                    " held by ", owner ? ThreadRole(owner) : std::string("?"));
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<bool>* interrupt,
@@ -57,6 +90,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   RunResult result;
   result.config = config;
   ResetThreadRegistry();
+  ResetLockOrder();
 
   auto scheme = MakeScheme(config.scheme);
   if (!scheme.ok()) return scheme.status();
@@ -70,8 +104,19 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   MmContext* mm = mm_or->get();
 
   const int writers = config.threads + config.pwriters;
-  Ledger ledger(config.pages, static_cast<uint32_t>(mm->page_size() / sizeof(uint64_t)),
-                static_cast<uint32_t>(writers));
+  // State the run's threads share lives on the heap: after a deadlock the
+  // stuck threads are left behind and must not outlive it.
+  struct Shared {
+    Shared(uint64_t pages, uint32_t slots, uint32_t writers) : ledger(pages, slots, writers) {}
+    Ledger ledger;
+    std::unique_ptr<MixedWorkload> workload;
+    std::atomic<bool> stop_workers{false}, stop_writeback{false}, stop_io{false};
+    std::atomic<int> workers_done{0};
+  };
+  auto shared = std::make_unique<Shared>(
+      config.pages, static_cast<uint32_t>(mm->page_size() / sizeof(uint64_t)),
+      static_cast<uint32_t>(writers));
+  Ledger& ledger = shared->ledger;
   if (config.workload == "enospc") (*adapter)->InjectMkwriteFailures(kEnospcOneIn);
   MixedOptions wo;
   wo.threads = config.threads;
@@ -79,7 +124,8 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   wo.seed = config.seed;
   if (config.ops) wo.ops_per_writer = std::max<uint64_t>(1, config.ops / writers);
   wo.truncate = config.workload == "truncate";
-  MixedWorkload workload(mm, &ledger, wo);
+  shared->workload = std::make_unique<MixedWorkload>(mm, &ledger, wo);
+  MixedWorkload& workload = *shared->workload;
 
   sched::Options so;
   so.policy = config.sched;
@@ -95,8 +141,10 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   };
   current_thread().stats = new_stats();
 
-  std::atomic<bool> stop_workers{false}, stop_writeback{false}, stop_io{false};
-  std::atomic<int> workers_done{0};
+  std::atomic<bool>& stop_workers = shared->stop_workers;
+  std::atomic<bool>& stop_writeback = shared->stop_writeback;
+  std::atomic<bool>& stop_io = shared->stop_io;
+  std::atomic<int>& workers_done = shared->workers_done;
   std::vector<std::thread> workers;
   std::thread io(IoThread, mm, new_stats(), &stop_io);
   std::thread wb(WritebackThread, mm, new_stats(), &stop_writeback);
@@ -126,6 +174,9 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   };
   const double target_s = config.ops ? 0 : absl::ToDoubleSeconds(config.duration);
   int64_t last_progress = t0;
+  uint64_t progress_mark = 0;
+  int64_t progress_at = t0;
+  bool inversion_reported = false;
   for (;;) {
     Nap(20'000'000);
     const int64_t now = now_ns();
@@ -136,10 +187,52 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     }
     if (config.ops ? workers_done.load() == writers : elapsed >= target_s) break;
     if (config.stop_at_first_race && mm->oracle().total() > 0) break;
+    if (!inversion_reported) {
+      if (std::string inv = LockOrderInversion(); !inv.empty()) {
+        mm->oracle().Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, false, 0, 0,
+                            inv.c_str());
+        inversion_reported = true;
+      }
+    }
+    const uint64_t progress = sum(Stat::kOps) + sum(Stat::kFaults) + sum(Stat::kWritebacks);
+    if (progress != progress_mark) {
+      progress_mark = progress;
+      progress_at = now;
+    } else if (now - progress_at > kWatchdogNs && !CurrentLockWaits().empty()) {
+      uint64_t page;
+      const std::string who = DescribeLockWaits(mm, &page);
+      mm->oracle().Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, false, 0, 0,
+                          who.c_str());
+      result.deadlocked = true;
+      break;
+    }
     if (on_progress && now - last_progress >= 500'000'000) {
       last_progress = now;
       on_progress({elapsed, target_s, sum(Stat::kOps), sum(Stat::kFaults), mm->oracle().total()});
     }
+  }
+  if (result.deadlocked) {
+    // Threads stuck on locks cannot be joined and their machine cannot be
+    // torn down: leave both, report, and let the caller _exit.
+    stop_workers.store(true);
+    for (auto& t : workers) t.detach();
+    reclaim.detach();
+    if (truncator.joinable()) truncator.detach();
+    wb.detach();
+    io.detach();
+    result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
+    for (int s = 0; s < static_cast<int>(Stat::kNumStats); ++s) {
+      result.stats[s] = sum(static_cast<Stat>(s));
+    }
+    result.race_reports = mm->oracle().total();
+    result.data_losing_reports = mm->oracle().data_losing_total();
+    result.races = mm->oracle().Groups();
+    (void)shared.release();
+    (void)mm_or->release();
+    (void)adapter->release();
+    (void)scheme->release();
+    new std::vector<std::unique_ptr<ThreadStats>>(std::move(stats));  // leaked with the threads
+    return result;
   }
   stop_workers.store(true);
   for (auto& t : workers) t.join();

@@ -21,6 +21,9 @@ struct RunResult {
   RunConfig config;
   double elapsed_s = 0;
   bool interrupted = false;       // stopped by SIGINT: the result is partial
+  // The watchdog found a deadlock.  The stuck threads were left blocked (and
+  // the machine leaked): the caller must report and _exit without cleanup.
+  bool deadlocked = false;
   uint64_t stats[static_cast<int>(Stat::kNumStats)] = {};
   uint64_t fault_p50_ns = 0;
   uint64_t fault_p99_ns = 0;

@@ -1,0 +1,229 @@
+#include "fs_adapters/buffer.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "fs_adapters/adapters.h"
+#include "harness/mm/mm_context.h"
+
+namespace pagerace {
+
+void BufferAdapter::Attach(MmContext* mm) {
+  StoreBackedOps::Attach(mm);
+  nbuf_ = static_cast<uint32_t>(page_size_ / blocksize_);
+  FutexLock l(&i_lock_);
+  bufs_.reset(new PageBuffers[mm->pages()]);
+  free_blocks_ = static_cast<int64_t>(mm->pages() * nbuf_);
+}
+
+bool BufferAdapter::InjectMkwriteFailures(uint32_t one_in) {
+  // Fewer blocks than the file needs: allocation eventually fails.
+  FutexLock l(&i_lock_);
+  const int64_t total = static_cast<int64_t>(mm_->pages() * nbuf_);
+  free_blocks_ = total - std::max<int64_t>(1, total / std::max<uint32_t>(one_in, 2));
+  return true;
+}
+
+int64_t BufferAdapter::free_blocks() const {
+  FutexLock l(&i_lock_);
+  return free_blocks_;
+}
+
+uint32_t BufferAdapter::buffers_in_isize(uint64_t index) const {
+  const int64_t isize = mm_->mapping().i_size();
+  const int64_t start = static_cast<int64_t>(index * page_size_);
+  if (isize <= start) return 0;
+  const int64_t bytes = std::min<int64_t>(static_cast<int64_t>(page_size_), isize - start);
+  const uint32_t n = static_cast<uint32_t>((bytes + blocksize_ - 1) / blocksize_);
+  return n >= 32 ? ~0u : (1u << n) - 1;
+}
+
+bool BufferAdapter::get_blocks(PageBuffers& pb, uint32_t want) {
+  const uint32_t need = want & ~pb.mapped;
+  const int n = std::popcount(need);
+  if (n > free_blocks_) return false;
+  free_blocks_ -= n;
+  pb.mapped |= need;
+  return true;
+}
+
+// Models fs/buffer.c:block_page_mkwrite() as of v2.6.30 called from an
+// ext4-style ->page_mkwrite that starts a journal handle first; differences:
+// blocks are "allocated" by counting (no block numbers: a buffer's data goes
+// to its own offset in the store).
+vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
+  Page* page = vmf.page;
+  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
+  journal_.Lock();  // ext4_journal_start: outside the page lock (lock_order.h)
+  if (!vm_holds_lock) lock_page(page);
+  vm_fault_t ret = 0;
+  const uint32_t want = buffers_in_isize(page->index);
+  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() || want == 0) {
+    ret = kVmFaultNoPage;  // truncated, or wholly past EOF
+  } else {
+    FutexLock l(&i_lock_);
+    PageBuffers& pb = bufs_[page->index];
+    if (!get_blocks(pb, want)) {
+      ret = kVmFaultSigbus;  // ENOSPC
+    } else {
+      if (!pb.attached) {
+        pb.attached = true;
+        SetPageFlag(page, PG_private);
+        mm_->trace(page->index, Event::kMetadataAttach);
+      }
+      pb.dirty |= want;  // block_commit_write
+    }
+  }
+  journal_.Unlock();
+  if (ret == 0) mm_->set_page_dirty(page);
+  if (vm_holds_lock) return ret;
+  if (ret == 0 && mkwrite_returns_locked_) return kVmFaultLocked;
+  unlock_page(page);
+  return ret;
+}
+
+// Models fs/buffer.c:__set_page_dirty_buffers(): every buffer of the page
+// dirty, then the page.
+int BufferAdapter::set_page_dirty(Page* page) {
+  {
+    FutexLock l(&i_lock_);
+    PageBuffers& pb = bufs_[page->index];
+    if (pb.attached) pb.dirty |= (nbuf_ >= 32 ? ~0u : (1u << nbuf_) - 1);
+  }
+  return __set_page_dirty_nobuffers(page);
+}
+
+// Models fs/buffer.c:block_write_begin() (get_block with create) for the
+// pwrite path; differences: every buffer of the page inside i_size gets a
+// block, as in mkwrite, because the VM dirties the whole page after
+// write_end.  ENOSPC fails the write before anything is copied.
+int BufferAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
+  FutexLock l(&i_lock_);
+  return get_blocks(bufs_[page->index], buffers_in_isize(page->index)) ? 0 : -28;  // -ENOSPC
+}
+
+int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
+  // block_write_end: the written buffers go dirty.
+  FutexLock l(&i_lock_);
+  PageBuffers& pb = bufs_[page->index];
+  const uint32_t first = offset / blocksize_, last = (offset + len - 1) / blocksize_;
+  uint32_t mask = 0;
+  for (uint32_t b = first; b <= last; ++b) mask |= 1u << b;
+  if (!pb.attached) {
+    pb.attached = true;
+    SetPageFlag(page, PG_private);
+    mm_->trace(page->index, Event::kMetadataAttach);
+  }
+  pb.dirty |= mask;
+  return 0;
+}
+
+// Models fs/buffer.c:__block_write_full_page() as of v2.6.30; differences:
+// asynchronous completion through the I/O queue for the whole page.
+int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
+  const uint64_t index = page->index;
+  uint32_t send = 0;
+  {
+    FutexLock l(&i_lock_);
+    PageBuffers& pb = bufs_[index];
+    if (!pb.attached) {
+      // create_empty_buffers: every buffer dirty, block map from disk.
+      pb.attached = true;
+      pb.dirty = nbuf_ >= 32 ? ~0u : (1u << nbuf_) - 1;
+      SetPageFlag(page, PG_private);
+    }
+    const uint32_t dirty = pb.dirty & buffers_in_isize(index);
+    pb.dirty = 0;
+    // get_block(create=1) for dirty buffers without a block: on ENOSPC the
+    // data is dropped, with only a mapping error to show for it.
+    for (uint32_t b = 0; b < nbuf_; ++b) {
+      if (!(dirty & (1u << b))) continue;
+      if (!(pb.mapped & (1u << b)) && !get_blocks(pb, 1u << b)) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      send |= 1u << b;
+    }
+    if (send) {
+      pb.in_flight = send;
+      test_set_page_writeback(page);
+      for (uint32_t b = 0; b < nbuf_; ++b) {
+        if (send & (1u << b)) {
+          memcpy(snapshot(index) + b * blocksize_, mm_->mmu().kmap(index) + b * blocksize_,
+                 blocksize_);
+        }
+      }
+    }
+  }
+  if (!send) {
+    mm_->trace(index, Event::kWritepageNoMetadata);
+    unlock_page(page);
+    return 0;
+  }
+  mm_->trace(index, Event::kSetPageWriteback);
+  unlock_page(page);
+  mm_->io().Submit(page);
+  return 0;
+}
+
+void BufferAdapter::end_io(Page* page) {
+  const uint64_t index = page->index;
+  FutexLock l(&i_lock_);
+  PageBuffers& pb = bufs_[index];
+  for (uint32_t b = 0; b < nbuf_; ++b) {
+    if (pb.in_flight & (1u << b)) {
+      store().Write(index, b * blocksize_, blocksize_, snapshot(index) + b * blocksize_);
+    }
+  }
+  pb.in_flight = 0;
+}
+
+// try_to_free_buffers: clean buffer heads can go (the block map stays).
+bool BufferAdapter::releasepage(Page* page) {
+  FutexLock l(&i_lock_);
+  PageBuffers& pb = bufs_[page->index];
+  if (pb.dirty || pb.in_flight) return false;
+  if (pb.attached) {
+    pb.attached = false;
+    ClearPageFlag(page, PG_private);
+  }
+  return true;
+}
+
+void BufferAdapter::invalidatepage(Page* page) {
+  FutexLock l(&i_lock_);
+  PageBuffers& pb = bufs_[page->index];
+  pb.attached = false;
+  pb.dirty = 0;
+  ClearPageFlag(page, PG_private);
+  mm_->trace(page->index, Event::kInvalidatepage);
+}
+
+// ->truncate: blocks past the new end go back to the allocator.
+void BufferAdapter::truncate_store(int64_t size) {
+  {
+    FutexLock l(&i_lock_);
+    const uint64_t first = static_cast<uint64_t>((size + page_size_ - 1) / page_size_);
+    for (uint64_t i = first; i < mm_->pages(); ++i) {
+      free_blocks_ += std::popcount(bufs_[i].mapped);
+      bufs_[i].mapped = 0;
+    }
+  }
+  StoreBackedOps::truncate_store(size);
+}
+
+MetadataState BufferAdapter::metadata_state(const Page* page) const {
+  FutexLock l(&i_lock_);
+  const PageBuffers& pb = bufs_[page->index];
+  if (!pb.attached) return MetadataState::kAbsent;
+  const uint32_t want = buffers_in_isize(page->index);
+  return (pb.mapped & want) == want ? MetadataState::kDirtyCapable
+                                    : MetadataState::kNotDirtyCapable;
+}
+
+std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked) {
+  return std::make_unique<BufferAdapter>(mkwrite_returns_locked, 1024);
+}
+
+}  // namespace pagerace

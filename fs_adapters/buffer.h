@@ -1,0 +1,86 @@
+// The buffer.c adapter (DESIGN §7), modeled on fs/buffer.c
+// (block_page_mkwrite, __set_page_dirty_buffers, block_write_full_page) as
+// of v2.6.30, inside an ext3/ext4-style journal.
+//
+// A page holds page_size / blocksize buffers (default 1 KiB: 4 a page).  The
+// on-disk block map says which buffers have a block; buffer heads (PG_private)
+// cache it while the page is in memory.  Blocks come from a finite
+// allocator.  ->page_mkwrite starts a journal handle (the fs-level lock,
+// taken *before* the page lock), allocates blocks for the page's buffers
+// inside i_size (ENOSPC -> SIGBUS), dirties them and the page.  ->writepages
+// holds a journal handle across its pass, so writeback takes the journal and
+// then page locks: the `naive` scheme, which holds the page lock across
+// ->page_mkwrite, makes the ABBA.  ->writepage writes mapped dirty buffers;
+// a dirty buffer without a block is allocated then, and on ENOSPC its data is
+// dropped with only a mapping error.
+//
+// Not modeled yet (issue 3): the partial-EOF-page problem and
+// pagecache_isize_extended, a data-losing legacy race for this adapter.
+//
+// Thread-safety: buffer and block-map state is protected by i_lock_ (the
+// mapping's private_lock), taken after the page lock.
+#ifndef PAGERACE_FS_ADAPTERS_BUFFER_H_
+#define PAGERACE_FS_ADAPTERS_BUFFER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "fs_adapters/backing_store.h"
+#include "harness/base/futex.h"
+#include "harness/base/lock_wait.h"
+
+namespace pagerace {
+
+class BufferAdapter : public StoreBackedOps {
+ public:
+  BufferAdapter(bool mkwrite_returns_locked, uint32_t blocksize)
+      : mkwrite_returns_locked_(mkwrite_returns_locked), blocksize_(blocksize) {}
+
+  void Attach(MmContext* mm) override;
+  const char* name() const override { return "buffer"; }
+  bool has_page_mkwrite() const override { return true; }
+  vm_fault_t page_mkwrite(VmFault& vmf) override;
+  int set_page_dirty(Page* page) override;
+  int writepage(Page* page, WritebackControl& wbc) override;
+  void end_io(Page* page) override;
+  int write_begin(Page* page, uint32_t offset, uint32_t len) override;
+  int write_end(Page* page, uint32_t offset, uint32_t len) override;
+  bool releasepage(Page* page) override;
+  void invalidatepage(Page* page) override;
+  void truncate_store(int64_t size) override;
+  // The journal handle spans the pass (begin ... end): beyond the analysis.
+  void writepages_begin() override ABSL_NO_THREAD_SAFETY_ANALYSIS { journal_.Lock(); }
+  void writepages_end() override ABSL_NO_THREAD_SAFETY_ANALYSIS { journal_.Unlock(); }
+  MetadataState metadata_state(const Page* page) const override;
+  bool InjectMkwriteFailures(uint32_t one_in) override;
+
+  // For tests.
+  int64_t free_blocks() const;
+  uint64_t dropped_buffers() const { return dropped_.load(); }
+
+ private:
+  struct PageBuffers {
+    bool attached = false;   // buffer heads present (PG_private)
+    uint32_t mapped = 0;     // block map: buffers with a block (on disk)
+    uint32_t dirty = 0;      // dirty buffers
+    uint32_t in_flight = 0;  // buffers being written
+  };
+  // Buffers of page `index` inside i_size, as a mask.
+  uint32_t buffers_in_isize(uint64_t index) const;
+  // Allocates blocks for `want & ~mapped`; false (nothing allocated) on ENOSPC.
+  bool get_blocks(PageBuffers& pb, uint32_t want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+
+  const bool mkwrite_returns_locked_;
+  const uint32_t blocksize_;
+  uint32_t nbuf_ = 0;  // constant after Attach
+  OwnedMutex journal_{"journal"};
+  mutable FutexMutex i_lock_;
+  std::unique_ptr<PageBuffers[]> bufs_ ABSL_GUARDED_BY(i_lock_);
+  int64_t free_blocks_ ABSL_GUARDED_BY(i_lock_) = 0;
+  std::atomic<uint64_t> dropped_{0};  // dirty buffers dropped on ENOSPC at writeback
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_FS_ADAPTERS_BUFFER_H_
