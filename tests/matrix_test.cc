@@ -33,6 +33,7 @@ RunResult RunCell(const Cell& c, uint64_t seed, uint64_t ops, bool stop_early) {
   cfg.scheme = c.scheme;
   cfg.fs = c.fs;
   cfg.workload = c.workload;
+  if (cfg.workload == std::string("multimap")) cfg.mappings = 3;  // as ParseConfig does
   cfg.pages = 16;
   cfg.ops = ops;
   cfg.seed = seed;
@@ -105,7 +106,11 @@ INSTANTIATE_TEST_SUITE_P(
         Cell{"locked", "buffer", "mixed", "clean", false},
         Cell{"modern", "buffer", "mixed", "clean", false},
         Cell{"locked", "buffer", "enospc", "clean", false},
-        Cell{"modern", "buffer", "truncate", "clean", false}),
+        Cell{"modern", "buffer", "truncate", "clean", false},
+        // Contention shapes: one hot set of pages, three mappings, fsync.
+        Cell{"legacy", "nfs", "hot", "I2", true}, Cell{"locked", "nfs", "hot", "clean", false},
+        Cell{"locked", "nfs", "multimap", "clean", false},
+        Cell{"modern", "nfs", "fsync", "clean", false}),
     [](const auto& info) { return CellName(info.param); });
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "harness/mm/filemap.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
+#include "harness/mm/writeback.h"
 
 namespace pagerace {
 namespace {
@@ -91,7 +92,7 @@ void MixedWorkload::MmapWorker(int w, ThreadStats* stats, const std::atomic<bool
   uint64_t seq = 0;
   for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
     if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
-    const uint64_t page = rng.Below(mm_->pages());
+    const uint64_t page = rng.Below(span());
     const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(w),
                                               static_cast<uint32_t>(rng.Below(owned)));
     const int vma = static_cast<int>(rng.Below(static_cast<uint64_t>(vmas)));
@@ -108,9 +109,8 @@ void MixedWorkload::PwriteWorker(int p, ThreadStats* stats, const std::atomic<bo
   for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
     if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
     // With a truncator, stay in the lower half: it is never truncated.
-    const uint64_t span = options_.truncate ? std::max<uint64_t>(1, mm_->pages() / 2)
-                                            : mm_->pages();
-    const uint64_t page = rng.Below(span);
+    const uint64_t pages = options_.truncate ? std::max<uint64_t>(1, span() / 2) : span();
+    const uint64_t page = rng.Below(pages);
     const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(writer),
                                               static_cast<uint32_t>(rng.Below(owned)));
     uint64_t& expected = ledger_->expected(page, slot);
@@ -147,6 +147,14 @@ void MixedWorkload::Truncator(ThreadStats* stats, const std::atomic<bool>* stop)
     Pause(options_.truncate_pause_ns);
     vmtruncate(*mm_, full);
     Pause(options_.truncate_pause_ns);
+  }
+}
+
+void MixedWorkload::Fsyncer(ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg("fsync", /*user_access=*/false, stats);
+  while (!stop->load(std::memory_order_relaxed)) {
+    sync_mapping(*mm_, /*drain=*/false);
+    Pause(options_.fsync_pause_ns);
   }
 }
 

@@ -22,6 +22,7 @@
 #define PAGERACE_WORKLOADS_MIXED_H_
 
 #include <atomic>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -43,6 +44,9 @@ struct MixedOptions {
   int64_t reclaim_pause_ns = 500'000;
   bool truncate = false;
   int64_t truncate_pause_ns = 2'000'000;
+  uint64_t hot_pages = 0;  // `hot`: every thread on the first N pages (0: all)
+  bool fsync = false;      // `fsync`: a thread running data-integrity syncs
+  int64_t fsync_pause_ns = 2'000'000;
 };
 
 class MixedWorkload {
@@ -55,6 +59,9 @@ class MixedWorkload {
   void PwriteWorker(int p, ThreadStats* stats, const std::atomic<bool>* stop);
   void Reclaimer(ThreadStats* stats, const std::atomic<bool>* stop);
   void Truncator(ThreadStats* stats, const std::atomic<bool>* stop);
+  // fsync(2) of the whole file, repeatedly: WB_SYNC_ALL writeback that waits
+  // on pages under writeback, racing the faults.
+  void Fsyncer(ThreadStats* stats, const std::atomic<bool>* stop);
 
   // One mmap-worker operation (read-back check, then a store) on a chosen
   // page and slot.  Exposed for tests.
@@ -70,6 +77,11 @@ class MixedWorkload {
   // the page was truncated since that store.  Updates the expectation.
   // REQUIRES: called by the slot's writer, or after it stopped.
   void CheckSlot(uint64_t page, uint32_t slot, uint64_t found);
+  // Pages the writers choose from.
+  uint64_t span() const {
+    return options_.hot_pages ? std::min<uint64_t>(options_.hot_pages, mm_->pages())
+                              : mm_->pages();
+  }
   uint64_t trunc_seq(uint64_t page) const {
     return trunc_seq_[page].load(std::memory_order_acquire);
   }

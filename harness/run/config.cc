@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -39,8 +42,11 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   if (!raw.fs.empty()) c.fs = raw.fs;
   if (auto a = MakeAdapter(c.fs); !a.ok()) return a.status();
   if (!raw.workload.empty()) c.workload = raw.workload;
-  if (c.workload != "mixed" && c.workload != "enospc" && c.workload != "truncate") {
-    return Bad("workload", c.workload, "unknown workload (want mixed|enospc|truncate)");
+  static const char* kWorkloads[] = {"mixed", "hot", "multimap", "truncate", "fsync", "enospc"};
+  if (std::find(std::begin(kWorkloads), std::end(kWorkloads), c.workload) ==
+      std::end(kWorkloads)) {
+    return Bad("workload", c.workload,
+               "unknown workload (want mixed|hot|multimap|truncate|fsync|enospc)");
   }
   if (c.workload == "enospc" && c.fs == "none") {
     return Bad("workload", c.workload, "needs an adapter with ->page_mkwrite (nfs)");
@@ -87,6 +93,8 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
         "--threads + --pwriters = ", c.threads + c.pwriters, " exceeds the ", slots,
         " stamp slots of a page"));
   }
+  // `multimap`: at least three processes map the file.
+  if (c.workload == "multimap") c.mappings = std::max(c.mappings, 3);
   if (absl::Status m = ShadowMmu::CheckMapCount(c.pages, c.mappings); !m.ok()) return m;
   return c;
 }

@@ -25,7 +25,7 @@
 // exit 1 with a multi-line message, and bad input must exit 2 with one line.
 ABSL_FLAG(std::string, scheme, "", "lock scheme: legacy | locked | modern | mutant:... (--list)");
 ABSL_FLAG(std::string, fs, "", "filesystem adapter: nfs | nfs:unlocked | none (default nfs)");
-ABSL_FLAG(std::string, workload, "", "workload: mixed (default) | enospc | truncate");
+ABSL_FLAG(std::string, workload, "", "workload: mixed (default) | hot | multimap | truncate | fsync | enospc");
 ABSL_FLAG(std::string, threads, "", "mmap worker threads (default 2)");
 ABSL_FLAG(std::string, pwriters, "", "pwrite-path writer threads (default 1)");
 ABSL_FLAG(std::string, pages, "", "pages in the file (default 64)");
@@ -90,6 +90,10 @@ int main(int argc, char** argv) {
     }
     printf("workload  %-36s %s\n", "mixed",
            "mmap workers with read-back, pwrite writers, reclaim of clean pages");
+    printf("workload  %-36s %s\n", "hot", "mixed, every thread on the same 4 pages");
+    printf("workload  %-36s %s\n", "multimap", "mixed over at least 3 user mappings");
+    printf("workload  %-36s %s\n", "fsync",
+           "mixed, with a thread running fsync (WB_SYNC_ALL writeback) in a loop");
     printf("workload  %-36s %s\n", "truncate",
            "mixed, with a truncator shrinking the file's upper half and growing it back");
     printf("workload  %-36s %s\n", "enospc",

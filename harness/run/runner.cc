@@ -124,6 +124,8 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   wo.seed = config.seed;
   if (config.ops) wo.ops_per_writer = std::max<uint64_t>(1, config.ops / writers);
   wo.truncate = config.workload == "truncate";
+  wo.fsync = config.workload == "fsync";
+  if (config.workload == "hot") wo.hot_pages = 4;
   shared->workload = std::make_unique<MixedWorkload>(mm, &ledger, wo);
   MixedWorkload& workload = *shared->workload;
 
@@ -152,6 +154,8 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   std::thread truncator;
   if (wo.truncate) {
     truncator = std::thread([&, st = new_stats()] { workload.Truncator(st, &stop_workers); });
+  } else if (wo.fsync) {
+    truncator = std::thread([&, st = new_stats()] { workload.Fsyncer(st, &stop_workers); });
   }
   const int64_t t0 = now_ns();
   for (int p = 0; p < config.pwriters; ++p) {
