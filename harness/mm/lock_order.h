@@ -2,14 +2,17 @@
 // one place it is written down; the schemes, writeback and adapters follow it,
 // and -Wthread-safety checks the parts the compiler can see.
 //
-//  fs-level locks (adapter-specific: journal/transaction start, snap rwsem,
-//                  extent lock; taken by ->page_mkwrite *before* the page lock)
+//  fs-level locks (OwnedMutex; adapter-specific: the buffer adapter's
+//                  "journal", taken by ->page_mkwrite *before* the page lock
+//                  and by ->writepages around a whole pass; the `naive`
+//                  scheme inverts this edge, and lock_wait.h reports it)
 //    -> page lock (PG_locked)
 //         lock_page() in filemap_fault / find_lock_page / write_cache_pages /
 //         generic_perform_write / ->page_mkwrite / shrink_page
 //      -> pte lock (Pte::ptl, one per user mapping per page)
 //           do_wp_page (entered with it), __do_fault, page_mkclean,
-//           try_to_unmap, the I0 auditor (all ptls of a page, vma order)
+//           try_to_unmap, zap_index (truncate), the I0 auditor (all ptls of a
+//           page, vma order)
 //        -> fs inode lock (the adapter's i_lock: NFS request list)
 //           ->set_page_dirty, nfs_updatepage, ->writepage, completions
 //          -> dirty tag lock (AddressSpace::tree_lock_)
