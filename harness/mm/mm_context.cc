@@ -113,6 +113,26 @@ bool MmContext::page_matches_store(Page* page) {
   return memcmp(mmu_->kmap(page->index), persisted, n) == 0;
 }
 
+vm_fault_t MmContext::call_page_mkwrite(VmFault& vmf) {
+  CountStat(Stat::kMkwriteCalls);
+  trace(vmf.pgoff, Event::kPageMkwriteEnter);
+  const vm_fault_t ret = a_ops_->page_mkwrite(vmf);
+  if (ret & (kVmFaultError | kVmFaultNoPage)) {
+    trace(vmf.pgoff, Event::kPageMkwriteFail);
+    if (ret & kVmFaultError) check_failed_mkwrite(vmf);
+    return ret;
+  }
+  trace(vmf.pgoff, (ret & kVmFaultLocked) ? Event::kPageMkwriteReturnLocked
+                                          : Event::kPageMkwriteReturn);
+  return ret;
+}
+
+void MmContext::dirty_faulted_page(Page* page) {
+  set_page_dirty(page);
+  fault_window_exit(page);
+  check_dirty_has_metadata(page);
+}
+
 void MmContext::check_failed_mkwrite(const VmFault& vmf) {
   // Only this fault's own pte counts: unchanged since the fault saw (or, in a
   // mutant, made) it, and writable.  A pte another fault has since made

@@ -63,6 +63,14 @@ class MmContext : public FaultTarget {
   // page has a mapping.
   int set_page_dirty(Page* page);
 
+  // ->page_mkwrite with the bookkeeping every scheme does: counted, traced,
+  // and I6 checked when it fails.  Returns the adapter's result unchanged;
+  // the lock convention (kVmFaultLocked) is the caller's to handle.
+  vm_fault_t call_page_mkwrite(VmFault& vmf);
+  // The end of every write fault that made a pte writable: set_page_dirty,
+  // leave the I1 window, and check I2.
+  void dirty_faulted_page(Page* page);
+
   // I1's allowed window: a fault between making a pte writable and calling
   // set_page_dirty marks the page.
   void fault_window_enter(Page* page) {

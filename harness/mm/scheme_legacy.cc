@@ -65,9 +65,7 @@ class LegacyScheme : public FaultScheme {
     mm.trace(vmf.pgoff, Event::kWaitOnPageLocked);
     wait_on_page_locked(old_page);
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
-    mm.set_page_dirty(old_page);
-    mm.fault_window_exit(old_page);
-    mm.check_dirty_has_metadata(old_page);
+    mm.dirty_faulted_page(old_page);
     put_page(old_page);
     return kVmFaultWrite;
   }
@@ -113,9 +111,7 @@ class LegacyScheme : public FaultScheme {
     unlock_page(page);
     SCHED_POINT(kDoFaultBeforeSetPageDirty);
     if (dirty_page) {
-      mm.set_page_dirty(dirty_page);
-      mm.fault_window_exit(dirty_page);
-      mm.check_dirty_has_metadata(dirty_page);
+      mm.dirty_faulted_page(dirty_page);
       put_page(dirty_page);
     } else {
       CountStat(Stat::kFaultRetries);
@@ -126,17 +122,10 @@ class LegacyScheme : public FaultScheme {
 
  private:
   static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf) {
-    CountStat(Stat::kMkwriteCalls);
-    mm.trace(vmf.pgoff, Event::kPageMkwriteEnter);
-    vm_fault_t tmp = mm.a_ops().page_mkwrite(vmf);
-    if (tmp & (kVmFaultError | kVmFaultNoPage)) {
-      mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
-      if (tmp & kVmFaultError) mm.check_failed_mkwrite(vmf);
-      return tmp;
-    }
+    vm_fault_t tmp = mm.call_page_mkwrite(vmf);
+    if (tmp & (kVmFaultError | kVmFaultNoPage)) return tmp;
     // 2.6.29 filesystems returned with the page unlocked.
     if (tmp & kVmFaultLocked) unlock_page(vmf.page);
-    mm.trace(vmf.pgoff, Event::kPageMkwriteReturn);
     return tmp & ~kVmFaultLocked;
   }
 };

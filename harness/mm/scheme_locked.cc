@@ -68,7 +68,7 @@ class LockedScheme : public FaultScheme {
       pte.ptl.Unlock();
       SCHED_POINT(kDoWpPageAfterUnlockPtl);
       vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
-      vm_fault_t tmp = call_page_mkwrite(mm, vmf);
+      vm_fault_t tmp = mm.call_page_mkwrite(vmf);
       if (tmp & (kVmFaultError | kVmFaultNoPage)) {
         put_page(old_page);
         return tmp;
@@ -120,9 +120,11 @@ class LockedScheme : public FaultScheme {
       locked = false;
     }
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
-    if (mutation_ != Mutation::kSkipSetPageDirty) mm.set_page_dirty(old_page);
-    mm.fault_window_exit(old_page);
-    mm.check_dirty_has_metadata(old_page);
+    if (mutation_ != Mutation::kSkipSetPageDirty) {
+      mm.dirty_faulted_page(old_page);
+    } else {
+      mm.fault_window_exit(old_page);  // MUTANT: never dirtied
+    }
     if (locked) unlock_page(old_page);
     put_page(old_page);
     return kVmFaultWrite;
@@ -137,7 +139,7 @@ class LockedScheme : public FaultScheme {
       unlock_page(page);
       SCHED_POINT(kDoFaultAfterUnlockPage);
       vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
-      vm_fault_t tmp = call_page_mkwrite(mm, vmf);
+      vm_fault_t tmp = mm.call_page_mkwrite(vmf);
       if (tmp & (kVmFaultError | kVmFaultNoPage)) {
         put_page(page);
         return tmp;
@@ -170,9 +172,7 @@ class LockedScheme : public FaultScheme {
     SCHED_POINT(kDoFaultBeforeSetPageDirty);
     if (dirty_page) {
       // Still under the page lock: writeback cannot slip in.
-      mm.set_page_dirty(dirty_page);
-      mm.fault_window_exit(dirty_page);
-      mm.check_dirty_has_metadata(dirty_page);
+      mm.dirty_faulted_page(dirty_page);
     } else {
       CountStat(Stat::kFaultRetries);
     }
@@ -184,19 +184,6 @@ class LockedScheme : public FaultScheme {
  private:
   const Mutation mutation_;
 
-  static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf) {
-    CountStat(Stat::kMkwriteCalls);
-    mm.trace(vmf.pgoff, Event::kPageMkwriteEnter);
-    vm_fault_t tmp = mm.a_ops().page_mkwrite(vmf);
-    if (tmp & (kVmFaultError | kVmFaultNoPage)) {
-      mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
-      if (tmp & kVmFaultError) mm.check_failed_mkwrite(vmf);
-      return tmp;
-    }
-    mm.trace(vmf.pgoff, (tmp & kVmFaultLocked) ? Event::kPageMkwriteReturnLocked
-                                                : Event::kPageMkwriteReturn);
-    return tmp;
-  }
 };
 
 }  // namespace

@@ -41,9 +41,7 @@ class ModernScheme : public FaultScheme {
       mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
       pte.ptl.Unlock();
       wait_on_page_locked(page);
-      mm.set_page_dirty(page);
-      mm.fault_window_exit(page);
-      mm.check_dirty_has_metadata(page);
+      mm.dirty_faulted_page(page);
       put_page(page);
       return kVmFaultWrite;
     }
@@ -121,17 +119,9 @@ class ModernScheme : public FaultScheme {
   // when it was truncated meanwhile.
   vm_fault_t do_page_mkwrite(MmContext& mm, VmFault& vmf) {
     Page* page = vmf.page;
-    CountStat(Stat::kMkwriteCalls);
     vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
-    mm.trace(vmf.pgoff, Event::kPageMkwriteEnter);
-    vm_fault_t ret = mm.a_ops().page_mkwrite(vmf);
-    if (ret & (kVmFaultError | kVmFaultNoPage)) {
-      mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
-      if (ret & kVmFaultError) mm.check_failed_mkwrite(vmf);
-      return ret;
-    }
-    mm.trace(vmf.pgoff, (ret & kVmFaultLocked) ? Event::kPageMkwriteReturnLocked
-                                                : Event::kPageMkwriteReturn);
+    vm_fault_t ret = mm.call_page_mkwrite(vmf);
+    if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
     SCHED_POINT(kDoWpPageAfterMkwrite);
     if (!(ret & kVmFaultLocked)) {
       SCHED_POINT(kDoWpPageBeforeRelockPage);
@@ -157,9 +147,7 @@ class ModernScheme : public FaultScheme {
 
   // fault_dirty_shared_page: set_page_dirty and unlock; consumes a reference.
   void fault_dirty_shared_page(MmContext& mm, Page* page) {
-    mm.set_page_dirty(page);
-    mm.fault_window_exit(page);
-    mm.check_dirty_has_metadata(page);
+    mm.dirty_faulted_page(page);
     unlock_page(page);
     put_page(page);
   }

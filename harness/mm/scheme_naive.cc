@@ -61,9 +61,7 @@ class NaiveScheme : public FaultScheme {
     mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
     pte.ptl.Unlock();
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
-    mm.set_page_dirty(page);
-    mm.fault_window_exit(page);
-    mm.check_dirty_has_metadata(page);
+    mm.dirty_faulted_page(page);
     unlock_page(page);
     put_page(page);
     return kVmFaultWrite;
@@ -93,9 +91,7 @@ class NaiveScheme : public FaultScheme {
     }
     pte.ptl.Unlock();
     if (installed) {
-      mm.set_page_dirty(page);
-      mm.fault_window_exit(page);
-      mm.check_dirty_has_metadata(page);
+      mm.dirty_faulted_page(page);
     } else {
       CountStat(Stat::kFaultRetries);
     }
@@ -105,18 +101,10 @@ class NaiveScheme : public FaultScheme {
   }
 
  private:
+  // ->page_mkwrite with the page already locked by the VM.
   static vm_fault_t call_page_mkwrite_locked(MmContext& mm, VmFault& vmf) {
-    CountStat(Stat::kMkwriteCalls);
     vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite | kFaultFlagPageLocked;
-    mm.trace(vmf.pgoff, Event::kPageMkwriteEnter);
-    vm_fault_t tmp = mm.a_ops().page_mkwrite(vmf);
-    if (tmp & (kVmFaultError | kVmFaultNoPage)) {
-      mm.trace(vmf.pgoff, Event::kPageMkwriteFail);
-      if (tmp & kVmFaultError) mm.check_failed_mkwrite(vmf);
-      return tmp;
-    }
-    mm.trace(vmf.pgoff, Event::kPageMkwriteReturnLocked);
-    return tmp;
+    return mm.call_page_mkwrite(vmf);
   }
 };
 
