@@ -318,40 +318,17 @@ TEST(MutantTest, ClearDirtyBeforeMkcleanTripsI1) {
 // Forced by: end_io:done < do_wp_page:after_unlock_ptl and
 //            do_wp_page:before_set_page_dirty < end_page_writeback:before.
 uint64_t StableWaitInterleaving(TestMachine& m, uint64_t* skipped) {
-  TestThread main_thread("main");
-  m.store(0, 0, 0, 1);
-  WritebackControl wbc;
-  write_cache_pages(*m.mm, wbc);  // PG_writeback, I/O queued
-  sched::Options so;
-  so.policy = sched::Policy::kOrdered;
-  so.deps = sched::ParseOrderedDeps(
-                "end_io:done<do_wp_page:after_unlock_ptl,"
-                "do_wp_page:before_set_page_dirty<end_page_writeback:before")
-                .value();
-  sched::Configure(so);
   {
-    std::atomic<int> registered{0};
-    auto barrier = [&registered] {
-      registered.fetch_add(1);
-      while (registered.load() < 2) std::this_thread::yield();
-    };
-    std::thread f([&] {
-      TestThread t("fault");
-      barrier();
-      m.store(0, 0, 0, kStamp);
-    });
-    std::thread io([&] {
-      TestThread t("io");
-      barrier();
-      m.mm->io().Drain();
-    });
-    while (registered.load() < 2) std::this_thread::yield();
-    sched::BlockedScope main_blocked;
-    f.join();
-    io.join();
+    TestThread setup("setup");
+    m.store(0, 0, 0, 1);
+    WritebackControl wbc;
+    write_cache_pages(*m.mm, wbc);  // PG_writeback, I/O queued
   }
-  *skipped = sched::OrderedSkipped();
-  sched::Reset();
+  *skipped = RunPair(
+      "end_io:done<do_wp_page:after_unlock_ptl,"
+      "do_wp_page:before_set_page_dirty<end_page_writeback:before",
+      "fault", [&] { m.store(0, 0, 0, kStamp); }, "io", [&] { m.mm->io().Drain(); });
+  TestThread main_thread("main");
   sync_mapping(*m.mm, /*drain=*/true);
   return m.races(RaceKind::kStoreDuringWriteback);
 }
