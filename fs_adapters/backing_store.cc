@@ -50,8 +50,19 @@ void StoreBackedOps::Attach(MmContext* mm) {
   snapshots_.reset(new uint8_t[mm->pages() * page_size_]());
 }
 
+// Models the ->readpage contract (fs/buffer.c:block_read_full_page,
+// fs/mpage.c) as of v2.6.29: bytes past i_size read as zeros.  A fault that
+// races a truncate can read a page in after the page cache was cut but before
+// the store was; the zero fill keeps stale data out of it.
 int StoreBackedOps::readpage(Page* page) {
-  store_->Read(page->index, mm_->mmu().kmap(page->index));
+  uint8_t* dst = mm_->mmu().kmap(page->index);
+  store_->Read(page->index, dst);
+  const int64_t isize = mm_->mapping().i_size();
+  const int64_t start = static_cast<int64_t>(page->index * page_size_);
+  if (isize < start + static_cast<int64_t>(page_size_)) {
+    const size_t keep = isize > start ? static_cast<size_t>(isize - start) : 0;
+    memset(dst + keep, 0, page_size_ - keep);
+  }
   return 0;
 }
 
