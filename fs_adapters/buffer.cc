@@ -83,8 +83,8 @@ vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
   return ret;
 }
 
-// Models fs/buffer.c:__set_page_dirty_buffers(): every buffer of the page
-// dirty, then the page.
+// Models fs/buffer.c:__set_page_dirty_buffers() as of v2.6.30: every buffer
+// of the page dirty, then the page.
 int BufferAdapter::set_page_dirty(Page* page) {
   {
     FutexLock l(&i_lock_);
@@ -94,10 +94,10 @@ int BufferAdapter::set_page_dirty(Page* page) {
   return __set_page_dirty_nobuffers(page);
 }
 
-// Models fs/buffer.c:block_write_begin() (get_block with create) for the
-// pwrite path; differences: every buffer of the page inside i_size gets a
-// block, as in mkwrite, because the VM dirties the whole page after
-// write_end.  ENOSPC fails the write before anything is copied.
+// Models fs/buffer.c:block_write_begin() (get_block with create) as of
+// v2.6.30, for the pwrite path; differences: every buffer of the page inside
+// i_size gets a block, as in mkwrite, because the VM dirties the whole page
+// after write_end.  ENOSPC fails the write before anything is copied.
 int BufferAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
   FutexLock l(&i_lock_);
   return get_blocks(bufs_[page->index], buffers_in_isize(page->index)) ? 0 : -28;  // -ENOSPC

@@ -130,7 +130,7 @@ void NfsAdapter::end_io(Page* page) {
   mm_->trace(index, Event::kCommitPending);
 }
 
-// Models nfs_commit_inode(): COMMIT every commit-pending request and retire
+// Models fs/nfs/write.c:nfs_commit_inode() as of v2.6.29: COMMIT every commit-pending request and retire
 // it (nfs_inode_remove_request), without the page lock.
 void NfsAdapter::commit() {
   SCHED_POINT(kCommitBegin);
@@ -149,9 +149,9 @@ void NfsAdapter::commit() {
   SCHED_POINT(kCommitEnd);
 }
 
-// Models fs/nfs/file.c:nfs_invalidate_page() -> nfs_wb_page_cancel(): the
-// page is being truncated (locked, its writeback waited for), so its request
-// is cancelled and its data never sent.
+// Models fs/nfs/file.c:nfs_invalidate_page() -> nfs_wb_page_cancel() as of
+// v2.6.29: the page is being truncated (locked, its writeback waited for), so
+// its request is cancelled and its data never sent.
 void NfsAdapter::invalidatepage(Page* page) {
   FutexLock l(&i_lock_);
   Request& req = reqs_[page->index];

@@ -151,7 +151,7 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
 }
 
 // Models fsync's filemap_write_and_wait() + ->write_inode (COMMIT) for the
-// whole file.
+// whole file, as of v2.6.29.
 void sync_mapping(MmContext& mm, bool drain) {
   WritebackControl wbc;
   wbc.sync_mode = WritebackControl::kSyncAll;
