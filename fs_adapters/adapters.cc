@@ -8,6 +8,9 @@ namespace pagerace {
 std::vector<std::pair<std::string, std::string>> AdapterNames() {
   return {{"nfs", "request-based NFS client; mkwrite returns VM_FAULT_LOCKED"},
           {"nfs:unlocked", "the same, mkwrite returning with the page unlocked"},
+          {"ceph", "snap-context ceph client with wrbuffer_ref; a snapshot thread"},
+          {"ceph:unlocked", "the same, mkwrite returning with the page unlocked"},
+          {"ceph:no_snap_flush", "adapter mutant: no flush of an older snap context (trips fs)"},
           {"none", "tmpfs-like control: no page_mkwrite, no per-page metadata"},
           {"buffer", "buffer.c blocks under a journal taken in page_mkwrite (partial model)"}};
 }
@@ -16,9 +19,12 @@ absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view na
   if (name == "nfs") return MakeNfsAdapter(true);
   if (name == "nfs:unlocked") return MakeNfsAdapter(false);
   if (name == "none") return MakeNoneAdapter();
+  if (name == "ceph") return MakeCephAdapter(true, true);
+  if (name == "ceph:unlocked") return MakeCephAdapter(false, true);
+  if (name == "ceph:no_snap_flush") return MakeCephAdapter(true, false);
   if (name == "buffer") return MakeBufferAdapter(true);
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown --fs '", name, "' (want nfs|nfs:unlocked|none|buffer)"));
+      absl::StrCat("unknown --fs '", name, "' (see pagerace --list)"));
 }
 
 }  // namespace pagerace

@@ -5,6 +5,11 @@
 //   nfs:unlocked   the same, returning with the page unlocked (the 2.6.29
 //                  convention; `locked` must relock and re-check)
 //   none           tmpfs-like: no ->page_mkwrite, no per-page metadata
+//   ceph           snap-context based (fs/ceph/addr.c); mkwrite returns
+//                  VM_FAULT_LOCKED; a snapshot thread bumps the snap sequence
+//   ceph:unlocked  the same, returning with the page unlocked
+//   ceph:no_snap_flush  adapter mutant: mkwrite does not write out a page
+//                  dirty in an older snap context first
 //   buffer         buffer.c under an ext4-style journal (1 KiB blocks, finite
 //                  allocator); mkwrite takes the journal before the page lock
 #ifndef PAGERACE_FS_ADAPTERS_ADAPTERS_H_
@@ -22,6 +27,8 @@ namespace pagerace {
 
 std::unique_ptr<StoreBackedOps> MakeNfsAdapter(bool mkwrite_returns_locked);
 std::unique_ptr<StoreBackedOps> MakeNoneAdapter();
+std::unique_ptr<StoreBackedOps> MakeCephAdapter(bool mkwrite_returns_locked,
+                                                bool flush_older_snapc);
 std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked);
 
 absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view name);

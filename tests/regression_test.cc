@@ -231,6 +231,48 @@ INSTANTIATE_TEST_SUITE_P(Nfs, SeedRaceTest, ::testing::Values("nfs", "nfs:unlock
                                                                    : std::string("returns_unlocked");
                          });
 
+// Race C — ceph under `legacy` (the race Sage Weil needed closed):
+//   0. setup: page 0 clean, read-only in mapping 0, no snap context.
+//   1. F stores -> do_wp_page -> ceph_page_mkwrite: lock, no writeback to
+//      wait for, ceph_set_page_dirty attaches snap context S (wrbuffer_ref
+//      1); under `legacy` it returns with the page unlocked.
+//   2. W: lock_page, clear_page_dirty_for_io, writepage starts the OSD write
+//      with S (PG_writeback), unlock.  The write is still in flight.
+//   3. F: pte writable, set_page_dirty finds the page clean, so
+//      ceph_set_page_dirty attaches a second context (wrbuffer_ref 2 for one
+//      page: I4) to a page under writeback (I2, data-losing: the pte is
+//      writable).
+//   4. The write completes: writepages_finish drops the page's context —
+//      the new one.  F's store sits in a dirty page with no context; the
+//      next writepage sends nothing (I3) and the store never reaches the OSD.
+//   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin,
+//              write_cache_pages:end < do_wp_page:before_ptl_relock and
+//              fault:after_set_page_dirty < end_io:begin.
+constexpr char kRaceCeph[] =
+    "do_wp_page:after_mkwrite<write_cache_pages:begin,"
+    "write_cache_pages:end<do_wp_page:before_ptl_relock,"
+    "fault:after_set_page_dirty<end_io:begin";
+
+TEST(CephRaceTest, LegacyLosesTheStoreAndDriftsWrbufferRef) {
+  TestMachine m("legacy", "ceph", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRaceCeph);
+  EXPECT_EQ(o.ordered_skipped, 0u) << "the interleaving was not forced";
+  EXPECT_GE(m.races(RaceKind::kCounterDrift), 1u) << Describe(m);
+  EXPECT_GE(o.i2_losing, 1u) << Describe(m);
+  EXPECT_GE(o.i3, 1u);
+  EXPECT_FALSE(o.store_persisted);
+}
+
+TEST(CephRaceTest, LockedForbidsIt) {
+  TestMachine m("locked", "ceph", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRaceCeph);
+  EXPECT_GE(o.ordered_skipped, 1u) << "the page lock should forbid this interleaving";
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_TRUE(o.store_persisted);
+}
+
 // The control: with no ->page_mkwrite there is no fs metadata to lose, and
 // the same attempted interleaving is harmless under both schemes.
 TEST(SeedRaceControlTest, NoneAdapterIsCleanUnderBothSchemes) {

@@ -17,6 +17,8 @@ const char* RaceKindName(RaceKind k) {
     case RaceKind::kPteAfterTruncate: return "pte_after_truncate";
     case RaceKind::kDeadlock: return "deadlock";
     case RaceKind::kLockOrderInversion: return "lock_order_inversion";
+    case RaceKind::kCounterDrift: return "counter_drift";
+    case RaceKind::kSnapcOrder: return "dirty_in_newer_snapc";
     case RaceKind::kNumKinds: break;
   }
   return "?";
@@ -24,7 +26,7 @@ const char* RaceKindName(RaceKind k) {
 
 const char* InvariantName(Invariant i) {
   static constexpr const char* kNames[] = {"I0", "I1", "I2", "I3",     "I4",     "I5",
-                                           "I6", "I7", "ledger", "watchdog", "lockdep"};
+                                           "I6", "I7", "ledger", "watchdog", "lockdep", "fs"};
   return kNames[static_cast<int>(i)];
 }
 

@@ -32,13 +32,16 @@ enum class RaceKind : uint8_t {
   kPteAfterTruncate,          // I5: a pte installed for a page already truncated
   kDeadlock,                  // watchdog: no progress while threads wait on locks
   kLockOrderInversion,        // fs-level lock and page lock taken in both orders
+  kCounterDrift,              // I4: an adapter counter differs from the pages it counts
+  kSnapcOrder,                // ceph: a page dirtied in a newer snap context than it holds
   kNumKinds
 };
 const char* RaceKindName(RaceKind k);
 
 // Invariant numbers as in DESIGN §8; kLedger for the data ledger.
+// kFs: an adapter's own invariant other than I4 (named in its header).
 enum class Invariant : uint8_t { kI0, kI1, kI2, kI3, kI4, kI5, kI6, kI7, kLedger, kWatchdog,
-                                 kLockOrder };
+                                 kLockOrder, kFs };
 const char* InvariantName(Invariant i);
 
 struct RaceRecord {

@@ -93,6 +93,14 @@ class AddressSpaceOps {
   virtual bool InjectMkwriteFailures(uint32_t one_in) { return false; }
   // Copies the backing store's bytes of page `index` into dst (page size).
   virtual void read_persisted(uint64_t index, uint8_t* dst) const = 0;
+  // Filesystem-side activity that races the VM (ceph: snapshots), run by a
+  // thread of its own, named by background_role() (nullptr: none), one
+  // background_step() at a time.
+  virtual const char* background_role() const { return nullptr; }
+  virtual void background_step() {}
+  // The adapter's own invariants (I4 counters), checked by the auditor and
+  // after the final sync; reports through the oracle.
+  virtual void check_invariants() {}
 
  protected:
   MmContext* mm_ = nullptr;  // set by Attach, constant afterwards

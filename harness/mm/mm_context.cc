@@ -9,6 +9,7 @@
 #include "harness/base/thread_registry.h"
 #include "harness/mm/recovery.h"
 #include "harness/run/stats.h"
+#include "harness/sched/sched.h"
 
 namespace pagerace {
 
@@ -131,6 +132,7 @@ void MmContext::dirty_faulted_page(Page* page) {
   set_page_dirty(page);
   fault_window_exit(page);
   check_dirty_has_metadata(page);
+  SCHED_POINT(kFaultAfterSetPageDirty);
 }
 
 void MmContext::check_failed_mkwrite(const VmFault& vmf) {
@@ -210,6 +212,7 @@ void MmContext::audit_page(uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
 
 void MmContext::audit_all() {
   for (uint64_t i = 0; i < options_.pages; ++i) audit_page(i);
+  a_ops_->check_invariants();
 }
 
 }  // namespace pagerace

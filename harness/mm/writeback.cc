@@ -37,6 +37,7 @@ Page* IoQueue::Pop() {
 }
 
 void IoQueue::Complete(Page* page) {
+  SCHED_POINT(kEndIoBegin);
   mm_->a_ops().end_io(page);
   SCHED_POINT(kEndIoDone);
   end_page_writeback(*mm_, page);

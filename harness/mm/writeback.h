@@ -30,7 +30,13 @@ class IoQueue {
   int Drain();
   // The I/O thread's loop, until `stop` is set and the queue is empty.
   void Run(const std::atomic<bool>* stop);
-  void Kick() { futex_wake_all(&events_); }
+  // Wakes the I/O thread to look at its stop flag.  The event count moves,
+  // so a thread between its stop check and its futex_wait does not sleep
+  // through the wake-up.
+  void Kick() {
+    events_.fetch_add(1, std::memory_order_release);
+    futex_wake_all(&events_);
+  }
 
  private:
   Page* Pop();

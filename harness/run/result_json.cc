@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -160,8 +161,16 @@ std::string FormatSummary(const RunResult& res) {
                           RaceKindName(r.kind), InvariantName(r.invariant), r.page,
                           r.t_ns / 1e9, g.count, r.data_losing ? "  DATA-LOSING" : "");
   }
-  for (const RaceGroup& g : res.races) {
-    if (g.first.detail[0]) absl::StrAppendFormat(&out, "    %s: %s\n", RaceKindName(g.first.kind), g.first.detail);
+  // The details of the groups shown, each once (a deadlock's says who waits
+  // for whom).
+  std::vector<std::string> details;
+  for (size_t i = 0; i < res.races.size() && i < 8; ++i) {
+    const RaceRecord& r = res.races[i].first;
+    if (!r.detail[0]) continue;
+    std::string line = absl::StrFormat("    %s: %s\n", RaceKindName(r.kind), r.detail);
+    if (std::find(details.begin(), details.end(), line) != details.end()) continue;
+    details.push_back(line);
+    out += line;
   }
   absl::StrAppendFormat(&out, "  verdict: %s\n  replay: %s\n", res.deadlocked ? "deadlock" : "race",
                         ReplayCommand(c));

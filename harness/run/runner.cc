@@ -55,6 +55,17 @@ void Nap(int64_t ns) {
   nanosleep(&ts, nullptr);
 }
 
+// The filesystem's own activity (ceph: snapshots), paced so that it happens
+// often relative to faults (pacing, not synchronisation).
+constexpr int64_t kBackgroundPauseNs = 1'000'000;
+void BackgroundThread(MmContext* mm, ThreadStats* stats, const std::atomic<bool>* stop) {
+  ScopedThread reg(mm->a_ops().background_role(), /*user_access=*/false, stats);
+  while (!stop->load(std::memory_order_relaxed)) {
+    mm->a_ops().background_step();
+    Nap(kBackgroundPauseNs);
+  }
+}
+
 // "mmap0 waits for page 12 (held by writeback); writeback waits for journal
 // (held by mmap0)".
 std::string DescribeLockWaits(MmContext* mm, uint64_t* first_page) {
@@ -151,6 +162,10 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   std::thread io(IoThread, mm, new_stats(), &stop_io);
   std::thread wb(WritebackThread, mm, new_stats(), &stop_writeback);
   std::thread reclaim([&, st = new_stats()] { workload.Reclaimer(st, &stop_workers); });
+  std::thread background;
+  if (mm->a_ops().background_role()) {
+    background = std::thread(BackgroundThread, mm, new_stats(), &stop_workers);
+  }
   std::thread truncator;
   if (wo.truncate) {
     truncator = std::thread([&, st = new_stats()] { workload.Truncator(st, &stop_workers); });
@@ -222,6 +237,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     for (auto& t : workers) t.detach();
     reclaim.detach();
     if (truncator.joinable()) truncator.detach();
+    if (background.joinable()) background.detach();
     wb.detach();
     io.detach();
     result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
@@ -242,6 +258,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   for (auto& t : workers) t.join();
   reclaim.join();
   if (truncator.joinable()) truncator.join();
+  if (background.joinable()) background.join();
   result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
   stop_writeback.store(true);
   mm->mapping().dirty_events().fetch_add(1);

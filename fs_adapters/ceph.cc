@@ -1,0 +1,249 @@
+#include "fs_adapters/ceph.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "fs_adapters/adapters.h"
+#include "harness/mm/mm_context.h"
+#include "harness/mm/writeback.h"
+#include "harness/run/stats.h"
+
+namespace pagerace {
+
+void CephAdapter::Attach(MmContext* mm) {
+  StoreBackedOps::Attach(mm);
+  FutexLock l(&i_lock_);
+  snapc_.reset(new uint64_t[mm->pages()]());
+  len_.reset(new uint32_t[mm->pages()]());
+}
+
+const char* CephAdapter::name() const {
+  if (!options_.flush_older_snapc) return "ceph:no_snap_flush";
+  return options_.mkwrite_returns_locked ? "ceph" : "ceph:unlocked";
+}
+
+uint32_t CephAdapter::page_length(const Page* page) const {
+  const int64_t isize = mm_->mapping().i_size();
+  const int64_t start = static_cast<int64_t>(page->index * page_size_);
+  if (isize <= start) return 0;
+  return static_cast<uint32_t>(std::min<int64_t>(static_cast<int64_t>(page_size_), isize - start));
+}
+
+void CephAdapter::check_counters(uint64_t index) {
+  const int64_t drift = wrbuffer_ref_ - nr_snapc_pages_;
+  if (drift == reported_drift_ && wrbuffer_ref_ >= 0) return;
+  reported_drift_ = drift;
+  if (drift == 0 && wrbuffer_ref_ >= 0) return;
+  char detail[96];
+  snprintf(detail, sizeof(detail), "wrbuffer_ref %lld, pages holding a snap context %lld",
+           static_cast<long long>(wrbuffer_ref_), static_cast<long long>(nr_snapc_pages_));
+  mm_->oracle().Report(RaceKind::kCounterDrift, Invariant::kI4, index, false, 0, 0, detail);
+}
+
+// Models fs/ceph/addr.c:ceph_set_page_dirty() as of v2.6.34; differences:
+// where it has BUG_ON(PagePrivate(page)) — a newly dirty page still holding
+// a context — the model replaces the context and counts the reference, so
+// the race goes on to show what it loses.
+int CephAdapter::set_page_dirty(Page* page) {
+  if (!__set_page_dirty_nobuffers(page)) return 0;  // already dirty: nothing attached
+  const uint64_t index = page->index;
+  FutexLock l(&i_lock_);
+  ++wrbuffer_ref_;
+  if (snapc_[index] == 0) ++nr_snapc_pages_;
+  snapc_[index] = realm_seq_.load(std::memory_order_acquire);
+  SetPageFlag(page, PG_private);
+  mm_->trace(index, Event::kMetadataAttach);
+  check_counters(index);
+  return 1;
+}
+
+// Models fs/ceph/addr.c:ceph_update_writeable_page() as of v2.6.34;
+// differences: the older context is always the oldest (one snapshot
+// pending at a time), so it is written out at once.
+void CephAdapter::update_writeable_page(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  const uint64_t index = page->index;
+  for (;;) {
+    wait_on_page_writeback(page);
+    snap_rwsem_.Lock();
+    uint64_t held;
+    {
+      FutexLock l(&i_lock_);
+      held = snapc_[index];
+    }
+    if (held == 0 || held == realm_seq_.load(std::memory_order_acquire) ||
+        !options_.flush_older_snapc) {
+      return;  // writeable in the current context; snap_rwsem held
+    }
+    snap_rwsem_.Unlock();
+    // Dirty in an older snap context: write it out now, keeping the page
+    // lock, then look again once the write is done.
+    mm_->trace(index, Event::kSnapcFlush);
+    if (!clear_page_dirty_for_io(*mm_, page)) {
+      snap_rwsem_.Lock();
+      return;  // not dirty: nothing of the older context to write
+    }
+    mm_->check_writepage_has_metadata(page);
+    mm_->trace(index, Event::kWritepage);
+    CountStat(Stat::kWritebacks);
+    if (!writepage_nounlock(page)) {
+      mm_->trace(index, Event::kWritepageNoMetadata);
+      snap_rwsem_.Lock();
+      return;
+    }
+  }
+}
+
+void CephAdapter::finish_dirty(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  mm_->set_page_dirty(page);
+  const uint64_t head = realm_seq_.load(std::memory_order_acquire);
+  uint64_t held;
+  {
+    FutexLock l(&i_lock_);
+    held = snapc_[page->index];
+  }
+  if (held != 0 && held != head) {
+    // New data goes into a page whose dirty data belongs to an earlier
+    // snapshot: the snapshot will contain writes made after it was taken.
+    char detail[96];
+    snprintf(detail, sizeof(detail), "dirtied in snap context %llu while holding %llu",
+             static_cast<unsigned long long>(head), static_cast<unsigned long long>(held));
+    mm_->oracle().Report(RaceKind::kSnapcOrder, Invariant::kFs, page->index, false, 0, 0,
+                         detail);
+  }
+  snap_rwsem_.Unlock();
+}
+
+// Models fs/ceph/addr.c:ceph_page_mkwrite() as of v2.6.34 (which returns
+// VM_FAULT_LOCKED; `ceph:unlocked` returns as a pre-seed client would).
+vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
+  Page* page = vmf.page;
+  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
+  if (!vm_holds_lock) lock_page(page);
+  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() ||
+      page_length(page) == 0) {
+    if (!vm_holds_lock) unlock_page(page);
+    return kVmFaultNoPage;  // truncated, or wholly past EOF
+  }
+  // Injected failure: ceph_write_begin failing (-ENOSPC, -EDQUOT from the
+  // cap or quota checks) turns into VM_FAULT_SIGBUS before anything is dirtied.
+  const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);
+  if (one_in && mkwrite_calls_.fetch_add(1, std::memory_order_relaxed) % one_in == one_in - 1) {
+    if (!vm_holds_lock) unlock_page(page);
+    return kVmFaultSigbus;
+  }
+  update_writeable_page(page);
+  finish_dirty(page);
+  if (vm_holds_lock) return 0;
+  if (options_.mkwrite_returns_locked) return kVmFaultLocked;
+  unlock_page(page);
+  return 0;
+}
+
+// ceph_write_begin: the pwrite path waits and flushes as mkwrite does.
+int CephAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
+  update_writeable_page(page);
+  return 0;
+}
+
+int CephAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
+  finish_dirty(page);
+  return 0;
+}
+
+// Models fs/ceph/addr.c:writepage_nounlock() as of v2.6.34; differences:
+// asynchronous, completed by end_io (writepages_finish).
+bool CephAdapter::writepage_nounlock(Page* page) {
+  const uint64_t index = page->index;
+  {
+    FutexLock l(&i_lock_);
+    if (snapc_[index] == 0) return false;  // "not dirty?": nothing to write
+    len_[index] = page_length(page);
+    test_set_page_writeback(page);
+    memcpy(snapshot(index), mm_->mmu().kmap(index), len_[index]);
+  }
+  mm_->trace(index, Event::kSetPageWriteback);
+  mm_->io().Submit(page);
+  return true;
+}
+
+int CephAdapter::writepage(Page* page, WritebackControl& wbc) {
+  if (!writepage_nounlock(page)) mm_->trace(page->index, Event::kWritepageNoMetadata);
+  unlock_page(page);
+  return 0;
+}
+
+// The OSD acknowledged the write (writepages_finish): the page's snap
+// context — whichever it holds now — and its wrbuffer reference go.
+void CephAdapter::end_io(Page* page) {
+  const uint64_t index = page->index;
+  FutexLock l(&i_lock_);
+  store().Write(index, 0, len_[index], snapshot(index));
+  if (snapc_[index] != 0) {
+    snapc_[index] = 0;
+    --nr_snapc_pages_;
+    ClearPageFlag(page, PG_private);
+    mm_->trace(index, Event::kMetadataRetire);
+  }
+  --wrbuffer_ref_;
+  check_counters(index);
+}
+
+// ceph_releasepage: a page holding a snap context stays.
+bool CephAdapter::releasepage(Page* page) {
+  FutexLock l(&i_lock_);
+  return snapc_[page->index] == 0;
+}
+
+// Models fs/ceph/addr.c:ceph_invalidatepage() as of v2.6.34: the truncated
+// page's context and reference are dropped with its data.
+void CephAdapter::invalidatepage(Page* page) {
+  const uint64_t index = page->index;
+  FutexLock l(&i_lock_);
+  if (snapc_[index] == 0) return;
+  snapc_[index] = 0;
+  --nr_snapc_pages_;
+  --wrbuffer_ref_;
+  ClearPageFlag(page, PG_private);
+  mm_->trace(index, Event::kInvalidatepage);
+  check_counters(index);
+}
+
+MetadataState CephAdapter::metadata_state(const Page* page) const {
+  FutexLock l(&i_lock_);
+  if (snapc_[page->index] == 0) return MetadataState::kAbsent;
+  // A context on a page under writeback belongs to that write: the
+  // completion drops it.
+  return PageWriteback(page) ? MetadataState::kNotDirtyCapable : MetadataState::kDirtyCapable;
+}
+
+void CephAdapter::background_step() {
+  snap_rwsem_.Lock();  // ceph_handle_snap: down_write(&mdsc->snap_rwsem)
+  realm_seq_.fetch_add(1, std::memory_order_acq_rel);
+  snap_rwsem_.Unlock();
+}
+
+void CephAdapter::check_invariants() {
+  FutexLock l(&i_lock_);
+  check_counters(0);
+}
+
+uint64_t CephAdapter::page_snapc(uint64_t index) const {
+  FutexLock l(&i_lock_);
+  return snapc_[index];
+}
+
+int64_t CephAdapter::wrbuffer_ref() const {
+  FutexLock l(&i_lock_);
+  return wrbuffer_ref_;
+}
+
+std::unique_ptr<StoreBackedOps> MakeCephAdapter(bool mkwrite_returns_locked,
+                                                bool flush_older_snapc) {
+  CephAdapter::Options o;
+  o.mkwrite_returns_locked = mkwrite_returns_locked;
+  o.flush_older_snapc = flush_older_snapc;
+  return std::make_unique<CephAdapter>(o);
+}
+
+}  // namespace pagerace

@@ -1,0 +1,120 @@
+// The ceph client adapter (DESIGN §7), modeled on fs/ceph/addr.c as of
+// v2.6.34 (the first mainline ceph; Sage Weil's out-of-tree client of 2009 is
+// what needed the seed).
+//
+// Per-page metadata is a snap context: the snapshot sequence the page's
+// dirty data belongs to.  ceph_set_page_dirty attaches the realm's current
+// context to a *newly* dirty page and counts it in the inode's wrbuffer_ref;
+// the write's completion (writepages_finish) drops whatever context the page
+// holds and the count with it.  ->writepage of a page without a context
+// writes nothing ("not dirty?") and the page counts as clean.
+//
+// ->page_mkwrite is ceph_page_mkwrite -> ceph_write_begin ->
+// ceph_update_writeable_page: lock the page, wait for its writeback, take
+// snap_rwsem, write out a page still dirty in an *older* snap context first
+// (without dropping the page lock), then dirty it in the current one and
+// return VM_FAULT_LOCKED.  A snapshot thread bumps the realm's sequence under
+// snap_rwsem.
+//
+// The race the seed closes, here: with the page unlocked between mkwrite and
+// the VM's set_page_dirty, writeback cleans the page and starts its write;
+// the VM's set_page_dirty then finds the page clean and attaches a second
+// context (v2.6.34 has BUG_ON(PagePrivate(page)) there; the model replaces
+// the context and keeps counting), and the completion drops that new context:
+// a dirty, writable page with no snap context, whose next writepage sends
+// nothing.  wrbuffer_ref is left one too high (I4).
+//
+// Adapter invariants (checked at every transition, reported through the
+// oracle):
+//   I4  wrbuffer_ref == pages holding a snap context, never negative;
+//   fs  no page is dirtied by ->page_mkwrite or ->write_end in a newer snap
+//       context while holding an older one (the flush-first rule).
+//
+// Variants: `ceph:unlocked` returns from mkwrite with the page unlocked;
+// `ceph:no_snap_flush` skips the flush of an older context (the adapter-side
+// mutant that validates the snap-context oracle).
+//
+// Thread-safety: per-page contexts and counters are protected by i_lock_
+// (ci->i_ceph_lock), taken after the page lock and snap_rwsem_.
+#ifndef PAGERACE_FS_ADAPTERS_CEPH_H_
+#define PAGERACE_FS_ADAPTERS_CEPH_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "fs_adapters/backing_store.h"
+#include "harness/base/futex.h"
+#include "harness/base/lock_wait.h"
+
+namespace pagerace {
+
+class CephAdapter : public StoreBackedOps {
+ public:
+  struct Options {
+    bool mkwrite_returns_locked = true;
+    bool flush_older_snapc = true;  // false: the `no_snap_flush` mutant
+  };
+  explicit CephAdapter(const Options& options) : options_(options) {}
+
+  void Attach(MmContext* mm) override;
+  const char* name() const override;
+  bool has_page_mkwrite() const override { return true; }
+  vm_fault_t page_mkwrite(VmFault& vmf) override;
+  int set_page_dirty(Page* page) override;
+  int writepage(Page* page, WritebackControl& wbc) override;
+  void end_io(Page* page) override;
+  int write_begin(Page* page, uint32_t offset, uint32_t len) override;
+  int write_end(Page* page, uint32_t offset, uint32_t len) override;
+  bool releasepage(Page* page) override;
+  void invalidatepage(Page* page) override;
+  MetadataState metadata_state(const Page* page) const override;
+  const char* background_role() const override { return "snapshot"; }
+  // One snapshot: the realm's snap sequence goes up.
+  void background_step() override;
+  void check_invariants() override;
+  bool InjectMkwriteFailures(uint32_t one_in) override {
+    fail_one_in_.store(one_in, std::memory_order_relaxed);
+    return true;
+  }
+
+  // For tests.
+  uint64_t snap_seq() const { return realm_seq_.load(std::memory_order_acquire); }
+  uint64_t page_snapc(uint64_t index) const;  // 0: none
+  int64_t wrbuffer_ref() const;
+
+ private:
+  // ceph_update_writeable_page(): with the page locked, wait for its
+  // writeback and write out a page dirty in an older snap context, until
+  // the page is writeable in the current one.  Returns with snap_rwsem_
+  // held (released by finish_dirty).
+  void update_writeable_page(Page* page);
+  // Dirties the locked page in the current context, checks the flush-first
+  // rule, releases snap_rwsem_.
+  void finish_dirty(Page* page);
+  // writepage_nounlock(): start the write of a locked page that
+  // clear_page_dirty_for_io cleaned; false if it has no snap context.
+  bool writepage_nounlock(Page* page);
+  // I4: wrbuffer_ref against the pages holding a context.
+  void check_counters(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // Bytes of the page inside i_size.
+  uint32_t page_length(const Page* page) const;
+
+  const Options options_;
+  // Failure injection: every fail_one_in_-th mkwrite fails (0: never).
+  std::atomic<uint32_t> fail_one_in_{0};
+  std::atomic<uint64_t> mkwrite_calls_{0};
+  OwnedMutex snap_rwsem_{"snap_rwsem"};  // the writer-fair rwsem, modeled exclusive
+  std::atomic<uint64_t> realm_seq_{1};   // written under snap_rwsem_
+  mutable FutexMutex i_lock_;
+  std::unique_ptr<uint64_t[]> snapc_ ABSL_GUARDED_BY(i_lock_);  // per page; 0: none
+  std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);    // per page: bytes in flight
+  int64_t wrbuffer_ref_ ABSL_GUARDED_BY(i_lock_) = 0;
+  int64_t nr_snapc_pages_ ABSL_GUARDED_BY(i_lock_) = 0;
+  // The drift last reported, so that one drift is one report.
+  int64_t reported_drift_ ABSL_GUARDED_BY(i_lock_) = 0;
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_FS_ADAPTERS_CEPH_H_
