@@ -12,7 +12,8 @@ std::vector<std::pair<std::string, std::string>> AdapterNames() {
           {"ceph:unlocked", "the same, mkwrite returning with the page unlocked"},
           {"ceph:no_snap_flush", "adapter mutant: no flush of an older snap context (trips fs)"},
           {"none", "tmpfs-like control: no page_mkwrite, no per-page metadata"},
-          {"buffer", "buffer.c blocks under a journal taken in page_mkwrite (partial model)"}};
+          {"buffer", "buffer.c blocks under a journal taken in page_mkwrite; pagecache_isize_extended"},
+          {"buffer:no_isize_extended", "the same without pagecache_isize_extended (loses data on isize)"}};
 }
 
 absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view name) {
@@ -22,7 +23,8 @@ absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view na
   if (name == "ceph") return MakeCephAdapter(true, true);
   if (name == "ceph:unlocked") return MakeCephAdapter(false, true);
   if (name == "ceph:no_snap_flush") return MakeCephAdapter(true, false);
-  if (name == "buffer") return MakeBufferAdapter(true);
+  if (name == "buffer") return MakeBufferAdapter(true, true);
+  if (name == "buffer:no_isize_extended") return MakeBufferAdapter(true, false);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown --fs '", name, "' (see pagerace --list)"));
 }

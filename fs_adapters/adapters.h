@@ -11,7 +11,9 @@
 //   ceph:no_snap_flush  adapter mutant: mkwrite does not write out a page
 //                  dirty in an older snap context first
 //   buffer         buffer.c under an ext4-style journal (1 KiB blocks, finite
-//                  allocator); mkwrite takes the journal before the page lock
+//                  allocator); mkwrite takes the journal before the page lock;
+//                  ->setattr calls pagecache_isize_extended
+//   buffer:no_isize_extended  the same without pagecache_isize_extended
 #ifndef PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 #define PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 
@@ -29,7 +31,8 @@ std::unique_ptr<StoreBackedOps> MakeNfsAdapter(bool mkwrite_returns_locked);
 std::unique_ptr<StoreBackedOps> MakeNoneAdapter();
 std::unique_ptr<StoreBackedOps> MakeCephAdapter(bool mkwrite_returns_locked,
                                                 bool flush_older_snapc);
-std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked);
+std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked,
+                                                  bool isize_extended);
 
 absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view name);
 // Name and one-line description of each adapter.

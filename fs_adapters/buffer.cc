@@ -6,6 +6,7 @@
 
 #include "fs_adapters/adapters.h"
 #include "harness/mm/mm_context.h"
+#include "harness/mm/truncate.h"
 
 namespace pagerace {
 
@@ -31,7 +32,10 @@ int64_t BufferAdapter::free_blocks() const {
 }
 
 uint32_t BufferAdapter::buffers_in_isize(uint64_t index) const {
-  const int64_t isize = mm_->mapping().i_size();
+  return buffers_in(index, mm_->mapping().i_size());
+}
+
+uint32_t BufferAdapter::buffers_in(uint64_t index, int64_t isize) const {
   const int64_t start = static_cast<int64_t>(index * page_size_);
   if (isize <= start) return 0;
   const int64_t bytes = std::min<int64_t>(static_cast<int64_t>(page_size_), isize - start);
@@ -73,6 +77,7 @@ vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
         mm_->trace(page->index, Event::kMetadataAttach);
       }
       pb.dirty |= want;  // block_commit_write
+      pb.data |= want;
     }
   }
   journal_.Unlock();
@@ -89,7 +94,10 @@ int BufferAdapter::set_page_dirty(Page* page) {
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
-    if (pb.attached) pb.dirty |= (nbuf_ >= 32 ? ~0u : (1u << nbuf_) - 1);
+    if (pb.attached) {
+      pb.dirty |= all_buffers();
+      pb.data |= buffers_in_isize(page->index);
+    }
   }
   return __set_page_dirty_nobuffers(page);
 }
@@ -116,6 +124,7 @@ int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
     mm_->trace(page->index, Event::kMetadataAttach);
   }
   pb.dirty |= mask;
+  pb.data |= mask & buffers_in_isize(page->index);
   return 0;
 }
 
@@ -127,20 +136,33 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[index];
+    const uint32_t in = buffers_in_isize(index);
     if (!pb.attached) {
       // create_empty_buffers: every buffer dirty, block map from disk.
       pb.attached = true;
-      pb.dirty = nbuf_ >= 32 ? ~0u : (1u << nbuf_) - 1;
+      pb.dirty = all_buffers();
+      pb.data = in;
       SetPageFlag(page, PG_private);
     }
-    const uint32_t dirty = pb.dirty & buffers_in_isize(index);
+    // Buffers past EOF are cleaned, not written; the page's bytes past EOF
+    // are zeroed, as a page straddling i_size must be on every writepage
+    // because it may be mmapped.
+    const uint32_t dirty = pb.dirty & in;
+    const uint32_t data = pb.data & in;
     pb.dirty = 0;
+    pb.data = 0;
+    const int64_t isize = mm_->mapping().i_size();
+    const int64_t start = static_cast<int64_t>(index * page_size_);
+    if (isize > start && isize < start + static_cast<int64_t>(page_size_)) {
+      const size_t keep = static_cast<size_t>(isize - start);
+      memset(mm_->mmu().kmap(index) + keep, 0, page_size_ - keep);
+    }
     // get_block(create=1) for dirty buffers without a block: on ENOSPC the
     // data is dropped, with only a mapping error to show for it.
     for (uint32_t b = 0; b < nbuf_; ++b) {
       if (!(dirty & (1u << b))) continue;
       if (!(pb.mapped & (1u << b)) && !get_blocks(pb, 1u << b)) {
-        dropped_.fetch_add(1, std::memory_order_relaxed);
+        if (data & (1u << b)) dropped_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       send |= 1u << b;
@@ -196,18 +218,50 @@ void BufferAdapter::invalidatepage(Page* page) {
   PageBuffers& pb = bufs_[page->index];
   pb.attached = false;
   pb.dirty = 0;
+  pb.data = 0;
   ClearPageFlag(page, PG_private);
   mm_->trace(page->index, Event::kInvalidatepage);
 }
 
-// ->truncate: blocks past the new end go back to the allocator.
+// Models fs/buffer.c:block_invalidatepage() with an offset as of v2.6.30:
+// buffers wholly past the new EOF are discarded (no longer dirty).
+void BufferAdapter::invalidate_partial(Page* page, uint32_t offset) {
+  FutexLock l(&i_lock_);
+  PageBuffers& pb = bufs_[page->index];
+  const uint32_t keep = buffers_in(0, offset);
+  pb.dirty &= keep;
+  pb.data &= keep;
+}
+
+void BufferAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
+  if (isize_extended_) pagecache_isize_extended(*mm_, eof_page, old_size, new_size, blocksize_);
+}
+
+bool BufferAdapter::FillDisk() {
+  FutexLock l(&i_lock_);
+  for (uint64_t i = 0; i < mm_->pages(); ++i) {
+    bufs_[i].mapped |= buffers_in_isize(i);
+  }
+  free_blocks_ = 0;
+  disk_full_ = true;
+  return true;
+}
+
+uint32_t BufferAdapter::mapped_mask(uint64_t index) const {
+  FutexLock l(&i_lock_);
+  return bufs_[index].mapped;
+}
+
+// ->truncate: blocks wholly past the new end — in the page it falls inside
+// too — go back to the allocator (or, on a full disk, to other files).
 void BufferAdapter::truncate_store(int64_t size) {
   {
     FutexLock l(&i_lock_);
-    const uint64_t first = static_cast<uint64_t>((size + page_size_ - 1) / page_size_);
+    const uint64_t first = static_cast<uint64_t>(size) / page_size_;
     for (uint64_t i = first; i < mm_->pages(); ++i) {
-      free_blocks_ += std::popcount(bufs_[i].mapped);
-      bufs_[i].mapped = 0;
+      const uint32_t freed = bufs_[i].mapped & ~buffers_in(i, size);
+      if (!disk_full_) free_blocks_ += std::popcount(freed);
+      bufs_[i].mapped &= ~freed;
     }
   }
   StoreBackedOps::truncate_store(size);
@@ -217,13 +271,18 @@ MetadataState BufferAdapter::metadata_state(const Page* page) const {
   FutexLock l(&i_lock_);
   const PageBuffers& pb = bufs_[page->index];
   if (!pb.attached) return MetadataState::kAbsent;
+  // Whatever may carry the user's data must have a block: the buffers
+  // dirtied inside i_size, and, while a pte is writable, every buffer inside
+  // i_size (a store can land in any of them).
   const uint32_t want = buffers_in_isize(page->index);
-  return (pb.mapped & want) == want ? MetadataState::kDirtyCapable
+  const uint32_t need = mm_->mmu().any_writable(page->index) ? want : (pb.data & want);
+  return (pb.mapped & need) == need ? MetadataState::kDirtyCapable
                                     : MetadataState::kNotDirtyCapable;
 }
 
-std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked) {
-  return std::make_unique<BufferAdapter>(mkwrite_returns_locked, 1024);
+std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked,
+                                                  bool isize_extended) {
+  return std::make_unique<BufferAdapter>(mkwrite_returns_locked, 1024, isize_extended);
 }
 
 }  // namespace pagerace

@@ -14,8 +14,20 @@
 // a dirty buffer without a block is allocated then, and on ENOSPC its data is
 // dropped with only a mapping error.
 //
-// Not modeled yet (issue 3): the partial-EOF-page problem and
-// pagecache_isize_extended, a data-losing legacy race for this adapter.
+// The partial-EOF page (DESIGN §7): with i_size inside a page, mkwrite
+// allocates only the buffers inside i_size.  When the file grows, the fs's
+// ->setattr calls pagecache_isize_extended (v3.18), which write-protects that
+// page so the next store past the old EOF faults into mkwrite for its blocks.
+// `buffer:no_isize_extended` leaves it out: a pte made writable while the
+// page was the EOF page lets stores land in buffers with no block, and on a
+// full disk writeback drops them.  Under `legacy` the same happens even with
+// the fix: mkwrite allocates for the old i_size, the extension write-protects
+// a pte that is not writable yet, and the VM makes it writable afterwards.
+//
+// Which buffers may carry data is tracked apart from BH_Dirty (`data`):
+// __set_page_dirty_buffers dirties every buffer, those past EOF included,
+// but only bytes stored while a buffer was inside i_size are the user's;
+// the oracles ask about those.
 //
 // Thread-safety: buffer and block-map state is protected by i_lock_ (the
 // mapping's private_lock), taken after the page lock.
@@ -34,11 +46,15 @@ namespace pagerace {
 
 class BufferAdapter : public StoreBackedOps {
  public:
-  BufferAdapter(bool mkwrite_returns_locked, uint32_t blocksize)
-      : mkwrite_returns_locked_(mkwrite_returns_locked), blocksize_(blocksize) {}
+  BufferAdapter(bool mkwrite_returns_locked, uint32_t blocksize, bool isize_extended)
+      : mkwrite_returns_locked_(mkwrite_returns_locked),
+        blocksize_(blocksize),
+        isize_extended_(isize_extended) {}
 
   void Attach(MmContext* mm) override;
-  const char* name() const override { return "buffer"; }
+  const char* name() const override {
+    return isize_extended_ ? "buffer" : "buffer:no_isize_extended";
+  }
   bool has_page_mkwrite() const override { return true; }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   int set_page_dirty(Page* page) override;
@@ -48,6 +64,9 @@ class BufferAdapter : public StoreBackedOps {
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
   void invalidatepage(Page* page) override;
+  void invalidate_partial(Page* page, uint32_t offset) override;
+  void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;
+  bool FillDisk() override;
   void truncate_store(int64_t size) override;
   // The journal handle spans the pass (begin ... end): beyond the analysis.
   void writepages_begin() override ABSL_NO_THREAD_SAFETY_ANALYSIS { journal_.Lock(); }
@@ -58,27 +77,33 @@ class BufferAdapter : public StoreBackedOps {
   // For tests.
   int64_t free_blocks() const;
   uint64_t dropped_buffers() const { return dropped_.load(); }
+  uint32_t mapped_mask(uint64_t index) const;
 
  private:
   struct PageBuffers {
     bool attached = false;   // buffer heads present (PG_private)
     uint32_t mapped = 0;     // block map: buffers with a block (on disk)
-    uint32_t dirty = 0;      // dirty buffers
+    uint32_t dirty = 0;      // dirty buffers (BH_Dirty)
+    uint32_t data = 0;       // dirty buffers dirtied while inside i_size
     uint32_t in_flight = 0;  // buffers being written
   };
-  // Buffers of page `index` inside i_size, as a mask.
+  // Buffers of page `index` inside i_size (or a given size), as a mask.
   uint32_t buffers_in_isize(uint64_t index) const;
+  uint32_t buffers_in(uint64_t index, int64_t isize) const;
+  uint32_t all_buffers() const { return nbuf_ >= 32 ? ~0u : (1u << nbuf_) - 1; }
   // Allocates blocks for `want & ~mapped`; false (nothing allocated) on ENOSPC.
   bool get_blocks(PageBuffers& pb, uint32_t want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
   const bool mkwrite_returns_locked_;
   const uint32_t blocksize_;
+  const bool isize_extended_;  // ->setattr calls pagecache_isize_extended
   uint32_t nbuf_ = 0;  // constant after Attach
   OwnedMutex journal_{"journal"};
   mutable FutexMutex i_lock_;
   std::unique_ptr<PageBuffers[]> bufs_ ABSL_GUARDED_BY(i_lock_);
   int64_t free_blocks_ ABSL_GUARDED_BY(i_lock_) = 0;
-  std::atomic<uint64_t> dropped_{0};  // dirty buffers dropped on ENOSPC at writeback
+  bool disk_full_ ABSL_GUARDED_BY(i_lock_) = false;  // freed blocks go to others
+  std::atomic<uint64_t> dropped_{0};  // data buffers dropped on ENOSPC at writeback
 };
 
 }  // namespace pagerace

@@ -163,6 +163,33 @@ void NfsAdapter::invalidatepage(Page* page) {
   mm_->trace(page->index, Event::kInvalidatepage);
 }
 
+// The file now ends `offset` bytes into the page: the request must not carry
+// bytes past it to the server (nfs_setattr has flushed them before a size
+// change; the model cuts the request instead).
+void NfsAdapter::invalidate_partial(Page* page, uint32_t offset) {
+  FutexLock l(&i_lock_);
+  Request& req = reqs_[page->index];
+  if (req.state == ReqState::kNone || req.page != page) return;
+  req.end = std::min(req.end, offset);
+  if (req.start < req.end) return;
+  ClearPageFlag(page, PG_private);
+  put_page(req.page);
+  req = Request{};
+  --nr_requests_;
+  mm_->trace(page->index, Event::kInvalidatepage);
+}
+
+// fs/nfs/inode.c:nfs_setattr() writes dirty data out before it changes the
+// size (nfs_wb_all), which write-protects the pages; the model write-protects
+// the EOF page, the one whose request the old size bounded, so the next store
+// faults into ->page_mkwrite and the request grows with the file.
+void NfsAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
+  if (eof_page && mm_->mmu().page_mkclean(eof_page)) {
+    mm_->trace(eof_page->index, Event::kPageMkclean);
+    mm_->set_page_dirty(eof_page);
+  }
+}
+
 // nfs_release_page: a page with a request stays.
 bool NfsAdapter::releasepage(Page* page) {
   FutexLock l(&i_lock_);

@@ -47,6 +47,8 @@ class NfsAdapter : public StoreBackedOps {
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
   void invalidatepage(Page* page) override;
+  void invalidate_partial(Page* page, uint32_t offset) override;
+  void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;
   void commit() override;
   MetadataState metadata_state(const Page* page) const override;
   bool InjectMkwriteFailures(uint32_t one_in) override {

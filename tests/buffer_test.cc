@@ -65,5 +65,81 @@ TEST(BufferTest, MkwriteTakesTheJournalBeforeThePageLock) {
   }
 }
 
+// --- The partial-EOF page (DESIGN §7) ---
+
+constexpr int64_t kPage = 4096;
+constexpr uint32_t kSlotInBuffer3 = 3 * 1024 / 8;  // first slot of the page's last buffer
+
+TEST(BufferEofTest, MkwriteOnTheEofPageAllocatesOnlyInsideIsize) {
+  TestMachine m("locked", "buffer", 4, 2);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  vmtruncate(*m.mm, 3 * kPage + 1500);  // page 3 ends inside its second buffer
+  m.store(0, 3, 0, 7);
+  EXPECT_EQ(fs.mapped_mask(3), 0b0011u);
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(3, 0), 7u);
+  m.mm->audit_all();
+  EXPECT_EQ(m.races(), 0u);
+}
+
+TEST(BufferEofTest, ShrinkingIntoAPageZeroesItsTailAndFreesItsBlocks) {
+  TestMachine m("locked", "buffer", 4, 2);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  m.store(0, 3, kSlotInBuffer3, 9);
+  m.writeback();
+  ASSERT_EQ(fs.mapped_mask(3), 0b1111u);
+  const int64_t free_before = fs.free_blocks();
+  vmtruncate(*m.mm, 3 * kPage + 1024);
+  EXPECT_EQ(fs.mapped_mask(3), 0b0001u);
+  EXPECT_EQ(fs.free_blocks(), free_before + 3);
+  EXPECT_EQ(m.load(0, 3, kSlotInBuffer3), 0u);  // the page is still mapped: zeroed tail
+  EXPECT_EQ(m.persisted_slot(3, kSlotInBuffer3), 0u);
+}
+
+// The extension of a partial EOF page on a full disk: a pte made writable
+// while the page was the EOF page must not let a store land past the old EOF
+// without a block.  pagecache_isize_extended write-protects it, so the store
+// faults and is refused (ENOSPC -> SIGBUS); without it the store lands and
+// writeback drops it.
+class BufferIsizeTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(BufferIsizeTest, ExtensionOfThePartialEofPage) {
+  const bool fixed = std::string(GetParam()) == "buffer";
+  TestMachine m("locked", GetParam(), 4, 2);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  ASSERT_TRUE(fs.FillDisk());
+  vmtruncate(*m.mm, 3 * kPage + 1024);  // frees page 3's last three blocks, to others
+  ASSERT_EQ(fs.free_blocks(), 0);
+  m.store(0, 3, 0, 1);                  // writable pte on the EOF page
+  vmtruncate(*m.mm, 4 * kPage);         // grow: page 3 whole again
+  EXPECT_EQ(m.pte(0, 3), fixed ? kPteReadOnly : kPteWritable);
+  const bool landed = guarded_store(m.user(0, 3, kSlotInBuffer3), 0xfeed);
+  EXPECT_EQ(landed, !fixed);  // with the fix: the fault asks for a block, ENOSPC
+  m.mm->audit_all();
+  sync_mapping(*m.mm, /*drain=*/true);
+  m.mm->audit_all();
+  EXPECT_EQ(m.persisted_slot(3, 0), 1u);
+  if (fixed) {
+    EXPECT_EQ(m.races(), 0u);
+    EXPECT_EQ(fs.dropped_buffers(), 0u);
+  } else {
+    EXPECT_GE(m.races(RaceKind::kDirtyWithoutMetadata), 1u);  // writable, no block
+    EXPECT_GE(fs.dropped_buffers(), 1u);                      // ENOSPC at writeback
+    EXPECT_GE(m.races(RaceKind::kLostDirty), 1u);
+    EXPECT_EQ(m.persisted_slot(3, kSlotInBuffer3), 0u);       // the store is gone
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Buffer, BufferIsizeTest,
+                         ::testing::Values("buffer", "buffer:no_isize_extended"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "buffer"
+                                      ? std::string("with_isize_extended")
+                                      : std::string("without_isize_extended");
+                         });
+
 }  // namespace
 }  // namespace pagerace

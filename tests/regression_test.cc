@@ -273,6 +273,77 @@ TEST(CephRaceTest, LockedForbidsIt) {
   EXPECT_TRUE(o.store_persisted);
 }
 
+// Race B — buffer.c's partial EOF page under `legacy`, even with
+// pagecache_isize_extended (the seed: "block allocation under dirty pages
+// might be susceptible to i_size changing under partial page at the end of
+// file ... cannot be fixed properly without this patch"):
+//   0. setup: a full disk; i_size ends 1 KiB into page 3, whose first block
+//      alone is allocated; page 3 clean, read-only in mapping 0.
+//   1. F stores to page 3 -> do_wp_page -> block_page_mkwrite allocates for
+//      the buffers inside the *old* i_size (one) and returns unlocked.
+//   2. T grows the file to 4 pages: pagecache_isize_extended locks page 3
+//      and write-protects it — but no pte is writable yet.
+//   3. F: pte writable, set_page_dirty.  A store into page 3's last buffer,
+//      now inside i_size, lands without a fault: it has no block (I2,
+//      data-losing).
+//   4. Writeback must allocate that block, finds the disk full and drops
+//      the data: the store never reaches the disk.
+//   Forced by: do_wp_page:after_mkwrite < truncate:begin and
+//              truncate:end < do_wp_page:before_ptl_relock.
+constexpr char kRaceIsize[] =
+    "do_wp_page:after_mkwrite<truncate:begin,truncate:end<do_wp_page:before_ptl_relock";
+constexpr uint32_t kSlotInLastBuffer = 3 * 1024 / 8;
+
+struct IsizeOutcome {
+  uint64_t skipped = 0;
+  bool second_store_landed = false;
+  bool persisted = false;
+};
+
+IsizeOutcome RunIsizeRace(TestMachine& m) {
+  const int64_t ps = static_cast<int64_t>(m.mm->page_size());
+  {
+    TestThread t("setup");
+    EXPECT_TRUE(m.fs->FillDisk());
+    vmtruncate(*m.mm, 3 * ps + 1024);
+    m.store(0, 3, 0, 1);
+    m.writeback();
+    EXPECT_EQ(m.pte(0, 3), kPteReadOnly);
+  }
+  IsizeOutcome o;
+  o.skipped = RunPair(
+      kRaceIsize, "fault",
+      // Guarded: under `locked` the store may re-fault after the extension
+      // write-protected the page, and then be refused (ENOSPC).
+      [&] { guarded_store(m.user(0, 3, 0), 2); }, "truncate",
+      [&] { vmtruncate(*m.mm, 4 * ps); });
+  TestThread t("main");
+  // After both: the store past the old EOF, now inside i_size.
+  o.second_store_landed = guarded_store(m.user(0, 3, kSlotInLastBuffer), kStamp);
+  m.mm->audit_all();
+  sync_mapping(*m.mm, /*drain=*/true);
+  m.mm->audit_all();
+  o.persisted = m.persisted_slot(3, kSlotInLastBuffer) == kStamp;
+  return o;
+}
+
+TEST(BufferIsizeRaceTest, LegacyLosesAStorePastTheOldEof) {
+  TestMachine m("legacy", "buffer", 4, 2);
+  IsizeOutcome o = RunIsizeRace(m);
+  EXPECT_EQ(o.skipped, 0u) << "the interleaving was not forced";
+  EXPECT_TRUE(o.second_store_landed);  // no fault: the pte was writable
+  EXPECT_FALSE(o.persisted);
+  EXPECT_GE(m.races(RaceKind::kLostDirty), 1u) << Describe(m);
+}
+
+TEST(BufferIsizeRaceTest, LockedWithIsizeExtendedRefusesIt) {
+  TestMachine m("locked", "buffer", 4, 2);
+  IsizeOutcome o = RunIsizeRace(m);
+  EXPECT_GE(o.skipped, 1u) << "the page lock should forbid this interleaving";
+  EXPECT_FALSE(o.second_store_landed);  // it faulted: ENOSPC, SIGBUS
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+}
+
 // The control: with no ->page_mkwrite there is no fs metadata to lose, and
 // the same attempted interleaving is harmless under both schemes.
 TEST(SeedRaceControlTest, NoneAdapterIsCleanUnderBothSchemes) {

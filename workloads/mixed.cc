@@ -63,6 +63,11 @@ void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, u
   // Read-back: only this writer stores here, so anything but its last stamp
   // means a store was lost (the load may take a read fault).
   const uint64_t seq_before = trunc_seq(page);
+  // A slot past EOF now: what lands there is not the file's (zeroed at
+  // writeout), so the stamp is not expected to persist.
+  const bool past_eof =
+      static_cast<int64_t>(page * mm_->page_size() + (slot + 1) * sizeof(uint64_t)) >
+      mm_->mapping().i_size();
   uint64_t found;
   if (!guarded_load(addr, &found)) return;  // past EOF
   CountStat(Stat::kReadbacks);
@@ -73,12 +78,12 @@ void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, u
     expected = stamp;
     const uint64_t seq_after = trunc_seq(page);
     seq_at_store_[page * ledger_->slots_per_page() + slot] =
-        (seq_before == seq_after && !(seq_after & 1)) ? seq_after : kNoSeq;
+        (seq_before == seq_after && !(seq_after & 1) && !past_eof) ? seq_after : kNoSeq;
     return;
   }
   // Refused (SIGBUS): the store must not have landed (I6's other half).
   uint64_t after;
-  if (guarded_load(addr, &after) && after != expected) {
+  if (guarded_load(addr, &after) && after == stamp) {
     mm_->oracle().Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, page, true,
                          expected, after);
   }
@@ -92,7 +97,8 @@ void MixedWorkload::MmapWorker(int w, ThreadStats* stats, const std::atomic<bool
   uint64_t seq = 0;
   for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
     if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
-    const uint64_t page = rng.Below(span());
+    const uint64_t page =
+        options_.isize && rng.Below(2) ? mm_->pages() - 1 : rng.Below(span());
     const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(w),
                                               static_cast<uint32_t>(rng.Below(owned)));
     const int vma = static_cast<int>(rng.Below(static_cast<uint64_t>(vmas)));
@@ -109,7 +115,8 @@ void MixedWorkload::PwriteWorker(int p, ThreadStats* stats, const std::atomic<bo
   for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
     if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
     // With a truncator, stay in the lower half: it is never truncated.
-    const uint64_t pages = options_.truncate ? std::max<uint64_t>(1, span() / 2) : span();
+    const uint64_t pages =
+        options_.truncate || options_.isize ? std::max<uint64_t>(1, span() / 2) : span();
     const uint64_t page = rng.Below(pages);
     const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(writer),
                                               static_cast<uint32_t>(rng.Below(owned)));
@@ -137,6 +144,26 @@ void MixedWorkload::Truncator(ThreadStats* stats, const std::atomic<bool>* stop)
   ScopedThread reg("truncate", /*user_access=*/false, stats);
   Rng rng(WriterSeed(options_.seed, 2000));
   const uint64_t pages = mm_->pages();
+  if (options_.isize) {
+    // EOF moves inside the last page: shrink to a random byte offset in it,
+    // then grow back to the full size (the extension of a partial page).
+    const uint64_t last = pages - 1;
+    const int64_t ps = static_cast<int64_t>(mm_->page_size());
+    const int64_t full = static_cast<int64_t>(pages) * ps;
+    while (!stop->load(std::memory_order_relaxed)) {
+      // Slot-aligned (a slot is cut whole or not at all), rarely block-aligned.
+      const int64_t slot = static_cast<int64_t>(sizeof(uint64_t));
+      const int64_t off =
+          slot * (1 + static_cast<int64_t>(rng.Below(static_cast<uint64_t>(ps / slot - 1))));
+      trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
+      vmtruncate(*mm_, static_cast<int64_t>(last) * ps + off);
+      trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
+      Pause(options_.truncate_pause_ns);
+      vmtruncate(*mm_, full);
+      Pause(options_.truncate_pause_ns);
+    }
+    return;
+  }
   const uint64_t floor = std::max<uint64_t>(1, pages / 2);
   const int64_t full = static_cast<int64_t>(pages * mm_->page_size());
   while (!stop->load(std::memory_order_relaxed)) {

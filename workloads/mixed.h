@@ -16,6 +16,14 @@
 //    store may read back as zero.  pwriters stay in the lower half, which is
 //    never truncated.
 //
+//  - with `isize`, the file ends inside its last page: the truncator moves
+//    the end to a random offset inside that page (not page- or
+//    block-aligned) and back to the full size, and mmap workers store to
+//    that page half the time.  A store to a slot past EOF at the time of
+//    the store is not expected to persist (POSIX: bytes past EOF in the last
+//    page are not written); the adapter's disk is full (FillDisk), so a
+//    block that writeback must allocate is not there.
+//
 // Writers 0..threads-1 are the mmap workers, then the pwriters; the ledger
 // assigns slots by writer.
 #ifndef PAGERACE_WORKLOADS_MIXED_H_
@@ -45,6 +53,7 @@ struct MixedOptions {
   bool truncate = false;
   int64_t truncate_pause_ns = 2'000'000;
   uint64_t hot_pages = 0;  // `hot`: every thread on the first N pages (0: all)
+  bool isize = false;      // `isize`: the truncator moves EOF inside the last page
   bool fsync = false;      // `fsync`: a thread running data-integrity syncs
   int64_t fsync_pause_ns = 2'000'000;
 };

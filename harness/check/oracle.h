@@ -80,6 +80,9 @@ class Oracle {
   uint64_t count(RaceKind k) const {
     return by_kind_[static_cast<int>(k)].load(std::memory_order_relaxed);
   }
+  uint64_t count(Invariant i) const {
+    return by_invariant_[static_cast<int>(i)].load(std::memory_order_relaxed);
+  }
   // Reports whose signature did not fit in the group table (still in total()).
   uint64_t ungrouped() const { return ungrouped_.load(std::memory_order_relaxed); }
   // The groups, in order of first detection.
@@ -92,6 +95,7 @@ class Oracle {
   std::atomic<uint64_t> losing_{0};
   std::atomic<uint64_t> ungrouped_{0};
   std::atomic<uint64_t> by_kind_[static_cast<int>(RaceKind::kNumKinds)] = {};
+  std::atomic<uint64_t> by_invariant_[static_cast<int>(Invariant::kFs) + 1] = {};
 
   mutable FutexMutex mu_;
   // State below is protected by mu_.

@@ -72,6 +72,19 @@ class AddressSpaceOps {
   // The page is being truncated: drop any metadata (the data is discarded).
   // Page locked, not under writeback.
   virtual void invalidatepage(Page* page) {}
+  // The file now ends inside this page, `offset` bytes in: drop the
+  // metadata of what lies past it (block_invalidatepage with an offset).
+  // Page locked, not under writeback, its tail already zeroed.
+  virtual void invalidate_partial(Page* page, uint32_t offset) {}
+  // The fs's ->setattr growing the file from `old_size` to `new_size`, with
+  // the EOF page `eof_page` (nullptr when old_size is page-aligned or the
+  // page is not cached) locked; i_size is raised by the caller afterwards.
+  // buffer.c-style filesystems call pagecache_isize_extended() here.
+  virtual void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {}
+  // Workload knob (`isize`): the disk is full — every block of the file is
+  // allocated, none is free, and blocks the file frees are taken by others.
+  // Returns false when the adapter allocates nothing.
+  virtual bool FillDisk() { return false; }
   // The file shrank to `size` bytes: the backing store discards what lies
   // beyond (->truncate / setattr on the server).
   virtual void truncate_store(int64_t size) = 0;

@@ -74,8 +74,9 @@ bool shrink_page(MmContext& mm, uint64_t index) {
     // Clean and unmapped: nothing can change its bytes now.  If they differ
     // from the store, the VM lost track of a dirty page and the data goes
     // with the page.
-    if (PageUptodate(page) && !mm.page_matches_store(page)) {
-      mm.oracle().Report(RaceKind::kLostDirty, Invariant::kI0, index, true);
+    char detail[96];
+    if (PageUptodate(page) && !mm.page_matches_store(page, detail, sizeof(detail))) {
+      mm.oracle().Report(RaceKind::kLostDirty, Invariant::kI0, index, true, 0, 0, detail);
     }
     // Poison while still cached and locked: a fault for this index waits on
     // our lock, then finds the page gone and reads a fresh one.

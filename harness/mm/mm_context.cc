@@ -102,7 +102,7 @@ void MmContext::check_dirty_has_metadata(Page* page) {
   }
 }
 
-bool MmContext::page_matches_store(Page* page) {
+bool MmContext::page_matches_store(Page* page, char* detail, size_t detail_len) {
   const size_t ps = page_size();
   const int64_t isize = mapping_->i_size();
   const int64_t start = static_cast<int64_t>(page->index * ps);
@@ -111,7 +111,15 @@ bool MmContext::page_matches_store(Page* page) {
   uint8_t persisted[65536];
   if (ps > sizeof(persisted)) abort();
   a_ops_->read_persisted(page->index, persisted);
-  return memcmp(mmu_->kmap(page->index), persisted, n) == 0;
+  const uint8_t* mem = mmu_->kmap(page->index);
+  if (memcmp(mem, persisted, n) == 0) return true;
+  if (detail) {
+    size_t off = 0;
+    while (off < n && mem[off] == persisted[off]) ++off;
+    snprintf(detail, detail_len, "page bytes differ from the store at offset %zu (i_size %lld)",
+             off, static_cast<long long>(isize));
+  }
+  return false;
 }
 
 vm_fault_t MmContext::call_page_mkwrite(VmFault& vmf) {
@@ -201,8 +209,10 @@ void MmContext::audit_page(uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
       }
     }
     // I0: the VM considers the page clean, so its bytes must be persisted.
-    if (!dirty && !writable && !PageWriteback(page) && !page_matches_store(page)) {
-      oracle_->Report(RaceKind::kLostDirty, Invariant::kI0, index, true);
+    char detail[96];
+    if (!dirty && !writable && !PageWriteback(page) &&
+        !page_matches_store(page, detail, sizeof(detail))) {
+      oracle_->Report(RaceKind::kLostDirty, Invariant::kI0, index, true, 0, 0, detail);
     }
     for (int v = n; v-- > 0;) mmu_->pte(v, index).ptl.Unlock();
   }

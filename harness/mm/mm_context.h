@@ -96,9 +96,10 @@ class MmContext : public FaultTarget {
   void check_clean_not_writable(Page* page);
   // I3, before ->writepage of a page clean_page_dirty_for_io found dirty.
   void check_writepage_has_metadata(Page* page);
-  // Whether the page's bytes (within i_size) equal the backing store's.
+  // Whether the page's bytes (within i_size) equal the backing store's; if
+  // not and `detail` is given, says where they first differ.
   // REQUIRES: page locked and not writable anywhere.
-  bool page_matches_store(Page* page);
+  bool page_matches_store(Page* page, char* detail = nullptr, size_t detail_len = 0);
   // The auditor: I0, I1, I2 for one page, holding the page lock and every
   // ptl of the page (page lock -> ptl order).  Skips a page it cannot lock
   // without waiting.

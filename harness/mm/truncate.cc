@@ -1,16 +1,47 @@
 #include "harness/mm/truncate.h"
 
+#include <cstring>
+
 #include "harness/mm/mm_context.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {
 
+void pagecache_isize_extended(MmContext& mm, Page* eof_page, int64_t from, int64_t to,
+                              uint32_t blocksize) {
+  const int64_t ps = static_cast<int64_t>(mm.page_size());
+  if (!eof_page || blocksize >= ps || to <= from) return;
+  const int64_t rounded_from = (from + blocksize - 1) / blocksize * blocksize;
+  // Nothing to do if the old EOF block still covers the new size, or the
+  // old size was page-aligned (no page straddles it).
+  if (to <= rounded_from || rounded_from % ps == 0) return;
+  if (mm.mmu().page_mkclean(eof_page)) {
+    mm.trace(eof_page->index, Event::kPageMkclean);
+    mm.set_page_dirty(eof_page);
+  }
+}
+
 void vmtruncate(MmContext& mm, int64_t new_size) {
   AddressSpace& mapping = mm.mapping();
   const int64_t old_size = mapping.i_size();
+  const int64_t ps = static_cast<int64_t>(mm.page_size());
   SCHED_POINT(kTruncateBegin);
   if (new_size >= old_size) {
+    Page* eof = old_size % ps ? mapping.find_lock_page(static_cast<uint64_t>(old_size / ps))
+                              : nullptr;
+    mm.a_ops().setattr_extend(eof, old_size, new_size);
+    if (eof) {
+      // The grown part must read as zeros: whatever an mmap store left past
+      // the old EOF goes (iomap_zero_range / the fs zeroing its old EOF
+      // block on extension).
+      const size_t off = static_cast<size_t>(old_size % ps);
+      memset(mm.mmu().kmap(eof->index) + off, 0, static_cast<size_t>(ps) - off);
+    }
     mapping.set_i_size(new_size);
+    if (eof) {
+      unlock_page(eof);
+      put_page(eof);
+    }
     SCHED_POINT(kTruncateEnd);
     return;
   }
@@ -18,7 +49,7 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
   // fault that looked the page up earlier finds it past EOF once it has the
   // page lock (filemap_fault re-checks) or finds it detached (!mapping).
   mapping.set_i_size(new_size);
-  const uint64_t first = static_cast<uint64_t>(new_size) / mm.page_size();
+  const uint64_t first = static_cast<uint64_t>((new_size + ps - 1) / ps);
   // unmap_mapping_range: zap every pte past the new end.
   for (uint64_t i = first; i < mm.pages(); ++i) mm.mmu().zap_index(i);
   // truncate_inode_pages: each page locked, waited for, re-zapped (a fault
@@ -36,6 +67,18 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     mapping.remove_from_page_cache(page);
     unlock_page(page);
     put_page(page);
+  }
+  // truncate_partial_page: the page the new end falls inside keeps its ptes;
+  // its tail is zeroed and the metadata past the end dropped.
+  if (new_size % ps) {
+    if (Page* page = mapping.find_lock_page(static_cast<uint64_t>(new_size / ps))) {
+      wait_on_page_writeback(page);
+      const uint32_t offset = static_cast<uint32_t>(new_size % ps);
+      memset(mm.mmu().kmap(page->index) + offset, 0, static_cast<size_t>(ps) - offset);
+      if (PagePrivate(page)) mm.a_ops().invalidate_partial(page, offset);
+      unlock_page(page);
+      put_page(page);
+    }
   }
   mm.a_ops().truncate_store(new_size);
   SCHED_POINT(kTruncateEnd);

@@ -6,17 +6,33 @@
 
 #include <cstdint>
 
+#include "harness/mm/page.h"
+
 namespace pagerace {
 
 class MmContext;
 
-// Sets i_size to `new_size` (a multiple of the page size).  Shrinking unmaps
-// and removes every page past the new end and truncates the backing store;
-// growing only raises i_size (the new pages read back as zeros).
+// Sets i_size to `new_size`.  Shrinking unmaps and removes every page wholly
+// past the new end, zeroes the tail of a page the new end falls inside (its
+// ptes stay: it is still part of the file) and truncates the backing store.
+// Growing goes through the fs's ->setattr (AddressSpaceOps::setattr_extend)
+// with the old EOF page locked, then raises i_size.
 // Models mm/memory.c:vmtruncate() with mm/truncate.c:truncate_inode_pages()
-// as of v2.6.29; differences: page-aligned sizes only (no partial-page
-// zeroing), one file.
+// as of v2.6.29; differences: one file; on growth the EOF page is locked
+// across ->setattr and the i_size update, so pagecache_isize_extended's
+// write-protection and the new size appear together (the kernel raises
+// i_size first: a store racing the extension may land unbacked, which POSIX
+// leaves unspecified and the oracles would flag).
 void vmtruncate(MmContext& mm, int64_t new_size);
+
+// Models mm/truncate.c:pagecache_isize_extended() as of v3.18 (Jan Kara's
+// fix for blocksize < page size): when the file grows past the block that
+// held the old EOF, the locked EOF page is write-protected, so the next store
+// beyond the old EOF faults into ->page_mkwrite, which allocates its blocks.
+// Without it, a pte made writable while the page was the EOF page lets
+// stores land in buffers that have no block.
+void pagecache_isize_extended(MmContext& mm, Page* eof_page, int64_t from, int64_t to,
+                              uint32_t blocksize);
 
 }  // namespace pagerace
 

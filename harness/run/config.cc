@@ -42,11 +42,12 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   if (!raw.fs.empty()) c.fs = raw.fs;
   if (auto a = MakeAdapter(c.fs); !a.ok()) return a.status();
   if (!raw.workload.empty()) c.workload = raw.workload;
-  static const char* kWorkloads[] = {"mixed", "hot", "multimap", "truncate", "fsync", "enospc"};
+  static const char* kWorkloads[] = {"mixed", "hot",    "multimap", "truncate",
+                                     "fsync", "enospc", "isize"};
   if (std::find(std::begin(kWorkloads), std::end(kWorkloads), c.workload) ==
       std::end(kWorkloads)) {
     return Bad("workload", c.workload,
-               "unknown workload (want mixed|hot|multimap|truncate|fsync|enospc)");
+               "unknown workload (want mixed|hot|multimap|truncate|fsync|enospc|isize)");
   }
   if (c.workload == "enospc" && c.fs == "none") {
     return Bad("workload", c.workload, "needs an adapter with ->page_mkwrite (nfs)");

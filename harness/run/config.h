@@ -4,10 +4,12 @@
 #define PAGERACE_HARNESS_RUN_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "harness/check/oracle.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {
@@ -33,6 +35,10 @@ struct RunConfig {
   std::string out;     // result JSON path; empty = none
   std::string binary;  // argv[0], for the replay command
   bool stop_at_first_race = false;  // internal (tests): end the run at the first report
+  // internal (tests): with stop_at_first_race, wait for a report of this
+  // invariant (data-losing if stop_needs_losing) instead of any.
+  std::optional<Invariant> stop_invariant;
+  bool stop_needs_losing = false;
 };
 
 // InvalidArgument with a message naming the flag and the problem.

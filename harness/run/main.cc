@@ -25,7 +25,7 @@
 // exit 1 with a multi-line message, and bad input must exit 2 with one line.
 ABSL_FLAG(std::string, scheme, "", "lock scheme: legacy | locked | modern | mutant:... (--list)");
 ABSL_FLAG(std::string, fs, "", "filesystem adapter: nfs | nfs:unlocked | none (default nfs)");
-ABSL_FLAG(std::string, workload, "", "workload: mixed (default) | hot | multimap | truncate | fsync | enospc");
+ABSL_FLAG(std::string, workload, "", "workload: mixed (default) | hot | multimap | truncate | fsync | enospc | isize");
 ABSL_FLAG(std::string, threads, "", "mmap worker threads (default 2)");
 ABSL_FLAG(std::string, pwriters, "", "pwrite-path writer threads (default 1)");
 ABSL_FLAG(std::string, pages, "", "pages in the file (default 64)");
@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
            "mixed, with a truncator shrinking the file's upper half and growing it back");
     printf("workload  %-36s %s\n", "enospc",
            "mixed, with 1 in 16 page_mkwrite calls failing (SIGBUS: no store may land)");
+    printf("workload  %-36s %s\n", "isize",
+           "mixed, EOF moving inside the last page and back, on a full disk");
     return 0;
   }
 

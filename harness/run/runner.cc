@@ -129,12 +129,14 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
       static_cast<uint32_t>(writers));
   Ledger& ledger = shared->ledger;
   if (config.workload == "enospc") (*adapter)->InjectMkwriteFailures(kEnospcOneIn);
+  if (config.workload == "isize") (*adapter)->FillDisk();
   MixedOptions wo;
   wo.threads = config.threads;
   wo.pwriters = config.pwriters;
   wo.seed = config.seed;
   if (config.ops) wo.ops_per_writer = std::max<uint64_t>(1, config.ops / writers);
   wo.truncate = config.workload == "truncate";
+  wo.isize = config.workload == "isize";
   wo.fsync = config.workload == "fsync";
   if (config.workload == "hot") wo.hot_pages = 4;
   shared->workload = std::make_unique<MixedWorkload>(mm, &ledger, wo);
@@ -167,7 +169,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     background = std::thread(BackgroundThread, mm, new_stats(), &stop_workers);
   }
   std::thread truncator;
-  if (wo.truncate) {
+  if (wo.truncate || wo.isize) {
     truncator = std::thread([&, st = new_stats()] { workload.Truncator(st, &stop_workers); });
   } else if (wo.fsync) {
     truncator = std::thread([&, st = new_stats()] { workload.Fsyncer(st, &stop_workers); });
@@ -205,7 +207,13 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
       break;
     }
     if (config.ops ? workers_done.load() == writers : elapsed >= target_s) break;
-    if (config.stop_at_first_race && mm->oracle().total() > 0) break;
+    if (config.stop_at_first_race && mm->oracle().total() > 0) {
+      if (!config.stop_invariant) break;
+      if (mm->oracle().count(*config.stop_invariant) > 0 &&
+          (!config.stop_needs_losing || mm->oracle().data_losing_total() > 0)) {
+        break;
+      }
+    }
     if (!inversion_reported) {
       if (std::string inv = LockOrderInversion(); !inv.empty()) {
         mm->oracle().Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, false, 0, 0,
