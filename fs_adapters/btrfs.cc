@@ -1,0 +1,212 @@
+#include "fs_adapters/btrfs.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "fs_adapters/adapters.h"
+#include "harness/mm/mm_context.h"
+
+namespace pagerace {
+
+void BtrfsAdapter::Attach(MmContext* mm) {
+  StoreBackedOps::Attach(mm);
+  FutexLock l(&i_lock_);
+  state_.reset(new State[mm->pages()]());
+  len_.reset(new uint32_t[mm->pages()]());
+  free_space_ = capacity_ = static_cast<int64_t>(mm->pages());
+}
+
+bool BtrfsAdapter::InjectMkwriteFailures(uint32_t one_in) {
+  FutexLock l(&i_lock_);
+  free_space_ = capacity_ = std::max<int64_t>(1, static_cast<int64_t>(mm_->pages()) /
+                                                     std::max<int64_t>(one_in, 2));
+  return true;
+}
+
+bool BtrfsAdapter::reserve_space() {
+  if (free_space_ == 0) return false;
+  --free_space_;
+  ++pending_;
+  return true;
+}
+
+void BtrfsAdapter::set_delalloc(Page* page) {
+  State& st = state_[page->index];
+  --pending_;
+  if (st == State::kDelalloc) {
+    ++free_space_;  // the range already had its reservation
+  } else {
+    st = State::kDelalloc;
+    ++nr_delalloc_;
+    SetPageFlag(page, PG_private);
+    mm_->trace(page->index, Event::kMetadataAttach);
+  }
+  check_counters(page->index);
+}
+
+void BtrfsAdapter::check_counters(uint64_t index) {
+  const int64_t drift = free_space_ + pending_ + nr_delalloc_ - capacity_;
+  if (drift == reported_drift_ && free_space_ >= 0) return;
+  reported_drift_ = drift;
+  if (drift == 0 && free_space_ >= 0) return;
+  char detail[96];
+  snprintf(detail, sizeof(detail), "free %lld + reserving %lld + delalloc %lld != %lld",
+           static_cast<long long>(free_space_), static_cast<long long>(pending_),
+           static_cast<long long>(nr_delalloc_), static_cast<long long>(capacity_));
+  mm_->oracle().Report(RaceKind::kCounterDrift, Invariant::kI4, index, false, 0, 0, detail);
+}
+
+// Models fs/btrfs/inode.c:btrfs_page_mkwrite() as of v2.6.30; differences:
+// one page of space per reservation, no ordered-extent wait (writeback
+// completion is waited for as PG_writeback).
+vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
+  Page* page = vmf.page;
+  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
+  {
+    FutexLock l(&i_lock_);
+    if (!reserve_space()) return kVmFaultSigbus;  // before the page lock
+  }
+  auto fail = [&](vm_fault_t ret) {
+    if (!vm_holds_lock) unlock_page(page);
+    FutexLock l(&i_lock_);
+    --pending_;
+    ++free_space_;
+    return ret;
+  };
+  if (!vm_holds_lock) lock_page(page);
+  const int64_t start = static_cast<int64_t>(page->index * page_size_);
+  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() ||
+      mm_->mapping().i_size() <= start) {
+    return fail(kVmFaultNoPage);
+  }
+  wait_on_page_writeback(page);
+  {
+    FutexLock l(&i_lock_);
+    set_delalloc(page);
+  }
+  mm_->set_page_dirty(page);
+  if (vm_holds_lock) return 0;
+  if (mkwrite_returns_locked_) return kVmFaultLocked;
+  unlock_page(page);
+  return 0;
+}
+
+// btrfs_file_write's prepare_pages/btrfs_delalloc_reserve_space: the pwrite
+// path reserves and sets delalloc as mkwrite does (page locked by the caller).
+int BtrfsAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
+  wait_on_page_writeback(page);
+  FutexLock l(&i_lock_);
+  return reserve_space() ? 0 : -28;  // -ENOSPC
+}
+
+int BtrfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
+  FutexLock l(&i_lock_);
+  set_delalloc(page);
+  return 0;
+}
+
+// Models fs/btrfs/extent_io.c:__extent_writepage() with
+// btrfs_writepage_start_hook / btrfs_writepage_fixup_worker as of v2.6.30;
+// differences: the fixup reserves at once instead of in a worker, and
+// asynchronous completion goes through the I/O queue.
+int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
+  const uint64_t index = page->index;
+  bool send = true;
+  {
+    FutexLock l(&i_lock_);
+    State& st = state_[index];
+    if (st != State::kDelalloc) {
+      // Dirty without delalloc: someone dirtied it behind btrfs's back.
+      fixups_.fetch_add(1, std::memory_order_relaxed);
+      mm_->trace(index, Event::kWritepageNoMetadata);
+      if (reserve_space()) {
+        --pending_;
+        st = State::kDelalloc;
+        ++nr_delalloc_;
+        SetPageFlag(page, PG_private);
+      } else {
+        dropped_.fetch_add(1, std::memory_order_relaxed);  // ENOSPC: mapping error only
+        send = false;
+      }
+    }
+    if (send) {
+      // cow_file_range: the reservation becomes the page's new extent (the
+      // old one is freed when the new one is written: net zero space).
+      st = State::kInFlight;
+      --nr_delalloc_;
+      ++free_space_;
+      test_set_page_writeback(page);
+      // The part inside i_size is the extent's (extent_write_cache_pages).
+      const int64_t start = static_cast<int64_t>(index * page_size_);
+      len_[index] = static_cast<uint32_t>(std::clamp<int64_t>(
+          mm_->mapping().i_size() - start, 0, static_cast<int64_t>(page_size_)));
+      memcpy(snapshot(index), mm_->mmu().kmap(index), len_[index]);
+      check_counters(index);
+    }
+  }
+  if (send) mm_->trace(index, Event::kSetPageWriteback);
+  unlock_page(page);
+  if (send) mm_->io().Submit(page);
+  return 0;
+}
+
+void BtrfsAdapter::end_io(Page* page) {
+  const uint64_t index = page->index;
+  FutexLock l(&i_lock_);
+  store().Write(index, 0, len_[index], snapshot(index));
+  if (state_[index] == State::kInFlight) {
+    state_[index] = State::kNone;
+    ClearPageFlag(page, PG_private);
+    mm_->trace(index, Event::kMetadataRetire);
+  }
+}
+
+bool BtrfsAdapter::releasepage(Page* page) {
+  FutexLock l(&i_lock_);
+  return state_[page->index] == State::kNone;
+}
+
+// btrfs_invalidatepage: the truncated page's delalloc and its reservation go.
+void BtrfsAdapter::invalidatepage(Page* page) {
+  FutexLock l(&i_lock_);
+  State& st = state_[page->index];
+  if (st != State::kDelalloc) return;
+  st = State::kNone;
+  --nr_delalloc_;
+  ++free_space_;
+  ClearPageFlag(page, PG_private);
+  mm_->trace(page->index, Event::kInvalidatepage);
+  check_counters(page->index);
+}
+
+MetadataState BtrfsAdapter::metadata_state(const Page* page) const {
+  FutexLock l(&i_lock_);
+  switch (state_[page->index]) {
+    case State::kNone: return MetadataState::kAbsent;
+    case State::kDelalloc: return MetadataState::kDirtyCapable;
+    case State::kInFlight: return MetadataState::kNotDirtyCapable;
+  }
+  return MetadataState::kAbsent;
+}
+
+void BtrfsAdapter::check_invariants() {
+  FutexLock l(&i_lock_);
+  check_counters(0);
+}
+
+bool BtrfsAdapter::delalloc(uint64_t index) const {
+  FutexLock l(&i_lock_);
+  return state_[index] == State::kDelalloc;
+}
+
+int64_t BtrfsAdapter::free_space() const {
+  FutexLock l(&i_lock_);
+  return free_space_;
+}
+
+std::unique_ptr<StoreBackedOps> MakeBtrfsAdapter(bool mkwrite_returns_locked) {
+  return std::make_unique<BtrfsAdapter>(mkwrite_returns_locked);
+}
+
+}  // namespace pagerace

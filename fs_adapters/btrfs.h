@@ -1,0 +1,93 @@
+// The btrfs adapter (DESIGN §7, delayed allocation), modeled on
+// fs/btrfs/inode.c and fs/btrfs/extent_io.c as of v2.6.30.
+//
+// Per-page metadata is a delalloc range: data space reserved for the page
+// and the range marked EXTENT_DELALLOC in the io tree, so that writeback
+// knows to allocate an extent for it.
+//
+//   ->page_mkwrite (btrfs_page_mkwrite): reserve data space *before* the page
+//     lock (btrfs_check_data_free_space; ENOSPC -> SIGBUS), then lock the
+//     page, check the mapping and EOF, wait for writeback, set delalloc on
+//     the page's range (btrfs_set_extent_delalloc), dirty it, return
+//     VM_FAULT_LOCKED (`btrfs:unlocked`: unlocked, as v2.6.29 did).
+//   ->writepage (__extent_writepage): a delalloc page's reservation becomes
+//     its extent (cow_file_range) and the write starts.  A dirty page with
+//     no delalloc — dirtied behind btrfs's back — goes through the fixup
+//     path (btrfs_writepage_start_hook -> btrfs_writepage_fixup_worker),
+//     which reserves space late; on ENOSPC the data is dropped with only a
+//     mapping error.
+//
+// So under `legacy` the seed's window leaves a writable page without
+// delalloc (I2, I3): with free space the fixup path saves the data (the
+// "late reservation" that needed that worker at all), on a full file system
+// it is lost.
+//
+// Adapter invariant I4: space is conserved — free + reserved-but-not-yet-
+// delalloc + pages holding delalloc equals the file system's capacity — and
+// the free space never goes negative.
+//
+// Thread-safety: delalloc state and space counters are protected by i_lock_
+// (the io tree's lock), taken after the page lock.
+#ifndef PAGERACE_FS_ADAPTERS_BTRFS_H_
+#define PAGERACE_FS_ADAPTERS_BTRFS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "fs_adapters/backing_store.h"
+#include "harness/base/futex.h"
+
+namespace pagerace {
+
+class BtrfsAdapter : public StoreBackedOps {
+ public:
+  explicit BtrfsAdapter(bool mkwrite_returns_locked)
+      : mkwrite_returns_locked_(mkwrite_returns_locked) {}
+
+  void Attach(MmContext* mm) override;
+  const char* name() const override { return mkwrite_returns_locked_ ? "btrfs" : "btrfs:unlocked"; }
+  bool has_page_mkwrite() const override { return true; }
+  vm_fault_t page_mkwrite(VmFault& vmf) override;
+  int writepage(Page* page, WritebackControl& wbc) override;
+  void end_io(Page* page) override;
+  int write_begin(Page* page, uint32_t offset, uint32_t len) override;
+  int write_end(Page* page, uint32_t offset, uint32_t len) override;
+  bool releasepage(Page* page) override;
+  void invalidatepage(Page* page) override;
+  MetadataState metadata_state(const Page* page) const override;
+  void check_invariants() override;
+  // The file system nearly full: space for 1 page in `one_in` of the file.
+  bool InjectMkwriteFailures(uint32_t one_in) override;
+
+  // For tests.
+  bool delalloc(uint64_t index) const;
+  int64_t free_space() const;
+  uint64_t fixups() const { return fixups_.load(); }
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  enum class State : uint8_t { kNone, kDelalloc, kInFlight };
+  // btrfs_check_data_free_space: one page of data space, or false (ENOSPC).
+  bool reserve_space() ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // Sets delalloc on a page with a pending reservation (released instead if
+  // the page already had delalloc).
+  void set_delalloc(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  void check_counters(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+
+  const bool mkwrite_returns_locked_;
+  mutable FutexMutex i_lock_;
+  std::unique_ptr<State[]> state_ ABSL_GUARDED_BY(i_lock_);
+  std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);  // bytes in flight, per page
+  int64_t free_space_ ABSL_GUARDED_BY(i_lock_) = 0;  // pages of data space
+  int64_t capacity_ ABSL_GUARDED_BY(i_lock_) = 0;    // pages of data space in all
+  int64_t pending_ ABSL_GUARDED_BY(i_lock_) = 0;     // reserved, delalloc not set yet
+  int64_t nr_delalloc_ ABSL_GUARDED_BY(i_lock_) = 0; // pages in kDelalloc
+  int64_t reported_drift_ ABSL_GUARDED_BY(i_lock_) = 0;
+  std::atomic<uint64_t> fixups_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_FS_ADAPTERS_BTRFS_H_
