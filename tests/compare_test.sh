@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# scripts/compare: bad usage exits 2 with one line; a matrix run in two
+# shards and merged gives the same table rows (cells, runs) as the matrix run
+# whole, and verdict columns that a 1 s run of these cells cannot miss.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$1"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+cmp=("$root/scripts/compare" --bin "$bin" --out-dir "$tmp")
+m=(--schemes legacy,locked --cells nfs@mixed --seeds 1-2 --duration 1s --jobs 2)
+
+usage() {
+  local want="$1"; shift
+  set +e; out="$("${cmp[@]}" "$@" 2>&1 >/dev/null)"; rc=$?; set -e
+  [[ $rc == 2 ]] || { echo "FAIL: $* exited $rc, want 2"; exit 1; }
+  [[ $(printf '%s\n' "$out" | wc -l) == 1 ]] || { echo "FAIL: $*: not one line: $out"; exit 1; }
+  [[ "$out" == *"$want"* ]] || { echo "FAIL: $*: '$out' does not name '$want'"; exit 1; }
+}
+usage "--shard" "${m[@]}" --shard 3/2
+usage "--seeds" "${m[@]}" --seeds x
+usage "unknown scheme" --schemes bogus --cells nfs@mixed --seeds 1
+usage "unknown adapter" --schemes legacy --cells bogus@mixed --seeds 1
+usage "ADAPTER@WORKLOAD" --schemes legacy --cells nfs --seeds 1
+
+"${cmp[@]}" "${m[@]}" >/dev/null
+"${cmp[@]}" "${m[@]}" --shard 1/2 >/dev/null
+"${cmp[@]}" "${m[@]}" --shard 2/2 >/dev/null
+usage "missing" --merge "$tmp"/*-shard-1-of-2.json
+"${cmp[@]}" --merge "$tmp"/*-shard-1-of-2.json "$tmp"/*-shard-2-of-2.json >/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import glob, json, sys
+full = [json.load(open(p)) for p in sorted(glob.glob(sys.argv[1] + "/compare-*.json"))
+        if "shard" not in p]
+assert len(full) == 2, [p for p in glob.glob(sys.argv[1] + "/*")]
+whole, merged = (d for d in full)  # either order: compare the tables
+key = lambda d: [(r["scheme"], r["fs"], r["workload"], r["runs"], r["errors"], r["losing_runs"],
+                  r["deadlocks"]) for r in d["table"]]
+assert key(whole) == key(merged), (key(whole), key(merged))
+rows = {r["scheme"]: r for r in whole["table"]}
+assert rows["legacy"]["losing_runs"] == 2 and rows["locked"]["losing_runs"] == 0, rows
+assert sorted((r["scheme"], r["seed"]) for r in merged["runs"]) == \
+       sorted((r["scheme"], r["seed"]) for r in whole["runs"])
+print("compare_test: ok", key(whole))
+PY
