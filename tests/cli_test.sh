@@ -33,6 +33,30 @@ expect_usage_error "unknown flag" --bogus=1
 expect_usage_error "needs a value" --pages
 expect_usage_error "not both" --duration=1s --ops=10
 expect_usage_error "page_mkwrite" --workload=enospc --fs=none
+expect_usage_error "--order" --sched=ordered
+expect_usage_error "--order" "--order=a<b"
+expect_usage_error "schedule point" --sched=ordered "--order=nowhere<write_cache_pages:begin"
+expect_usage_error "--replay" --replay=/nonexistent.json
+expect_usage_error "--replay" --replay="$0"
+
+# Replay: a legacy race recorded under jitter reproduces under jitter and
+# under the ordered schedule derived from its trace (exit 1: reproduced).
+"$bin" --scheme=legacy --fs=nfs --duration=5s --sched=jitter --out="$tmp/race.json" >/dev/null
+for extra in "" "--sched=ordered"; do
+  out=$("$bin" --replay="$tmp/race.json" $extra 2>&1); rc=$?
+  if [[ $rc -ne 1 || "$out" != *"replay: reproduced"* ]]; then
+    echo "FAIL: replay $extra -> exit $rc: $(printf '%s\n' "$out" | tail -2)"; fail=1
+  else
+    echo "ok: replay $extra reproduced"
+  fi
+done
+# The same recorded configuration under `locked` does not reproduce it.
+out=$("$bin" --replay="$tmp/race.json" --scheme=locked --duration=2s 2>&1); rc=$?
+if [[ $rc -ne 0 || "$out" != *"replay: not reproduced"* ]]; then
+  echo "FAIL: replay under locked -> exit $rc"; fail=1
+else
+  echo "ok: replay under locked: not reproduced"
+fi
 
 # A clean run: exit 0, valid JSON with the documented top-level keys.
 "$bin" --scheme=locked --fs=none --ops=2000 --pages=8 --out="$tmp/ok.json" >/dev/null

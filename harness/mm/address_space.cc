@@ -95,9 +95,14 @@ void AddressSpace::tag_dirty(Page* page) {
   }
 }
 
+// Only while PG_dirty is clear, checked under the tree lock: a
+// set_page_dirty that raced in after the caller cleared PG_dirty (legacy
+// dirties without the page lock) has tagged, or will tag, the page under this
+// lock, and its tag must stay (the kernel clears the tag in
+// set_page_writeback under the same condition).
 void AddressSpace::clear_dirty_tag(Page* page) {
   FutexLock l(&tree_lock_);
-  if (dirty_tag_[page->index] && slots_[page->index] == page) {
+  if (dirty_tag_[page->index] && slots_[page->index] == page && !PageDirty(page)) {
     dirty_tag_[page->index] = 0;
     nr_dirty_.fetch_sub(1, std::memory_order_relaxed);
   }

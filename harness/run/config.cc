@@ -72,10 +72,19 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   if (!(st = ParseInt("ops", raw.ops, 1, INT64_MAX, &c.ops)).ok()) return st;
   if (!raw.sched.empty()) {
     auto p = sched::PolicyByName(raw.sched);
-    if (!p.ok() || *p == sched::Policy::kOrdered) {
-      return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter)");
-    }
+    if (!p.ok()) return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter|ordered)");
     c.sched = *p;
+  }
+  if (!raw.order.empty()) {
+    if (c.sched != sched::Policy::kOrdered) {
+      return Bad("order", raw.order, "only with --sched=ordered");
+    }
+    auto deps = sched::ParseOrderedDeps(raw.order);
+    if (!deps.ok()) return Bad("order", raw.order, std::string(deps.status().message()));
+    c.order = raw.order;
+    c.deps = *deps;
+  } else if (c.sched == sched::Policy::kOrdered) {
+    return Bad("sched", raw.sched, "needs --order=A<B,... (schedule point names)");
   }
   if (!raw.out.empty()) {
     c.out = raw.out;
@@ -108,6 +117,7 @@ std::string ReplayCommand(const RunConfig& c) {
       " --workload=", c.workload, " --threads=", c.threads, " --pwriters=", c.pwriters,
       " --pages=", c.pages, " --mappings=", c.mappings, " --seed=", c.seed,
       " --sched=", sched::PolicyName(c.sched));
+  if (c.sched == sched::Policy::kOrdered) absl::StrAppend(&cmd, " '--order=", c.order, "'");
   if (c.ops) {
     absl::StrAppend(&cmd, " --ops=", c.ops);
   } else {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -17,7 +18,7 @@ namespace pagerace {
 // The flags as given (strings; empty = not given).
 struct RawFlags {
   std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
-      sched, out;
+      sched, order, out;
 };
 
 struct RunConfig {
@@ -32,6 +33,8 @@ struct RunConfig {
   uint64_t ops = 0;                             // total worker ops; 0 = by duration
   uint64_t seed = 1;
   sched::Policy sched = sched::Policy::kOff;
+  std::string order;  // --sched=ordered: "A<B,C<D" (point names), as given
+  std::vector<sched::OrderedDep> deps;
   std::string out;     // result JSON path; empty = none
   std::string binary;  // argv[0], for the replay command
   bool stop_at_first_race = false;  // internal (tests): end the run at the first report
@@ -39,6 +42,8 @@ struct RunConfig {
   // invariant (data-losing if stop_needs_losing) instead of any.
   std::optional<Invariant> stop_invariant;
   bool stop_needs_losing = false;
+  // --replay: end the run at the first report of this kind (and invariant).
+  std::optional<RaceKind> stop_kind;
 };
 
 // InvalidArgument with a message naming the flag and the problem.

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include "absl/flags/flag.h"
@@ -18,6 +20,7 @@
 #include "fs_adapters/adapters.h"
 #include "harness/mm/schemes.h"
 #include "harness/run/config.h"
+#include "harness/run/replay.h"
 #include "harness/run/result_json.h"
 #include "harness/run/runner.h"
 
@@ -33,7 +36,12 @@ ABSL_FLAG(std::string, mappings, "", "user mappings of the file (default 2)");
 ABSL_FLAG(std::string, duration, "", "run time, e.g. 10s (default 10s; or --ops)");
 ABSL_FLAG(std::string, ops, "", "total worker operations instead of --duration");
 ABSL_FLAG(std::string, seed, "", "seed for every random choice (default 1)");
-ABSL_FLAG(std::string, sched, "", "schedule policy: off | jitter (default off)");
+ABSL_FLAG(std::string, sched, "", "schedule policy: off | jitter | ordered (default off)");
+ABSL_FLAG(std::string, order, "",
+          "--sched=ordered: dependencies A<B,C<D between schedule points (a thread at B waits "
+          "for A)");
+ABSL_FLAG(std::string, replay, "",
+          "re-run the race FILE[:INDEX] of a result JSON (exit 1: reproduced, 0: not)");
 ABSL_FLAG(std::string, out, "", "write the result JSON here");
 ABSL_FLAG(bool, list, false, "list schemes, adapters and workloads, one line each, and exit");
 
@@ -116,9 +124,46 @@ int main(int argc, char** argv) {
   raw.seed = absl::GetFlag(FLAGS_seed);
   raw.sched = absl::GetFlag(FLAGS_sched);
   raw.out = absl::GetFlag(FLAGS_out);
+  raw.order = absl::GetFlag(FLAGS_order);
+  std::optional<pagerace::ReplayTarget> replay;
+  if (const std::string spec = absl::GetFlag(FLAGS_replay); !spec.empty()) {
+    auto t = pagerace::LoadReplay(spec);
+    if (!t.ok()) Usage(std::string(t.status().message()));
+    replay = *t;
+    // The recorded run's flags, except those given here (a schedule, say).
+    const pagerace::RawFlags& r = t->recorded;
+    for (auto [mine, theirs] : {std::pair{&raw.scheme, &r.scheme}, {&raw.fs, &r.fs},
+                                {&raw.workload, &r.workload}, {&raw.threads, &r.threads},
+                                {&raw.pwriters, &r.pwriters}, {&raw.pages, &r.pages},
+                                {&raw.mappings, &r.mappings}, {&raw.seed, &r.seed}}) {
+      if (mine->empty()) *mine = *theirs;
+    }
+    if (raw.sched.empty()) {
+      raw.sched = r.sched;
+      if (raw.order.empty()) raw.order = r.order;
+    }
+    if (raw.duration.empty() && raw.ops.empty()) {
+      raw.duration = r.duration;
+      raw.ops = r.ops;
+    }
+    if (raw.sched == "ordered" && raw.order.empty()) {
+      auto order = pagerace::DeriveOrder(t->race);
+      if (!order.ok()) Usage(std::string(order.status().message()));
+      raw.order = *order;
+    }
+  }
   auto config = pagerace::ParseConfig(raw);
   if (!config.ok()) Usage(std::string(config.status().message()));
   config->binary = argv[0];
+  if (replay) {
+    config->stop_kind = replay->kind;
+    printf("replay of %s:%d: %s (%s), recorded at %.4f s; %s\n", replay->file.c_str(),
+           replay->index, pagerace::RaceKindName(replay->kind),
+           pagerace::InvariantName(replay->invariant), replay->recorded_at_s,
+           config->sched == pagerace::sched::Policy::kOrdered
+               ? ("ordered: " + config->order).c_str()
+               : pagerace::sched::PolicyName(config->sched));
+  }
 
   struct sigaction sa = {};
   sa.sa_handler = OnSigint;
@@ -142,6 +187,17 @@ int main(int argc, char** argv) {
     return 3;
   }
   fputs(pagerace::FormatSummary(*result).c_str(), stdout);
+  bool reproduced = false;
+  if (replay) {
+    for (const pagerace::RaceGroup& g : result->races) {
+      if (g.first.kind != replay->kind || g.first.invariant != replay->invariant) continue;
+      reproduced = true;
+      printf("replay: reproduced %s (%s) at %.4f s\n", pagerace::RaceKindName(replay->kind),
+             pagerace::InvariantName(replay->invariant), g.first.t_ns / 1e9);
+      break;
+    }
+    if (!reproduced) printf("replay: not reproduced\n");
+  }
   if (!config->out.empty()) {
     if (absl::Status s = pagerace::WriteResultFile(*result, config->out); !s.ok()) {
       fprintf(stderr, "pagerace: harness failure: %s\n", std::string(s.message()).c_str());
@@ -155,5 +211,6 @@ int main(int argc, char** argv) {
     fflush(stderr);
     _exit(1);
   }
+  if (replay) return reproduced ? 1 : 0;
   return result->race_found() ? 1 : 0;
 }

@@ -85,6 +85,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
       {"mappings", c.mappings}, {"seed", c.seed},
       {"sched", sched::PolicyName(c.sched)}, {"out", c.out},
   };
+  if (c.sched == sched::Policy::kOrdered) config["order"] = c.order;
   if (c.ops) {
     config["ops"] = c.ops;
     config["duration"] = nullptr;

@@ -145,6 +145,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   sched::Options so;
   so.policy = config.sched;
   so.seed = config.seed;
+  so.deps = config.deps;
   sched::Configure(so);
 
   ScopedThread main_reg("main", /*user_access=*/false);
@@ -207,6 +208,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
       break;
     }
     if (config.ops ? workers_done.load() == writers : elapsed >= target_s) break;
+    if (config.stop_kind && mm->oracle().count(*config.stop_kind) > 0) break;
     if (config.stop_at_first_race && mm->oracle().total() > 0) {
       if (!config.stop_invariant) break;
       if (mm->oracle().count(*config.stop_invariant) > 0 &&
