@@ -38,6 +38,7 @@ expect_usage_error "--order" "--order=a<b"
 expect_usage_error "schedule point" --sched=ordered "--order=nowhere<write_cache_pages:begin"
 expect_usage_error "--replay" --replay=/nonexistent.json
 expect_usage_error "--replay" --replay="$0"
+expect_usage_error "--trace-out" --trace-out=/nonexistent/dir/t.json
 
 # Replay: a legacy race recorded under jitter reproduces under jitter and
 # under the ordered schedule derived from its trace (exit 1: reproduced).
@@ -50,6 +51,36 @@ for extra in "" "--sched=ordered"; do
     echo "ok: replay $extra reproduced"
   fi
 done
+# --trace-out: a Chrome trace (Perfetto) with the run's and the races'
+# timelines: a track per thread, page lock holds as spans, instants for pte
+# changes, set_page_dirty and writepage; a race's process shows its
+# interleaving (more than one thread on the race's page).
+"$bin" --scheme=legacy --fs=nfs --duration=2s --sched=jitter --trace-out="$tmp/trace.json" \
+  >/dev/null
+if ! python3 - "$tmp/trace.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+assert isinstance(ev, list) and ev
+for e in ev:
+    for k in ("ph", "ts", "pid", "tid", "name"):
+        assert k in e, (k, e)
+    assert e["ph"] in ("M", "X", "i"), e
+run = [e for e in ev if e["pid"] == 1 and e["ph"] != "M"]
+assert any(e["ph"] == "X" and e["cat"] == "page_lock" and e["dur"] >= 0 for e in run)
+names = {e["name"] for e in run}
+for n in ("pte_mkwrite", "set_page_dirty", "writepage", "pte_wrprotect"):
+    assert n in names, (n, sorted(names))
+races = {e["pid"] for e in ev if e["pid"] >= 100}
+assert races, "no race process"
+first = min(races)
+title = [e for e in ev if e["pid"] == first and e["name"] == "process_name"][0]["args"]["name"]
+threads = {e["tid"] for e in ev if e["pid"] == first and e["ph"] != "M"}
+assert len(threads) >= 2, (title, threads)
+named = {e["args"]["name"] for e in ev if e["pid"] == first and e["name"] == "thread_name"}
+assert "writeback" in named or "io" in named, named
+PY
+then echo "FAIL: --trace-out structure"; fail=1; else echo "ok: --trace-out is a Chrome trace"; fi
 # The same recorded configuration under `locked` does not reproduce it.
 out=$("$bin" --replay="$tmp/race.json" --scheme=locked --duration=2s 2>&1); rc=$?
 if [[ $rc -ne 0 || "$out" != *"replay: not reproduced"* ]]; then

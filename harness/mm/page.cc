@@ -45,10 +45,21 @@ void put_page(Page* page) {
 }
 
 // Models include/linux/pagemap.h:trylock_page() as of v2.6.29.
+namespace {
+std::atomic<PageLockHook> g_lock_hook{nullptr};
+
+void NoteLock(const Page* page, bool locked) {
+  if (PageLockHook h = g_lock_hook.load(std::memory_order_relaxed)) h(page, locked);
+}
+}  // namespace
+
+void SetPageLockHook(PageLockHook hook) { g_lock_hook.store(hook, std::memory_order_release); }
+
 bool trylock_page(Page* page) {
   if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
   NotePageLocked(+1);
+  NoteLock(page, true);
   return true;
 }
 
@@ -73,10 +84,12 @@ void lock_page(Page* page) {
   NoteNotWaiting();
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
   NotePageLocked(+1);
+  NoteLock(page, true);
 }
 
 // Models mm/filemap.c:unlock_page() as of v2.6.29: wakes every waiter.
 void unlock_page(Page* page) {
+  NoteLock(page, false);
   NotePageLocked(-1);
   page->lock_owner.store(0, std::memory_order_relaxed);
   // Clearing PG_waiters with the lock: every sleeper is woken and re-arms it.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -86,15 +87,17 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   } else if (c.sched == sched::Policy::kOrdered) {
     return Bad("sched", raw.sched, "needs --order=A<B,... (schedule point names)");
   }
-  if (!raw.out.empty()) {
-    c.out = raw.out;
+  for (auto [flag, value, dst] : {std::tuple{"out", &raw.out, &c.out},
+                                  std::tuple{"trace-out", &raw.trace_out, &c.trace_out}}) {
+    if (value->empty()) continue;
+    *dst = *value;
     std::string dir = ".";
-    if (auto slash = c.out.rfind('/'); slash != std::string::npos) {
-      dir = slash == 0 ? "/" : c.out.substr(0, slash);
+    if (auto slash = dst->rfind('/'); slash != std::string::npos) {
+      dir = slash == 0 ? "/" : dst->substr(0, slash);
     }
     struct stat sb;
     if (stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-      return Bad("out", c.out, absl::StrCat("directory '", dir, "' does not exist"));
+      return Bad(flag, *dst, absl::StrCat("directory '", dir, "' does not exist"));
     }
   }
   const uint32_t slots = static_cast<uint32_t>(ShadowMmu::page_size() / sizeof(uint64_t));

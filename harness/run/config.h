@@ -18,7 +18,7 @@ namespace pagerace {
 // The flags as given (strings; empty = not given).
 struct RawFlags {
   std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
-      sched, order, out;
+      sched, order, out, trace_out;
 };
 
 struct RunConfig {
@@ -36,6 +36,7 @@ struct RunConfig {
   std::string order;  // --sched=ordered: "A<B,C<D" (point names), as given
   std::vector<sched::OrderedDep> deps;
   std::string out;     // result JSON path; empty = none
+  std::string trace_out;  // Chrome trace path; empty = none
   std::string binary;  // argv[0], for the replay command
   bool stop_at_first_race = false;  // internal (tests): end the run at the first report
   // internal (tests): with stop_at_first_race, wait for a report of this

@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 #include <string_view>
 
 #include "absl/flags/flag.h"
@@ -43,6 +45,8 @@ ABSL_FLAG(std::string, order, "",
 ABSL_FLAG(std::string, replay, "",
           "re-run the race FILE[:INDEX] of a result JSON (exit 1: reproduced, 0: not)");
 ABSL_FLAG(std::string, out, "", "write the result JSON here");
+ABSL_FLAG(std::string, trace_out, "",
+          "write the run's and its races' event timelines here (Chrome trace format)");
 ABSL_FLAG(bool, list, false, "list schemes, adapters and workloads, one line each, and exit");
 
 namespace {
@@ -86,6 +90,17 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "stress the page-fault / page_mkwrite / writeback protocol under a lock scheme.\n"
       "  pagerace --scheme=legacy --fs=nfs --duration=10s --seed=1 --sched=jitter --out=r.json");
+  // Flag names are written with dashes (--trace-out); Abseil's use '_'.
+  std::vector<std::string> renamed(argv, argv + argc);
+  for (int i = 1; i < argc; ++i) {
+    std::string& arg = renamed[i];
+    if (arg == "--") break;
+    const size_t eq = std::min(arg.find('='), arg.size());
+    for (size_t k = 2; k < eq; ++k) {
+      if (arg[k] == '-') arg[k] = '_';
+    }
+    argv[i] = renamed[i].data();
+  }
   PrescanArgs(argc, argv);
   absl::ParseCommandLine(argc, argv);
 
@@ -125,6 +140,7 @@ int main(int argc, char** argv) {
   raw.sched = absl::GetFlag(FLAGS_sched);
   raw.out = absl::GetFlag(FLAGS_out);
   raw.order = absl::GetFlag(FLAGS_order);
+  raw.trace_out = absl::GetFlag(FLAGS_trace_out);
   std::optional<pagerace::ReplayTarget> replay;
   if (const std::string spec = absl::GetFlag(FLAGS_replay); !spec.empty()) {
     auto t = pagerace::LoadReplay(spec);
@@ -200,6 +216,13 @@ int main(int argc, char** argv) {
   }
   if (!config->out.empty()) {
     if (absl::Status s = pagerace::WriteResultFile(*result, config->out); !s.ok()) {
+      fprintf(stderr, "pagerace: harness failure: %s\n", std::string(s.message()).c_str());
+      if (result->deadlocked) _exit(3);
+      return 3;
+    }
+  }
+  if (!config->trace_out.empty()) {
+    if (absl::Status s = pagerace::WriteChromeTrace(*result, config->trace_out); !s.ok()) {
       fprintf(stderr, "pagerace: harness failure: %s\n", std::string(s.message()).c_str());
       if (result->deadlocked) _exit(3);
       return 3;

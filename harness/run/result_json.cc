@@ -7,7 +7,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -109,9 +113,11 @@ nlohmann::json ResultToJson(const RunResult& res) {
   };
 }
 
-absl::Status WriteResultFile(const RunResult& result, const std::string& path) {
+namespace {
+
+// Writes `text` to a temporary file next to `path` and renames it over.
+absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  const std::string text = ResultToJson(result).dump(2) + "\n";
   FILE* f = fopen(tmp.c_str(), "w");
   if (!f) return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
   bool ok = fwrite(text.data(), 1, text.size(), f) == text.size();
@@ -124,6 +130,84 @@ absl::Status WriteResultFile(const RunResult& result, const std::string& path) {
     return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(e)));
   }
   return absl::OkStatus();
+}
+
+struct PageEvent {
+  uint64_t page;
+  TraceEntry e;
+};
+
+// One process of the Chrome trace: a track per thread, the page lock held as
+// a span ("X"), every other event an instant ("i"), named as in reports.
+void AppendTimeline(nlohmann::json* out, int pid, const std::string& name,
+                    std::vector<PageEvent> events) {
+  std::sort(events.begin(), events.end(),
+            [](const PageEvent& a, const PageEvent& b) { return a.e.t_ns < b.e.t_ns; });
+  out->push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", pid}, {"tid", 0},
+                  {"ts", 0}, {"args", {{"name", name}}}});
+  std::set<uint32_t> tids;
+  std::map<std::pair<uint32_t, uint64_t>, int64_t> held;  // (tid, page) -> since
+  const int64_t last = events.empty() ? 0 : events.back().e.t_ns;
+  auto us = [](int64_t ns) { return static_cast<double>(ns) / 1e3; };
+  auto span = [&](uint32_t tid, uint64_t page, int64_t from, int64_t to, bool open) {
+    nlohmann::json j = {{"name", absl::StrCat("page ", page, " locked")},
+                        {"cat", "page_lock"}, {"ph", "X"}, {"pid", pid}, {"tid", tid},
+                        {"ts", us(from)}, {"dur", us(to - from)}, {"args", {{"page", page}}}};
+    if (open) j["args"]["still_held"] = true;
+    out->push_back(std::move(j));
+  };
+  for (const PageEvent& pe : events) {
+    const TraceEntry& e = pe.e;
+    tids.insert(e.tid);
+    if (e.event == Event::kLockPage) {
+      held[{e.tid, pe.page}] = e.t_ns;
+    } else if (e.event == Event::kUnlockPage) {
+      auto it = held.find({e.tid, pe.page});
+      if (it == held.end()) continue;  // taken before the trace's window
+      span(e.tid, pe.page, it->second, e.t_ns, false);
+      held.erase(it);
+    } else {
+      out->push_back({{"name", EventName(e.event)}, {"cat", "page"}, {"ph", "i"}, {"s", "t"},
+                      {"pid", pid}, {"tid", e.tid}, {"ts", us(e.t_ns)},
+                      {"args", {{"page", pe.page}}}});
+    }
+  }
+  for (const auto& [key, since] : held) span(key.first, key.second, since, last, true);
+  for (uint32_t tid : tids) {
+    out->push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", pid}, {"tid", tid}, {"ts", 0},
+                    {"args", {{"name", ThreadRole(tid)}}}});
+  }
+}
+
+}  // namespace
+
+absl::Status WriteChromeTrace(const RunResult& res, const std::string& path) {
+  nlohmann::json events = nlohmann::json::array();
+  const RunConfig& c = res.config;
+  std::vector<PageEvent> run;
+  for (const auto& [page, trace] : res.page_traces) {
+    for (const TraceEntry& e : trace) run.push_back({page, e});
+  }
+  AppendTimeline(&events, 1,
+                 absl::StrCat("run: ", c.scheme, " ", c.fs, " ", c.workload, " seed ", c.seed,
+                              " (each page's last events)"),
+                 std::move(run));
+  for (size_t i = 0; i < res.races.size(); ++i) {
+    const RaceRecord& r = res.races[i].first;
+    std::vector<PageEvent> race;
+    for (int k = 0; k < r.trace_len; ++k) race.push_back({r.page, r.trace[k]});
+    AppendTimeline(&events, 100 + static_cast<int>(i),
+                   absl::StrCat("race ", i, ": ", RaceKindName(r.kind), " ",
+                                InvariantName(r.invariant), " page ", r.page,
+                                r.data_losing ? " (data-losing)" : ""),
+                   std::move(race));
+  }
+  nlohmann::json doc = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
+  return WriteFileAtomic(path, doc.dump() + "\n");
+}
+
+absl::Status WriteResultFile(const RunResult& result, const std::string& path) {
+  return WriteFileAtomic(path, ResultToJson(result).dump(2) + "\n");
 }
 
 std::string FormatSummary(const RunResult& res) {

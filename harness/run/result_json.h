@@ -15,6 +15,10 @@ inline constexpr char kResultSchema[] = "pagerace.result/1";
 nlohmann::json ResultToJson(const RunResult& result);
 // Writes atomically: a temporary file beside `path`, then rename.
 absl::Status WriteResultFile(const RunResult& result, const std::string& path);
+// The run's timeline in the Chrome trace event format (opens in Perfetto):
+// process 1 holds every page's last events, process 100+i race i's trace;
+// a track per thread, page lock holds as spans, other events as instants.
+absl::Status WriteChromeTrace(const RunResult& result, const std::string& path);
 // The human summary printed at the end of a run.
 std::string FormatSummary(const RunResult& result);
 

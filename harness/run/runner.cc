@@ -149,6 +149,16 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   sched::Configure(so);
 
   ScopedThread main_reg("main", /*user_access=*/false);
+  // --trace-out: page lock holds go into the per-page traces too.
+  static MmContext* traced_mm = nullptr;
+  if (!config.trace_out.empty()) {
+    traced_mm = mm;
+    SetPageLockHook([](const Page* page, bool locked) {
+      if (page->index < traced_mm->pages()) {
+        traced_mm->trace(page->index, locked ? Event::kLockPage : Event::kUnlockPage);
+      }
+    });
+  }
   // One stats block per thread; the main thread's collects the final sync.
   std::vector<std::unique_ptr<ThreadStats>> stats;
   auto new_stats = [&stats] {
@@ -295,6 +305,14 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   result.ungrouped_reports = mm->oracle().ungrouped();
   result.races = mm->oracle().Groups();
   result.jitter_delays = sched::JitterDelays();
+  if (!config.trace_out.empty()) {
+    SetPageLockHook(nullptr);
+    for (uint64_t i = 0; i < mm->pages(); ++i) {
+      std::vector<TraceEntry> t(Tracer::kRing);
+      t.resize(mm->tracer().Snapshot(i, t.data(), Tracer::kRing));
+      if (!t.empty()) result.page_traces.emplace_back(i, std::move(t));
+    }
+  }
   current_thread().stats = nullptr;
   return result;
 }

@@ -32,6 +32,9 @@ struct RunResult {
   uint64_t ungrouped_reports = 0; // reports beyond the distinct-signature table
   std::vector<RaceGroup> races;   // distinct signatures, first detection first
   uint64_t jitter_delays = 0;
+  // With config.trace_out: every page's last events (page lock holds
+  // included), for the Chrome trace.
+  std::vector<std::pair<uint64_t, std::vector<TraceEntry>>> page_traces;
 
   uint64_t stat(Stat s) const { return stats[static_cast<int>(s)]; }
   bool race_found() const { return race_reports > 0; }
