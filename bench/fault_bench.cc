@@ -1,21 +1,36 @@
-// The fault path's own cost against its floor, single-threaded, same loop
-// shape: write-protect one page, store to it (the fault makes it writable
-// again), repeat.
+// The fault path's own cost against its floor, same loop shape: write-protect
+// one page, store to it (the fault makes it writable again), repeat.  Each
+// benchmark runs with 1 thread (the storing thread also re-protects) and with
+// 2 (a second thread re-protects after every store — the harness's layout,
+// where the writeback thread write-protects what the workers fault on, and
+// every mprotect from it shoots down the faulting core's TLB).
 //
-//   BM_BareFault          a bare SIGSEGV handler that mprotects the page RW
-//   BM_FaultPath/<scheme> the harness: handle_mm_fault -> do_wp_page ->
-//                         ->page_mkwrite (nfs) -> pte_mkwrite ->
-//                         set_page_dirty; re-protected by page_mkclean
+//   BM_BareFault/threads:N          a bare SIGSEGV handler that mprotects the
+//                                   page RW; re-protected by mprotect
+//   BM_FaultPath/<scheme>/threads:N the harness: handle_mm_fault -> do_wp_page
+//                                   -> ->page_mkwrite (nfs) -> pte_mkwrite ->
+//                                   set_page_dirty; re-protected by page_mkclean
+//   BM_Writeback/threads:N          one dirty page written back: pwrite-path
+//                                   dirtying, write_cache_pages, completion
+//                                   (on an I/O thread with N=2), COMMIT
 //
-// Read the results as the ratio FaultPath / BareFault.
+// Read the results as the ratio FaultPath / BareFault at the same N, from one
+// run on one machine.
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <functional>
+#include <thread>
+
 #include "benchmark/benchmark.h"
 #include "fs_adapters/adapters.h"
 #include "harness/base/thread_registry.h"
+#include "harness/mm/filemap.h"
 #include "harness/mm/mm_context.h"
+#include "harness/mm/writeback.h"
 
 namespace pagerace {
 namespace {
@@ -31,6 +46,55 @@ void BareHandler(int, siginfo_t* si, void*) {
   errno = saved;
 }
 
+// Waits for `turn` to become `want`: spins briefly, then yields.
+void AwaitTurn(const std::atomic<int>& turn, int want) {
+  for (int spins = 0; turn.load(std::memory_order_acquire) != want; ++spins) {
+    if (spins > 64) sched_yield();
+  }
+}
+
+// The store loop.  threads == 1: `reprotect` runs before each store on this
+// thread.  threads == 2: a second thread runs it after each store, in strict
+// alternation (turn 0: the page is protected, store; turn 1: re-protect).
+void StoreLoop(benchmark::State& state, uint64_t* slot, const std::function<void()>& reprotect,
+               const std::function<void()>& helper_setup = {},
+               const std::function<void()>& helper_teardown = {}) {
+  uint64_t v = 0;
+  if (state.range(0) == 1) {
+    for (auto _ : state) {
+      reprotect();
+      __atomic_store_n(slot, ++v, __ATOMIC_RELAXED);
+    }
+    return;
+  }
+  std::atomic<int> turn{1};
+  std::atomic<bool> stop{false};
+  std::thread helper([&] {
+    if (helper_setup) helper_setup();
+    for (;;) {
+      AwaitTurn(turn, 1);
+      if (stop.load(std::memory_order_acquire)) break;
+      reprotect();
+      turn.store(0, std::memory_order_release);
+    }
+    if (helper_teardown) helper_teardown();
+  });
+  for (auto _ : state) {
+    AwaitTurn(turn, 0);
+    __atomic_store_n(slot, ++v, __ATOMIC_RELAXED);
+    turn.store(1, std::memory_order_release);
+  }
+  AwaitTurn(turn, 0);
+  stop.store(true, std::memory_order_release);
+  turn.store(1, std::memory_order_release);
+  helper.join();
+}
+
+void Rate(benchmark::State& state, const char* name) {
+  state.counters[name] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void BM_BareFault(benchmark::State& state) {
   const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   // Same neighbourhood as the harness: a page inside a larger shared mapping.
@@ -40,17 +104,13 @@ void BM_BareFault(benchmark::State& state) {
   sa.sa_sigaction = BareHandler;
   sa.sa_flags = SA_SIGINFO | SA_NODEFER;
   sigaction(SIGSEGV, &sa, &old);
-  uint64_t v = 0;
-  for (auto _ : state) {
-    mprotect(g_bare_page, ps, PROT_READ);
-    __atomic_store_n(reinterpret_cast<uint64_t*>(g_bare_page), ++v, __ATOMIC_RELAXED);
-  }
+  StoreLoop(state, reinterpret_cast<uint64_t*>(g_bare_page),
+            [ps] { mprotect(g_bare_page, ps, PROT_READ); });
   sigaction(SIGSEGV, &old, nullptr);
   munmap(m, 64 * ps);
-  state.counters["faults/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                  benchmark::Counter::kIsRate);
+  Rate(state, "faults/s");
 }
-BENCHMARK(BM_BareFault)->UseRealTime();
+BENCHMARK(BM_BareFault)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
 
 void BM_FaultPath(benchmark::State& state, const char* scheme_name) {
   ResetThreadRegistry();
@@ -60,21 +120,63 @@ void BM_FaultPath(benchmark::State& state, const char* scheme_name) {
   o.pages = 64;
   o.mappings = 1;
   auto mm = MmContext::Create(o, scheme.get(), fs.get()).value();
-  ScopedThread reg("bench", /*user_access=*/true);
-  auto* slot = reinterpret_cast<uint64_t*>(mm->mmu().user_addr(0, 8));
-  __atomic_store_n(slot, 1, __ATOMIC_RELAXED);  // fault the page in
-  Page* page = mm->mapping().find_get_page(8);
-  uint64_t v = 1;
-  for (auto _ : state) {
-    mm->mmu().page_mkclean(page);  // write-protect, as writeback would
-    __atomic_store_n(slot, ++v, __ATOMIC_RELAXED);
+  {
+    ScopedThread reg("bench", /*user_access=*/true);
+    auto* slot = reinterpret_cast<uint64_t*>(mm->mmu().user_addr(0, 8));
+    __atomic_store_n(slot, 1, __ATOMIC_RELAXED);  // fault the page in
+    Page* page = mm->mapping().find_get_page(8);
+    std::unique_ptr<ScopedThread> helper_reg;
+    StoreLoop(
+        state, slot, [&] { mm->mmu().page_mkclean(page); },  // as writeback would
+        [&] { helper_reg = std::make_unique<ScopedThread>("writeback", false); },
+        [&] { helper_reg.reset(); });
+    put_page(page);
   }
-  put_page(page);
-  state.counters["faults/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                  benchmark::Counter::kIsRate);
+  Rate(state, "faults/s");
 }
-BENCHMARK_CAPTURE(BM_FaultPath, legacy, "legacy")->UseRealTime();
-BENCHMARK_CAPTURE(BM_FaultPath, locked, "locked")->UseRealTime();
+BENCHMARK_CAPTURE(BM_FaultPath, legacy, "legacy")->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_FaultPath, locked, "locked")->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_FaultPath, modern, "modern")->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
+void BM_Writeback(benchmark::State& state) {
+  ResetThreadRegistry();
+  auto scheme = MakeScheme("locked").value();
+  auto fs = MakeAdapter("nfs").value();
+  MmOptions o;
+  o.pages = 64;
+  o.mappings = 1;
+  auto mm = MmContext::Create(o, scheme.get(), fs.get()).value();
+  {
+    ScopedThread reg("writeback", /*user_access=*/false);
+    std::atomic<bool> stop{false};
+    std::thread io;
+    if (state.range(0) == 2) {
+      io = std::thread([&] {
+        ScopedThread r("io", false);
+        mm->io().Run(&stop);
+      });
+    }
+    WritebackControl wbc;
+    uint64_t v = 0;
+    for (auto _ : state) {
+      const uint64_t index = v % o.pages;
+      generic_perform_write(*mm, index, 0, ++v);
+      write_cache_pages(*mm, wbc);
+      if (state.range(0) == 1) {
+        mm->io().Drain();
+      } else if (Page* p = mm->mapping().find_get_page(index)) {
+        wait_on_page_writeback(p);
+        put_page(p);
+      }
+      mm->a_ops().commit();
+    }
+    stop.store(true);
+    mm->io().Kick();
+    if (io.joinable()) io.join();
+  }
+  Rate(state, "pages/s");
+}
+BENCHMARK(BM_Writeback)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
 
 }  // namespace
 }  // namespace pagerace
