@@ -43,3 +43,13 @@ assert sorted((r["scheme"], r["seed"]) for r in merged["runs"]) == \
        sorted((r["scheme"], r["seed"]) for r in whole["runs"])
 print("compare_test: ok", key(whole))
 PY
+
+# scripts/reports over the compare files: one line per distinct race, each
+# with a replay command; the locked runs contribute none.
+out="$("$root/scripts/reports" "$tmp"/compare-*-shard-*.json)"
+head -1 <<<"$out" | grep -q "distinct races in 4 runs" || { echo "FAIL: reports: $out"; exit 1; }
+tail -n +2 <<<"$out" | grep -v -q "replay: " && { echo "FAIL: a line without replay"; exit 1; }
+grep -q "legacy/nfs" <<<"$out" && ! grep -q "locked/nfs" <<<"$out" || { echo "FAIL: reports"; exit 1; }
+set +e; "$root/scripts/reports" /nonexistent.json 2>/dev/null; rc=$?; set -e
+[[ $rc == 2 ]] || { echo "FAIL: reports on a missing file exited $rc"; exit 1; }
+echo "compare_test: reports ok"
