@@ -39,6 +39,21 @@ expect_usage_error "schedule point" --sched=ordered "--order=nowhere<write_cache
 expect_usage_error "--replay" --replay=/nonexistent.json
 expect_usage_error "--replay" --replay="$0"
 expect_usage_error "--trace-out" --trace-out=/nonexistent/dir/t.json
+expect_usage_error "--pct-depth" --pct-depth=3
+expect_usage_error "--pct-depth" --sched=pct --pct-depth=0
+
+# PCT: the result states n, k, d and the strict scheduler's bound.
+"$bin" --scheme=locked --fs=nfs --sched=pct --pct-depth=2 --duration=1s --out="$tmp/pct.json" >/dev/null
+rc=$?
+if [[ $rc -ne 0 ]] || ! python3 - "$tmp/pct.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["stats"]["pct"]
+assert r["config"]["sched"] == "pct" and r["config"]["pct_depth"] == 2, r["config"]
+assert p["d"] == 2 and p["n"] >= 4 and p["k"] > 0 and p["steps"] > 0, p
+assert abs(p["lower_bound"] - 1 / (p["n"] * p["k"])) < 1e-15, p
+PY
+then echo "FAIL: pct run (exit $rc)"; fail=1; else echo "ok: pct states n, k, d and its bound"; fi
 
 # Replay: a legacy race recorded under jitter reproduces under jitter and
 # under the ordered schedule derived from its trace (exit 1: reproduced).

@@ -76,6 +76,10 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
     if (!p.ok()) return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter|ordered)");
     c.sched = *p;
   }
+  if (!raw.pct_depth.empty()) {
+    if (c.sched != sched::Policy::kPct) return Bad("pct-depth", raw.pct_depth, "only with --sched=pct");
+    if (!(st = ParseInt("pct-depth", raw.pct_depth, 1, 16, &c.pct_depth)).ok()) return st;
+  }
   if (!raw.order.empty()) {
     if (c.sched != sched::Policy::kOrdered) {
       return Bad("order", raw.order, "only with --sched=ordered");
@@ -121,6 +125,7 @@ std::string ReplayCommand(const RunConfig& c) {
       " --pages=", c.pages, " --mappings=", c.mappings, " --seed=", c.seed,
       " --sched=", sched::PolicyName(c.sched));
   if (c.sched == sched::Policy::kOrdered) absl::StrAppend(&cmd, " '--order=", c.order, "'");
+  if (c.sched == sched::Policy::kPct) absl::StrAppend(&cmd, " --pct-depth=", c.pct_depth);
   if (c.ops) {
     absl::StrAppend(&cmd, " --ops=", c.ops);
   } else {

@@ -18,7 +18,7 @@ namespace pagerace {
 // The flags as given (strings; empty = not given).
 struct RawFlags {
   std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
-      sched, order, out, trace_out;
+      sched, order, pct_depth, out, trace_out;
 };
 
 struct RunConfig {
@@ -35,6 +35,7 @@ struct RunConfig {
   sched::Policy sched = sched::Policy::kOff;
   std::string order;  // --sched=ordered: "A<B,C<D" (point names), as given
   std::vector<sched::OrderedDep> deps;
+  int pct_depth = 3;  // --sched=pct: d
   std::string out;     // result JSON path; empty = none
   std::string trace_out;  // Chrome trace path; empty = none
   std::string binary;  // argv[0], for the replay command

@@ -38,7 +38,8 @@ ABSL_FLAG(std::string, mappings, "", "user mappings of the file (default 2)");
 ABSL_FLAG(std::string, duration, "", "run time, e.g. 10s (default 10s; or --ops)");
 ABSL_FLAG(std::string, ops, "", "total worker operations instead of --duration");
 ABSL_FLAG(std::string, seed, "", "seed for every random choice (default 1)");
-ABSL_FLAG(std::string, sched, "", "schedule policy: off | jitter | ordered (default off)");
+ABSL_FLAG(std::string, sched, "", "schedule policy: off | jitter | ordered | pct (default off)");
+ABSL_FLAG(std::string, pct_depth, "", "--sched=pct: bug depth d, d-1 priority changes (default 3)");
 ABSL_FLAG(std::string, order, "",
           "--sched=ordered: dependencies A<B,C<D between schedule points (a thread at B waits "
           "for A)");
@@ -141,6 +142,7 @@ int main(int argc, char** argv) {
   raw.out = absl::GetFlag(FLAGS_out);
   raw.order = absl::GetFlag(FLAGS_order);
   raw.trace_out = absl::GetFlag(FLAGS_trace_out);
+  raw.pct_depth = absl::GetFlag(FLAGS_pct_depth);
   std::optional<pagerace::ReplayTarget> replay;
   if (const std::string spec = absl::GetFlag(FLAGS_replay); !spec.empty()) {
     auto t = pagerace::LoadReplay(spec);
@@ -157,6 +159,7 @@ int main(int argc, char** argv) {
     if (raw.sched.empty()) {
       raw.sched = r.sched;
       if (raw.order.empty()) raw.order = r.order;
+      if (raw.pct_depth.empty()) raw.pct_depth = r.pct_depth;
     }
     if (raw.duration.empty() && raw.ops.empty()) {
       raw.duration = r.duration;

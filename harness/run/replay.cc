@@ -97,6 +97,7 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
   r.seed = Str(c, "seed");
   r.sched = Str(c, "sched");
   r.order = Str(c, "order");
+  r.pct_depth = Str(c, "pct_depth");
   r.duration = Str(c, "duration");
   r.ops = Str(c, "ops");
   return t;

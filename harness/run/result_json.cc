@@ -90,6 +90,15 @@ nlohmann::json ResultToJson(const RunResult& res) {
       {"sched", sched::PolicyName(c.sched)}, {"out", c.out},
   };
   if (c.sched == sched::Policy::kOrdered) config["order"] = c.order;
+  if (c.sched == sched::Policy::kPct) {
+    config["pct_depth"] = c.pct_depth;
+    stats["pct"] = {{"n", res.pct.n},
+                    {"k", res.pct.k},
+                    {"d", res.pct.d},
+                    {"steps", res.pct.steps},
+                    {"lower_bound", res.pct.bound()},
+                    {"note", "bound of strict PCT for a bug of depth d; approximated here"}};
+  }
   if (c.ops) {
     config["ops"] = c.ops;
     config["duration"] = nullptr;
@@ -229,6 +238,13 @@ std::string FormatSummary(const RunResult& res) {
                         res.stat(Stat::kWritebacks), res.stat(Stat::kPwrites),
                         res.stat(Stat::kEvictions), res.fault_p50_ns / 1e3,
                         res.fault_p99_ns / 1e3);
+  if (c.sched == sched::Policy::kPct) {
+    absl::StrAppendFormat(&out,
+                          "  pct: n=%d threads, k=%d steps, d=%d (%d steps taken): strict PCT "
+                          "finds a depth-%d bug with p >= %.3g per run\n",
+                          res.pct.n, res.pct.k, res.pct.d, res.pct.steps, res.pct.d,
+                          res.pct.bound());
+  }
   if (!res.race_found()) {
     absl::StrAppend(&out, "  races: none\n  verdict: clean\n");
     return out;

@@ -146,6 +146,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   so.policy = config.sched;
   so.seed = config.seed;
   so.deps = config.deps;
+  so.pct_depth = static_cast<uint32_t>(config.pct_depth);
   sched::Configure(so);
 
   ScopedThread main_reg("main", /*user_access=*/false);
@@ -285,6 +286,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   futex_wake_all(&mm->mapping().dirty_events());
   wb.join();
   // The final sync runs unperturbed.
+  result.pct = sched::Pct();
   sched::Reset();
   sync_mapping(*mm, /*drain=*/false);
   stop_io.store(true);

@@ -32,6 +32,7 @@ struct RunResult {
   uint64_t ungrouped_reports = 0; // reports beyond the distinct-signature table
   std::vector<RaceGroup> races;   // distinct signatures, first detection first
   uint64_t jitter_delays = 0;
+  sched::PctStats pct;  // meaningful with --sched=pct
   // With config.trace_out: every page's last events (page lock holds
   // included), for the Chrome trace.
   std::vector<std::pair<uint64_t, std::vector<TraceEntry>>> page_traces;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -63,6 +64,18 @@ std::atomic<uint32_t> g_gen{0};
 
 thread_local Rng tls_rng;
 
+// PCT state.  Priorities by tid; change points fixed at Configure.
+constexpr int kMaxPctChanges = 16;
+uint32_t g_pct_depth = 3;
+uint64_t g_pct_steps = 20000;
+uint32_t g_pct_unit_us = 20;
+uint64_t g_change_at[kMaxPctChanges];
+std::atomic<uint64_t> g_steps{0};
+std::atomic<uint32_t> g_max_live{0};
+std::atomic<uint32_t> g_live_now{0};
+std::array<std::atomic<int64_t>, kMaxThreads + 1> g_prio;
+std::array<std::atomic<bool>, kMaxThreads + 1> g_live;
+
 void Bump() {
   g_gen.fetch_add(1, std::memory_order_acq_rel);
   futex_wake_all(&g_gen);
@@ -103,6 +116,35 @@ int TrulyBlocked() {
   return n;
 }
 
+bool LockBlocked(uint32_t tid) {
+  const BlockedOn& b = g_blocked_on[tid];
+  const std::atomic<uint32_t>* w = b.word.load(std::memory_order_acquire);
+  return w && (w->load(std::memory_order_acquire) & b.mask.load(std::memory_order_acquire));
+}
+
+void PctPoint() {
+  const uint32_t tid = current_thread().tid;
+  if (tid == 0 || tid > static_cast<uint32_t>(kMaxThreads)) return;
+  const uint64_t step = g_steps.fetch_add(1, std::memory_order_relaxed) + 1;
+  for (uint32_t i = 0; i + 1 < g_pct_depth && i < kMaxPctChanges; ++i) {
+    // The i-th change drops the thread below every initial priority (which
+    // are >= d), later changes lower still.
+    if (step == g_change_at[i]) g_prio[tid].store(g_pct_depth - 1 - i, std::memory_order_relaxed);
+  }
+  const int64_t mine = g_prio[tid].load(std::memory_order_relaxed);
+  uint32_t higher = 0;
+  for (uint32_t t = 1; t <= static_cast<uint32_t>(kMaxThreads); ++t) {
+    if (t == tid || !g_live[t].load(std::memory_order_relaxed)) continue;
+    const int64_t p = g_prio[t].load(std::memory_order_relaxed);
+    if ((p > mine || (p == mine && t < tid)) && !LockBlocked(t)) ++higher;
+  }
+  if (higher == 0) return;
+  const int saved = errno;
+  struct timespec ts = {0, static_cast<long>(higher * g_pct_unit_us) * 1000};
+  nanosleep(&ts, nullptr);
+  errno = saved;
+}
+
 void OrderedWait(Point p) {
   const int ndeps = g_num_deps.load(std::memory_order_acquire);
   for (int i = 0; i < ndeps; ++i) {
@@ -141,6 +183,9 @@ void AtPoint(Point p) {
     case Policy::kOrdered:
       OrderedWait(p);
       break;
+    case Policy::kPct:
+      PctPoint();
+      break;
   }
   g_hits[p].fetch_add(1, std::memory_order_acq_rel);
   if (policy == Policy::kOrdered) Bump();
@@ -178,6 +223,7 @@ const char* PolicyName(Policy p) {
     case Policy::kOff: return "off";
     case Policy::kJitter: return "jitter";
     case Policy::kOrdered: return "ordered";
+    case Policy::kPct: return "pct";
   }
   return "?";
 }
@@ -186,8 +232,9 @@ absl::StatusOr<Policy> PolicyByName(absl::string_view name) {
   if (name == "off") return Policy::kOff;
   if (name == "jitter") return Policy::kJitter;
   if (name == "ordered") return Policy::kOrdered;
+  if (name == "pct") return Policy::kPct;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown schedule policy '", name, "' (want off|jitter|ordered)"));
+      absl::StrCat("unknown schedule policy '", name, "' (want off|jitter|ordered|pct)"));
 }
 
 absl::StatusOr<std::vector<OrderedDep>> ParseOrderedDeps(absl::string_view spec) {
@@ -216,7 +263,16 @@ void Configure(const Options& options) {
   const int ndeps = static_cast<int>(std::min<size_t>(options.deps.size(), kMaxDeps));
   for (int i = 0; i < ndeps; ++i) g_deps[i] = options.deps[i];
   g_num_deps.store(ndeps, std::memory_order_release);
-  internal::g_ordered.store(options.policy == Policy::kOrdered, std::memory_order_release);
+  g_pct_depth = std::clamp<uint32_t>(options.pct_depth, 1, kMaxPctChanges + 1);
+  g_pct_steps = std::max<uint64_t>(1, options.pct_steps);
+  g_pct_unit_us = options.pct_unit_us;
+  uint64_t pct_seed = options.seed ^ 0x9c7ULL;
+  Rng rng(splitmix64(pct_seed));
+  for (uint32_t i = 0; i + 1 < g_pct_depth; ++i) g_change_at[i] = 1 + rng.Below(g_pct_steps);
+  // Lock-blocked tracking serves ordered (drop detection) and pct (a thread
+  // asleep on a lock does not hold others back).
+  internal::g_ordered.store(options.policy == Policy::kOrdered || options.policy == Policy::kPct,
+                            std::memory_order_release);
   internal::g_enabled.store(options.policy != Policy::kOff, std::memory_order_release);
 }
 
@@ -229,6 +285,22 @@ void Reset() {
   for (auto& d : g_dep_done) d.store(false, std::memory_order_relaxed);
   g_skipped.store(0);
   g_delays.store(0);
+  g_steps.store(0);
+  g_max_live.store(g_live_now.load());
+}
+
+double PctStats::bound() const {
+  if (n == 0 || k == 0 || d == 0) return 0;
+  return 1.0 / (static_cast<double>(n) * std::pow(static_cast<double>(k), d - 1.0));
+}
+
+PctStats Pct() {
+  PctStats s;
+  s.n = g_max_live.load();
+  s.k = g_pct_steps;
+  s.d = g_pct_depth;
+  s.steps = g_steps.load();
+  return s;
 }
 
 uint64_t Hits(Point p) { return g_hits[p].load(std::memory_order_acquire); }
@@ -238,11 +310,27 @@ uint64_t JitterDelays() { return g_delays.load(); }
 void OnThreadStart(uint32_t tid) {
   uint64_t s = g_seed * 0x100000001b3ULL + tid;
   tls_rng.Seed(splitmix64(s));
+  if (tid >= 1 && tid <= static_cast<uint32_t>(kMaxThreads)) {
+    // Initial PCT priorities: distinct-ish random values, all >= d.
+    uint64_t p = s ^ 0x5ca1ab1eULL;
+    g_prio[tid].store(static_cast<int64_t>(g_pct_depth) +
+                          static_cast<int64_t>(splitmix64(p) % 1000000),
+                      std::memory_order_relaxed);
+    g_live[tid].store(true, std::memory_order_relaxed);
+    const uint32_t live = g_live_now.fetch_add(1) + 1;
+    uint32_t m = g_max_live.load();
+    while (live > m && !g_max_live.compare_exchange_weak(m, live)) {
+    }
+  }
   g_participants.fetch_add(1, std::memory_order_acq_rel);
   Bump();
 }
 
 void OnThreadExit() {
+  const uint32_t tid = current_thread().tid;
+  if (tid >= 1 && tid <= static_cast<uint32_t>(kMaxThreads) && g_live[tid].exchange(false)) {
+    g_live_now.fetch_sub(1);
+  }
   g_participants.fetch_sub(1, std::memory_order_acq_rel);
   Bump();
 }

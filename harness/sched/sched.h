@@ -18,6 +18,15 @@
 //             is still set, so a thread about to be woken is not mistaken for
 //             a stuck one.  Every thread a participant can wait for must be
 //             registered (RegisterThread) for the detection to be exact.
+//   pct     — PCT (Burckhardt et al., ASPLOS 2010), approximated on real
+//             threads: every thread gets a random priority at start; at d-1
+//             step counts drawn uniformly from [1, k] the thread taking that
+//             step drops to a priority below every initial one.  At each
+//             point a thread waits pct_unit_us for every live, not
+//             lock-blocked thread of higher priority, so higher priorities
+//             run ahead.  Strict PCT (one thread running at a time) finds a
+//             bug of depth d with probability >= 1/(n k^(d-1)); the result
+//             states n, k, d and that bound for the strict scheduler.
 //
 // Thread-safety: Configure/Reset require that no registered thread is running
 // harness code; everything else is safe for concurrent use, including from
@@ -46,7 +55,7 @@ const char* PointName(Point p);
 // Looks a point up by its user-visible name.
 absl::StatusOr<Point> PointByName(absl::string_view name);
 
-enum class Policy { kOff, kJitter, kOrdered };
+enum class Policy { kOff, kJitter, kOrdered, kPct };
 const char* PolicyName(Policy p);
 absl::StatusOr<Policy> PolicyByName(absl::string_view name);
 
@@ -65,7 +74,21 @@ struct Options {
   uint32_t jitter_one_in = 8;
   uint32_t jitter_max_us = 50;
   std::vector<OrderedDep> deps;  // ordered
+  // pct: depth d (d-1 priority changes), steps k the change points are drawn
+  // from, and the wait per higher-priority thread at a point.
+  uint32_t pct_depth = 3;
+  uint64_t pct_steps = 20000;
+  uint32_t pct_unit_us = 20;
 };
+
+struct PctStats {
+  uint32_t n = 0;      // threads that took part (most alive at once)
+  uint64_t k = 0;      // the step range the change points were drawn from
+  uint32_t d = 0;      // depth
+  uint64_t steps = 0;  // schedule points actually passed
+  double bound() const;  // 1 / (n k^(d-1))
+};
+PctStats Pct();
 
 void Configure(const Options& options);
 void Reset();  // policy off, counters cleared
