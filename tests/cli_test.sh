@@ -39,6 +39,8 @@ expect_usage_error "schedule point" --sched=ordered "--order=nowhere<write_cache
 expect_usage_error "--replay" --replay=/nonexistent.json
 expect_usage_error "--replay" --replay="$0"
 expect_usage_error "--trace-out" --trace-out=/nonexistent/dir/t.json
+expect_usage_error "--jitter-max-us" --jitter-max-us=100
+expect_usage_error "--jitter-max-us" --sched=jitter --jitter-max-us=0
 expect_usage_error "--pct-depth" --pct-depth=3
 expect_usage_error "--pct-depth" --sched=pct --pct-depth=0
 

@@ -76,6 +76,14 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
     if (!p.ok()) return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter|ordered)");
     c.sched = *p;
   }
+  if (!raw.jitter_max_us.empty()) {
+    if (c.sched != sched::Policy::kJitter) {
+      return Bad("jitter-max-us", raw.jitter_max_us, "only with --sched=jitter");
+    }
+    if (!(st = ParseInt("jitter-max-us", raw.jitter_max_us, 1, 100000, &c.jitter_max_us)).ok()) {
+      return st;
+    }
+  }
   if (!raw.pct_depth.empty()) {
     if (c.sched != sched::Policy::kPct) return Bad("pct-depth", raw.pct_depth, "only with --sched=pct");
     if (!(st = ParseInt("pct-depth", raw.pct_depth, 1, 16, &c.pct_depth)).ok()) return st;
@@ -126,6 +134,9 @@ std::string ReplayCommand(const RunConfig& c) {
       " --sched=", sched::PolicyName(c.sched));
   if (c.sched == sched::Policy::kOrdered) absl::StrAppend(&cmd, " '--order=", c.order, "'");
   if (c.sched == sched::Policy::kPct) absl::StrAppend(&cmd, " --pct-depth=", c.pct_depth);
+  if (c.sched == sched::Policy::kJitter && c.jitter_max_us != 50) {
+    absl::StrAppend(&cmd, " --jitter-max-us=", c.jitter_max_us);
+  }
   if (c.ops) {
     absl::StrAppend(&cmd, " --ops=", c.ops);
   } else {

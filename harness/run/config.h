@@ -18,7 +18,7 @@ namespace pagerace {
 // The flags as given (strings; empty = not given).
 struct RawFlags {
   std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
-      sched, order, pct_depth, out, trace_out;
+      sched, order, pct_depth, jitter_max_us, out, trace_out;
 };
 
 struct RunConfig {
@@ -36,6 +36,7 @@ struct RunConfig {
   std::string order;  // --sched=ordered: "A<B,C<D" (point names), as given
   std::vector<sched::OrderedDep> deps;
   int pct_depth = 3;  // --sched=pct: d
+  int jitter_max_us = 50;  // --sched=jitter: longest delay at a point
   std::string out;     // result JSON path; empty = none
   std::string trace_out;  // Chrome trace path; empty = none
   std::string binary;  // argv[0], for the replay command

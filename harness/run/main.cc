@@ -39,6 +39,8 @@ ABSL_FLAG(std::string, duration, "", "run time, e.g. 10s (default 10s; or --ops)
 ABSL_FLAG(std::string, ops, "", "total worker operations instead of --duration");
 ABSL_FLAG(std::string, seed, "", "seed for every random choice (default 1)");
 ABSL_FLAG(std::string, sched, "", "schedule policy: off | jitter | ordered | pct (default off)");
+ABSL_FLAG(std::string, jitter_max_us, "",
+          "--sched=jitter: longest delay at a schedule point, in microseconds (default 50)");
 ABSL_FLAG(std::string, pct_depth, "", "--sched=pct: bug depth d, d-1 priority changes (default 3)");
 ABSL_FLAG(std::string, order, "",
           "--sched=ordered: dependencies A<B,C<D between schedule points (a thread at B waits "
@@ -143,6 +145,7 @@ int main(int argc, char** argv) {
   raw.order = absl::GetFlag(FLAGS_order);
   raw.trace_out = absl::GetFlag(FLAGS_trace_out);
   raw.pct_depth = absl::GetFlag(FLAGS_pct_depth);
+  raw.jitter_max_us = absl::GetFlag(FLAGS_jitter_max_us);
   std::optional<pagerace::ReplayTarget> replay;
   if (const std::string spec = absl::GetFlag(FLAGS_replay); !spec.empty()) {
     auto t = pagerace::LoadReplay(spec);
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
       raw.sched = r.sched;
       if (raw.order.empty()) raw.order = r.order;
       if (raw.pct_depth.empty()) raw.pct_depth = r.pct_depth;
+      if (raw.jitter_max_us.empty()) raw.jitter_max_us = r.jitter_max_us;
     }
     if (raw.duration.empty() && raw.ops.empty()) {
       raw.duration = r.duration;

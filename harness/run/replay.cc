@@ -98,6 +98,7 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
   r.sched = Str(c, "sched");
   r.order = Str(c, "order");
   r.pct_depth = Str(c, "pct_depth");
+  r.jitter_max_us = Str(c, "jitter_max_us");
   r.duration = Str(c, "duration");
   r.ops = Str(c, "ops");
   return t;

@@ -147,6 +147,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   so.seed = config.seed;
   so.deps = config.deps;
   so.pct_depth = static_cast<uint32_t>(config.pct_depth);
+  so.jitter_max_us = static_cast<uint32_t>(config.jitter_max_us);
   sched::Configure(so);
 
   ScopedThread main_reg("main", /*user_access=*/false);
