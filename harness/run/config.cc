@@ -73,7 +73,7 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   if (!(st = ParseInt("ops", raw.ops, 1, INT64_MAX, &c.ops)).ok()) return st;
   if (!raw.sched.empty()) {
     auto p = sched::PolicyByName(raw.sched);
-    if (!p.ok()) return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter|ordered)");
+    if (!p.ok()) return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter|ordered|pct)");
     c.sched = *p;
   }
   if (!raw.jitter_max_us.empty()) {
