@@ -73,7 +73,9 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   if (!(st = ParseInt("ops", raw.ops, 1, INT64_MAX, &c.ops)).ok()) return st;
   if (!raw.sched.empty()) {
     auto p = sched::PolicyByName(raw.sched);
-    if (!p.ok()) return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter|ordered|pct)");
+    if (!p.ok()) {
+      return Bad("sched", raw.sched, "unknown schedule policy (want off|jitter|ordered|pct)");
+    }
     c.sched = *p;
   }
   if (!raw.jitter_max_us.empty()) {
@@ -85,7 +87,9 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
     }
   }
   if (!raw.pct_depth.empty()) {
-    if (c.sched != sched::Policy::kPct) return Bad("pct-depth", raw.pct_depth, "only with --sched=pct");
+    if (c.sched != sched::Policy::kPct) {
+      return Bad("pct-depth", raw.pct_depth, "only with --sched=pct");
+    }
     if (!(st = ParseInt("pct-depth", raw.pct_depth, 1, 16, &c.pct_depth)).ok()) return st;
   }
   if (!raw.order.empty()) {
