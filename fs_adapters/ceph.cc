@@ -140,7 +140,8 @@ vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
   return 0;
 }
 
-// ceph_write_begin: the pwrite path waits and flushes as mkwrite does.
+// Models fs/ceph/addr.c:ceph_write_begin() / ceph_write_end() as of v2.6.34:
+// the pwrite path waits and flushes as mkwrite does.
 int CephAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
   update_writeable_page(page);
   return 0;
@@ -173,8 +174,9 @@ int CephAdapter::writepage(Page* page, WritebackControl& wbc) {
   return 0;
 }
 
-// The OSD acknowledged the write (writepages_finish): the page's snap
-// context — whichever it holds now — and its wrbuffer reference go.
+// Models fs/ceph/addr.c:writepages_finish() as of v2.6.34: the OSD
+// acknowledged the write; the page's snap context — whichever it holds now —
+// and its wrbuffer reference go.
 void CephAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
@@ -189,7 +191,8 @@ void CephAdapter::end_io(Page* page) {
   check_counters(index);
 }
 
-// ceph_releasepage: a page holding a snap context stays.
+// Models fs/ceph/addr.c:ceph_releasepage() as of v2.6.34: a page holding a
+// snap context stays.
 bool CephAdapter::releasepage(Page* page) {
   FutexLock l(&i_lock_);
   return snapc_[page->index] == 0;
@@ -217,6 +220,8 @@ MetadataState CephAdapter::metadata_state(const Page* page) const {
   return PageWriteback(page) ? MetadataState::kNotDirtyCapable : MetadataState::kDirtyCapable;
 }
 
+// Models the snapshot side of fs/ceph/snap.c:ceph_handle_snap() as of
+// v2.6.34: a new snap context for the realm, under snap_rwsem held for write.
 void CephAdapter::background_step() {
   snap_rwsem_.Lock();  // ceph_handle_snap: down_write(&mdsc->snap_rwsem)
   realm_seq_.fetch_add(1, std::memory_order_acq_rel);

@@ -163,9 +163,10 @@ void NfsAdapter::invalidatepage(Page* page) {
   mm_->trace(page->index, Event::kInvalidatepage);
 }
 
-// The file now ends `offset` bytes into the page: the request must not carry
-// bytes past it to the server (nfs_setattr has flushed them before a size
-// change; the model cuts the request instead).
+// Models the effect of fs/nfs/inode.c:nfs_setattr() on a shrink as of
+// v2.6.29: the file now ends `offset` bytes into the page, and no request may
+// carry bytes past it to the server; differences: nfs_setattr flushes them
+// before the size change, the model cuts the request instead.
 void NfsAdapter::invalidate_partial(Page* page, uint32_t offset) {
   FutexLock l(&i_lock_);
   Request& req = reqs_[page->index];
@@ -179,7 +180,8 @@ void NfsAdapter::invalidate_partial(Page* page, uint32_t offset) {
   mm_->trace(page->index, Event::kInvalidatepage);
 }
 
-// fs/nfs/inode.c:nfs_setattr() writes dirty data out before it changes the
+// Models fs/nfs/inode.c:nfs_setattr() on growth as of v2.6.29: it writes
+// dirty data out before it changes the
 // size (nfs_wb_all), which write-protects the pages; the model write-protects
 // the EOF page, the one whose request the old size bounded, so the next store
 // faults into ->page_mkwrite and the request grows with the file.
