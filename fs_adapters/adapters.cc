@@ -13,6 +13,7 @@ std::vector<std::pair<std::string, std::string>> AdapterNames() {
           {"ceph:no_snap_flush", "adapter mutant: no flush of an older snap context (trips fs)"},
           {"btrfs", "delalloc: reservation before the page lock, late fixup in writepage"},
           {"btrfs:unlocked", "the same, mkwrite returning with the page unlocked"},
+          {"btrfs:leak_reservation", "adapter mutant: a second reservation leaks (trips I4)"},
           {"none", "tmpfs-like control: no page_mkwrite, no per-page metadata"},
           {"buffer", "buffer.c blocks under a journal taken in page_mkwrite; pagecache_isize_extended"},
           {"buffer:no_isize_extended", "the same without pagecache_isize_extended (loses data on isize)"}};
@@ -22,8 +23,9 @@ absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view na
   if (name == "nfs") return MakeNfsAdapter(true);
   if (name == "nfs:unlocked") return MakeNfsAdapter(false);
   if (name == "none") return MakeNoneAdapter();
-  if (name == "btrfs") return MakeBtrfsAdapter(true);
-  if (name == "btrfs:unlocked") return MakeBtrfsAdapter(false);
+  if (name == "btrfs") return MakeBtrfsAdapter(true, true);
+  if (name == "btrfs:unlocked") return MakeBtrfsAdapter(false, true);
+  if (name == "btrfs:leak_reservation") return MakeBtrfsAdapter(true, false);
   if (name == "ceph") return MakeCephAdapter(true, true);
   if (name == "ceph:unlocked") return MakeCephAdapter(false, true);
   if (name == "ceph:no_snap_flush") return MakeCephAdapter(true, false);

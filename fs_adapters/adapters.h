@@ -7,6 +7,8 @@
 //   btrfs          delalloc (fs/btrfs/inode.c): space reserved before the page
 //                  lock, writepage's fixup path for pages dirty without delalloc
 //   btrfs:unlocked the same, mkwrite returning with the page unlocked
+//   btrfs:leak_reservation  adapter mutant: a page's second reservation is
+//                  never released (trips I4)
 //   none           tmpfs-like: no ->page_mkwrite, no per-page metadata
 //   ceph           snap-context based (fs/ceph/addr.c); mkwrite returns
 //                  VM_FAULT_LOCKED; a snapshot thread bumps the snap sequence
@@ -32,7 +34,8 @@ namespace pagerace {
 
 std::unique_ptr<StoreBackedOps> MakeNfsAdapter(bool mkwrite_returns_locked);
 std::unique_ptr<StoreBackedOps> MakeNoneAdapter();
-std::unique_ptr<StoreBackedOps> MakeBtrfsAdapter(bool mkwrite_returns_locked);
+std::unique_ptr<StoreBackedOps> MakeBtrfsAdapter(bool mkwrite_returns_locked,
+                                                 bool release_extra_reservation);
 std::unique_ptr<StoreBackedOps> MakeCephAdapter(bool mkwrite_returns_locked,
                                                 bool flush_older_snapc);
 std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked,

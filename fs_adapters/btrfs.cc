@@ -35,13 +35,16 @@ void BtrfsAdapter::set_delalloc(Page* page) {
   State& st = state_[page->index];
   --pending_;
   if (st == State::kDelalloc) {
-    ++free_space_;  // the range already had its reservation
-  } else {
-    st = State::kDelalloc;
-    ++nr_delalloc_;
-    SetPageFlag(page, PG_private);
-    mm_->trace(page->index, Event::kMetadataAttach);
+    // The range already had its reservation: this one goes back (the
+    // mutant leaks it, and space is no longer conserved).
+    if (release_extra_reservation_) ++free_space_;
+    check_counters(page->index);
+    return;
   }
+  st = State::kDelalloc;
+  ++nr_delalloc_;
+  SetPageFlag(page, PG_private);
+  mm_->trace(page->index, Event::kMetadataAttach);
   check_counters(page->index);
 }
 
@@ -92,8 +95,10 @@ vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
   return 0;
 }
 
-// btrfs_file_write's prepare_pages/btrfs_delalloc_reserve_space: the pwrite
-// path reserves and sets delalloc as mkwrite does (page locked by the caller).
+// Models fs/btrfs/file.c:btrfs_file_write() (prepare_pages, then
+// btrfs_set_extent_delalloc in dirty_and_release_pages) as of v2.6.30: the
+// pwrite path reserves and sets delalloc as mkwrite does (page locked by the
+// caller); differences: one page per call.
 int BtrfsAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
   wait_on_page_writeback(page);
   FutexLock l(&i_lock_);
@@ -151,6 +156,8 @@ int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
   return 0;
 }
 
+// Models fs/btrfs/extent_io.c:end_bio_extent_writepage() as of v2.6.30: the
+// extent is written, the page's range no longer in flight.
 void BtrfsAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
@@ -162,12 +169,15 @@ void BtrfsAdapter::end_io(Page* page) {
   }
 }
 
+// Models fs/btrfs/inode.c:btrfs_releasepage() as of v2.6.30: a page with
+// delalloc or a write in flight stays.
 bool BtrfsAdapter::releasepage(Page* page) {
   FutexLock l(&i_lock_);
   return state_[page->index] == State::kNone;
 }
 
-// btrfs_invalidatepage: the truncated page's delalloc and its reservation go.
+// Models fs/btrfs/inode.c:btrfs_invalidatepage() as of v2.6.30: the truncated
+// page's delalloc and its reservation go.
 void BtrfsAdapter::invalidatepage(Page* page) {
   FutexLock l(&i_lock_);
   State& st = state_[page->index];
@@ -205,8 +215,9 @@ int64_t BtrfsAdapter::free_space() const {
   return free_space_;
 }
 
-std::unique_ptr<StoreBackedOps> MakeBtrfsAdapter(bool mkwrite_returns_locked) {
-  return std::make_unique<BtrfsAdapter>(mkwrite_returns_locked);
+std::unique_ptr<StoreBackedOps> MakeBtrfsAdapter(bool mkwrite_returns_locked,
+                                                 bool release_extra_reservation) {
+  return std::make_unique<BtrfsAdapter>(mkwrite_returns_locked, release_extra_reservation);
 }
 
 }  // namespace pagerace

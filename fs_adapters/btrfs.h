@@ -22,6 +22,11 @@
 // "late reservation" that needed that worker at all), on a full file system
 // it is lost.
 //
+// Variants: `btrfs:unlocked` returns from mkwrite unlocked;
+// `btrfs:leak_reservation` (adapter mutant, trips I4) keeps the second
+// reservation of a page that already had delalloc instead of releasing it —
+// the reservation leak btrfs's accounting has had to guard against.
+//
 // Adapter invariant I4: space is conserved — free + reserved-but-not-yet-
 // delalloc + pages holding delalloc equals the file system's capacity — and
 // the free space never goes negative.
@@ -42,11 +47,15 @@ namespace pagerace {
 
 class BtrfsAdapter : public StoreBackedOps {
  public:
-  explicit BtrfsAdapter(bool mkwrite_returns_locked)
-      : mkwrite_returns_locked_(mkwrite_returns_locked) {}
+  BtrfsAdapter(bool mkwrite_returns_locked, bool release_extra_reservation)
+      : mkwrite_returns_locked_(mkwrite_returns_locked),
+        release_extra_reservation_(release_extra_reservation) {}
 
   void Attach(MmContext* mm) override;
-  const char* name() const override { return mkwrite_returns_locked_ ? "btrfs" : "btrfs:unlocked"; }
+  const char* name() const override {
+    if (!release_extra_reservation_) return "btrfs:leak_reservation";
+    return mkwrite_returns_locked_ ? "btrfs" : "btrfs:unlocked";
+  }
   bool has_page_mkwrite() const override { return true; }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   int writepage(Page* page, WritebackControl& wbc) override;
@@ -76,6 +85,7 @@ class BtrfsAdapter : public StoreBackedOps {
   void check_counters(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
   const bool mkwrite_returns_locked_;
+  const bool release_extra_reservation_;  // false: the leak_reservation mutant
   mutable FutexMutex i_lock_;
   std::unique_ptr<State[]> state_ ABSL_GUARDED_BY(i_lock_);
   std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);  // bytes in flight, per page

@@ -3,6 +3,7 @@
 // btrfs's back (it reserves late, and drops the data on ENOSPC).
 #include "fs_adapters/btrfs.h"
 
+#include "harness/mm/filemap.h"
 #include "harness/mm/truncate.h"
 #include "test_machine.h"
 
@@ -79,6 +80,32 @@ TEST(BtrfsTest, FixupPathDropsTheDataOnEnospc) {
   EXPECT_GE(m.races(RaceKind::kLostDirty), 1u);  // clean, and not on disk
   put_page(p);
 }
+
+// I4 both ways: a second write to a page that already has delalloc must give
+// its reservation back; the leak_reservation mutant keeps it, and space is no
+// longer conserved.
+class BtrfsReservationTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(BtrfsReservationTest, SecondReservationOfAPageIsReleased) {
+  const bool mutant = std::string(GetParam()) == "btrfs:leak_reservation";
+  TestMachine m("locked", GetParam(), 4, 2);
+  TestThread t("worker");
+  const int64_t free0 = btrfs(m).free_space();
+  m.store(0, 1, 0, 5);                                  // mkwrite: reserve, delalloc
+  ASSERT_TRUE(generic_perform_write(*m.mm, 1, 1, 6));   // again, through pwrite
+  EXPECT_EQ(btrfs(m).free_space(), mutant ? free0 - 2 : free0 - 1);
+  m.mm->audit_all();
+  EXPECT_EQ(m.races(RaceKind::kCounterDrift), mutant ? 1u : 0u);
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(1, 1), 6u);  // the data is fine either way
+}
+
+INSTANTIATE_TEST_SUITE_P(Btrfs, BtrfsReservationTest,
+                         ::testing::Values("btrfs", "btrfs:leak_reservation"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "btrfs" ? std::string("releases")
+                                                                     : std::string("mutant");
+                         });
 
 }  // namespace
 }  // namespace pagerace

@@ -141,6 +141,7 @@ INSTANTIATE_TEST_SUITE_P(
         Cell{"modern", "btrfs", "mixed", "clean", false},
         Cell{"locked", "btrfs", "enospc", "clean", false},
         Cell{"modern", "btrfs", "truncate", "clean", false},
+        Cell{"locked", "btrfs:leak_reservation", "mixed", "I4", false},
         // Contention shapes: one hot set of pages, three mappings, fsync.
         Cell{"legacy", "nfs", "hot", "I2", true}, Cell{"locked", "nfs", "hot", "clean", false},
         Cell{"locked", "nfs", "multimap", "clean", false},
