@@ -57,13 +57,15 @@ void StoreBackedOps::Attach(MmContext* mm) {
 int StoreBackedOps::readpage(Page* page) {
   uint8_t* dst = mm_->mmu().kmap(page->index);
   store_->Read(page->index, dst);
-  const int64_t isize = mm_->mapping().i_size();
-  const int64_t start = static_cast<int64_t>(page->index * page_size_);
-  if (isize < start + static_cast<int64_t>(page_size_)) {
-    const size_t keep = isize > start ? static_cast<size_t>(isize - start) : 0;
-    memset(dst + keep, 0, page_size_ - keep);
-  }
+  const uint32_t keep = bytes_in_isize(page->index);
+  memset(dst + keep, 0, page_size_ - keep);
   return 0;
+}
+
+uint32_t StoreBackedOps::bytes_in_isize(uint64_t index) const {
+  const int64_t start = static_cast<int64_t>(index * page_size_);
+  return static_cast<uint32_t>(std::clamp<int64_t>(mm_->mapping().i_size() - start, 0,
+                                                   static_cast<int64_t>(page_size_)));
 }
 
 void StoreBackedOps::read_persisted(uint64_t index, uint8_t* dst) const {

@@ -47,6 +47,9 @@ class StoreBackedOps : public AddressSpaceOps {
   BackingStore& store() { return *store_; }
 
  protected:
+  // Bytes of page `index` inside i_size now (0 past EOF, the page size for a
+  // page wholly inside): nfs_page_length and its kin in other filesystems.
+  uint32_t bytes_in_isize(uint64_t index) const;
   // The in-flight bytes of page `index`; owned by whoever set PG_writeback.
   uint8_t* snapshot(uint64_t index) { return snapshots_.get() + index * page_size_; }
   size_t page_size_ = 0;  // constant after Attach

@@ -78,9 +78,8 @@ vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
     return ret;
   };
   if (!vm_holds_lock) lock_page(page);
-  const int64_t start = static_cast<int64_t>(page->index * page_size_);
   if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() ||
-      mm_->mapping().i_size() <= start) {
+      bytes_in_isize(page->index) == 0) {
     return fail(kVmFaultNoPage);
   }
   wait_on_page_writeback(page);
@@ -143,9 +142,7 @@ int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
       ++free_space_;
       test_set_page_writeback(page);
       // The part inside i_size is the extent's (extent_write_cache_pages).
-      const int64_t start = static_cast<int64_t>(index * page_size_);
-      len_[index] = static_cast<uint32_t>(std::clamp<int64_t>(
-          mm_->mapping().i_size() - start, 0, static_cast<int64_t>(page_size_)));
+      len_[index] = bytes_in_isize(index);
       memcpy(snapshot(index), mm_->mmu().kmap(index), len_[index]);
       check_counters(index);
     }

@@ -151,10 +151,7 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
     const uint32_t data = pb.data & in;
     pb.dirty = 0;
     pb.data = 0;
-    const int64_t isize = mm_->mapping().i_size();
-    const int64_t start = static_cast<int64_t>(index * page_size_);
-    if (isize > start && isize < start + static_cast<int64_t>(page_size_)) {
-      const size_t keep = static_cast<size_t>(isize - start);
+    if (const uint32_t keep = bytes_in_isize(index); keep > 0 && keep < page_size_) {
       memset(mm_->mmu().kmap(index) + keep, 0, page_size_ - keep);
     }
     // get_block(create=1) for dirty buffers without a block: on ENOSPC the

@@ -23,13 +23,6 @@ const char* CephAdapter::name() const {
   return options_.mkwrite_returns_locked ? "ceph" : "ceph:unlocked";
 }
 
-uint32_t CephAdapter::page_length(const Page* page) const {
-  const int64_t isize = mm_->mapping().i_size();
-  const int64_t start = static_cast<int64_t>(page->index * page_size_);
-  if (isize <= start) return 0;
-  return static_cast<uint32_t>(std::min<int64_t>(static_cast<int64_t>(page_size_), isize - start));
-}
-
 void CephAdapter::check_counters(uint64_t index) {
   const int64_t drift = wrbuffer_ref_ - nr_snapc_pages_;
   if (drift == reported_drift_ && wrbuffer_ref_ >= 0) return;
@@ -121,7 +114,7 @@ vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
   const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
   if (!vm_holds_lock) lock_page(page);
   if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() ||
-      page_length(page) == 0) {
+      bytes_in_isize(page->index) == 0) {
     if (!vm_holds_lock) unlock_page(page);
     return kVmFaultNoPage;  // truncated, or wholly past EOF
   }
@@ -159,7 +152,7 @@ bool CephAdapter::writepage_nounlock(Page* page) {
   {
     FutexLock l(&i_lock_);
     if (snapc_[index] == 0) return false;  // "not dirty?": nothing to write
-    len_[index] = page_length(page);
+    len_[index] = bytes_in_isize(index);
     test_set_page_writeback(page);
     memcpy(snapshot(index), mm_->mmu().kmap(index), len_[index]);
   }

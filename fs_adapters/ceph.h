@@ -97,8 +97,7 @@ class CephAdapter : public StoreBackedOps {
   bool writepage_nounlock(Page* page);
   // I4: wrbuffer_ref against the pages holding a context.
   void check_counters(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
-  // Bytes of the page inside i_size.
-  uint32_t page_length(const Page* page) const;
+
 
   const Options options_;
   // Failure injection: every fail_one_in_-th mkwrite fails (0: never).

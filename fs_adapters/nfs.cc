@@ -15,13 +15,6 @@ void NfsAdapter::Attach(MmContext* mm) {
   reqs_.reset(new Request[mm->pages()]);
 }
 
-uint32_t NfsAdapter::nfs_page_length(const Page* page) const {
-  const int64_t isize = mm_->mapping().i_size();
-  const int64_t start = static_cast<int64_t>(page->index * page_size_);
-  if (isize <= start) return 0;
-  return static_cast<uint32_t>(std::min<int64_t>(static_cast<int64_t>(page_size_), isize - start));
-}
-
 // Models fs/nfs/write.c:nfs_updatepage() -> nfs_writepage_setup() as of
 // v2.6.29; differences: a request that is not contiguous with the new range
 // is widened to the hull instead of being flushed first (nfs_flush_incompatible)
@@ -71,7 +64,7 @@ vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
     unlock();
     return kVmFaultNoPage;
   }
-  const uint32_t pagelen = nfs_page_length(page);
+  const uint32_t pagelen = bytes_in_isize(page->index);  // nfs_page_length
   if (pagelen == 0) {
     unlock();
     return kVmFaultNoPage;

@@ -70,8 +70,6 @@ class NfsAdapter : public StoreBackedOps {
   // nfs_updatepage(): create or extend the page's request for [offset,
   // offset+len) and dirty the page.  REQUIRES: page locked.
   void nfs_updatepage(Page* page, uint32_t offset, uint32_t len);
-  // Bytes of the page inside i_size (nfs_page_length).
-  uint32_t nfs_page_length(const Page* page) const;
 
   const bool mkwrite_returns_locked_;
   // Failure injection: every fail_one_in_-th mkwrite fails (0: never).

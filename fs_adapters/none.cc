@@ -2,7 +2,6 @@
 // metadata, so there is nothing for a fault/writeback race to lose track of.
 // Whatever any oracle reports here is a harness bug.  Writes go to the store
 // so the data ledger still checks end to end.
-#include <algorithm>
 #include <cstring>
 
 #include "fs_adapters/adapters.h"
@@ -20,10 +19,7 @@ class NoneAdapter : public StoreBackedOps {
     test_set_page_writeback(page);
     mm_->trace(page->index, Event::kSetPageWriteback);
     // Only what lies inside i_size is the file's.
-    const int64_t isize = mm_->mapping().i_size();
-    const int64_t start = static_cast<int64_t>(page->index * page_size_);
-    const size_t len = static_cast<size_t>(
-        std::clamp<int64_t>(isize - start, 0, static_cast<int64_t>(page_size_)));
+    const size_t len = bytes_in_isize(page->index);
     memcpy(snapshot(page->index), mm_->mmu().kmap(page->index), len);
     memset(snapshot(page->index) + len, 0, page_size_ - len);
     unlock_page(page);
