@@ -40,9 +40,25 @@ expect_usage_error "--replay" --replay=/nonexistent.json
 expect_usage_error "--replay" --replay="$0"
 expect_usage_error "--trace-out" --trace-out=/nonexistent/dir/t.json
 expect_usage_error "--jitter-max-us" --jitter-max-us=100
+expect_usage_error "is a directory" --trace-out="$tmp"
 expect_usage_error "--jitter-max-us" --sched=jitter --jitter-max-us=0
 expect_usage_error "--pct-depth" --pct-depth=3
 expect_usage_error "--pct-depth" --sched=pct --pct-depth=0
+
+# --out naming a FIFO (like /dev/null or /dev/stdout, which a test must not
+# touch): the result is written into it, and the FIFO stays a FIFO; a rename
+# over it would have replaced the node with a regular file.
+mkfifo "$tmp/fifo"
+cat "$tmp/fifo" >"$tmp/from-fifo.json" &
+reader=$!
+"$bin" --scheme=locked --fs=none --ops=100 --out="$tmp/fifo" >/dev/null
+rc=$?
+wait $reader
+if [[ $rc -ne 0 || ! -p "$tmp/fifo" ]] ||
+   ! python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["verdict"] == "clean"' \
+     "$tmp/from-fifo.json"; then
+  echo "FAIL: --out into a FIFO (exit $rc)"; fail=1
+else echo "ok: --out into a FIFO leaves the FIFO in place"; fi
 
 # PCT: the result states n, k, d and the strict scheduler's bound.
 "$bin" --scheme=locked --fs=nfs --sched=pct --pct-depth=2 --duration=1s --out="$tmp/pct.json" >/dev/null

@@ -115,6 +115,9 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
     if (stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
       return Bad(flag, *dst, absl::StrCat("directory '", dir, "' does not exist"));
     }
+    if (stat(dst->c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      return Bad(flag, *dst, "is a directory; want a file name");
+    }
   }
   const uint32_t slots = static_cast<uint32_t>(ShadowMmu::page_size() / sizeof(uint64_t));
   if (static_cast<uint32_t>(c.threads + c.pwriters) > slots) {

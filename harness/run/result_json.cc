@@ -1,5 +1,6 @@
 #include "harness/run/result_json.h"
 
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -125,8 +126,19 @@ nlohmann::json ResultToJson(const RunResult& res) {
 
 namespace {
 
-// Writes `text` to a temporary file next to `path` and renames it over.
+// Writes `text` to a temporary file next to `path` and renames it over.  A
+// target that exists and is not a regular file (/dev/null, /dev/stdout, a
+// FIFO) is written in place: renaming over it would replace the device node.
 absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    FILE* f = fopen(path.c_str(), "w");
+    if (!f) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+    bool ok = fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+    return absl::OkStatus();
+  }
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   FILE* f = fopen(tmp.c_str(), "w");
   if (!f) return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
