@@ -21,8 +21,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "benchmark/benchmark.h"
@@ -177,6 +179,117 @@ void BM_Writeback(benchmark::State& state) {
   Rate(state, "pages/s");
 }
 BENCHMARK(BM_Writeback)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
+// ---------------------------------------------------------------------------
+// Scaling with threads.  Every thread stores to a page of its own in one shared
+// mapping and write-protects it again itself, so the threads share nothing but
+// what the kernel makes them share: each mprotect takes the process's mmap_lock
+// for writing and shoots down the TLBs of the cores running the others.  Read
+// faults/s of BM_FaultScaling/<scheme> against BM_BareFaultScaling at the same
+// thread count; the totals show how far one process scales (DESIGN §8: it does
+// not, which is why scripts/scaling and scripts/compare scale by processes).
+//
+// Setup and teardown run on thread 0 only.  The other threads touch the shared
+// state only inside the timed loop, which starts and ends with a barrier of all
+// threads, so thread 0's setup happens before and its teardown after.
+
+int MaxScalingThreads() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+
+int ScalingPages() { return std::max(64, 2 * MaxScalingThreads() + 2); }
+
+// The page thread `t` stores to: odd indices, so no two threads' pages are
+// neighbours and every thread's protection change splits the mapping the same.
+size_t ScalingIndex(int t) { return 1 + 2 * static_cast<size_t>(t); }
+
+uint8_t* g_scaling_base = nullptr;  // written by thread 0 outside the timed loop
+size_t g_scaling_len = 0;
+
+void ScalingBareHandler(int, siginfo_t* si, void*) {
+  const int saved = errno;
+  const auto a = reinterpret_cast<uintptr_t>(si->si_addr);
+  const auto b = reinterpret_cast<uintptr_t>(g_scaling_base);
+  if (a < b || a >= b + g_scaling_len) abort();
+  mprotect(reinterpret_cast<void*>(a & ~uintptr_t{4095}), 4096, PROT_READ | PROT_WRITE);
+  errno = saved;
+}
+
+void BM_BareFaultScaling(benchmark::State& state) {
+  const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  static struct sigaction old;
+  if (state.thread_index() == 0) {
+    g_scaling_len = static_cast<size_t>(ScalingPages()) * ps;
+    g_scaling_base = static_cast<uint8_t*>(
+        mmap(nullptr, g_scaling_len, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    struct sigaction sa = {};
+    sa.sa_sigaction = ScalingBareHandler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, &old);
+  }
+  uint64_t* slot = nullptr;
+  uint64_t v = 0;
+  for (auto _ : state) {
+    if (slot == nullptr) {
+      slot = reinterpret_cast<uint64_t*>(g_scaling_base + ScalingIndex(state.thread_index()) * ps);
+    }
+    mprotect(slot, ps, PROT_READ);
+    __atomic_store_n(slot, ++v, __ATOMIC_RELAXED);
+  }
+  if (state.thread_index() == 0) {
+    sigaction(SIGSEGV, &old, nullptr);
+    munmap(g_scaling_base, g_scaling_len);
+    g_scaling_base = nullptr;
+  }
+  Rate(state, "faults/s");
+}
+BENCHMARK(BM_BareFaultScaling)->ThreadRange(1, MaxScalingThreads())->UseRealTime();
+
+std::unique_ptr<FaultScheme> g_scaling_scheme;  // thread 0 outside the timed loop
+std::unique_ptr<AddressSpaceOps> g_scaling_fs;
+std::unique_ptr<MmContext> g_scaling_mm;
+std::atomic<int> g_scaling_registered{0};
+
+void BM_FaultScaling(benchmark::State& state, const char* scheme_name) {
+  if (state.thread_index() == 0) {
+    ResetThreadRegistry();
+    g_scaling_scheme = MakeScheme(scheme_name).value();
+    g_scaling_fs = MakeAdapter("nfs").value();
+    MmOptions o;
+    o.pages = ScalingPages();
+    o.mappings = 1;
+    g_scaling_mm = MmContext::Create(o, g_scaling_scheme.get(), g_scaling_fs.get()).value();
+  }
+  std::unique_ptr<ScopedThread> reg;
+  uint64_t* slot = nullptr;
+  Page* page = nullptr;
+  uint64_t v = 0;
+  for (auto _ : state) {
+    if (slot == nullptr) {  // first iteration: register, fault the page in
+      g_scaling_registered.fetch_add(1);
+      reg = std::make_unique<ScopedThread>("bench", /*user_access=*/true);
+      const size_t index = ScalingIndex(state.thread_index());
+      slot = reinterpret_cast<uint64_t*>(g_scaling_mm->mmu().user_addr(0, index));
+      __atomic_store_n(slot, ++v, __ATOMIC_RELAXED);
+      page = g_scaling_mm->mapping().find_get_page(index);
+    }
+    g_scaling_mm->mmu().page_mkclean(page);  // as writeback would
+    __atomic_store_n(slot, ++v, __ATOMIC_RELAXED);
+  }
+  if (page != nullptr) put_page(page);
+  reg.reset();
+  if (slot != nullptr) g_scaling_registered.fetch_sub(1);
+  if (state.thread_index() == 0) {
+    // The other threads are past the loop's end barrier; wait until they have
+    // dropped their registrations too before the context goes.
+    while (g_scaling_registered.load() != 0) sched_yield();
+    g_scaling_mm.reset();
+    g_scaling_fs.reset();
+    g_scaling_scheme.reset();
+  }
+  Rate(state, "faults/s");
+}
+BENCHMARK_CAPTURE(BM_FaultScaling, legacy, "legacy")->ThreadRange(1, MaxScalingThreads())->UseRealTime();
+BENCHMARK_CAPTURE(BM_FaultScaling, locked, "locked")->ThreadRange(1, MaxScalingThreads())->UseRealTime();
+BENCHMARK_CAPTURE(BM_FaultScaling, modern, "modern")->ThreadRange(1, MaxScalingThreads())->UseRealTime();
 
 }  // namespace
 }  // namespace pagerace

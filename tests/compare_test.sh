@@ -53,3 +53,21 @@ grep -q "legacy/nfs" <<<"$out" && ! grep -q "locked/nfs" <<<"$out" || { echo "FA
 set +e; "$root/scripts/reports" /nonexistent.json 2>/dev/null; rc=$?; set -e
 [[ $rc == 2 ]] || { echo "FAIL: reports on a missing file exited $rc"; exit 1; }
 echo "compare_test: reports ok"
+
+# scripts/scaling: one row per layout and count; totals are the sums of the
+# runs' faults/s; bad usage exits 2 with one line.
+"$root/scripts/scaling" --bin "$bin" --counts 1,2 --duration 300ms --out "$tmp/scaling.json" >/dev/null 2>&1
+python3 - "$tmp/scaling.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rows = [(r["layout"], r["processes"], r["threads_per_process"], r["runs"]) for r in doc["rows"]]
+assert rows == [("threads", 1, 1, 1), ("threads", 1, 2, 1), ("processes", 2, 1, 2)], rows
+assert all(r["faults_per_s"] > 0 and r["runs_with_races"] == 0 for r in doc["rows"]), doc["rows"]
+print("compare_test: scaling ok")
+PY
+for bad in "--counts 0" "--duration banana" "--scheme bogus" "--out $tmp"; do
+  set +e; out="$("$root/scripts/scaling" --bin "$bin" $bad 2>&1 >/dev/null)"; rc=$?; set -e
+  [[ $rc == 2 && $(printf '%s\n' "$out" | wc -l) == 1 ]] ||
+    { echo "FAIL: scaling $bad exited $rc: $out"; exit 1; }
+done
+echo "compare_test: scaling usage ok"
