@@ -99,9 +99,14 @@ void Rate(benchmark::State& state, const char* name) {
 
 void BM_BareFault(benchmark::State& state) {
   const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  // Same neighbourhood as the harness: a page inside a larger shared mapping.
-  void* m = mmap(nullptr, 64 * ps, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  // Same neighbourhood as BM_FaultPath's page: inside a larger shared mapping
+  // whose other pages are not present (PROT_NONE).  The neighbours decide what
+  // each mprotect costs: against PROT_NONE neighbours the page is a VMA of its
+  // own whichever way it flips, against PROT_READ ones every flip splits or
+  // merges VMAs (measured on a 16-core 6.18 VM: 8.2 against 6.4 us a fault).
+  void* m = mmap(nullptr, 64 * ps, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   g_bare_page = static_cast<uint8_t*>(m) + 8 * ps;
+  mprotect(g_bare_page, ps, PROT_READ);
   struct sigaction sa = {}, old;
   sa.sa_sigaction = BareHandler;
   sa.sa_flags = SA_SIGINFO | SA_NODEFER;
@@ -219,7 +224,10 @@ void BM_BareFaultScaling(benchmark::State& state) {
   if (state.thread_index() == 0) {
     g_scaling_len = static_cast<size_t>(ScalingPages()) * ps;
     g_scaling_base = static_cast<uint8_t*>(
-        mmap(nullptr, g_scaling_len, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+        mmap(nullptr, g_scaling_len, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    for (int t = 0; t < state.threads(); ++t) {  // as in BM_BareFault: PROT_NONE neighbours
+      mprotect(g_scaling_base + ScalingIndex(t) * ps, ps, PROT_READ);
+    }
     struct sigaction sa = {};
     sa.sa_sigaction = ScalingBareHandler;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;

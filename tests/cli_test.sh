@@ -138,6 +138,16 @@ for k in ("ops", "faults", "faults_wp", "faults_nopage", "mkwrite_calls", "write
 assert r["stats"]["faults"] > 0
 PY
 then echo "FAIL: clean run (exit $rc)"; fail=1; else echo "ok: clean run writes valid JSON"; fi
+
+# env.git_commit is the commit the binary was built from, not the one the build
+# directory was configured at (checked when the sources are a git checkout).
+src="$(cd "$(dirname "$0")/.." && pwd)"
+if head=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null); then
+  got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["env"]["git_commit"])' "$tmp/ok.json")
+  if [[ "$got" != "$head" && "$got" != "$head-dirty" ]]; then
+    echo "FAIL: env.git_commit $got, HEAD is $head (a stale binary? rebuild)"; fail=1
+  else echo "ok: env.git_commit $got"; fi
+fi
 ls "$tmp"/*.tmp.* >/dev/null 2>&1 && { echo "FAIL: temporary file left behind"; fail=1; }
 
 # The naive scheme on an adapter that takes a journal in page_mkwrite

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -17,10 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/base/thread_registry.h"
-
-#ifndef PAGERACE_GIT_COMMIT
-#define PAGERACE_GIT_COMMIT "unknown"
-#endif
+#include "harness/run/build_info.h"
 
 namespace pagerace {
 namespace {
@@ -115,7 +113,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
        {{"kernel", KernelRelease()},
         {"cores", std::thread::hardware_concurrency()},
         {"page_size", sysconf(_SC_PAGESIZE)},
-        {"git_commit", PAGERACE_GIT_COMMIT}}},
+        {"git_commit", std::string(kGitCommit)}}},
       {"stats", stats},
       {"races", races},
       {"interrupted", res.interrupted},
