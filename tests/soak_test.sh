@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One long pagerace run and the verdict it must reach (ctest label `soak`,
+# excluded from the default test run and CI; run with
+# `ctest --preset release -L soak -j$(nproc)`).
+#   soak_test.sh PAGERACE clean       ARGS...  exit 0, no race, faults counted
+#   soak_test.sh PAGERACE losing      ARGS...  exit 1, a data_losing race
+#   soak_test.sh PAGERACE trips:X     ARGS...  exit 1, a race of invariant or kind X
+# The result JSON and the summary are kept in $PAGERACE_SOAK_DIR when set.
+set -uo pipefail
+bin="$1"; want="$2"; shift 2
+dir="${PAGERACE_SOAK_DIR:-$(mktemp -d)}"
+[[ -n "${PAGERACE_SOAK_DIR:-}" ]] || trap 'rm -rf "$dir"' EXIT
+mkdir -p "$dir"
+out="$dir/soak-$(printf '%s' "$want $*" | tr -c 'A-Za-z0-9=_.-' '_').json"
+"$bin" "$@" --out="$out"
+rc=$?
+python3 - "$out" "$want" "$rc" <<'PY'
+import json, sys
+path, want, rc = sys.argv[1], sys.argv[2], int(sys.argv[3])
+r = json.load(open(path))
+races = r["races"]
+def fail(msg):
+    print(f"soak FAIL ({want}): exit {rc}, {msg}")
+    sys.exit(1)
+if want == "clean":
+    if rc != 0 or races:
+        fail(f"{len(races)} race signature(s): " +
+             ", ".join(f"{x['kind']} {x['invariant']}" for x in races[:5]))
+    if r["stats"]["faults"] == 0:
+        fail("no faults: the run exercised nothing")
+elif want == "losing":
+    first = [x for x in races if x["data_losing"]]
+    if rc != 1 or not first:
+        fail("no data_losing race")
+    print(f"soak: first data-losing race at {min(x['detected_at_s'] for x in first):.4f} s")
+elif want.startswith("trips:"):
+    inv = want.split(":", 1)[1]
+    hit = [x for x in races if inv in (x["invariant"], x["kind"])]
+    if rc != 1 or not hit:
+        fail(f"no {inv} race (saw: {sorted({x['invariant'] for x in races})})")
+    print(f"soak: first {inv} at {min(x['detected_at_s'] for x in hit):.4f} s")
+else:
+    fail(f"unknown expectation '{want}'")
+print(f"soak ok ({want}): {r['stats']['faults']} faults in {r['stats']['elapsed_s']:.1f} s")
+PY
