@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
 
 namespace pagerace {
@@ -49,6 +50,33 @@ TEST_F(PageTest, UnlockHandsTheLockToABlockedWaiter) {
   waiter.join();
   EXPECT_EQ(owner_seen, waiter_tid);
   EXPECT_FALSE(PageLocked(page));
+}
+
+// The ABBA of the `naive` scheme, stopped at its first attempt: this thread
+// takes the fs lock under a page lock (page -> fs), then holds the page while
+// another thread, holding the fs lock, sleeps on it (fs -> page).  The
+// inversion must be known while that thread still waits: in a real deadlock
+// it never acquires the page.
+TEST_F(PageTest, LockOrderInversionIsKnownWhileTheSecondEdgeStillWaits) {
+  ScopedThread me("test", false);
+  ResetLockOrder();
+  OwnedMutex journal("journal");
+  lock_page(page);
+  journal.Lock();  // page -> fs
+  journal.Unlock();
+  EXPECT_EQ(LockOrderInversion(), "");
+  std::thread writeback([&] {
+    ScopedThread reg("writeback", false);
+    journal.Lock();
+    lock_page(page);  // fs -> page: sleeps until the test unlocks
+    unlock_page(page);
+    journal.Unlock();
+  });
+  while (CurrentLockWaits().empty()) std::this_thread::yield();  // it sleeps on the page
+  EXPECT_NE(LockOrderInversion(), "");
+  unlock_page(page);
+  writeback.join();
+  ResetLockOrder();
 }
 
 TEST_F(PageTest, WaitOnPageLockedDoesNotTakeTheLock) {

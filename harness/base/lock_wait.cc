@@ -73,6 +73,10 @@ void NotePageLocked(int delta) {
   tls_page_locks += delta;
 }
 
+void NotePageLockAttempt() {
+  if (tls_fs_locks > 0) NoteEdge(&g_fs_then_page, tls_fs_lock_name);
+}
+
 std::vector<LockWait> CurrentLockWaits() {
   std::vector<LockWait> out;
   for (uint32_t tid = 1; tid <= kMaxThreads; ++tid) {

@@ -49,6 +49,11 @@ void NoteWaiting(LockKind kind, uint64_t what);
 void NoteNotWaiting();
 // Held-lock counts of the calling thread (for the lock-order check).
 void NotePageLocked(int delta);
+// Called before sleeping on a page lock.  As in lockdep, the attempt makes
+// the edge (an fs lock held, a page lock wanted), so the inversion is
+// reported even when the first attempt in that order is the one that
+// deadlocks and never acquires the page.
+void NotePageLockAttempt();
 
 struct LockWait {
   uint32_t tid;

@@ -67,6 +67,7 @@ bool trylock_page(Page* page) {
 // the flags word instead of a hashed bit waitqueue; the owner is recorded.
 void lock_page(Page* page) {
   if (trylock_page(page)) return;
+  NotePageLockAttempt();
   sched::BlockedScope blocked(&page->flags, PG_locked);
   NoteWaiting(LockKind::kPage, page->index);
   for (;;) {
