@@ -43,6 +43,7 @@ expect_usage_error "--jitter-max-us" --jitter-max-us=100
 expect_usage_error "is a directory" --trace-out="$tmp"
 expect_usage_error "--jitter-max-us" --sched=jitter --jitter-max-us=0
 expect_usage_error "--pct-depth" --pct-depth=3
+expect_usage_error "--stop-on" --stop-on=soon
 expect_usage_error "--pct-depth" --sched=pct --pct-depth=0
 
 # --out naming a FIFO (like /dev/null or /dev/stdout, which a test must not
@@ -59,6 +60,24 @@ if [[ $rc -ne 0 || ! -p "$tmp/fifo" ]] ||
      "$tmp/from-fifo.json"; then
   echo "FAIL: --out into a FIFO (exit $rc)"; fail=1
 else echo "ok: --out into a FIFO leaves the FIFO in place"; fi
+
+# --stop-on ends the run at the first matching report instead of running out
+# its duration (600 s here: only a stop can end it before ctest's timeout).
+for stop in data_losing I2; do
+  "$bin" --scheme=legacy --fs=nfs --sched=jitter --duration=600s --stop-on=$stop \
+    --out="$tmp/stop.json" >/dev/null
+  rc=$?
+  if [[ $rc -ne 1 ]] || ! python3 - "$tmp/stop.json" "$stop" <<'PY'
+import json, sys
+r, stop = json.load(open(sys.argv[1])), sys.argv[2]
+assert r["config"]["stop_on"] == stop, r["config"]
+assert r["stats"]["elapsed_s"] < 600, r["stats"]["elapsed_s"]
+want = [x for x in r["races"] if (x["data_losing"] if stop == "data_losing" else x["invariant"] == stop)]
+assert want, [(x["kind"], x["invariant"]) for x in r["races"]]
+assert all("--stop-on=" + stop in x["replay"] for x in r["races"]), r["races"][0]["replay"]
+PY
+  then echo "FAIL: --stop-on=$stop (exit $rc)"; fail=1; else echo "ok: --stop-on=$stop ends the run"; fi
+done
 
 # PCT: the result states n, k, d and the strict scheduler's bound.
 "$bin" --scheme=locked --fs=nfs --sched=pct --pct-depth=2 --duration=1s --out="$tmp/pct.json" >/dev/null

@@ -22,6 +22,8 @@ usage "--seeds" "${m[@]}" --seeds x
 usage "unknown scheme" --schemes bogus --cells nfs@mixed --seeds 1
 usage "unknown adapter" --schemes legacy --cells bogus@mixed --seeds 1
 usage "ADAPTER@WORKLOAD" --schemes legacy --cells nfs --seeds 1
+usage "--stop-on" "${m[@]}" --stop-on soon
+usage "--sched" "${m[@]}" --sched sometimes
 
 "${cmp[@]}" "${m[@]}" >/dev/null
 "${cmp[@]}" "${m[@]}" --shard 1/2 >/dev/null

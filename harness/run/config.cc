@@ -119,6 +119,23 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
       return Bad(flag, *dst, "is a directory; want a file name");
     }
   }
+  if (!raw.stop_on.empty()) {
+    c.stop_on = raw.stop_on;
+    c.stop_at_first_race = true;
+    if (raw.stop_on == "data_losing") {
+      c.stop_needs_losing = true;
+    } else if (raw.stop_on != "race") {
+      std::string names;
+      for (int i = 0; i <= static_cast<int>(Invariant::kFs); ++i) {
+        const auto inv = static_cast<Invariant>(i);
+        if (raw.stop_on == InvariantName(inv)) c.stop_invariant = inv;
+        absl::StrAppend(&names, "|", InvariantName(inv));
+      }
+      if (!c.stop_invariant) {
+        return Bad("stop-on", raw.stop_on, absl::StrCat("want race|data_losing", names));
+      }
+    }
+  }
   const uint32_t slots = static_cast<uint32_t>(ShadowMmu::page_size() / sizeof(uint64_t));
   if (static_cast<uint32_t>(c.threads + c.pwriters) > slots) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -131,7 +148,7 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   return c;
 }
 
-std::string DurationFlag(absl::Duration d) { return absl::FormatDuration(d); }  
+std::string DurationFlag(absl::Duration d) { return absl::FormatDuration(d); }
 
 std::string ReplayCommand(const RunConfig& c) {
   std::string cmd = absl::StrCat(
@@ -144,6 +161,7 @@ std::string ReplayCommand(const RunConfig& c) {
   if (c.sched == sched::Policy::kJitter && c.jitter_max_us != 50) {
     absl::StrAppend(&cmd, " --jitter-max-us=", c.jitter_max_us);
   }
+  if (!c.stop_on.empty()) absl::StrAppend(&cmd, " --stop-on=", c.stop_on);
   if (c.ops) {
     absl::StrAppend(&cmd, " --ops=", c.ops);
   } else {

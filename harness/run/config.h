@@ -18,7 +18,7 @@ namespace pagerace {
 // The flags as given (strings; empty = not given).
 struct RawFlags {
   std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
-      sched, order, pct_depth, jitter_max_us, out, trace_out;
+      sched, order, pct_depth, jitter_max_us, out, trace_out, stop_on;
 };
 
 struct RunConfig {
@@ -40,11 +40,13 @@ struct RunConfig {
   std::string out;     // result JSON path; empty = none
   std::string trace_out;  // Chrome trace path; empty = none
   std::string binary;  // argv[0], for the replay command
-  bool stop_at_first_race = false;  // internal (tests): end the run at the first report
-  // internal (tests): with stop_at_first_race, wait for a report of this
-  // invariant (data-losing if stop_needs_losing) instead of any.
-  std::optional<Invariant> stop_invariant;
-  bool stop_needs_losing = false;
+  // --stop-on (as given; "" = run the whole duration): race | data_losing |
+  // an invariant name.  Parsed into the three fields below, which tests also
+  // set directly.
+  std::string stop_on;
+  bool stop_at_first_race = false;  // end the run at the first report that matches:
+  std::optional<Invariant> stop_invariant;  // of this invariant, if set
+  bool stop_needs_losing = false;           // and data-losing (any report), if set
   // --replay: end the run at the first report of this kind (and invariant).
   std::optional<RaceKind> stop_kind;
 };

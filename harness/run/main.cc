@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, order, "",
           "for A)");
 ABSL_FLAG(std::string, replay, "",
           "re-run the race FILE[:INDEX] of a result JSON (exit 1: reproduced, 0: not)");
+ABSL_FLAG(std::string, stop_on, "",
+          "end the run at the first report of: race | data_losing | an invariant (I0..I7, "
+          "ledger, watchdog, lockdep, fs); default: run the whole --duration/--ops");
 ABSL_FLAG(std::string, out, "", "write the result JSON here");
 ABSL_FLAG(std::string, trace_out, "",
           "write the run's and its races' event timelines here (Chrome trace format)");
@@ -146,6 +149,7 @@ int main(int argc, char** argv) {
   raw.trace_out = absl::GetFlag(FLAGS_trace_out);
   raw.pct_depth = absl::GetFlag(FLAGS_pct_depth);
   raw.jitter_max_us = absl::GetFlag(FLAGS_jitter_max_us);
+  raw.stop_on = absl::GetFlag(FLAGS_stop_on);
   std::optional<pagerace::ReplayTarget> replay;
   if (const std::string spec = absl::GetFlag(FLAGS_replay); !spec.empty()) {
     auto t = pagerace::LoadReplay(spec);

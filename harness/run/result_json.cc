@@ -89,6 +89,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
       {"sched", sched::PolicyName(c.sched)}, {"out", c.out},
   };
   if (c.sched == sched::Policy::kOrdered) config["order"] = c.order;
+  if (!c.stop_on.empty()) config["stop_on"] = c.stop_on;
   if (c.sched == sched::Policy::kJitter) config["jitter_max_us"] = c.jitter_max_us;
   if (c.sched == sched::Policy::kPct) {
     config["pct_depth"] = c.pct_depth;

@@ -221,12 +221,10 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     }
     if (config.ops ? workers_done.load() == writers : elapsed >= target_s) break;
     if (config.stop_kind && mm->oracle().count(*config.stop_kind) > 0) break;
-    if (config.stop_at_first_race && mm->oracle().total() > 0) {
-      if (!config.stop_invariant) break;
-      if (mm->oracle().count(*config.stop_invariant) > 0 &&
-          (!config.stop_needs_losing || mm->oracle().data_losing_total() > 0)) {
-        break;
-      }
+    if (config.stop_at_first_race && mm->oracle().total() > 0 &&
+        (!config.stop_invariant || mm->oracle().count(*config.stop_invariant) > 0) &&
+        (!config.stop_needs_losing || mm->oracle().data_losing_total() > 0)) {
+      break;
     }
     if (!inversion_reported) {
       if (std::string inv = LockOrderInversion(); !inv.empty()) {
