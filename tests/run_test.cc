@@ -4,6 +4,8 @@
 // deterministically in regression_test.cc, not here.)
 #include "harness/run/runner.h"
 
+#include "harness/run/replay.h"
+
 #include "gtest/gtest.h"
 
 namespace pagerace {
@@ -48,6 +50,48 @@ INSTANTIATE_TEST_SUITE_P(Correct, CleanRunTest,
                          [](const auto& info) {
                            return std::string(info.param.scheme) + "_" + info.param.fs;
                          });
+
+// An ordered dependency whose first point never comes (no truncator runs
+// under `mixed`): every fault waits at do_wp_page:after_mkwrite while the
+// writeback thread keeps running, so the wait is never dropped as forbidden.
+// The run must still end at its duration (sched::Release when the workers
+// stop) instead of hanging in the join; without that this test never returns.
+TEST(OrderedRunTest, AnUnmetDependencyDoesNotHangTheRunsEnd) {
+  RunConfig c;
+  c.scheme = "locked";
+  c.fs = "nfs";
+  c.pages = 16;
+  c.duration = absl::Milliseconds(300);
+  c.sched = sched::Policy::kOrdered;
+  c.deps = sched::ParseOrderedDeps("truncate:begin<do_wp_page:after_mkwrite").value();
+  auto r = RunStress(c, nullptr, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->deadlocked);
+  EXPECT_EQ(r->race_reports, 0u);
+}
+
+// The order derived from a race in legacy's __do_fault window must end the
+// window where the fault relocks the page: waiting later (before the ptl)
+// would hold the page lock that the writeback forced into the window needs,
+// and the replay would stall instead of reproducing the race.
+TEST(DeriveOrderTest, DoFaultWindowEndsBeforeTheRelock) {
+  nlohmann::json race = {{"trace", nlohmann::json::array()}};
+  for (auto [thread, event] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"mmap0", "fault_write_nopage"},
+           {"mmap0", "page_mkwrite_enter"},
+           {"mmap0", "page_mkwrite_return_locked"},
+           {"writeback", "clear_page_dirty_for_io"},
+           {"writeback", "writepage"},
+           {"writeback", "fs_metadata_retire"},
+           {"mmap0", "pte_mkwrite"}}) {
+    race["trace"].push_back({{"thread", thread}, {"event", event}});
+  }
+  auto order = DeriveOrder(race);
+  ASSERT_TRUE(order.ok()) << order.status();
+  EXPECT_EQ(*order,
+            "__do_fault:after_mkwrite<write_cache_pages:begin,"
+            "commit:end<__do_fault:before_relock_page");
+}
 
 }  // namespace
 }  // namespace pagerace

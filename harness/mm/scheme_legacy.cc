@@ -85,6 +85,7 @@ class LegacyScheme : public FaultScheme {
         return tmp;
       }
       SCHED_POINT(kDoFaultAfterMkwrite);
+      SCHED_POINT(kDoFaultBeforeRelockPage);
       lock_page(page);
       SCHED_POINT(kDoFaultAfterRelockPage);
       // Truncated while unlocked: retry the fault.

@@ -141,7 +141,11 @@ absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race) {
     const char* b = nullptr;
     if (after_mkwrite) {
       a = wp ? "do_wp_page:after_mkwrite" : "__do_fault:after_mkwrite";
-      b = wp ? "do_wp_page:before_ptl_relock" : "__do_fault:before_ptl_lock";
+      // The window ends where F takes a lock the other side needs: do_wp_page
+      // retakes the ptl (the page stays unlocked); __do_fault relocks the
+      // page, and waiting any later would hold the page lock against the
+      // writeback the window is for (a stall, not the race).
+      b = wp ? "do_wp_page:before_ptl_relock" : "__do_fault:before_relock_page";
     } else if (!wp && ev[n].event == "set_page_dirty") {
       a = "__do_fault:before_ptl_lock";  // the pte is installed right after
       b = "__do_fault:before_set_page_dirty";

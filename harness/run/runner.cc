@@ -275,6 +275,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     return result;
   }
   stop_workers.store(true);
+  sched::Release();  // a worker in an ordered wait for a point that never came
   for (auto& t : workers) t.join();
   reclaim.join();
   if (truncator.joinable()) truncator.join();

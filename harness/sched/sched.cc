@@ -61,6 +61,7 @@ std::array<BlockedOn, kMaxThreads + 1> g_blocked_on;
 // The dependency each thread waits for in OrderedWait, plus one (0: none).
 std::array<std::atomic<int>, kMaxThreads + 1> g_wait_dep;
 std::atomic<uint32_t> g_gen{0};
+std::atomic<bool> g_released{false};  // Release(): ordered waits return
 
 thread_local Rng tls_rng;
 
@@ -149,12 +150,14 @@ void OrderedWait(Point p) {
   const int ndeps = g_num_deps.load(std::memory_order_acquire);
   for (int i = 0; i < ndeps; ++i) {
     if (g_deps[i].after != p || g_dep_done[i].load(std::memory_order_acquire)) continue;
+    if (g_released.load(std::memory_order_acquire)) return;
     const uint32_t tid = current_thread().tid;
     if (tid != 0) g_wait_dep[tid].store(i + 1, std::memory_order_release);
     Bump();
     for (;;) {
       uint32_t gen = g_gen.load(std::memory_order_acquire);
       if (g_hits[g_deps[i].before].load(std::memory_order_acquire) > 0) break;
+      if (g_released.load(std::memory_order_acquire)) break;
       if (TrulyBlocked() + StuckWaiters() >=
           g_participants.load(std::memory_order_acquire)) {
         g_skipped.fetch_add(1, std::memory_order_relaxed);
@@ -276,7 +279,13 @@ void Configure(const Options& options) {
   internal::g_enabled.store(options.policy != Policy::kOff, std::memory_order_release);
 }
 
+void Release() {
+  g_released.store(true, std::memory_order_release);
+  Bump();
+}
+
 void Reset() {
+  g_released.store(false, std::memory_order_release);
   internal::g_enabled.store(false, std::memory_order_release);
   internal::g_ordered.store(false, std::memory_order_release);
   g_policy.store(Policy::kOff, std::memory_order_release);

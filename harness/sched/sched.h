@@ -92,6 +92,11 @@ PctStats Pct();
 
 void Configure(const Options& options);
 void Reset();  // policy off, counters cleared
+// Ends the forced schedule for the rest of the run: every ordered wait
+// returns now and no later point waits.  The runner calls it when it stops
+// the workers, so a thread waiting for a point that will never come (the run
+// ended first) can still be joined.  Safe for concurrent use.
+void Release();
 
 // Counters for reports and tests.
 uint64_t Hits(Point p);
