@@ -18,6 +18,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "fs_adapters/adapters.h"
 #include "harness/mm/schemes.h"
@@ -177,6 +178,13 @@ int main(int argc, char** argv) {
       auto order = pagerace::DeriveOrder(t->race);
       if (!order.ok()) Usage(std::string(order.status().message()));
       raw.order = *order;
+      if (absl::StartsWith(raw.order, "__do_fault:")) {
+        // The window needs the page PG_dirty when writeback passes it, and
+        // dependencies between points cannot make the faulting page dirty.
+        fprintf(stderr,
+                "pagerace: note: a __do_fault window; the derived order cannot make its page "
+                "dirty first, so it may not reproduce (try the jitter replay or --order)\n");
+      }
     }
   }
   auto config = pagerace::ParseConfig(raw);
