@@ -130,24 +130,17 @@ namespace {
 // FIFO) is written in place: renaming over it would replace the device node.
 absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    FILE* f = fopen(path.c_str(), "w");
-    if (!f) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
-    bool ok = fwrite(text.data(), 1, text.size(), f) == text.size();
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
-    return absl::OkStatus();
-  }
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  FILE* f = fopen(tmp.c_str(), "w");
-  if (!f) return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
+  const bool in_place = stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  const std::string target = in_place ? path : absl::StrCat(path, ".tmp.", getpid());
+  FILE* f = fopen(target.c_str(), "w");
+  if (!f) return absl::InternalError(absl::StrCat("cannot write ", target, ": ", strerror(errno)));
   bool ok = fwrite(text.data(), 1, text.size(), f) == text.size();
   ok = (fflush(f) == 0) && ok;
-  ok = (fsync(fileno(f)) == 0) && ok;
+  if (!in_place) ok = (fsync(fileno(f)) == 0) && ok;  // a device or FIFO cannot fsync
   ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    unlink(tmp.c_str());
+  if (!ok || (!in_place && rename(target.c_str(), path.c_str()) != 0)) {
+    const int e = errno;
+    if (!in_place) unlink(target.c_str());
     return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(e)));
   }
   return absl::OkStatus();
