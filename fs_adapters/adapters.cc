@@ -5,34 +5,41 @@
 
 namespace pagerace {
 
-std::vector<std::pair<std::string, std::string>> AdapterNames() {
-  return {{"nfs", "request-based NFS client; mkwrite returns VM_FAULT_LOCKED"},
-          {"nfs:unlocked", "the same, mkwrite returning with the page unlocked"},
-          {"ceph", "snap-context ceph client with wrbuffer_ref; a snapshot thread"},
-          {"ceph:unlocked", "the same, mkwrite returning with the page unlocked"},
-          {"ceph:no_snap_flush", "adapter mutant: no flush of an older snap context (trips fs)"},
-          {"btrfs", "delalloc: reservation before the page lock, late fixup in writepage"},
-          {"btrfs:unlocked", "the same, mkwrite returning with the page unlocked"},
-          {"btrfs:leak_reservation", "adapter mutant: a second reservation leaks (trips I4)"},
-          {"none", "tmpfs-like control: no page_mkwrite, no per-page metadata"},
-          {"buffer", "buffer.c blocks under a journal taken in page_mkwrite; pagecache_isize_extended"},
-          {"buffer:no_isize_extended", "the same without pagecache_isize_extended (loses data on isize)"}};
+Registry<AdapterEntry>& AdapterRegistry() {
+  static auto* r = new Registry<AdapterEntry>({
+      {"nfs", "request-based NFS client; mkwrite returns VM_FAULT_LOCKED",
+       [] { return MakeNfsAdapter(true); }},
+      {"nfs:unlocked", "the same, mkwrite returning with the page unlocked",
+       [] { return MakeNfsAdapter(false); }},
+      {"ceph", "snap-context ceph client with wrbuffer_ref; a snapshot thread",
+       [] { return MakeCephAdapter(true, true); }},
+      {"ceph:unlocked", "the same, mkwrite returning with the page unlocked",
+       [] { return MakeCephAdapter(false, true); }},
+      {"ceph:no_snap_flush", "adapter mutant: no flush of an older snap context (trips fs)",
+       [] { return MakeCephAdapter(true, false); }},
+      {"btrfs", "delalloc: reservation before the page lock, late fixup in writepage",
+       [] { return MakeBtrfsAdapter(true, true); }},
+      {"btrfs:unlocked", "the same, mkwrite returning with the page unlocked",
+       [] { return MakeBtrfsAdapter(false, true); }},
+      {"btrfs:leak_reservation", "adapter mutant: a second reservation leaks (trips I4)",
+       [] { return MakeBtrfsAdapter(true, false); }},
+      {"none", "tmpfs-like control: no page_mkwrite, no per-page metadata",
+       [] { return MakeNoneAdapter(); }},
+      {"buffer", "buffer.c blocks under a journal taken in page_mkwrite; pagecache_isize_extended",
+       [] { return MakeBufferAdapter(true, true); }},
+      {"buffer:no_isize_extended",
+       "the same without pagecache_isize_extended (loses data on isize)",
+       [] { return MakeBufferAdapter(true, false); }},
+  });
+  return *r;
 }
 
+const AdapterEntry& Adapter(absl::string_view name) { return AdapterRegistry().Get(name); }
+
 absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view name) {
-  if (name == "nfs") return MakeNfsAdapter(true);
-  if (name == "nfs:unlocked") return MakeNfsAdapter(false);
-  if (name == "none") return MakeNoneAdapter();
-  if (name == "btrfs") return MakeBtrfsAdapter(true, true);
-  if (name == "btrfs:unlocked") return MakeBtrfsAdapter(false, true);
-  if (name == "btrfs:leak_reservation") return MakeBtrfsAdapter(true, false);
-  if (name == "ceph") return MakeCephAdapter(true, true);
-  if (name == "ceph:unlocked") return MakeCephAdapter(false, true);
-  if (name == "ceph:no_snap_flush") return MakeCephAdapter(true, false);
-  if (name == "buffer") return MakeBufferAdapter(true, true);
-  if (name == "buffer:no_isize_extended") return MakeBufferAdapter(true, false);
+  if (const AdapterEntry* e = AdapterRegistry().Find(name)) return e->make();
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown --fs '", name, "' (see pagerace --list)"));
+      absl::StrCat("unknown --fs '", name, "' (want ", AdapterRegistry().Joined(), ")"));
 }
 
 }  // namespace pagerace

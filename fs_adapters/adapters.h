@@ -22,13 +22,14 @@
 #ifndef PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 #define PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
-#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "fs_adapters/backing_store.h"
+#include "harness/base/registry.h"
 
 namespace pagerace {
 
@@ -41,9 +42,21 @@ std::unique_ptr<StoreBackedOps> MakeCephAdapter(bool mkwrite_returns_locked,
 std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked,
                                                   bool isize_extended);
 
+// The adapter registry: every adapter and variant, by name (`--fs`,
+// `--list`, the expectation matrix and the scripts read it).  Adding an
+// adapter: its <name>.{h,cc}, a factory above, one entry in adapters.cc; a
+// test may Register() one of its own.
+struct AdapterEntry {
+  std::string name;
+  std::string description;
+  std::function<std::unique_ptr<StoreBackedOps>()> make;
+};
+Registry<AdapterEntry>& AdapterRegistry();
+
+// By name; InvalidArgument naming the known adapters otherwise.
 absl::StatusOr<std::unique_ptr<StoreBackedOps>> MakeAdapter(absl::string_view name);
-// Name and one-line description of each adapter.
-std::vector<std::pair<std::string, std::string>> AdapterNames();
+// A registered adapter; REQUIRES: it exists (tests, benchmarks).
+const AdapterEntry& Adapter(absl::string_view name);
 
 }  // namespace pagerace
 

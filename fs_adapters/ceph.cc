@@ -7,7 +7,7 @@
 #include "fs_adapters/adapters.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 
 namespace pagerace {
 

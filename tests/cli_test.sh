@@ -38,6 +38,20 @@ expect_usage_error "--order" "--order=a<b"
 expect_usage_error "schedule point" --sched=ordered "--order=nowhere<write_cache_pages:begin"
 expect_usage_error "--replay" --replay=/nonexistent.json
 expect_usage_error "--replay" --replay="$0"
+
+# --list and --help come from the registries: every built-in, and nothing a
+# test registers for itself (registry_test's adapter lives only there).
+list=$("$bin" --list)
+for part in "scheme    legacy" "scheme    mutant:no_stable_wait" "fs        buffer:no_isize_extended" \
+            "workload  isize"; do
+  grep -q "^${part} " <<<"$list" || { echo "FAIL: --list lacks '${part}'"; fail=1; }
+done
+if grep -q "test:" <<<"$list"; then echo "FAIL: --list shows a test's own adapter"; fail=1; fi
+help=$("$bin" --help 2>&1)
+if ! grep -q "btrfs:leak_reservation" <<<"$help"; then
+  echo "FAIL: --help does not list the adapters"; fail=1
+fi
+echo "ok: --list and --help from the registries"
 expect_usage_error "--trace-out" --trace-out=/nonexistent/dir/t.json
 expect_usage_error "--jitter-max-us" --jitter-max-us=100
 expect_usage_error "is a directory" --trace-out="$tmp"

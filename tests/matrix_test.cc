@@ -3,11 +3,13 @@
 // verdict it must reach.  Cells expected to race stop at the first report
 // and try at most three seeds; each race a cell relies on is also forced
 // deterministically in regression_test.cc.
+#include <map>
+#include <ostream>
 #include <set>
 #include <string>
 
 #include "gtest/gtest.h"
-#include "harness/run/runner.h"
+#include "harness/core/stress_driver.h"
 
 namespace pagerace {
 namespace {
@@ -31,10 +33,10 @@ std::string CellName(const Cell& c) {
 
 RunResult RunCell(const Cell& c, uint64_t seed, uint64_t ops, bool stop_early) {
   RunConfig cfg;
-  cfg.scheme = c.scheme;
-  cfg.fs = c.fs;
-  cfg.workload = c.workload;
-  if (cfg.workload == std::string("multimap")) cfg.mappings = 3;  // as ParseConfig does
+  cfg.scheme = &Scheme(c.scheme);
+  cfg.fs = &Adapter(c.fs);
+  cfg.workload = &Workload(c.workload);
+  cfg.mappings = std::max(cfg.mappings, cfg.workload->min_mappings);  // as ParseConfig does
   cfg.pages = 16;
   cfg.ops = ops;
   cfg.seed = seed;
@@ -52,6 +54,9 @@ RunResult RunCell(const Cell& c, uint64_t seed, uint64_t ops, bool stop_early) {
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : RunResult{};
 }
+
+// GoogleTest prints a parameter with this (not as "40-byte object <...>").
+void PrintTo(const Cell& c, std::ostream* os) { *os << CellName(c); }
 
 class MatrixTest : public ::testing::TestWithParam<Cell> {};
 
@@ -83,9 +88,7 @@ TEST_P(MatrixTest, ReachesTheExpectedVerdict) {
   if (c.data_losing) EXPECT_TRUE(losing) << "expected a data-losing report";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Schemes, MatrixTest,
-    ::testing::Values(
+const Cell kCells[] = {
         // The seed's race: legacy loses data on NFS whatever mkwrite returns.
         Cell{"legacy", "nfs", "mixed", "I2", true}, Cell{"legacy", "nfs:unlocked", "mixed", "I2", true},
         // The fix closes it for a filesystem that returns VM_FAULT_LOCKED...
@@ -142,11 +145,39 @@ INSTANTIATE_TEST_SUITE_P(
         Cell{"locked", "btrfs", "enospc", "clean", false},
         Cell{"modern", "btrfs", "truncate", "clean", false},
         Cell{"locked", "btrfs:leak_reservation", "mixed", "I4", false},
+        // The unlocked-return variants under legacy lose as their locked
+        // twins do (the window is the VM's).  Their verdicts under `locked`
+        // rest on each model's writeback locking, which the kernel-fidelity
+        // work re-establishes before they are asserted here.
+        Cell{"legacy", "ceph:unlocked", "mixed", "I2", true},
+        Cell{"legacy", "btrfs:unlocked", "mixed", "I2", true},
         // Contention shapes: one hot set of pages, three mappings, fsync.
         Cell{"legacy", "nfs", "hot", "I2", true}, Cell{"locked", "nfs", "hot", "clean", false},
         Cell{"locked", "nfs", "multimap", "clean", false},
-        Cell{"modern", "nfs", "fsync", "clean", false}),
-    [](const auto& info) { return CellName(info.param); });
+        Cell{"modern", "nfs", "fsync", "clean", false},
+};
+
+INSTANTIATE_TEST_SUITE_P(Schemes, MatrixTest, ::testing::ValuesIn(kCells),
+                         [](const auto& info) { return CellName(info.param); });
+
+// Registered parts whose verdict a stress cell cannot reach within the
+// matrix's bounds, and the deterministic test that holds it instead.
+const std::map<std::string, std::string> kCoveredElsewhere = {
+    {"mutant:no_mapping_recheck",
+     "its I5 needs a truncation inside the relock window: regression_test forces it "
+     "(NoMappingRecheck), the soak suite samples it with --jitter-max-us=5000"},
+};
+
+// The matrix follows the registries: every registered scheme, mutant,
+// adapter and workload has a cell here, or a named deterministic test.
+TEST(MatrixCoverageTest, EveryRegisteredPartHasACell) {
+  std::set<std::string> covered;
+  for (const Cell& c : kCells) covered.insert({c.scheme, c.fs, c.workload});
+  for (const auto& [name, why] : kCoveredElsewhere) covered.insert(name);
+  for (const std::string& n : SchemeRegistry().Names()) EXPECT_TRUE(covered.count(n)) << n;
+  for (const std::string& n : AdapterRegistry().Names()) EXPECT_TRUE(covered.count(n)) << n;
+  for (const std::string& n : WorkloadRegistry().Names()) EXPECT_TRUE(covered.count(n)) << n;
+}
 
 }  // namespace
 }  // namespace pagerace

@@ -2,9 +2,9 @@
 // the control adapter must come out clean whatever the interleaving, and the
 // result must account for the work done.  (Race *finding* is asserted
 // deterministically in regression_test.cc, not here.)
-#include "harness/run/runner.h"
+#include "harness/core/stress_driver.h"
 
-#include "harness/run/replay.h"
+#include "harness/core/replay.h"
 
 #include "gtest/gtest.h"
 
@@ -13,8 +13,8 @@ namespace {
 
 RunResult RunOps(const char* scheme, const char* fs, sched::Policy policy, uint64_t seed) {
   RunConfig c;
-  c.scheme = scheme;
-  c.fs = fs;
+  c.scheme = &Scheme(scheme);
+  c.fs = &Adapter(fs);
   c.pages = 16;
   c.ops = 20000;
   c.seed = seed;
@@ -58,8 +58,8 @@ INSTANTIATE_TEST_SUITE_P(Correct, CleanRunTest,
 // stop) instead of hanging in the join; without that this test never returns.
 TEST(OrderedRunTest, AnUnmetDependencyDoesNotHangTheRunsEnd) {
   RunConfig c;
-  c.scheme = "locked";
-  c.fs = "nfs";
+  c.scheme = &Scheme("locked");
+  c.fs = &Adapter("nfs");
   c.pages = 16;
   c.duration = absl::Milliseconds(300);
   c.sched = sched::Policy::kOrdered;

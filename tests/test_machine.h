@@ -13,7 +13,7 @@
 #include "harness/base/thread_registry.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

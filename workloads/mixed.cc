@@ -1,16 +1,15 @@
 #include "workloads/mixed.h"
 
-#include <time.h>
-
 #include <algorithm>
 
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fs_adapters/backing_store.h"
-#include "harness/base/rng.h"
-#include "harness/base/thread_registry.h"
+#include "harness/base/stats.h"
 #include "harness/mm/filemap.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
@@ -18,12 +17,6 @@
 
 namespace pagerace {
 namespace {
-
-void Pause(int64_t ns) {
-  if (ns <= 0) return;
-  struct timespec ts = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  nanosleep(&ts, nullptr);
-}
 
 uint64_t WriterSeed(uint64_t seed, int writer) {
   uint64_t s = seed ^ (0xa0761d6478bd642fULL * static_cast<uint64_t>(writer + 1));
@@ -89,99 +82,134 @@ void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, u
   }
 }
 
-void MixedWorkload::MmapWorker(int w, ThreadStats* stats, const std::atomic<bool>* stop) {
-  ScopedThread reg("mmap" + std::to_string(w), /*user_access=*/true, stats);
-  Rng rng(WriterSeed(options_.seed, w));
-  const uint32_t owned = ledger_->owned_slots(static_cast<uint32_t>(w));
-  const int vmas = mm_->mmu().nr_vmas();
-  uint64_t seq = 0;
-  for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
-    if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
-    const uint64_t page =
-        options_.isize && rng.Below(2) ? mm_->pages() - 1 : rng.Below(span());
-    const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(w),
-                                              static_cast<uint32_t>(rng.Below(owned)));
-    const int vma = static_cast<int>(rng.Below(static_cast<uint64_t>(vmas)));
-    StoreOp(w, vma, page, slot, &seq);
-  }
+void MixedWorkload::MmapStep(int w, Rng* rng, uint64_t* seq) {
+  const uint64_t page =
+      options_.isize && rng->Below(2) ? mm_->pages() - 1 : rng->Below(span());
+  const uint32_t slot = ledger_->owned_slot(
+      static_cast<uint32_t>(w),
+      static_cast<uint32_t>(rng->Below(ledger_->owned_slots(static_cast<uint32_t>(w)))));
+  const int vma = static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas())));
+  StoreOp(w, vma, page, slot, seq);
 }
 
-void MixedWorkload::PwriteWorker(int p, ThreadStats* stats, const std::atomic<bool>* stop) {
-  ScopedThread reg("pwrite" + std::to_string(p), /*user_access=*/false, stats);
+void MixedWorkload::PwriteStep(int p, Rng* rng, uint64_t* seq) {
   const int writer = options_.threads + p;
-  Rng rng(WriterSeed(options_.seed, writer));
-  const uint32_t owned = ledger_->owned_slots(static_cast<uint32_t>(writer));
-  uint64_t seq = 0;
-  for (uint64_t op = 0; !stop->load(std::memory_order_relaxed); ++op) {
-    if (options_.ops_per_writer && op >= options_.ops_per_writer) break;
-    // With a truncator, stay in the lower half: it is never truncated.
-    const uint64_t pages =
-        options_.truncate || options_.isize ? std::max<uint64_t>(1, span() / 2) : span();
-    const uint64_t page = rng.Below(pages);
-    const uint32_t slot = ledger_->owned_slot(static_cast<uint32_t>(writer),
-                                              static_cast<uint32_t>(rng.Below(owned)));
-    uint64_t& expected = ledger_->expected(page, slot);
-    const uint64_t found = generic_file_read_slot(*mm_, page, slot);
-    CountStat(Stat::kReadbacks);
-    CheckSlot(page, slot, found);
-    const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++seq);
-    if (generic_perform_write(*mm_, page, slot, stamp)) expected = stamp;
-    CountStat(Stat::kOps);
-    Pause(options_.pwrite_pause_ns);
-  }
+  // With a truncator, stay in the lower half: it is never truncated.
+  const uint64_t pages =
+      options_.truncate || options_.isize ? std::max<uint64_t>(1, span() / 2) : span();
+  const uint64_t page = rng->Below(pages);
+  const uint32_t slot = ledger_->owned_slot(
+      static_cast<uint32_t>(writer),
+      static_cast<uint32_t>(rng->Below(ledger_->owned_slots(static_cast<uint32_t>(writer)))));
+  uint64_t& expected = ledger_->expected(page, slot);
+  const uint64_t found = generic_file_read_slot(*mm_, page, slot);
+  CountStat(Stat::kReadbacks);
+  CheckSlot(page, slot, found);
+  const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
+  if (generic_perform_write(*mm_, page, slot, stamp)) expected = stamp;
+  CountStat(Stat::kOps);
 }
 
-void MixedWorkload::Reclaimer(ThreadStats* stats, const std::atomic<bool>* stop) {
-  ScopedThread reg("reclaim", /*user_access=*/false, stats);
-  Rng rng(WriterSeed(options_.seed, 1000));
-  while (!stop->load(std::memory_order_relaxed)) {
-    shrink_page(*mm_, rng.Below(mm_->pages()));
-    Pause(options_.reclaim_pause_ns);
-  }
-}
+void MixedWorkload::ReclaimStep(Rng* rng) { shrink_page(*mm_, rng->Below(mm_->pages())); }
 
-void MixedWorkload::Truncator(ThreadStats* stats, const std::atomic<bool>* stop) {
-  ScopedThread reg("truncate", /*user_access=*/false, stats);
-  Rng rng(WriterSeed(options_.seed, 2000));
+void MixedWorkload::TruncateStep(Rng* rng, bool grow) {
   const uint64_t pages = mm_->pages();
+  const int64_t full = static_cast<int64_t>(pages * mm_->page_size());
+  if (grow) {
+    vmtruncate(*mm_, full);
+    return;
+  }
   if (options_.isize) {
-    // EOF moves inside the last page: shrink to a random byte offset in it,
-    // then grow back to the full size (the extension of a partial page).
+    // EOF moves inside the last page: shrink to a random byte offset in it
+    // (the next step grows it back: the extension of a partial page).
+    // Slot-aligned (a slot is cut whole or not at all), rarely block-aligned.
     const uint64_t last = pages - 1;
     const int64_t ps = static_cast<int64_t>(mm_->page_size());
-    const int64_t full = static_cast<int64_t>(pages) * ps;
-    while (!stop->load(std::memory_order_relaxed)) {
-      // Slot-aligned (a slot is cut whole or not at all), rarely block-aligned.
-      const int64_t slot = static_cast<int64_t>(sizeof(uint64_t));
-      const int64_t off =
-          slot * (1 + static_cast<int64_t>(rng.Below(static_cast<uint64_t>(ps / slot - 1))));
-      trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
-      vmtruncate(*mm_, static_cast<int64_t>(last) * ps + off);
-      trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
-      Pause(options_.truncate_pause_ns);
-      vmtruncate(*mm_, full);
-      Pause(options_.truncate_pause_ns);
-    }
+    const int64_t slot = static_cast<int64_t>(sizeof(uint64_t));
+    const int64_t off =
+        slot * (1 + static_cast<int64_t>(rng->Below(static_cast<uint64_t>(ps / slot - 1))));
+    trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
+    vmtruncate(*mm_, static_cast<int64_t>(last) * ps + off);
+    trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
     return;
   }
   const uint64_t floor = std::max<uint64_t>(1, pages / 2);
-  const int64_t full = static_cast<int64_t>(pages * mm_->page_size());
-  while (!stop->load(std::memory_order_relaxed)) {
-    const uint64_t keep = floor + rng.Below(pages - floor + 1);
-    for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
-    vmtruncate(*mm_, static_cast<int64_t>(keep * mm_->page_size()));
-    for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
-    Pause(options_.truncate_pause_ns);
-    vmtruncate(*mm_, full);
-    Pause(options_.truncate_pause_ns);
-  }
+  const uint64_t keep = floor + rng->Below(pages - floor + 1);
+  for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+  vmtruncate(*mm_, static_cast<int64_t>(keep * mm_->page_size()));
+  for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
 }
 
-void MixedWorkload::Fsyncer(ThreadStats* stats, const std::atomic<bool>* stop) {
-  ScopedThread reg("fsync", /*user_access=*/false, stats);
-  while (!stop->load(std::memory_order_relaxed)) {
-    sync_mapping(*mm_, /*drain=*/false);
-    Pause(options_.fsync_pause_ns);
+void MixedWorkload::FsyncStep() { sync_mapping(*mm_, /*drain=*/false); }
+
+namespace {
+
+// A role whose steps are a workload function; `budget` steps at most (0:
+// until stopped).
+class WorkloadRole : public Role {
+ public:
+  WorkloadRole(std::string name, bool user_access, uint64_t budget, int64_t pace_ns,
+               std::function<void()> step)
+      : name_(std::move(name)),
+        user_access_(user_access),
+        budget_(budget),
+        pace_ns_(pace_ns),
+        step_(std::move(step)) {}
+  std::string name() const override { return name_; }
+  bool user_access() const override { return user_access_; }
+  bool bounded() const override { return budget_ != 0; }
+  int64_t pace_ns() const override { return pace_ns_; }
+  Step step() override {
+    if (budget_ && done_ >= budget_) return Step::kDone;
+    step_();
+    ++done_;
+    return Step::kMore;
+  }
+
+ private:
+  const std::string name_;
+  const bool user_access_;
+  const uint64_t budget_;
+  const int64_t pace_ns_;
+  const std::function<void()> step_;
+  uint64_t done_ = 0;  // owned by the role's thread
+};
+
+}  // namespace
+
+void MixedWorkload::AddRoles(std::vector<std::unique_ptr<Role>>* roles) {
+  const uint64_t budget = options_.ops_per_writer;
+  // Each role's random stream and stamp sequence live in its step closure,
+  // which only the role's thread calls.
+  auto reclaim_rng = std::make_shared<Rng>(WriterSeed(options_.seed, 1000));
+  roles->push_back(std::make_unique<WorkloadRole>(
+      "reclaim", false, 0, options_.reclaim_pause_ns,
+      [this, reclaim_rng] { ReclaimStep(reclaim_rng.get()); }));
+  if (options_.truncate || options_.isize) {
+    auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, 2000));
+    auto grow = std::make_shared<bool>(false);  // steps alternate: shrink, grow back
+    roles->push_back(std::make_unique<WorkloadRole>(
+        "truncate", false, 0, options_.truncate_pause_ns, [this, rng, grow] {
+          TruncateStep(rng.get(), *grow);
+          *grow = !*grow;
+        }));
+  } else if (options_.fsync) {
+    roles->push_back(std::make_unique<WorkloadRole>("fsync", false, 0, options_.fsync_pause_ns,
+                                                    [this] { FsyncStep(); }));
+  }
+  for (int p = 0; p < options_.pwriters; ++p) {
+    auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, options_.threads + p));
+    auto seq = std::make_shared<uint64_t>(0);
+    roles->push_back(std::make_unique<WorkloadRole>(
+        "pwrite" + std::to_string(p), false, budget, options_.pwrite_pause_ns,
+        [this, p, rng, seq] { PwriteStep(p, rng.get(), seq.get()); }));
+  }
+  for (int w = 0; w < options_.threads; ++w) {
+    auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, w));
+    auto seq = std::make_shared<uint64_t>(0);
+    roles->push_back(std::make_unique<WorkloadRole>(
+        "mmap" + std::to_string(w), true, budget, 0,
+        [this, w, rng, seq] { MmapStep(w, rng.get(), seq.get()); }));
   }
 }
 

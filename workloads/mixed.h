@@ -35,9 +35,10 @@
 #include <memory>
 #include <vector>
 
+#include "harness/base/rng.h"
+#include "harness/base/role.h"
 #include "harness/check/ledger.h"
 #include "harness/mm/mm_context.h"
-#include "harness/run/stats.h"
 
 namespace pagerace {
 
@@ -62,15 +63,22 @@ class MixedWorkload {
  public:
   MixedWorkload(MmContext* mm, Ledger* ledger, const MixedOptions& options);
 
-  // Thread bodies.  Each registers itself, runs until `stop` (or its op
-  // budget), and returns.
-  void MmapWorker(int w, ThreadStats* stats, const std::atomic<bool>* stop);
-  void PwriteWorker(int p, ThreadStats* stats, const std::atomic<bool>* stop);
-  void Reclaimer(ThreadStats* stats, const std::atomic<bool>* stop);
-  void Truncator(ThreadStats* stats, const std::atomic<bool>* stop);
-  // fsync(2) of the whole file, repeatedly: WB_SYNC_ALL writeback that waits
-  // on pages under writeback, racing the faults.
-  void Fsyncer(ThreadStats* stats, const std::atomic<bool>* stop);
+  // The workload's roles (harness/base/role.h), appended to `roles`: the
+  // mmap workers, the pwriters, reclaim, and the truncator or fsync thread
+  // its options ask for.  The roles point into this workload, which must
+  // outlive them.
+  void AddRoles(std::vector<std::unique_ptr<Role>>* roles);
+
+  // One step of each role.
+  void MmapStep(int w, Rng* rng, uint64_t* seq);
+  void PwriteStep(int p, Rng* rng, uint64_t* seq);
+  void ReclaimStep(Rng* rng);
+  // Shrinks the file (`truncate`: to a size in its upper half; `isize`: EOF
+  // inside the last page), or with `grow`, grows it back to its full size.
+  void TruncateStep(Rng* rng, bool grow);
+  // fsync(2) of the whole file: WB_SYNC_ALL writeback that waits on pages
+  // under writeback, racing the faults.
+  void FsyncStep();
 
   // One mmap-worker operation (read-back check, then a store) on a chosen
   // page and slot.  Exposed for tests.

@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "harness/sched/sched.h"
+#include "harness/base/sched_hooks.h"
 
 namespace pagerace {
 
@@ -37,7 +37,7 @@ void futex_wake(std::atomic<uint32_t>* word, int count) {
 }
 
 void FutexMutex::LockSlow(uint32_t c) {
-  sched::BlockedScope blocked(&word_);
+  BlockedScope blocked(&word_);
   if (c != 2) c = word_.exchange(2, std::memory_order_acquire);
   while (c != 0) {
     futex_wait(&word_, 2);

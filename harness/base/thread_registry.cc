@@ -4,7 +4,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "harness/base/futex.h"
-#include "harness/sched/sched.h"
+#include "harness/base/sched_hooks.h"
 
 namespace pagerace {
 namespace {
@@ -37,12 +37,12 @@ uint32_t RegisterThread(const std::string& role, bool user_access, ThreadStats* 
   tls_info.tid = tid;
   tls_info.user_access = user_access;
   tls_info.stats = stats;
-  sched::OnThreadStart(tid);
+  NotifyThreadStart(tid);
   return tid;
 }
 
 void UnregisterThread() {
-  sched::OnThreadExit();
+  NotifyThreadExit();
   tls_info = ThreadInfo{};
 }
 

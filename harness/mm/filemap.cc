@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "harness/mm/mm_context.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

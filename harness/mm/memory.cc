@@ -1,7 +1,7 @@
 // The parts of mm/memory.c and mm/filemap.c shared by every lock scheme:
 // fault dispatch, read faults and the default ->fault.
 #include "harness/mm/mm_context.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

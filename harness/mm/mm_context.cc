@@ -8,7 +8,7 @@
 #include "harness/base/clock.h"
 #include "harness/base/thread_registry.h"
 #include "harness/mm/recovery.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

@@ -46,14 +46,18 @@ void put_page(Page* page) {
 
 // Models include/linux/pagemap.h:trylock_page() as of v2.6.29.
 namespace {
-std::atomic<PageLockHook> g_lock_hook{nullptr};
+std::atomic<PageLockObserver*> g_lock_observer{nullptr};
 
 void NoteLock(const Page* page, bool locked) {
-  if (PageLockHook h = g_lock_hook.load(std::memory_order_relaxed)) h(page, locked);
+  if (PageLockObserver* o = g_lock_observer.load(std::memory_order_acquire)) {
+    o->OnPageLock(page, locked);
+  }
 }
 }  // namespace
 
-void SetPageLockHook(PageLockHook hook) { g_lock_hook.store(hook, std::memory_order_release); }
+void SetPageLockObserver(PageLockObserver* observer) {
+  g_lock_observer.store(observer, std::memory_order_release);
+}
 
 bool trylock_page(Page* page) {
   if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;

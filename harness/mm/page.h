@@ -74,11 +74,18 @@ void put_page(Page* page);
 
 // Page lock, models mm/filemap.c:__lock_page() and friends.
 void lock_page(Page* page);
-// Page-lock tracing (--trace-out): when set, called with the page and true
-// after every acquisition, false before every release.  Off by default: the
-// lock events would crowd the per-page traces reports carry.
-using PageLockHook = void (*)(const Page* page, bool locked);
-void SetPageLockHook(PageLockHook hook);
+// Page-lock tracing (--trace-out): when set, told of every acquisition
+// (after it) and release (before it).  Off by default: the lock events would
+// crowd the per-page traces reports carry.  The observer must outlive every
+// page lock operation until it is unset (nullptr).
+class PageLockObserver {
+ public:
+  virtual void OnPageLock(const Page* page, bool locked) = 0;
+
+ protected:
+  ~PageLockObserver() = default;
+};
+void SetPageLockObserver(PageLockObserver* observer);
 bool trylock_page(Page* page);
 // Wakes every waiter: wait_on_page_locked() waiters do not take the lock.
 void unlock_page(Page* page);

@@ -13,7 +13,7 @@
 //  - __do_fault: the writable pte is installed under the page lock, the page
 //    unlocked, and only then set_page_dirty.
 #include "harness/mm/mm_context.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

@@ -11,7 +11,7 @@
 // re-attaches metadata to a clean page) or entirely after (it sees PG_dirty
 // with metadata and write-protects the pte).
 #include "harness/mm/mm_context.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

@@ -11,7 +11,7 @@
 // set_page_dirty.  In addition no pte becomes writable while the page is
 // under writeback (I7): a store can never land in the middle of the I/O.
 #include "harness/mm/mm_context.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

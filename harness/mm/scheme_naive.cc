@@ -12,7 +12,7 @@
 // page unlocked and allow callers to return with it locked, so filesystems
 // can avoid LOR conditions with page lock."
 #include "harness/mm/mm_context.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "harness/base/registry.h"
 #include "harness/mm/vm_fault.h"
 
 namespace pagerace {
@@ -80,11 +81,21 @@ std::unique_ptr<FaultScheme> MakeLockedScheme(Mutation m = Mutation::kNone);
 std::unique_ptr<FaultScheme> MakeModernScheme(Mutation m = Mutation::kNone);
 std::unique_ptr<FaultScheme> MakeNaiveScheme();
 
+// The scheme registry: every scheme and mutant, by name (`--scheme`,
+// `--list`, the expectation matrix and the benchmarks read it).  Adding a
+// scheme: its scheme_<name>.cc, a factory above, one entry in schemes.cc.
+struct SchemeEntry {
+  std::string name;
+  std::unique_ptr<FaultScheme> (*make)();
+};
+Registry<SchemeEntry>& SchemeRegistry();
+
 // By name; InvalidArgument naming the known schemes otherwise.
 absl::StatusOr<std::unique_ptr<FaultScheme>> MakeScheme(absl::string_view name);
-std::vector<std::string> SchemeNames();
-// Name and one-line description of each scheme and mutant (pagerace --list).
-std::vector<std::pair<std::string, std::string>> SchemeDescriptions();
+// A registered scheme; REQUIRES: it exists (tests, benchmarks).
+const SchemeEntry& Scheme(absl::string_view name);
+// "description [must trip I2]" of a registered scheme (pagerace --list).
+std::string DescribeScheme(const SchemeEntry& entry);
 
 }  // namespace pagerace
 

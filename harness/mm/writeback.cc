@@ -4,7 +4,7 @@
 
 #include "harness/mm/mm_context.h"
 #include "harness/mm/page.h"
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {
@@ -51,16 +51,6 @@ int IoQueue::Drain() {
     ++n;
   }
   return n;
-}
-
-void IoQueue::Run(const std::atomic<bool>* stop) {
-  for (;;) {
-    uint32_t ev = events_.load(std::memory_order_acquire);
-    if (Drain() == 0) {
-      if (stop->load(std::memory_order_acquire)) return;
-      futex_wait(&events_, ev);
-    }
-  }
 }
 
 // Models mm/page-writeback.c:clear_page_dirty_for_io() as of v2.6.29;

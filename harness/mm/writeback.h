@@ -28,8 +28,21 @@ class IoQueue {
   void Submit(Page* page);
   // Completes everything queued so far; returns how many.
   int Drain();
-  // The I/O thread's loop, until `stop` is set and the queue is empty.
-  void Run(const std::atomic<bool>* stop);
+  // The I/O thread's wait: read events() before looking at the queue (and
+  // at any stop flag), then Wait(seen) sleeps until a Submit or Kick moved
+  // the count since.
+  uint32_t events() const { return events_.load(std::memory_order_acquire); }
+  void Wait(uint32_t seen) { futex_wait(&events_, seen); }
+  // A whole I/O thread (tests, benchmarks): completes until `stop` is set
+  // and the queue is empty.
+  void Run(const std::atomic<bool>* stop) {
+    for (;;) {
+      const uint32_t seen = events();
+      if (Drain() > 0) continue;
+      if (stop->load(std::memory_order_acquire)) return;
+      Wait(seen);
+    }
+  }
   // Wakes the I/O thread to look at its stop flag.  The event count moves,
   // so a thread between its stop check and its futex_wait does not sleep
   // through the wake-up.

@@ -18,20 +18,23 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
-#include "fs_adapters/adapters.h"
-#include "harness/mm/schemes.h"
-#include "harness/run/config.h"
-#include "harness/run/replay.h"
+#include "harness/core/config.h"
+#include "harness/core/replay.h"
 #include "harness/run/result_json.h"
-#include "harness/run/runner.h"
+#include "harness/core/stress_driver.h"
 
 // Every flag is a string, parsed by ParseConfig: Abseil's own parse errors
 // exit 1 with a multi-line message, and bad input must exit 2 with one line.
-ABSL_FLAG(std::string, scheme, "", "lock scheme: legacy | locked | modern | mutant:... (--list)");
-ABSL_FLAG(std::string, fs, "", "filesystem adapter: nfs | nfs:unlocked | none (default nfs)");
-ABSL_FLAG(std::string, workload, "", "workload: mixed (default) | hot | multimap | truncate | fsync | enospc | isize");
+// The choices in --help come from the registries (--list describes each).
+ABSL_FLAG(std::string, scheme, "",
+          "lock scheme (default legacy): " + pagerace::SchemeRegistry().Joined(" | "));
+ABSL_FLAG(std::string, fs, "",
+          "filesystem adapter (default nfs): " + pagerace::AdapterRegistry().Joined(" | "));
+ABSL_FLAG(std::string, workload, "",
+          "workload (default mixed): " + pagerace::WorkloadRegistry().Joined(" | "));
 ABSL_FLAG(std::string, threads, "", "mmap worker threads (default 2)");
 ABSL_FLAG(std::string, pwriters, "", "pwrite-path writer threads (default 1)");
 ABSL_FLAG(std::string, pages, "", "pages in the file (default 64)");
@@ -94,6 +97,14 @@ void PrescanArgs(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help shows this file's flags (Abseil's default matches the file name
+  // against the program's, which "main.cc" never does).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "harness/run/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "stress the page-fault / page_mkwrite / writeback protocol under a lock scheme.\n"
       "  pagerace --scheme=legacy --fs=nfs --duration=10s --seed=1 --sched=jitter --out=r.json");
@@ -112,24 +123,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
 
   if (absl::GetFlag(FLAGS_list)) {
-    for (const auto& [name, what] : pagerace::SchemeDescriptions()) {
-      printf("scheme    %-36s %s\n", name.c_str(), what.c_str());
-    }
-    for (const auto& [name, what] : pagerace::AdapterNames()) {
-      printf("fs        %-36s %s\n", name.c_str(), what.c_str());
-    }
-    printf("workload  %-36s %s\n", "mixed",
-           "mmap workers with read-back, pwrite writers, reclaim of clean pages");
-    printf("workload  %-36s %s\n", "hot", "mixed, every thread on the same 4 pages");
-    printf("workload  %-36s %s\n", "multimap", "mixed over at least 3 user mappings");
-    printf("workload  %-36s %s\n", "fsync",
-           "mixed, with a thread running fsync (WB_SYNC_ALL writeback) in a loop");
-    printf("workload  %-36s %s\n", "truncate",
-           "mixed, with a truncator shrinking the file's upper half and growing it back");
-    printf("workload  %-36s %s\n", "enospc",
-           "mixed, with 1 in 16 page_mkwrite calls failing (SIGBUS: no store may land)");
-    printf("workload  %-36s %s\n", "isize",
-           "mixed, EOF moving inside the last page and back, on a full disk");
+    fputs(pagerace::FormatRegistries().c_str(), stdout);
     return 0;
   }
 

@@ -83,7 +83,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
   nlohmann::json races = nlohmann::json::array();
   for (const RaceGroup& g : res.races) races.push_back(RaceToJson(g, c));
   nlohmann::json config = {
-      {"scheme", c.scheme},   {"fs", c.fs},          {"workload", c.workload},
+      {"scheme", c.scheme->name}, {"fs", c.fs->name}, {"workload", c.workload->name},
       {"threads", c.threads}, {"pwriters", c.pwriters}, {"pages", c.pages},
       {"mappings", c.mappings}, {"seed", c.seed},
       {"sched", sched::PolicyName(c.sched)}, {"out", c.out},
@@ -203,7 +203,7 @@ absl::Status WriteChromeTrace(const RunResult& res, const std::string& path) {
     for (const TraceEntry& e : trace) run.push_back({page, e});
   }
   AppendTimeline(&events, 1,
-                 absl::StrCat("run: ", c.scheme, " ", c.fs, " ", c.workload, " seed ", c.seed,
+                 absl::StrCat("run: ", c.scheme->name, " ", c.fs->name, " ", c.workload->name, " seed ", c.seed,
                               " (each page's last events)"),
                  std::move(run));
   for (size_t i = 0; i < res.races.size(); ++i) {
@@ -230,7 +230,7 @@ std::string FormatSummary(const RunResult& res) {
   std::string out = absl::StrFormat(
       "pagerace: scheme=%s fs=%s workload=%s threads=%d pwriters=%d pages=%d mappings=%d "
       "seed=%d sched=%s%s\n",
-      c.scheme, c.fs, c.workload, c.threads, c.pwriters, c.pages, c.mappings, c.seed,
+      c.scheme->name, c.fs->name, c.workload->name, c.threads, c.pwriters, c.pages, c.mappings, c.seed,
       sched::PolicyName(c.sched), res.interrupted ? " (interrupted)" : "");
   absl::StrAppendFormat(
       &out, "  %.2f s: %d ops (%s/s), %d faults (%s/s; wp %d, nopage %d), mkwrite %d\n", s,

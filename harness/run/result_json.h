@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
-#include "harness/run/runner.h"
+#include "harness/core/stress_driver.h"
 
 namespace pagerace {
 

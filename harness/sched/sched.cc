@@ -19,7 +19,6 @@
 namespace pagerace::sched {
 namespace internal {
 std::atomic<bool> g_enabled{false};
-std::atomic<bool> g_ordered{false};
 }  // namespace internal
 
 namespace {
@@ -274,8 +273,7 @@ void Configure(const Options& options) {
   for (uint32_t i = 0; i + 1 < g_pct_depth; ++i) g_change_at[i] = 1 + rng.Below(g_pct_steps);
   // Lock-blocked tracking serves ordered (drop detection) and pct (a thread
   // asleep on a lock does not hold others back).
-  internal::g_ordered.store(options.policy == Policy::kOrdered || options.policy == Policy::kPct,
-                            std::memory_order_release);
+  SetTrackBlocked(options.policy == Policy::kOrdered || options.policy == Policy::kPct);
   internal::g_enabled.store(options.policy != Policy::kOff, std::memory_order_release);
 }
 
@@ -287,7 +285,7 @@ void Release() {
 void Reset() {
   g_released.store(false, std::memory_order_release);
   internal::g_enabled.store(false, std::memory_order_release);
-  internal::g_ordered.store(false, std::memory_order_release);
+  SetTrackBlocked(false);
   g_policy.store(Policy::kOff, std::memory_order_release);
   g_num_deps.store(0, std::memory_order_release);
   for (auto& h : g_hits) h.store(0, std::memory_order_relaxed);
@@ -316,6 +314,8 @@ uint64_t Hits(Point p) { return g_hits[p].load(std::memory_order_acquire); }
 uint64_t OrderedSkipped() { return g_skipped.load(); }
 uint64_t JitterDelays() { return g_delays.load(); }
 
+namespace {
+
 void OnThreadStart(uint32_t tid) {
   uint64_t s = g_seed * 0x100000001b3ULL + tid;
   tls_rng.Seed(splitmix64(s));
@@ -343,5 +343,13 @@ void OnThreadExit() {
   g_participants.fetch_sub(1, std::memory_order_acq_rel);
   Bump();
 }
+
+// The primitives below the scheduler (thread registry, lock slow paths)
+// reach it through this table, installed before main().
+const SchedHooks kHooks = {OnThreadStart, OnThreadExit, internal::NoteBlocked,
+                           internal::NoteUnblocked};
+[[maybe_unused]] const bool kHooksInstalled = (InstallSchedHooks(&kHooks), true);
+
+}  // namespace
 
 }  // namespace pagerace::sched

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "harness/base/sched_hooks.h"
 
 namespace pagerace::sched {
 
@@ -103,36 +104,13 @@ uint64_t Hits(Point p);
 uint64_t OrderedSkipped();
 uint64_t JitterDelays();
 
-// Thread lifecycle hooks (called by the thread registry).
-void OnThreadStart(uint32_t tid);
-void OnThreadExit();
-
 namespace internal {
 extern std::atomic<bool> g_enabled;
-extern std::atomic<bool> g_ordered;
 void AtPoint(Point p);
-void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask);
-void NoteUnblocked();
 }  // namespace internal
 
-// Marks the calling thread as blocked for the scope: on `word` while
-// (*word & mask) != 0 (a lock slow path), or unconditionally when word is
-// null (a thread joining others).  Free unless the ordered policy is active.
-class BlockedScope {
- public:
-  explicit BlockedScope(const std::atomic<uint32_t>* word = nullptr, uint32_t mask = ~0u)
-      : active_(internal::g_ordered.load(std::memory_order_relaxed)) {
-    if (active_) internal::NoteBlocked(word, mask);
-  }
-  ~BlockedScope() {
-    if (active_) internal::NoteUnblocked();
-  }
-  BlockedScope(const BlockedScope&) = delete;
-  BlockedScope& operator=(const BlockedScope&) = delete;
-
- private:
-  const bool active_;
-};
+// Lock slow paths mark blocking with pagerace::BlockedScope (base).
+using ::pagerace::BlockedScope;
 
 }  // namespace pagerace::sched
 

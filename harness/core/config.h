@@ -1,7 +1,8 @@
 // A run's configuration: parsed and validated from the command line's flag
 // strings before any work starts, so bad input fails fast with one line.
-#ifndef PAGERACE_HARNESS_RUN_CONFIG_H_
-#define PAGERACE_HARNESS_RUN_CONFIG_H_
+// Drivers build a Machine from it (harness/core/machine.h).
+#ifndef PAGERACE_HARNESS_CORE_CONFIG_H_
+#define PAGERACE_HARNESS_CORE_CONFIG_H_
 
 #include <cstdint>
 #include <optional>
@@ -10,8 +11,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "fs_adapters/adapters.h"
 #include "harness/check/oracle.h"
+#include "harness/mm/schemes.h"
 #include "harness/sched/sched.h"
+#include "workloads/workloads.h"
 
 namespace pagerace {
 
@@ -21,10 +25,12 @@ struct RawFlags {
       sched, order, pct_depth, jitter_max_us, out, trace_out, stop_on;
 };
 
+// Typed: the scheme, adapter and workload are registry entries, resolved once
+// by ParseConfig (or named directly by tests: `c.scheme = &Scheme("locked")`).
 struct RunConfig {
-  std::string scheme = "legacy";
-  std::string fs = "nfs";
-  std::string workload = "mixed";
+  const SchemeEntry* scheme = &Scheme("legacy");
+  const AdapterEntry* fs = &Adapter("nfs");
+  const WorkloadEntry* workload = &Workload("mixed");
   int threads = 2;
   int pwriters = 1;
   uint64_t pages = 64;
@@ -53,10 +59,13 @@ struct RunConfig {
 
 // InvalidArgument with a message naming the flag and the problem.
 absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw);
+// `pagerace --list`: every registered scheme (with the invariant a mutant
+// must trip), adapter and workload, one line each.
+std::string FormatRegistries();
 // The command line that re-runs this configuration.
 std::string ReplayCommand(const RunConfig& config);
 std::string DurationFlag(absl::Duration d);
 
 }  // namespace pagerace
 
-#endif  // PAGERACE_HARNESS_RUN_CONFIG_H_
+#endif  // PAGERACE_HARNESS_CORE_CONFIG_H_

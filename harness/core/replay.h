@@ -3,14 +3,14 @@
 // first report of the recorded race's kind; with --sched=ordered and no
 // --order, the ordered dependencies are derived from the race's trace, so a
 // race found under jitter replays deterministically.
-#ifndef PAGERACE_HARNESS_RUN_REPLAY_H_
-#define PAGERACE_HARNESS_RUN_REPLAY_H_
+#ifndef PAGERACE_HARNESS_CORE_REPLAY_H_
+#define PAGERACE_HARNESS_CORE_REPLAY_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "harness/check/oracle.h"
-#include "harness/run/config.h"
+#include "harness/core/config.h"
 #include "nlohmann/json.hpp"
 
 namespace pagerace {
@@ -36,4 +36,4 @@ absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race);
 
 }  // namespace pagerace
 
-#endif  // PAGERACE_HARNESS_RUN_REPLAY_H_
+#endif  // PAGERACE_HARNESS_CORE_REPLAY_H_

@@ -1,4 +1,4 @@
-#include "harness/run/replay.h"
+#include "harness/core/replay.h"
 
 #include <fstream>
 #include <set>

@@ -1,8 +1,10 @@
-// One stress run (DESIGN §10): builds the machine for a RunConfig, runs the
-// workload's threads with writeback, I/O completion and reclaim beside them,
-// stops, syncs, checks the ledger and gathers the result.
-#ifndef PAGERACE_HARNESS_RUN_RUNNER_H_
-#define PAGERACE_HARNESS_RUN_RUNNER_H_
+// The stress driver (DESIGN §9, §10): builds the Machine for a RunConfig,
+// runs every role on a thread of its own, each looping over its steps until
+// the run ends (its duration, its op budget, `--stop-on`, SIGINT, or the
+// watchdog finding a deadlock), then stops the roles in phases, syncs,
+// checks the ledger and gathers the result.
+#ifndef PAGERACE_HARNESS_CORE_STRESS_DRIVER_H_
+#define PAGERACE_HARNESS_CORE_STRESS_DRIVER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -12,8 +14,9 @@
 
 #include "absl/status/statusor.h"
 #include "harness/check/oracle.h"
-#include "harness/run/config.h"
-#include "harness/run/stats.h"
+#include "harness/core/config.h"
+#include "harness/base/stats.h"
+#include "harness/check/trace.h"
 
 namespace pagerace {
 
@@ -21,8 +24,9 @@ struct RunResult {
   RunConfig config;
   double elapsed_s = 0;
   bool interrupted = false;       // stopped by SIGINT: the result is partial
-  // The watchdog found a deadlock.  The stuck threads were left blocked (and
-  // the machine leaked): the caller must report and _exit without cleanup.
+  // The watchdog found a deadlock.  The stuck threads were left blocked,
+  // detached, sharing the machine with nobody else: the caller must report
+  // and _exit without cleanup.
   bool deadlocked = false;
   uint64_t stats[static_cast<int>(Stat::kNumStats)] = {};
   uint64_t fault_p50_ns = 0;
@@ -59,4 +63,4 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
 
 }  // namespace pagerace
 
-#endif  // PAGERACE_HARNESS_RUN_RUNNER_H_
+#endif  // PAGERACE_HARNESS_CORE_STRESS_DRIVER_H_

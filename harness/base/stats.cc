@@ -1,4 +1,4 @@
-#include "harness/run/stats.h"
+#include "harness/base/stats.h"
 
 #include <bit>
 

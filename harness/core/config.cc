@@ -1,17 +1,14 @@
-#include "harness/run/config.h"
+#include "harness/core/config.h"
 
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <iterator>
 #include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "fs_adapters/adapters.h"
-#include "harness/check/ledger.h"
-#include "harness/mm/schemes.h"
+#include "absl/strings/str_format.h"
 #include "harness/mm/shadow_mmu.h"
 
 namespace pagerace {
@@ -38,20 +35,31 @@ absl::Status ParseInt(const std::string& flag, const std::string& s, int64_t lo,
 
 absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   RunConfig c;
-  if (!raw.scheme.empty()) c.scheme = raw.scheme;
-  if (auto s = MakeScheme(c.scheme); !s.ok()) return s.status();
-  if (!raw.fs.empty()) c.fs = raw.fs;
-  if (auto a = MakeAdapter(c.fs); !a.ok()) return a.status();
-  if (!raw.workload.empty()) c.workload = raw.workload;
-  static const char* kWorkloads[] = {"mixed", "hot",    "multimap", "truncate",
-                                     "fsync", "enospc", "isize"};
-  if (std::find(std::begin(kWorkloads), std::end(kWorkloads), c.workload) ==
-      std::end(kWorkloads)) {
-    return Bad("workload", c.workload,
-               "unknown workload (want mixed|hot|multimap|truncate|fsync|enospc|isize)");
+  if (!raw.scheme.empty()) {
+    c.scheme = SchemeRegistry().Find(raw.scheme);
+    if (!c.scheme) {
+      return Bad("scheme", raw.scheme,
+                 absl::StrCat("unknown scheme (want ", SchemeRegistry().Joined(), ")"));
+    }
   }
-  if (c.workload == "enospc" && c.fs == "none") {
-    return Bad("workload", c.workload, "needs an adapter with ->page_mkwrite (nfs)");
+  if (!raw.fs.empty()) {
+    c.fs = AdapterRegistry().Find(raw.fs);
+    if (!c.fs) {
+      return Bad("fs", raw.fs,
+                 absl::StrCat("unknown adapter (want ", AdapterRegistry().Joined(), ")"));
+    }
+  }
+  if (!raw.workload.empty()) {
+    c.workload = WorkloadRegistry().Find(raw.workload);
+    if (!c.workload) {
+      return Bad("workload", raw.workload,
+                 absl::StrCat("unknown workload (want ", WorkloadRegistry().Joined(), ")"));
+    }
+  }
+  if (c.workload->needs_page_mkwrite && !c.fs->make()->has_page_mkwrite()) {
+    return Bad("workload", c.workload->name,
+               absl::StrCat("needs an adapter with ->page_mkwrite (--fs=", c.fs->name,
+                            " has none)"));
   }
   absl::Status st;
   if (!(st = ParseInt("threads", raw.threads, 1, 64, &c.threads)).ok()) return st;
@@ -143,17 +151,31 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
         " stamp slots of a page"));
   }
   // `multimap`: at least three processes map the file.
-  if (c.workload == "multimap") c.mappings = std::max(c.mappings, 3);
+  c.mappings = std::max(c.mappings, c.workload->min_mappings);
   if (absl::Status m = ShadowMmu::CheckMapCount(c.pages, c.mappings); !m.ok()) return m;
   return c;
+}
+
+std::string FormatRegistries() {
+  std::string out;
+  for (const SchemeEntry& e : SchemeRegistry().entries()) {
+    absl::StrAppendFormat(&out, "scheme    %-36s %s\n", e.name, DescribeScheme(e));
+  }
+  for (const AdapterEntry& e : AdapterRegistry().entries()) {
+    absl::StrAppendFormat(&out, "fs        %-36s %s\n", e.name, e.description);
+  }
+  for (const WorkloadEntry& e : WorkloadRegistry().entries()) {
+    absl::StrAppendFormat(&out, "workload  %-36s %s\n", e.name, e.description);
+  }
+  return out;
 }
 
 std::string DurationFlag(absl::Duration d) { return absl::FormatDuration(d); }
 
 std::string ReplayCommand(const RunConfig& c) {
   std::string cmd = absl::StrCat(
-      c.binary.empty() ? "pagerace" : c.binary, " --scheme=", c.scheme, " --fs=", c.fs,
-      " --workload=", c.workload, " --threads=", c.threads, " --pwriters=", c.pwriters,
+      c.binary.empty() ? "pagerace" : c.binary, " --scheme=", c.scheme->name, " --fs=", c.fs->name,
+      " --workload=", c.workload->name, " --threads=", c.threads, " --pwriters=", c.pwriters,
       " --pages=", c.pages, " --mappings=", c.mappings, " --seed=", c.seed,
       " --sched=", sched::PolicyName(c.sched));
   if (c.sched == sched::Policy::kOrdered) absl::StrAppend(&cmd, " '--order=", c.order, "'");

@@ -3,8 +3,8 @@
 // Each harness thread owns one ThreadStats and is its only writer (relaxed
 // atomic increments: no contention, no lock); the progress line and the final
 // summary read them concurrently and sum.
-#ifndef PAGERACE_HARNESS_RUN_STATS_H_
-#define PAGERACE_HARNESS_RUN_STATS_H_
+#ifndef PAGERACE_HARNESS_BASE_STATS_H_
+#define PAGERACE_HARNESS_BASE_STATS_H_
 
 #include <atomic>
 #include <cstdint>
@@ -60,4 +60,4 @@ inline void CountStat(Stat s, uint64_t n = 1) {
 
 }  // namespace pagerace
 
-#endif  // PAGERACE_HARNESS_RUN_STATS_H_
+#endif  // PAGERACE_HARNESS_BASE_STATS_H_

@@ -1,0 +1,207 @@
+#include "harness/core/stress_driver.h"
+
+#include <time.h>
+
+#include <memory>
+#include <thread>
+
+#include "harness/base/clock.h"
+#include "harness/base/lock_wait.h"
+#include "harness/base/role.h"
+#include "harness/base/thread_registry.h"
+#include "harness/check/watchdog.h"
+#include "harness/core/machine.h"
+
+namespace pagerace {
+namespace {
+
+// The deadlock watchdog: no progress for this long while threads wait on
+// locks is a deadlock.
+constexpr int64_t kWatchdogNs = 2'000'000'000;
+constexpr int64_t kMonitorPeriodNs = 20'000'000;
+constexpr int64_t kProgressPeriodNs = 500'000'000;
+constexpr int kPhases = 3;
+
+void Nap(int64_t ns) {
+  if (ns <= 0) return;
+  struct timespec ts = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  nanosleep(&ts, nullptr);
+}
+
+// What the run's threads share.  Owned jointly by the driver and every
+// role's thread, so that threads left stuck on a deadlock keep the machine
+// alive after the driver returns.
+struct RunState {
+  std::unique_ptr<Machine> machine;
+  std::vector<std::unique_ptr<Role>> roles;
+  // One stats block per role (index-aligned), and the driver thread's.
+  std::vector<std::unique_ptr<ThreadStats>> stats;
+  std::atomic<bool> stop[kPhases] = {};
+  std::atomic<int> bounded_done{0};
+
+  uint64_t sum(Stat s) const {
+    uint64_t n = 0;
+    for (const auto& st : stats) n += st->v[static_cast<int>(s)].load(std::memory_order_relaxed);
+    return n;
+  }
+};
+
+void RunRole(const std::shared_ptr<RunState>& state, size_t i) {
+  Role& role = *state->roles[i];
+  ScopedThread reg(role.name(), role.user_access(), state->stats[i].get());
+  const std::atomic<bool>& stop = state->stop[static_cast<int>(role.stop_phase())];
+  role.start();
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (role.step() == Role::Step::kDone) break;
+    Nap(role.pace_ns());
+  }
+  role.stop();
+  if (role.bounded()) state->bounded_done.fetch_add(1);
+}
+
+}  // namespace
+
+absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<bool>* interrupt,
+                                    const std::function<void(const Progress&)>& on_progress) {
+  RunResult result;
+  result.config = config;
+  ResetThreadRegistry();
+  ResetLockOrder();
+
+  auto state = std::make_shared<RunState>();
+  auto machine = Machine::Create(config);
+  if (!machine.ok()) return machine.status();
+  state->machine = *std::move(machine);
+  Machine& m = *state->machine;
+  MmContext& mm = m.mm();
+  state->roles = m.MakeRoles();
+  int bounded = 0;
+  for (const auto& r : state->roles) {
+    state->stats.push_back(std::make_unique<ThreadStats>());
+    bounded += r->bounded();
+  }
+  state->stats.push_back(std::make_unique<ThreadStats>());  // the driver's: the final sync
+
+  sched::Options so;
+  so.policy = config.sched;
+  so.seed = config.seed;
+  so.deps = config.deps;
+  so.pct_depth = static_cast<uint32_t>(config.pct_depth);
+  so.jitter_max_us = static_cast<uint32_t>(config.jitter_max_us);
+  sched::Configure(so);
+
+  ScopedThread main_reg("main", /*user_access=*/false, state->stats.back().get());
+  if (!config.trace_out.empty()) m.TracePageLocks(true);
+
+  const int64_t t0 = now_ns();
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < state->roles.size(); ++i) threads.emplace_back(RunRole, state, i);
+
+  const double target_s = config.ops ? 0 : absl::ToDoubleSeconds(config.duration);
+  int64_t last_progress = t0;
+  Watchdog watchdog(kWatchdogNs);
+  bool inversion_reported = false;
+  Oracle& oracle = mm.oracle();
+  for (;;) {
+    Nap(kMonitorPeriodNs);
+    const int64_t now = now_ns();
+    const double elapsed = static_cast<double>(now - t0) / 1e9;
+    if (interrupt && interrupt->load()) {
+      result.interrupted = true;
+      break;
+    }
+    if (config.ops ? state->bounded_done.load() == bounded : elapsed >= target_s) break;
+    if (config.stop_kind && oracle.count(*config.stop_kind) > 0) break;
+    if (config.stop_at_first_race && oracle.total() > 0 &&
+        (!config.stop_invariant || oracle.count(*config.stop_invariant) > 0) &&
+        (!config.stop_needs_losing || oracle.data_losing_total() > 0)) {
+      break;
+    }
+    if (!inversion_reported) {
+      if (std::string inv = LockOrderInversion(); !inv.empty()) {
+        oracle.Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, false, 0, 0,
+                      inv.c_str());
+        inversion_reported = true;
+      }
+    }
+    const uint64_t progress =
+        state->sum(Stat::kOps) + state->sum(Stat::kFaults) + state->sum(Stat::kWritebacks);
+    if (watchdog.Stuck(progress, now)) {
+      uint64_t page;
+      const std::string who = DescribeLockWaits(
+          [&mm](uint64_t index) -> uint32_t {
+            Page* p = mm.mapping().find_get_page(index);
+            if (!p) return 0;
+            const uint32_t owner = p->lock_owner.load(std::memory_order_acquire);
+            put_page(p);
+            return owner;
+          },
+          &page);
+      oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, false, 0, 0, who.c_str());
+      result.deadlocked = true;
+      break;
+    }
+    if (on_progress && now - last_progress >= kProgressPeriodNs) {
+      last_progress = now;
+      on_progress({elapsed, target_s, state->sum(Stat::kOps), state->sum(Stat::kFaults),
+                   oracle.total()});
+    }
+  }
+
+  auto gather = [&] {
+    for (int s = 0; s < static_cast<int>(Stat::kNumStats); ++s) {
+      result.stats[s] = state->sum(static_cast<Stat>(s));
+    }
+    result.race_reports = oracle.total();
+    result.data_losing_reports = oracle.data_losing_total();
+    result.ungrouped_reports = oracle.ungrouped();
+    result.races = oracle.Groups();
+  };
+  if (result.deadlocked) {
+    // Threads stuck on locks cannot be joined, and the machine cannot be torn
+    // down under them: they keep their share of the run state, and the
+    // caller _exits after reporting.
+    for (auto& s : state->stop) s.store(true);
+    for (auto& t : threads) t.detach();
+    result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
+    gather();
+    return result;
+  }
+
+  // Stop in phases: the workload's roles, then writeback, then (after the
+  // final sync, which needs it) I/O completion.
+  auto stop_phase = [&](StopPhase phase) {
+    state->stop[static_cast<int>(phase)].store(true);
+    for (size_t i = 0; i < state->roles.size(); ++i) {
+      if (state->roles[i]->stop_phase() == phase) state->roles[i]->wake();
+    }
+    for (size_t i = 0; i < state->roles.size(); ++i) {
+      if (state->roles[i]->stop_phase() == phase) threads[i].join();
+    }
+  };
+  state->stop[static_cast<int>(StopPhase::kWorkload)].store(true);
+  sched::Release();  // a worker in an ordered wait for a point that never came
+  stop_phase(StopPhase::kWorkload);
+  result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
+  stop_phase(StopPhase::kWriteback);
+  // The final sync runs unperturbed.
+  result.pct = sched::Pct();
+  sched::Reset();
+  m.FinalSync();
+  stop_phase(StopPhase::kIo);
+  m.FinalChecks();
+
+  gather();
+  std::vector<uint64_t> hist;
+  for (auto& st : state->stats) st->fault_latency.MergeInto(&hist);
+  result.fault_p50_ns = LatencyHistogram::Quantile(hist, 0.50);
+  result.fault_p99_ns = LatencyHistogram::Quantile(hist, 0.99);
+  result.jitter_delays = sched::JitterDelays();
+  if (!config.trace_out.empty()) {
+    m.TracePageLocks(false);
+    result.page_traces = m.PageTraces();
+  }
+  return result;
+}
+
+}  // namespace pagerace

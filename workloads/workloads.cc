@@ -1,0 +1,32 @@
+#include "workloads/workloads.h"
+
+namespace pagerace {
+namespace {
+
+// enospc: one ->page_mkwrite in this many fails.
+constexpr uint32_t kEnospcOneIn = 16;
+
+}  // namespace
+
+Registry<WorkloadEntry>& WorkloadRegistry() {
+  static auto* r = new Registry<WorkloadEntry>({
+      {"mixed", "mmap workers with read-back, pwrite writers, reclaim of clean pages"},
+      {"hot", "mixed, every thread on the same 4 pages",
+       [](MixedOptions* o) { o->hot_pages = 4; }},
+      {"multimap", "mixed over at least 3 user mappings", nullptr, nullptr, /*min_mappings=*/3},
+      {"fsync", "mixed, with a thread running fsync (WB_SYNC_ALL writeback) in a loop",
+       [](MixedOptions* o) { o->fsync = true; }},
+      {"truncate", "mixed, with a truncator shrinking the file's upper half and growing it back",
+       [](MixedOptions* o) { o->truncate = true; }},
+      {"enospc", "mixed, with 1 in 16 page_mkwrite calls failing (SIGBUS: no store may land)",
+       nullptr, [](AddressSpaceOps* a) { a->InjectMkwriteFailures(kEnospcOneIn); },
+       /*min_mappings=*/1, /*needs_page_mkwrite=*/true},
+      {"isize", "mixed, EOF moving inside the last page and back, on a full disk",
+       [](MixedOptions* o) { o->isize = true; }, [](AddressSpaceOps* a) { a->FillDisk(); }},
+  });
+  return *r;
+}
+
+const WorkloadEntry& Workload(absl::string_view name) { return WorkloadRegistry().Get(name); }
+
+}  // namespace pagerace
