@@ -174,7 +174,7 @@ rc=$?
 if [[ $rc -ne 0 ]] || ! python3 - "$tmp/ok.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert r["schema"] == "pagerace.result/1", r["schema"]
+assert r["schema"] == "pagerace.result/2", r["schema"]
 for k in ("config", "env", "stats", "races", "verdict"):
     assert k in r, k
 assert r["verdict"] == "clean" and r["races"] == []

@@ -52,6 +52,8 @@ out="$("$root/scripts/reports" "$tmp"/compare-*-shard-*.json)"
 head -1 <<<"$out" | grep -q "distinct races in 4 runs" || { echo "FAIL: reports: $out"; exit 1; }
 tail -n +2 <<<"$out" | grep -v -q "replay: " && { echo "FAIL: a line without replay"; exit 1; }
 grep -q "legacy/nfs" <<<"$out" && ! grep -q "locked/nfs" <<<"$out" || { echo "FAIL: reports"; exit 1; }
+# ... merged by the signature each race of the results carries.
+tail -n +2 <<<"$out" | grep -E -v -q "\[[0-9a-f]{16}: " && { echo "FAIL: a line without signature"; exit 1; }
 set +e; "$root/scripts/reports" /nonexistent.json 2>/dev/null; rc=$?; set -e
 [[ $rc == 2 ]] || { echo "FAIL: reports on a missing file exited $rc"; exit 1; }
 echo "compare_test: reports ok"

@@ -43,11 +43,7 @@ RunResult RunCell(const Cell& c, uint64_t seed, uint64_t ops, bool stop_early) {
   cfg.sched = sched::Policy::kJitter;
   cfg.stop_at_first_race = stop_early;
   if (std::string(c.expect) != "clean") {
-    for (int i = 0; i <= static_cast<int>(Invariant::kFs); ++i) {
-      if (std::string(InvariantName(static_cast<Invariant>(i))) == c.expect) {
-        cfg.stop_invariant = static_cast<Invariant>(i);
-      }
-    }
+    cfg.stop_invariant = InvariantByName(c.expect).value();
     cfg.stop_needs_losing = c.data_losing;
   }
   auto r = RunStress(cfg, nullptr, {});

@@ -1,6 +1,7 @@
 // Harness thread identities.
 //
-// Each harness thread registers a role ("mmap0", "writeback", ...) and gets a
+// Each harness thread registers a role ("mmap0", "writeback", ...: the kinds
+// in thread_roles.def, formed by RoleName) and gets a
 // small id used in traces and lock-owner fields.  The registry also holds the
 // thread's stats block and whether the thread may touch user mappings: a
 // fault in a user mapping taken by any other thread is a harness bug, not a
@@ -10,6 +11,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include "harness/base/thread_roles.h"
 
 namespace pagerace {
 
@@ -41,6 +44,9 @@ class ScopedThread {
   ScopedThread(const std::string& role, bool user_access, ThreadStats* stats = nullptr) {
     RegisterThread(role, user_access, stats);
   }
+  // Registers under RoleName(kind, index).
+  ScopedThread(RoleKind kind, int index, bool user_access, ThreadStats* stats = nullptr)
+      : ScopedThread(RoleName(kind, index), user_access, stats) {}
   ~ScopedThread() { UnregisterThread(); }
   ScopedThread(const ScopedThread&) = delete;
   ScopedThread& operator=(const ScopedThread&) = delete;

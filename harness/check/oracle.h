@@ -3,8 +3,9 @@
 // An oracle that sees a broken invariant calls Oracle::Report() from wherever
 // it is — the fault path inside the SIGSEGV handler included — so reporting
 // is allocation-free: the page's trace is copied into a fixed table of report
-// groups.  Reports with the same signature (kind, invariant, data_losing and
-// the page's recent event sequence) are counted, not repeated.
+// groups.  Reports with the same signature (race_signature.h: kind,
+// invariant, data_losing and the page's recent event sequence) are counted,
+// not repeated.
 //
 // Thread-safety: safe for concurrent access.
 #ifndef PAGERACE_HARNESS_CHECK_ORACLE_H_
@@ -16,33 +17,10 @@
 #include <vector>
 
 #include "harness/base/futex.h"
+#include "harness/check/race_kind.h"
 #include "harness/check/trace.h"
 
 namespace pagerace {
-
-// What went wrong, as users name it.
-enum class RaceKind : uint8_t {
-  kLostDirty,                 // I0: a clean page whose bytes differ from the store
-  kWritableNotDirty,          // I1: a writable pte on a page nobody will mark dirty
-  kDirtyWithoutMetadata,      // I2: PG_dirty / writable pte without fs metadata
-  kWritepageWithoutMetadata,  // I3: writepage entered on a dirty page without metadata
-  kLostWrite,                 // data ledger: a store is not where it must be
-  kStoreDuringWriteback,      // I7: a pte made writable while PG_writeback is set
-  kStoreAfterFailedMkwrite,   // I6: a store can land although ->page_mkwrite failed
-  kPteAfterTruncate,          // I5: a pte installed for a page already truncated
-  kDeadlock,                  // watchdog: no progress while threads wait on locks
-  kLockOrderInversion,        // fs-level lock and page lock taken in both orders
-  kCounterDrift,              // I4: an adapter counter differs from the pages it counts
-  kSnapcOrder,                // ceph: a page dirtied in a newer snap context than it holds
-  kNumKinds
-};
-const char* RaceKindName(RaceKind k);
-
-// Invariant numbers as in DESIGN §8; kLedger for the data ledger.
-// kFs: an adapter's own invariant other than I4 (named in its header).
-enum class Invariant : uint8_t { kI0, kI1, kI2, kI3, kI4, kI5, kI6, kI7, kLedger, kWatchdog,
-                                 kLockOrder, kFs };
-const char* InvariantName(Invariant i);
 
 struct RaceRecord {
   static constexpr int kMaxTrace = Tracer::kRing;
@@ -94,8 +72,8 @@ class Oracle {
   std::atomic<uint64_t> total_{0};
   std::atomic<uint64_t> losing_{0};
   std::atomic<uint64_t> ungrouped_{0};
-  std::atomic<uint64_t> by_kind_[static_cast<int>(RaceKind::kNumKinds)] = {};
-  std::atomic<uint64_t> by_invariant_[static_cast<int>(Invariant::kFs) + 1] = {};
+  std::atomic<uint64_t> by_kind_[kNumRaceKinds] = {};
+  std::atomic<uint64_t> by_invariant_[kNumInvariants] = {};
 
   mutable FutexMutex mu_;
   // State below is protected by mu_.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "harness/base/clock.h"
 #include "harness/base/thread_registry.h"
 
@@ -17,6 +18,13 @@ constexpr const char* kEventNames[] = {
 const char* EventName(Event e) {
   auto i = static_cast<size_t>(e);
   return i < static_cast<size_t>(Event::kNumEvents) ? kEventNames[i] : "?";
+}
+
+absl::StatusOr<Event> EventByName(absl::string_view name) {
+  for (int i = 0; i < kNumEvents; ++i) {
+    if (name == kEventNames[i]) return static_cast<Event>(i);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown event '", name, "'"));
 }
 
 Tracer::Tracer(uint64_t pages, int64_t t0_ns)

@@ -15,6 +15,9 @@
 #include <memory>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
 namespace pagerace {
 
 enum class Event : uint16_t {
@@ -24,7 +27,12 @@ enum class Event : uint16_t {
   kNumEvents
 };
 
+inline constexpr int kNumEvents = static_cast<int>(Event::kNumEvents);
+
+// The kernel-vocabulary name ("pte_mkwrite"); "?" out of range.
 const char* EventName(Event e);
+// Looks an event up by its name, as written in traces and reports.
+absl::StatusOr<Event> EventByName(absl::string_view name);
 
 struct TraceEntry {
   int64_t t_ns = 0;  // since the run's start

@@ -133,13 +133,12 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
     if (raw.stop_on == "data_losing") {
       c.stop_needs_losing = true;
     } else if (raw.stop_on != "race") {
-      std::string names;
-      for (int i = 0; i <= static_cast<int>(Invariant::kFs); ++i) {
-        const auto inv = static_cast<Invariant>(i);
-        if (raw.stop_on == InvariantName(inv)) c.stop_invariant = inv;
-        absl::StrAppend(&names, "|", InvariantName(inv));
-      }
+      if (auto inv = InvariantByName(raw.stop_on); inv.ok()) c.stop_invariant = *inv;
       if (!c.stop_invariant) {
+        std::string names;
+        for (int i = 0; i < kNumInvariants; ++i) {
+          absl::StrAppend(&names, "|", InvariantName(static_cast<Invariant>(i)));
+        }
         return Bad("stop-on", raw.stop_on, absl::StrCat("want race|data_losing", names));
       }
     }

@@ -1,11 +1,15 @@
 #include "harness/core/replay.h"
 
 #include <fstream>
-#include <set>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "harness/base/thread_roles.h"
+#include "harness/check/race_kind.h"
+#include "harness/check/trace.h"
+#include "harness/sched/sched.h"
 
 namespace pagerace {
 namespace {
@@ -19,16 +23,23 @@ std::string Str(const nlohmann::json& j, const char* key) {
 }
 
 // The schedule point that marks the start (`first`) or the end of another
-// thread's part of the interleaving, from its event there.
-const char* OtherPoint(const std::string& thread, const std::string& event, bool first) {
-  if (thread == "io") return first ? "end_io:begin" : "end_io:done";
-  if (thread == "truncate") return first ? "truncate:begin" : "truncate:end";
-  if (thread == "writeback" || thread == "fsync") {
-    if (first) return "write_cache_pages:begin";
-    if (event == "fs_metadata_retire") return "commit:end";
-    return "write_cache_pages:end";
+// thread's part of the interleaving, from its role and its event there.
+std::optional<sched::Point> OtherPoint(const absl::StatusOr<RoleId>& role,
+                                       std::optional<Event> event, bool first) {
+  if (!role.ok()) return std::nullopt;
+  switch (role->kind) {
+    case RoleKind::kIo:
+      return first ? sched::kEndIoBegin : sched::kEndIoDone;
+    case RoleKind::kTruncate:
+      return first ? sched::kTruncateBegin : sched::kTruncateEnd;
+    case RoleKind::kWriteback:
+    case RoleKind::kFsync:
+      if (first) return sched::kWriteCachePagesBegin;
+      if (event == Event::kMetadataRetire) return sched::kCommitEnd;
+      return sched::kWriteCachePagesEnd;
+    default:
+      return std::nullopt;
   }
-  return nullptr;
 }
 
 }  // namespace
@@ -68,22 +79,16 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
   }
   t.race = races[t.index];
   const std::string kind = Str(t.race, "kind"), inv = Str(t.race, "invariant");
-  bool found_kind = false, found_inv = false;
-  for (int k = 0; k < static_cast<int>(RaceKind::kNumKinds); ++k) {
-    if (kind == RaceKindName(static_cast<RaceKind>(k))) {
-      t.kind = static_cast<RaceKind>(k);
-      found_kind = true;
-    }
-  }
-  for (int i = 0; i <= static_cast<int>(Invariant::kFs); ++i) {
-    if (inv == InvariantName(static_cast<Invariant>(i))) {
-      t.invariant = static_cast<Invariant>(i);
-      found_inv = true;
-    }
-  }
-  if (!found_kind || !found_inv) {
+  auto k = RaceKindByName(kind);
+  if (!k.ok()) {
     return Bad(absl::StrCat("--replay: race ", t.index, " has an unknown kind '", kind, "'"));
   }
+  auto i = InvariantByName(inv);
+  if (!i.ok()) {
+    return Bad(absl::StrCat("--replay: race ", t.index, " has an unknown invariant '", inv, "'"));
+  }
+  t.kind = *k;
+  t.invariant = *i;
   t.recorded_at_s = t.race.value("detected_at_s", 0.0);
   const nlohmann::json& c = doc["config"];
   RawFlags& r = t.recorded;
@@ -105,56 +110,64 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
 }
 
 absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race) {
+  // A trace entry as the table lookups read it: a name missing from the
+  // tables (a result written by another version) is no role / no event.
   struct Ev {
-    std::string thread, event;
+    absl::StatusOr<RoleId> role;
+    std::string thread;
+    std::optional<Event> event;
   };
   std::vector<Ev> ev;
   if (race.contains("trace") && race["trace"].is_array()) {
-    for (const auto& e : race["trace"]) ev.push_back({Str(e, "thread"), Str(e, "event")});
+    for (const auto& e : race["trace"]) {
+      const std::string thread = Str(e, "thread");
+      auto event = EventByName(Str(e, "event"));
+      ev.push_back({ParseRole(thread), thread,
+                    event.ok() ? std::optional<Event>(*event) : std::nullopt});
+    }
   }
-  static const std::set<std::string> kMkwriteReturn = {"page_mkwrite_return",
-                                                       "page_mkwrite_return_locked"};
   // Latest first: the window closest to the report.
   for (int m = static_cast<int>(ev.size()) - 1; m >= 0; --m) {
-    const bool after_mkwrite = kMkwriteReturn.count(ev[m].event) > 0;
-    const bool after_pte = ev[m].event == "pte_mkwrite";
+    const bool after_mkwrite = ev[m].event == Event::kPageMkwriteReturn ||
+                               ev[m].event == Event::kPageMkwriteReturnLocked;
+    const bool after_pte = ev[m].event == Event::kPteMkwrite;
     if (!after_mkwrite && !after_pte) continue;
     const std::string& f = ev[m].thread;
     // The fault this event belongs to.
-    std::string fault;
-    for (int i = m; i >= 0 && fault.empty(); --i) {
+    std::optional<Event> fault;
+    for (int i = m; i >= 0 && !fault; --i) {
       if (ev[i].thread == f &&
-          (ev[i].event == "fault_write_wp" || ev[i].event == "fault_write_nopage")) {
+          (ev[i].event == Event::kFaultWriteWp || ev[i].event == Event::kFaultWriteNopage)) {
         fault = ev[i].event;
       }
     }
-    if (fault.empty()) continue;
+    if (!fault) continue;
     // F's next event, and the other threads' events before it.
     int n = m + 1;
     while (n < static_cast<int>(ev.size()) && ev[n].thread != f) ++n;
     if (n == m + 1 || n >= static_cast<int>(ev.size())) continue;
-    const char* w_first = OtherPoint(ev[m + 1].thread, ev[m + 1].event, true);
-    const char* w_last = OtherPoint(ev[n - 1].thread, ev[n - 1].event, false);
+    const auto w_first = OtherPoint(ev[m + 1].role, ev[m + 1].event, true);
+    const auto w_last = OtherPoint(ev[n - 1].role, ev[n - 1].event, false);
     if (!w_first || !w_last) continue;
-    const bool wp = fault == "fault_write_wp";
-    const char* a = nullptr;
-    const char* b = nullptr;
+    const bool wp = fault == Event::kFaultWriteWp;
+    std::optional<sched::Point> a, b;
     if (after_mkwrite) {
-      a = wp ? "do_wp_page:after_mkwrite" : "__do_fault:after_mkwrite";
+      a = wp ? sched::kDoWpPageAfterMkwrite : sched::kDoFaultAfterMkwrite;
       // The window ends where F takes a lock the other side needs: do_wp_page
       // retakes the ptl (the page stays unlocked); __do_fault relocks the
       // page, and waiting any later would hold the page lock against the
       // writeback the window is for (a stall, not the race).
-      b = wp ? "do_wp_page:before_ptl_relock" : "__do_fault:before_relock_page";
-    } else if (!wp && ev[n].event == "set_page_dirty") {
-      a = "__do_fault:before_ptl_lock";  // the pte is installed right after
-      b = "__do_fault:before_set_page_dirty";
-    } else if (wp && ev[n].event == "set_page_dirty") {
-      a = "do_wp_page:after_pte_mkwrite";
-      b = "do_wp_page:before_set_page_dirty";
+      b = wp ? sched::kDoWpPageBeforePtlRelock : sched::kDoFaultBeforeRelockPage;
+    } else if (!wp && ev[n].event == Event::kSetPageDirty) {
+      a = sched::kDoFaultBeforePtlLock;  // the pte is installed right after
+      b = sched::kDoFaultBeforeSetPageDirty;
+    } else if (wp && ev[n].event == Event::kSetPageDirty) {
+      a = sched::kDoWpPageAfterPteMkwrite;
+      b = sched::kDoWpPageBeforeSetPageDirty;
     }
     if (!a) continue;
-    return absl::StrCat(a, "<", w_first, ",", w_last, "<", b);
+    return absl::StrCat(sched::PointName(*a), "<", sched::PointName(*w_first), ",",
+                        sched::PointName(*w_last), "<", sched::PointName(*b));
   }
   return Bad("--sched=ordered: no fault window with another thread inside it in this race's "
              "trace; give --order=A<B,...");

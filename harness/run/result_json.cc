@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/base/thread_registry.h"
+#include "harness/check/race_signature.h"
 #include "harness/run/build_info.h"
 
 namespace pagerace {
@@ -32,6 +33,9 @@ nlohmann::json RaceToJson(const RaceGroup& g, const RunConfig& config) {
                      {"thread", ThreadRole(r.trace[i].tid)},
                      {"event", EventName(r.trace[i].event)}});
   }
+  const RaceSignature sig = SignatureOf(r);
+  nlohmann::json sig_events = nlohmann::json::array();
+  for (Event e : sig.events) sig_events.push_back(EventName(e));
   nlohmann::json j = {
       {"kind", RaceKindName(r.kind)},
       {"invariant", InvariantName(r.invariant)},
@@ -40,6 +44,8 @@ nlohmann::json RaceToJson(const RaceGroup& g, const RunConfig& config) {
       {"detected_at_s", static_cast<double>(r.t_ns) / 1e9},
       {"detected_by", ThreadRole(r.tid)},
       {"count", g.count},
+      {"signature", sig.hex},
+      {"signature_events", sig_events},
       {"trace", trace},
       {"replay", ReplayCommand(config)},
   };

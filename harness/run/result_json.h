@@ -1,4 +1,4 @@
-// The result JSON (results/SCHEMA.md, schema "pagerace.result/1").
+// The result JSON (results/SCHEMA.md, schema "pagerace.result/2").
 #ifndef PAGERACE_HARNESS_RUN_RESULT_JSON_H_
 #define PAGERACE_HARNESS_RUN_RESULT_JSON_H_
 
@@ -10,7 +10,7 @@
 
 namespace pagerace {
 
-inline constexpr char kResultSchema[] = "pagerace.result/1";
+inline constexpr char kResultSchema[] = "pagerace.result/2";
 
 nlohmann::json ResultToJson(const RunResult& result);
 // Writes atomically: a temporary file beside `path`, then rename.
