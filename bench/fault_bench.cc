@@ -28,8 +28,9 @@
 #include <thread>
 
 #include "benchmark/benchmark.h"
-#include "fs_adapters/adapters.h"
+#include "absl/strings/match.h"
 #include "harness/base/thread_registry.h"
+#include "harness/core/machine.h"
 #include "harness/mm/filemap.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
@@ -119,14 +120,21 @@ void BM_BareFault(benchmark::State& state) {
 }
 BENCHMARK(BM_BareFault)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
 
-void BM_FaultPath(benchmark::State& state, const char* scheme_name) {
+// The machine every harness benchmark measures: `scheme` on nfs, one user
+// mapping (the bare benchmarks' layout), built as a run builds it.
+std::unique_ptr<Machine> BenchMachine(const std::string& scheme, uint64_t pages) {
   ResetThreadRegistry();
-  auto scheme = MakeScheme(scheme_name).value();
-  auto fs = MakeAdapter("nfs").value();
-  MmOptions o;
-  o.pages = 64;
-  o.mappings = 1;
-  auto mm = MmContext::Create(o, scheme.get(), fs.get()).value();
+  RunConfig c;
+  c.scheme = &Scheme(scheme);
+  c.fs = &Adapter("nfs");
+  c.pages = pages;
+  c.mappings = 1;
+  return Machine::Create(c).value();
+}
+
+void BM_FaultPath(benchmark::State& state, const std::string& scheme_name) {
+  auto machine = BenchMachine(scheme_name, 64);
+  MmContext* mm = &machine->mm();
   {
     ScopedThread reg("bench", /*user_access=*/true);
     auto* slot = reinterpret_cast<uint64_t*>(mm->mmu().user_addr(0, 8));
@@ -141,18 +149,20 @@ void BM_FaultPath(benchmark::State& state, const char* scheme_name) {
   }
   Rate(state, "faults/s");
 }
-BENCHMARK_CAPTURE(BM_FaultPath, legacy, "legacy")->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_FaultPath, locked, "locked")->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_FaultPath, modern, "modern")->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+// One per registered scheme that is not a mutant: BM_FaultPath/<scheme>.
+const bool kFaultPathRegistered = [] {
+  for (const SchemeEntry& e : SchemeRegistry().entries()) {
+    if (absl::StartsWith(e.name, "mutant:")) continue;
+    benchmark::RegisterBenchmark(("BM_FaultPath/" + e.name).c_str(), BM_FaultPath, e.name)
+        ->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+  }
+  return true;
+}();
 
 void BM_Writeback(benchmark::State& state) {
-  ResetThreadRegistry();
-  auto scheme = MakeScheme("locked").value();
-  auto fs = MakeAdapter("nfs").value();
-  MmOptions o;
-  o.pages = 64;
-  o.mappings = 1;
-  auto mm = MmContext::Create(o, scheme.get(), fs.get()).value();
+  auto machine = BenchMachine("locked", 64);
+  MmContext* mm = &machine->mm();
+  const uint64_t pages = mm->pages();
   {
     ScopedThread reg("writeback", /*user_access=*/false);
     std::atomic<bool> stop{false};
@@ -166,7 +176,7 @@ void BM_Writeback(benchmark::State& state) {
     WritebackControl wbc;
     uint64_t v = 0;
     for (auto _ : state) {
-      const uint64_t index = v % o.pages;
+      const uint64_t index = v % pages;
       generic_perform_write(*mm, index, 0, ++v);
       write_cache_pages(*mm, wbc);
       if (state.range(0) == 1) {
@@ -251,20 +261,14 @@ void BM_BareFaultScaling(benchmark::State& state) {
 }
 BENCHMARK(BM_BareFaultScaling)->ThreadRange(1, MaxScalingThreads())->UseRealTime();
 
-std::unique_ptr<FaultScheme> g_scaling_scheme;  // thread 0 outside the timed loop
-std::unique_ptr<AddressSpaceOps> g_scaling_fs;
-std::unique_ptr<MmContext> g_scaling_mm;
+std::unique_ptr<Machine> g_scaling_machine;  // thread 0 outside the timed loop
+MmContext* g_scaling_mm = nullptr;
 std::atomic<int> g_scaling_registered{0};
 
-void BM_FaultScaling(benchmark::State& state, const char* scheme_name) {
+void BM_FaultScaling(benchmark::State& state, const std::string& scheme_name) {
   if (state.thread_index() == 0) {
-    ResetThreadRegistry();
-    g_scaling_scheme = MakeScheme(scheme_name).value();
-    g_scaling_fs = MakeAdapter("nfs").value();
-    MmOptions o;
-    o.pages = ScalingPages();
-    o.mappings = 1;
-    g_scaling_mm = MmContext::Create(o, g_scaling_scheme.get(), g_scaling_fs.get()).value();
+    g_scaling_machine = BenchMachine(scheme_name, static_cast<uint64_t>(ScalingPages()));
+    g_scaling_mm = &g_scaling_machine->mm();
   }
   std::unique_ptr<ScopedThread> reg;
   uint64_t* slot = nullptr;
@@ -289,15 +293,19 @@ void BM_FaultScaling(benchmark::State& state, const char* scheme_name) {
     // The other threads are past the loop's end barrier; wait until they have
     // dropped their registrations too before the context goes.
     while (g_scaling_registered.load() != 0) sched_yield();
-    g_scaling_mm.reset();
-    g_scaling_fs.reset();
-    g_scaling_scheme.reset();
+    g_scaling_mm = nullptr;
+    g_scaling_machine.reset();
   }
   Rate(state, "faults/s");
 }
-BENCHMARK_CAPTURE(BM_FaultScaling, legacy, "legacy")->ThreadRange(1, MaxScalingThreads())->UseRealTime();
-BENCHMARK_CAPTURE(BM_FaultScaling, locked, "locked")->ThreadRange(1, MaxScalingThreads())->UseRealTime();
-BENCHMARK_CAPTURE(BM_FaultScaling, modern, "modern")->ThreadRange(1, MaxScalingThreads())->UseRealTime();
+const bool kFaultScalingRegistered = [] {
+  for (const SchemeEntry& e : SchemeRegistry().entries()) {
+    if (absl::StartsWith(e.name, "mutant:")) continue;
+    benchmark::RegisterBenchmark(("BM_FaultScaling/" + e.name).c_str(), BM_FaultScaling, e.name)
+        ->ThreadRange(1, MaxScalingThreads())->UseRealTime();
+  }
+  return true;
+}();
 
 }  // namespace
 }  // namespace pagerace

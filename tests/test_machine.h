@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "fs_adapters/adapters.h"
+#include "harness/core/machine.h"
 #include "gtest/gtest.h"
 #include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
@@ -18,20 +18,26 @@
 
 namespace pagerace {
 
+// Built as a run builds its machine (harness/core/machine.h), from the
+// registries; the tests drive its parts directly instead of running roles.
 struct TestMachine {
-  std::unique_ptr<FaultScheme> scheme;
-  std::unique_ptr<StoreBackedOps> fs;
-  std::unique_ptr<MmContext> mm;
+  std::unique_ptr<Machine> machine;
+  FaultScheme* scheme;
+  StoreBackedOps* fs;
+  MmContext* mm;
 
   TestMachine(const std::string& scheme_name, const std::string& fs_name, uint64_t pages = 4,
               int mappings = 2) {
     sched::Reset();
-    scheme = MakeScheme(scheme_name).value();
-    fs = MakeAdapter(fs_name).value();
-    MmOptions o;
-    o.pages = pages;
-    o.mappings = mappings;
-    mm = MmContext::Create(o, scheme.get(), fs.get()).value();
+    RunConfig c;
+    c.scheme = &Scheme(scheme_name);
+    c.fs = &Adapter(fs_name);
+    c.pages = pages;
+    c.mappings = mappings;
+    machine = Machine::Create(c).value();
+    scheme = &machine->scheme();
+    fs = &machine->adapter();
+    mm = &machine->mm();
   }
   ~TestMachine() { sched::Reset(); }
 
