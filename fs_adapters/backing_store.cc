@@ -8,7 +8,7 @@
 namespace pagerace {
 
 BackingStore::BackingStore(uint64_t pages, size_t page_size)
-    : pages_(pages), page_size_(page_size) {
+    : page_size_(page_size) {
   FutexLock l(&mu_);
   data_.assign(pages * page_size, 0);
   version_.assign(pages, 0);

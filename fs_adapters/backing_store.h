@@ -31,7 +31,6 @@ class BackingStore {
   void Truncate(int64_t size);
 
  private:
-  const uint64_t pages_;
   const size_t page_size_;
   mutable FutexMutex mu_;
   std::vector<uint8_t> data_ ABSL_GUARDED_BY(mu_);

@@ -48,16 +48,16 @@ void BtrfsAdapter::set_delalloc(Page* page) {
   check_counters(page->index);
 }
 
+// I4 (harness/check/invariants.h): space is conserved, free + reserving +
+// delalloc == capacity, and free space never goes negative.
 void BtrfsAdapter::check_counters(uint64_t index) {
-  const int64_t drift = free_space_ + pending_ + nr_delalloc_ - capacity_;
-  if (drift == reported_drift_ && free_space_ >= 0) return;
-  reported_drift_ = drift;
-  if (drift == 0 && free_space_ >= 0) return;
-  char detail[96];
-  snprintf(detail, sizeof(detail), "free %lld + reserving %lld + delalloc %lld != %lld",
-           static_cast<long long>(free_space_), static_cast<long long>(pending_),
-           static_cast<long long>(nr_delalloc_), static_cast<long long>(capacity_));
-  mm_->oracle().Report(RaceKind::kCounterDrift, Invariant::kI4, index, false, 0, 0, detail);
+  i4_.Check(mm_->oracle(), index, free_space_ + pending_ + nr_delalloc_, capacity_, free_space_,
+            [free = free_space_, pending = pending_, delalloc = nr_delalloc_,
+             capacity = capacity_](char* detail, size_t len) {
+              snprintf(detail, len, "free %lld + reserving %lld + delalloc %lld != %lld",
+                       static_cast<long long>(free), static_cast<long long>(pending),
+                       static_cast<long long>(delalloc), static_cast<long long>(capacity));
+            });
 }
 
 // Models fs/btrfs/inode.c:btrfs_page_mkwrite() as of v2.6.30; differences:

@@ -93,7 +93,7 @@ class BtrfsAdapter : public StoreBackedOps {
   int64_t capacity_ ABSL_GUARDED_BY(i_lock_) = 0;    // pages of data space in all
   int64_t pending_ ABSL_GUARDED_BY(i_lock_) = 0;     // reserved, delalloc not set yet
   int64_t nr_delalloc_ ABSL_GUARDED_BY(i_lock_) = 0; // pages in kDelalloc
-  int64_t reported_drift_ ABSL_GUARDED_BY(i_lock_) = 0;
+  CounterInvariant i4_ ABSL_GUARDED_BY(i_lock_);
   std::atomic<uint64_t> fixups_{0};
   std::atomic<uint64_t> dropped_{0};
 };

@@ -110,8 +110,7 @@ class CephAdapter : public StoreBackedOps {
   std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);    // per page: bytes in flight
   int64_t wrbuffer_ref_ ABSL_GUARDED_BY(i_lock_) = 0;
   int64_t nr_snapc_pages_ ABSL_GUARDED_BY(i_lock_) = 0;
-  // The drift last reported, so that one drift is one report.
-  int64_t reported_drift_ ABSL_GUARDED_BY(i_lock_) = 0;
+  CounterInvariant i4_ ABSL_GUARDED_BY(i_lock_);
 };
 
 }  // namespace pagerace

@@ -38,16 +38,10 @@ void MixedWorkload::CheckSlot(uint64_t page, uint32_t slot, uint64_t found) {
   uint64_t& expected = ledger_->expected(page, slot);
   if (found == expected) return;
   const uint64_t at_store = seq_at_store_[page * ledger_->slots_per_page() + slot];
-  if (found == 0 && at_store != trunc_seq(page)) {
+  const bool truncated_since = at_store != trunc_seq(page);
+  if (mm_->checks().LedgerSlot(page, expected, found, truncated_since)) {
     expected = 0;  // truncated since the store: the data was thrown away
-    return;
   }
-  ReportLostWrite(page, expected, found);
-}
-
-void MixedWorkload::ReportLostWrite(uint64_t page, uint64_t expected, uint64_t found) {
-  mm_->trace(page, Event::kLostWrite);
-  mm_->oracle().Report(RaceKind::kLostWrite, Invariant::kLedger, page, true, expected, found);
 }
 
 void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq) {
@@ -77,8 +71,7 @@ void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, u
   // Refused (SIGBUS): the store must not have landed (I6's other half).
   uint64_t after;
   if (guarded_load(addr, &after) && after == stamp) {
-    mm_->oracle().Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, page, true,
-                         expected, after);
+    mm_->checks().RefusedStoreLanded(page, expected, after);
   }
 }
 

@@ -89,7 +89,6 @@ class MixedWorkload {
   int CheckLedger();
 
  private:
-  void ReportLostWrite(uint64_t page, uint64_t expected, uint64_t found);
   // Compares a slot's value with its writer's last stamp, allowing zero when
   // the page was truncated since that store.  Updates the expectation.
   // REQUIRES: called by the slot's writer, or after it stopped.

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 
+#include "harness/check/invariants.h"
 #include "harness/mm/vm_fault.h"
 
 namespace pagerace {
@@ -38,13 +39,8 @@ struct WritebackControl {
   enum SyncMode { kSyncNone, kSyncAll } sync_mode = kSyncNone;
 };
 
-// What the filesystem holds for a page, as the oracles (I2, I3) ask it.
-enum class MetadataState {
-  kNotTracked,   // the fs keeps no per-page dirty metadata (tmpfs-like)
-  kDirtyCapable, // metadata present and able to carry the page's data out
-  kNotDirtyCapable,  // present but will not send new data (e.g. commit-pending)
-  kAbsent,       // none: writepage would send nothing
-};
+// MetadataState (what the fs holds for a page) is the invariants' vocabulary:
+// harness/check/invariants.h.
 
 class AddressSpaceOps {
  public:

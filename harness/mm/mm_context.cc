@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<MmContext>> MmContext::Create(const MmOptions& op
   std::unique_ptr<MmContext> mm(new MmContext(options, scheme, a_ops));
   mm->tracer_ = std::make_unique<Tracer>(options.pages, now_ns());
   mm->oracle_ = std::make_unique<Oracle>(mm->tracer_.get());
+  mm->checks_ = std::make_unique<Checks>(mm->oracle_.get(), mm->tracer_.get());
   // References that can pin a page object besides the cache: a pte per
   // mapping, faults in flight, I/O, fs metadata.  Three generations per index
   // plus slack covers every page being evicted and re-read while old objects
@@ -76,9 +77,8 @@ bool MmContext::HandleUserFault(void* addr, bool write, void* ucontext) {
 }
 
 void MmContext::set_pte(int vma, uint64_t index, PteState state, Page* page) {
-  if (state != kPteNone && page->mapping.load(std::memory_order_acquire) == nullptr) {
-    oracle_->Report(RaceKind::kPteAfterTruncate, Invariant::kI5, index, true);
-  }
+  checks_->PteAfterTruncate(index, state != kPteNone,
+                            page->mapping.load(std::memory_order_acquire) != nullptr);
   mmu_->set_pte(vma, index, state, page);
 }
 
@@ -93,13 +93,20 @@ int MmContext::set_page_dirty(Page* page) {
   return TestSetPageFlag(page, PG_dirty) ? 0 : 1;
 }
 
+PageState MmContext::page_state(const Page* page) const {
+  PageState s;
+  s.index = page->index;
+  s.dirty = PageDirty(page);
+  s.writeback = PageWriteback(page);
+  s.writable = mmu_->any_writable(page->index);
+  s.in_fault_window = page->mkwrite_window.load(std::memory_order_acquire) > 0;
+  return s;
+}
+
 void MmContext::check_dirty_has_metadata(Page* page) {
-  if (page->mapping.load(std::memory_order_acquire) == nullptr) return;
-  MetadataState m = a_ops_->metadata_state(page);
-  if (m == MetadataState::kAbsent || m == MetadataState::kNotDirtyCapable) {
-    oracle_->Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, page->index,
-                    mmu_->any_writable(page->index));
-  }
+  if (page->mapping.load(std::memory_order_acquire) == nullptr) return;  // truncated: no fs
+  checks_->DirtyHasMetadata(page->index, mmu_->any_writable(page->index),
+                            a_ops_->metadata_state(page));
 }
 
 bool MmContext::page_matches_store(Page* page, char* detail, size_t detail_len) {
@@ -148,32 +155,18 @@ void MmContext::check_failed_mkwrite(const VmFault& vmf) {
   // mutant, made) it, and writable.  A pte another fault has since made
   // writable legitimately is a different pte value.
   const uint32_t now = mmu_->pte(vmf.vma, vmf.pgoff).val.load(std::memory_order_acquire);
-  if (now == vmf.orig_pte && pte_state(now) == kPteWritable) {
-    oracle_->Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, vmf.pgoff, true);
-  }
+  checks_->FailedMkwrite(vmf.pgoff, now == vmf.orig_pte && pte_state(now) == kPteWritable);
 }
 
 void MmContext::check_stable_write(Page* page) {
-  if (scheme_->stable_pages() && PageWriteback(page)) {
-    oracle_->Report(RaceKind::kStoreDuringWriteback, Invariant::kI7, page->index, false);
-  }
+  checks_->StableWrite(page->index, scheme_->stable_pages(), PageWriteback(page));
 }
 
-void MmContext::check_clean_not_writable(Page* page) {
-  if (mmu_->any_writable(page->index) && !PageDirty(page) &&
-      page->mkwrite_window.load(std::memory_order_acquire) == 0) {
-    oracle_->Report(RaceKind::kWritableNotDirty, Invariant::kI1, page->index, true);
-  }
-}
+void MmContext::check_clean_not_writable(Page* page) { checks_->CleanNotWritable(page_state(page)); }
 
 void MmContext::check_writepage_has_metadata(Page* page) {
-  MetadataState m = a_ops_->metadata_state(page);
-  if (m == MetadataState::kAbsent || m == MetadataState::kNotDirtyCapable) {
-    // Data-losing when the page holds bytes the store lacks: the fs is about
-    // to declare them written without sending them.
-    oracle_->Report(RaceKind::kWritepageWithoutMetadata, Invariant::kI3, page->index,
-                    !page_matches_store(page));
-  }
+  checks_->WritepageHasMetadata(page->index, a_ops_->metadata_state(page),
+                                [&] { return page_matches_store(page); });
 }
 
 // Locks taken in a loop are beyond the thread-safety analysis.
@@ -187,33 +180,10 @@ void MmContext::audit_page(uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (page->mapping.load(std::memory_order_acquire) == mapping_.get() && PageUptodate(page)) {
     const int n = mmu_->nr_vmas();
     for (int v = 0; v < n; ++v) mmu_->pte(v, index).ptl.Lock();
-    bool writable = false;
-    for (int v = 0; v < n; ++v) {
-      if (pte_state(mmu_->pte(v, index).val.load(std::memory_order_relaxed)) == kPteWritable) {
-        writable = true;
-      }
-    }
-    const bool in_window = page->mkwrite_window.load(std::memory_order_acquire) > 0;
-    const bool dirty = PageDirty(page);
-    if (!in_window) {
-      // I1: a writable pte nobody will account for.
-      if (writable && !dirty) {
-        oracle_->Report(RaceKind::kWritableNotDirty, Invariant::kI1, index, true);
-      }
-      // I2: dirty or writable without fs metadata.
-      if (dirty || writable) {
-        MetadataState m = a_ops_->metadata_state(page);
-        if (m == MetadataState::kAbsent || m == MetadataState::kNotDirtyCapable) {
-          oracle_->Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, index, writable);
-        }
-      }
-    }
-    // I0: the VM considers the page clean, so its bytes must be persisted.
-    char detail[96];
-    if (!dirty && !writable && !PageWriteback(page) &&
-        !page_matches_store(page, detail, sizeof(detail))) {
-      oracle_->Report(RaceKind::kLostDirty, Invariant::kI0, index, true, 0, 0, detail);
-    }
+    // With the page lock and every ptl held, the page holds still.
+    checks_->Audit(page_state(page), a_ops_->metadata_state(page), [&](char* detail, size_t len) {
+      return page_matches_store(page, detail, len);
+    });
     for (int v = n; v-- > 0;) mmu_->pte(v, index).ptl.Unlock();
   }
   unlock_page(page);

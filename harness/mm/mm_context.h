@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "harness/check/invariants.h"
 #include "harness/check/oracle.h"
 #include "harness/check/trace.h"
 #include "harness/mm/address_space.h"
@@ -43,6 +44,8 @@ class MmContext : public FaultTarget {
   FaultScheme& scheme() { return *scheme_; }
   Tracer& tracer() { return *tracer_; }
   Oracle& oracle() { return *oracle_; }
+  // The invariants (harness/check/invariants.h), reporting to oracle().
+  Checks& checks() { return *checks_; }
   IoQueue& io() { return *io_; }
   PagePool& pool() { return *pool_; }
   uint64_t pages() const { return options_.pages; }
@@ -81,6 +84,9 @@ class MmContext : public FaultTarget {
   }
 
   // --- Oracles at transitions (DESIGN §8) ---
+  // Each gathers the page's state and calls its definition in checks().
+  // What the VM knows of `page` now (flags, writable ptes, fault window).
+  PageState page_state(const Page* page) const;
   // I2, after a path dirtied `page`: the fs must hold dirty-capable metadata.
   // Data-losing when a pte is writable (stores land with nothing to send
   // them); otherwise the next store re-faults into ->page_mkwrite and heals.
@@ -115,6 +121,7 @@ class MmContext : public FaultTarget {
   // Constant after Create().
   std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<Oracle> oracle_;
+  std::unique_ptr<Checks> checks_;
   std::unique_ptr<PagePool> pool_;
   std::unique_ptr<ShadowMmu> mmu_;
   std::unique_ptr<AddressSpace> mapping_;
