@@ -7,7 +7,6 @@
 #include "fs_adapters/adapters.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
-#include "harness/base/stats.h"
 
 namespace pagerace {
 
@@ -75,9 +74,7 @@ void CephAdapter::update_writeable_page(Page* page) ABSL_NO_THREAD_SAFETY_ANALYS
       snap_rwsem_.Lock();
       return;  // not dirty: nothing of the older context to write
     }
-    mm_->check_writepage_has_metadata(page);
-    mm_->trace(index, Event::kWritepage);
-    CountStat(Stat::kWritebacks);
+    writepage_starts(*mm_, page);
     if (!writepage_nounlock(page)) {
       mm_->trace(index, Event::kWritepageNoMetadata);
       snap_rwsem_.Lock();

@@ -129,9 +129,7 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
       continue;
     }
     SCHED_POINT(kWriteCachePagesAfterClearDirty);
-    mm.check_writepage_has_metadata(page);
-    mm.trace(index, Event::kWritepage);
-    CountStat(Stat::kWritebacks);
+    writepage_starts(mm, page);
     mm.a_ops().writepage(page, wbc);  // unlocks
     ++pass.written;
     put_page(page);
@@ -139,6 +137,12 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
   mm.a_ops().writepages_end();
   SCHED_POINT(kWriteCachePagesEnd);
   return pass;
+}
+
+void writepage_starts(MmContext& mm, Page* page) {
+  mm.check_writepage_has_metadata(page);
+  mm.trace(page->index, Event::kWritepage);
+  CountStat(Stat::kWritebacks);
 }
 
 // Models fsync's filemap_write_and_wait() + ->write_inode (COMMIT) for the

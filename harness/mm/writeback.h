@@ -71,6 +71,12 @@ class IoQueue {
 // the page, then clears PG_dirty; returns whether the page was dirty.
 int clear_page_dirty_for_io(MmContext& mm, Page* page);
 
+// What every ->writepage of a page clear_page_dirty_for_io found dirty goes
+// through, in write_cache_pages and in a filesystem writing one locked page
+// itself (ceph_update_writeable_page): I3, the trace event, the count.
+// REQUIRES: page locked.
+void writepage_starts(MmContext& mm, Page* page);
+
 // end_page_writeback(): clears PG_writeback, wakes waiters.
 void end_page_writeback(MmContext& mm, Page* page);
 
