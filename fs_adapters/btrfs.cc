@@ -187,7 +187,7 @@ void BtrfsAdapter::invalidatepage(Page* page) {
   check_counters(page->index);
 }
 
-MetadataState BtrfsAdapter::metadata_state(const Page* page) const {
+MetadataState BtrfsAdapter::metadata_state(const Page* page, bool writable) const {
   FutexLock l(&i_lock_);
   switch (state_[page->index]) {
     case State::kNone: return MetadataState::kAbsent;

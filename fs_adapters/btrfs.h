@@ -64,7 +64,7 @@ class BtrfsAdapter : public StoreBackedOps {
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
   void invalidatepage(Page* page) override;
-  MetadataState metadata_state(const Page* page) const override;
+  MetadataState metadata_state(const Page* page, bool writable) const override;
   void check_invariants() override;
   // The file system nearly full: space for 1 page in `one_in` of the file.
   bool InjectMkwriteFailures(uint32_t one_in) override;

@@ -264,7 +264,7 @@ void BufferAdapter::truncate_store(int64_t size) {
   StoreBackedOps::truncate_store(size);
 }
 
-MetadataState BufferAdapter::metadata_state(const Page* page) const {
+MetadataState BufferAdapter::metadata_state(const Page* page, bool writable) const {
   FutexLock l(&i_lock_);
   const PageBuffers& pb = bufs_[page->index];
   if (!pb.attached) return MetadataState::kAbsent;
@@ -272,7 +272,7 @@ MetadataState BufferAdapter::metadata_state(const Page* page) const {
   // dirtied inside i_size, and, while a pte is writable, every buffer inside
   // i_size (a store can land in any of them).
   const uint32_t want = buffers_in_isize(page->index);
-  const uint32_t need = mm_->mmu().any_writable(page->index) ? want : (pb.data & want);
+  const uint32_t need = writable ? want : (pb.data & want);
   return (pb.mapped & need) == need ? MetadataState::kDirtyCapable
                                     : MetadataState::kNotDirtyCapable;
 }

@@ -71,7 +71,7 @@ class BufferAdapter : public StoreBackedOps {
   // The journal handle spans the pass (begin ... end): beyond the analysis.
   void writepages_begin() override ABSL_NO_THREAD_SAFETY_ANALYSIS { journal_.Lock(); }
   void writepages_end() override ABSL_NO_THREAD_SAFETY_ANALYSIS { journal_.Unlock(); }
-  MetadataState metadata_state(const Page* page) const override;
+  MetadataState metadata_state(const Page* page, bool writable) const override;
   bool InjectMkwriteFailures(uint32_t one_in) override;
 
   // For tests.

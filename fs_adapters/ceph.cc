@@ -201,7 +201,7 @@ void CephAdapter::invalidatepage(Page* page) {
   check_counters(index);
 }
 
-MetadataState CephAdapter::metadata_state(const Page* page) const {
+MetadataState CephAdapter::metadata_state(const Page* page, bool writable) const {
   FutexLock l(&i_lock_);
   if (snapc_[page->index] == 0) return MetadataState::kAbsent;
   // A context on a page under writeback belongs to that write: the

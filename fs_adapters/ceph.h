@@ -68,7 +68,7 @@ class CephAdapter : public StoreBackedOps {
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
   void invalidatepage(Page* page) override;
-  MetadataState metadata_state(const Page* page) const override;
+  MetadataState metadata_state(const Page* page, bool writable) const override;
   const char* background_role() const override { return "snapshot"; }
   // One snapshot: the realm's snap sequence goes up.
   void background_step() override;

@@ -191,7 +191,7 @@ bool NfsAdapter::releasepage(Page* page) {
   return reqs_[page->index].state == ReqState::kNone;
 }
 
-MetadataState NfsAdapter::metadata_state(const Page* page) const {
+MetadataState NfsAdapter::metadata_state(const Page* page, bool writable) const {
   FutexLock l(&i_lock_);
   const Request& req = reqs_[page->index];
   if (req.state == ReqState::kNone || req.page != page) return MetadataState::kAbsent;

@@ -50,7 +50,7 @@ class NfsAdapter : public StoreBackedOps {
   void invalidate_partial(Page* page, uint32_t offset) override;
   void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;
   void commit() override;
-  MetadataState metadata_state(const Page* page) const override;
+  MetadataState metadata_state(const Page* page, bool writable) const override;
   bool InjectMkwriteFailures(uint32_t one_in) override {
     fail_one_in_.store(one_in, std::memory_order_relaxed);
     return true;

@@ -31,7 +31,7 @@ class NoneAdapter : public StoreBackedOps {
     store().Write(page->index, 0, static_cast<uint32_t>(page_size_), snapshot(page->index));
   }
 
-  MetadataState metadata_state(const Page* page) const override {
+  MetadataState metadata_state(const Page* page, bool writable) const override {
     return MetadataState::kNotTracked;
   }
 };

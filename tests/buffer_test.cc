@@ -19,7 +19,7 @@ TEST(BufferTest, MkwriteAllocatesTheBlocksOfThePage) {
   m.store(0, 1, 0, 5);
   EXPECT_EQ(fs.free_blocks(), before - 4);  // 4 KiB page, 1 KiB blocks
   Page* p = m.mm->mapping().find_get_page(1);
-  EXPECT_EQ(fs.metadata_state(p), MetadataState::kDirtyCapable);
+  EXPECT_EQ(m.metadata(p), MetadataState::kDirtyCapable);
   EXPECT_TRUE(PageDirty(p));
   put_page(p);
   m.store(1, 1, 1, 6);  // same page, other mapping: no new blocks

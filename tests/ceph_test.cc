@@ -25,7 +25,7 @@ TEST(CephTest, MkwriteAttachesTheCurrentSnapContext) {
   Page* p = m.mm->mapping().find_get_page(1);
   EXPECT_TRUE(PageDirty(p));
   EXPECT_TRUE(PagePrivate(p));
-  EXPECT_EQ(ceph(m).metadata_state(p), MetadataState::kDirtyCapable);
+  EXPECT_EQ(m.metadata(p), MetadataState::kDirtyCapable);
   put_page(p);
   m.store(1, 1, 1, 6);  // already dirty and writable in mapping 1 after its fault
   EXPECT_EQ(ceph(m).wrbuffer_ref(), 1);
@@ -41,7 +41,7 @@ TEST(CephTest, CompletionDropsTheContextAndTheReference) {
   Page* p = m.mm->mapping().find_get_page(2);
   EXPECT_TRUE(PageWriteback(p));
   // The context now belongs to the write in flight.
-  EXPECT_EQ(ceph(m).metadata_state(p), MetadataState::kNotDirtyCapable);
+  EXPECT_EQ(m.metadata(p), MetadataState::kNotDirtyCapable);
   lock_page(p);
   EXPECT_FALSE(ceph(m).releasepage(p));
   unlock_page(p);
@@ -90,7 +90,7 @@ TEST(CephTest, WrbufferRefDriftIsReported) {
   m.mm->io().Drain();  // drops the (new) context: dirty without one
   EXPECT_EQ(ceph(m).page_snapc(0), 0u);
   EXPECT_TRUE(PageDirty(p));
-  EXPECT_EQ(ceph(m).metadata_state(p), MetadataState::kAbsent);
+  EXPECT_EQ(m.metadata(p), MetadataState::kAbsent);
   put_page(p);
 }
 

@@ -28,7 +28,7 @@ TEST_P(NfsTest, MkwriteCreatesARequestAndDirtiesThePage) {
   EXPECT_TRUE(PageDirty(p));
   EXPECT_TRUE(PagePrivate(p));
   EXPECT_FALSE(PageLocked(p));  // the fault path unlocked it, whatever mkwrite returned
-  EXPECT_EQ(nfs().metadata_state(p), MetadataState::kDirtyCapable);
+  EXPECT_EQ(m.metadata(p), MetadataState::kDirtyCapable);
   put_page(p);
 }
 
@@ -39,7 +39,7 @@ TEST_P(NfsTest, RequestLifecycleThroughWritebackAndCommit) {
   EXPECT_EQ(nfs().request_state(2), ReqState::kInFlight);
   Page* p = page(2);
   EXPECT_TRUE(PageWriteback(p));
-  EXPECT_EQ(nfs().metadata_state(p), MetadataState::kNotDirtyCapable);
+  EXPECT_EQ(m.metadata(p), MetadataState::kNotDirtyCapable);
   EXPECT_EQ(m.persisted_slot(2, 3), 0u);  // not yet on the server
   m.mm->io().Drain();
   EXPECT_FALSE(PageWriteback(p));

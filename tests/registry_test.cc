@@ -71,7 +71,7 @@ class ReservationAdapter : public StoreBackedOps {
     reserved_[page->index].store(false, std::memory_order_release);
   }
 
-  MetadataState metadata_state(const Page* page) const override {
+  MetadataState metadata_state(const Page* page, bool writable) const override {
     return reserved_[page->index].load(std::memory_order_acquire) ? MetadataState::kDirtyCapable
                                                                   : MetadataState::kAbsent;
   }

@@ -64,6 +64,10 @@ struct TestMachine {
     mm->a_ops().commit();
     return p;
   }
+  // What the adapter declares for `page`, given what the VM knows of its ptes.
+  MetadataState metadata(const Page* page) {
+    return fs->metadata_state(page, mm->mmu().any_writable(page->index));
+  }
   uint64_t races() { return mm->oracle().total(); }
   uint64_t races(RaceKind k) { return mm->oracle().count(k); }
 };

@@ -95,7 +95,9 @@ class AddressSpaceOps {
   // Makes completed writes stable (NFS COMMIT); writeback calls it after a
   // pass and the final sync after waiting for all writeback.
   virtual void commit() {}
-  virtual MetadataState metadata_state(const Page* page) const = 0;
+  // What the fs holds for `page`, for the invariants; `writable` is what the
+  // VM knows of the page's ptes (a store may land anywhere in the page).
+  virtual MetadataState metadata_state(const Page* page, bool writable) const = 0;
   // Failure injection (the enospc workload): make one ->page_mkwrite call in
   // `one_in` fail as running out of space would.  Returns false when the
   // adapter has no ->page_mkwrite that could fail.

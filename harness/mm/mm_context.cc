@@ -105,8 +105,8 @@ PageState MmContext::page_state(const Page* page) const {
 
 void MmContext::check_dirty_has_metadata(Page* page) {
   if (page->mapping.load(std::memory_order_acquire) == nullptr) return;  // truncated: no fs
-  checks_->DirtyHasMetadata(page->index, mmu_->any_writable(page->index),
-                            a_ops_->metadata_state(page));
+  const bool writable = mmu_->any_writable(page->index);
+  checks_->DirtyHasMetadata(page->index, writable, a_ops_->metadata_state(page, writable));
 }
 
 bool MmContext::page_matches_store(Page* page, char* detail, size_t detail_len) {
@@ -165,7 +165,8 @@ void MmContext::check_stable_write(Page* page) {
 void MmContext::check_clean_not_writable(Page* page) { checks_->CleanNotWritable(page_state(page)); }
 
 void MmContext::check_writepage_has_metadata(Page* page) {
-  checks_->WritepageHasMetadata(page->index, a_ops_->metadata_state(page),
+  checks_->WritepageHasMetadata(page->index,
+                                a_ops_->metadata_state(page, mmu_->any_writable(page->index)),
                                 [&] { return page_matches_store(page); });
 }
 
@@ -181,9 +182,9 @@ void MmContext::audit_page(uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     const int n = mmu_->nr_vmas();
     for (int v = 0; v < n; ++v) mmu_->pte(v, index).ptl.Lock();
     // With the page lock and every ptl held, the page holds still.
-    checks_->Audit(page_state(page), a_ops_->metadata_state(page), [&](char* detail, size_t len) {
-      return page_matches_store(page, detail, len);
-    });
+    const PageState state = page_state(page);
+    checks_->Audit(state, a_ops_->metadata_state(page, state.writable),
+                   [&](char* detail, size_t len) { return page_matches_store(page, detail, len); });
     for (int v = n; v-- > 0;) mmu_->pte(v, index).ptl.Unlock();
   }
   unlock_page(page);
