@@ -10,6 +10,7 @@
 #ifndef PAGERACE_FS_ADAPTERS_BACKING_STORE_H_
 #define PAGERACE_FS_ADAPTERS_BACKING_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -44,6 +45,16 @@ class StoreBackedOps : public AddressSpaceOps {
   void read_persisted(uint64_t index, uint8_t* dst) const override;
   void truncate_store(int64_t size) override { store_->Truncate(size); }
   BackingStore& store() { return *store_; }
+  // Failure injection (the enospc workload) for a filesystem whose
+  // ->page_mkwrite can fail for reasons outside the model (quota, a server's
+  // -ENOSPC, caps): every one_in-th call fails, checked by
+  // inject_mkwrite_failure().  Filesystems whose allocator the model has
+  // (buffer, btrfs) override this to run that allocator short instead.
+  bool InjectMkwriteFailures(uint32_t one_in) override {
+    if (!has_page_mkwrite()) return false;
+    fail_one_in_.store(one_in, std::memory_order_relaxed);
+    return true;
+  }
 
  protected:
   // Bytes of page `index` inside i_size now (0 past EOF, the page size for a
@@ -51,11 +62,20 @@ class StoreBackedOps : public AddressSpaceOps {
   uint32_t bytes_in_isize(uint64_t index) const;
   // The in-flight bytes of page `index`; owned by whoever set PG_writeback.
   uint8_t* snapshot(uint64_t index) { return snapshots_.get() + index * page_size_; }
+  // Whether this ->page_mkwrite call is one InjectMkwriteFailures asked to fail.
+  bool inject_mkwrite_failure() {
+    const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);
+    return one_in &&
+           mkwrite_calls_.fetch_add(1, std::memory_order_relaxed) % one_in == one_in - 1;
+  }
   size_t page_size_ = 0;  // constant after Attach
 
  private:
   std::unique_ptr<BackingStore> store_;
   std::unique_ptr<uint8_t[]> snapshots_;
+  // Failure injection: atomics, set before the run, counted by every mkwrite.
+  std::atomic<uint32_t> fail_one_in_{0};
+  std::atomic<uint64_t> mkwrite_calls_{0};
 };
 
 }  // namespace pagerace

@@ -116,8 +116,7 @@ vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
   }
   // Injected failure: ceph_write_begin failing (-ENOSPC, -EDQUOT from the
   // cap or quota checks) turns into VM_FAULT_SIGBUS before anything is dirtied.
-  const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);
-  if (one_in && mkwrite_calls_.fetch_add(1, std::memory_order_relaxed) % one_in == one_in - 1) {
+  if (inject_mkwrite_failure()) {
     if (!vm_holds_lock) unlock_page(page);
     return kVmFaultSigbus;
   }

@@ -73,10 +73,6 @@ class CephAdapter : public StoreBackedOps {
   // One snapshot: the realm's snap sequence goes up.
   void background_step() override;
   void check_invariants() override;
-  bool InjectMkwriteFailures(uint32_t one_in) override {
-    fail_one_in_.store(one_in, std::memory_order_relaxed);
-    return true;
-  }
 
   // For tests.
   uint64_t snap_seq() const { return realm_seq_.load(std::memory_order_acquire); }
@@ -100,9 +96,6 @@ class CephAdapter : public StoreBackedOps {
 
 
   const Options options_;
-  // Failure injection: every fail_one_in_-th mkwrite fails (0: never).
-  std::atomic<uint32_t> fail_one_in_{0};
-  std::atomic<uint64_t> mkwrite_calls_{0};
   OwnedMutex snap_rwsem_{"snap_rwsem"};  // the writer-fair rwsem, modeled exclusive
   std::atomic<uint64_t> realm_seq_{1};   // written under snap_rwsem_
   mutable FutexMutex i_lock_;

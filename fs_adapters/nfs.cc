@@ -71,8 +71,7 @@ vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
   }
   // Injected failure: nfs_updatepage failing (e.g. -ENOSPC/-EDQUOT from
   // nfs_flush_incompatible) turns into VM_FAULT_SIGBUS, with no request made.
-  const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);
-  if (one_in && mkwrite_calls_.fetch_add(1, std::memory_order_relaxed) % one_in == one_in - 1) {
+  if (inject_mkwrite_failure()) {
     unlock();
     return kVmFaultSigbus;
   }

@@ -51,10 +51,6 @@ class NfsAdapter : public StoreBackedOps {
   void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;
   void commit() override;
   MetadataState metadata_state(const Page* page, bool writable) const override;
-  bool InjectMkwriteFailures(uint32_t one_in) override {
-    fail_one_in_.store(one_in, std::memory_order_relaxed);
-    return true;
-  }
 
   // For tests.
   ReqState request_state(uint64_t index) const;
@@ -72,9 +68,6 @@ class NfsAdapter : public StoreBackedOps {
   void nfs_updatepage(Page* page, uint32_t offset, uint32_t len);
 
   const bool mkwrite_returns_locked_;
-  // Failure injection: every fail_one_in_-th mkwrite fails (0: never).
-  std::atomic<uint32_t> fail_one_in_{0};
-  std::atomic<uint64_t> mkwrite_calls_{0};
   mutable FutexMutex i_lock_;
   std::unique_ptr<Request[]> reqs_ ABSL_GUARDED_BY(i_lock_);
   int nr_requests_ ABSL_GUARDED_BY(i_lock_) = 0;
