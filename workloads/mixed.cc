@@ -141,14 +141,14 @@ namespace {
 // until stopped).
 class WorkloadRole : public Role {
  public:
-  WorkloadRole(std::string name, bool user_access, uint64_t budget, int64_t pace_ns,
+  WorkloadRole(RoleId id, bool user_access, uint64_t budget, int64_t pace_ns,
                std::function<void()> step)
-      : name_(std::move(name)),
+      : id_(id),
         user_access_(user_access),
         budget_(budget),
         pace_ns_(pace_ns),
         step_(std::move(step)) {}
-  std::string name() const override { return name_; }
+  RoleId id() const override { return id_; }
   bool user_access() const override { return user_access_; }
   bool bounded() const override { return budget_ != 0; }
   int64_t pace_ns() const override { return pace_ns_; }
@@ -160,7 +160,7 @@ class WorkloadRole : public Role {
   }
 
  private:
-  const std::string name_;
+  const RoleId id_;
   const bool user_access_;
   const uint64_t budget_;
   const int64_t pace_ns_;
@@ -176,32 +176,32 @@ void MixedWorkload::AddRoles(std::vector<std::unique_ptr<Role>>* roles) {
   // which only the role's thread calls.
   auto reclaim_rng = std::make_shared<Rng>(WriterSeed(options_.seed, 1000));
   roles->push_back(std::make_unique<WorkloadRole>(
-      "reclaim", false, 0, options_.reclaim_pause_ns,
+      RoleId{RoleKind::kReclaim, 0}, false, 0, options_.reclaim_pause_ns,
       [this, reclaim_rng] { ReclaimStep(reclaim_rng.get()); }));
   if (options_.truncate || options_.isize) {
     auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, 2000));
     auto grow = std::make_shared<bool>(false);  // steps alternate: shrink, grow back
     roles->push_back(std::make_unique<WorkloadRole>(
-        "truncate", false, 0, options_.truncate_pause_ns, [this, rng, grow] {
+        RoleId{RoleKind::kTruncate, 0}, false, 0, options_.truncate_pause_ns, [this, rng, grow] {
           TruncateStep(rng.get(), *grow);
           *grow = !*grow;
         }));
   } else if (options_.fsync) {
-    roles->push_back(std::make_unique<WorkloadRole>("fsync", false, 0, options_.fsync_pause_ns,
+    roles->push_back(std::make_unique<WorkloadRole>(RoleId{RoleKind::kFsync, 0}, false, 0, options_.fsync_pause_ns,
                                                     [this] { FsyncStep(); }));
   }
   for (int p = 0; p < options_.pwriters; ++p) {
     auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, options_.threads + p));
     auto seq = std::make_shared<uint64_t>(0);
     roles->push_back(std::make_unique<WorkloadRole>(
-        "pwrite" + std::to_string(p), false, budget, options_.pwrite_pause_ns,
+        RoleId{RoleKind::kPwrite, p}, false, budget, options_.pwrite_pause_ns,
         [this, p, rng, seq] { PwriteStep(p, rng.get(), seq.get()); }));
   }
   for (int w = 0; w < options_.threads; ++w) {
     auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, w));
     auto seq = std::make_shared<uint64_t>(0);
     roles->push_back(std::make_unique<WorkloadRole>(
-        "mmap" + std::to_string(w), true, budget, 0,
+        RoleId{RoleKind::kMmap, w}, true, budget, 0,
         [this, w, rng, seq] { MmapStep(w, rng.get(), seq.get()); }));
   }
 }

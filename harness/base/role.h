@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <string>
 
+#include "harness/base/thread_roles.h"
+
 namespace pagerace {
 
 // When a stress driver stops a role, relative to the run's end: the
@@ -33,8 +35,10 @@ class Role {
 
   virtual ~Role() = default;
 
-  // The thread's name in reports and traces ("mmap0", "writeback").
-  virtual std::string name() const = 0;
+  // The thread's role kind and index (thread_roles.def); its name in
+  // reports and traces is RoleName(id()): "mmap0", "writeback".
+  virtual RoleId id() const = 0;
+  std::string name() const { return RoleName(id()); }
   // Whether the thread stores and loads through user mappings (a fault in a
   // user mapping by any other thread is a harness bug).
   virtual bool user_access() const { return false; }

@@ -1,6 +1,8 @@
 #include "harness/core/kernel_roles.h"
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "harness/base/clock.h"
@@ -19,7 +21,7 @@ constexpr int64_t kFsBackgroundPauseNs = 1'000'000;
 class WritebackRole : public Role {
  public:
   explicit WritebackRole(MmContext* mm) : mm_(mm) {}
-  std::string name() const override { return "writeback"; }
+  RoleId id() const override { return {RoleKind::kWriteback, 0}; }
   StopPhase stop_phase() const override { return StopPhase::kWriteback; }
   void start() override { last_audit_ = now_ns(); }
   Step step() override {
@@ -48,7 +50,7 @@ class WritebackRole : public Role {
 class IoRole : public Role {
  public:
   explicit IoRole(MmContext* mm) : mm_(mm) {}
-  std::string name() const override { return "io"; }
+  RoleId id() const override { return {RoleKind::kIo, 0}; }
   StopPhase stop_phase() const override { return StopPhase::kIo; }
   Step step() override {
     // The event count is read before the stop flag: a wake() after this
@@ -71,8 +73,8 @@ class IoRole : public Role {
 
 class FsBackgroundRole : public Role {
  public:
-  explicit FsBackgroundRole(MmContext* mm) : mm_(mm) {}
-  std::string name() const override { return mm_->a_ops().background_role(); }
+  FsBackgroundRole(MmContext* mm, RoleId id) : mm_(mm), id_(id) {}
+  RoleId id() const override { return id_; }
   int64_t pace_ns() const override { return kFsBackgroundPauseNs; }
   Step step() override {
     mm_->a_ops().background_step();
@@ -81,6 +83,7 @@ class FsBackgroundRole : public Role {
 
  private:
   MmContext* const mm_;
+  const RoleId id_;
 };
 
 }  // namespace
@@ -90,8 +93,15 @@ std::unique_ptr<Role> MakeWritebackRole(MmContext* mm) {
 }
 std::unique_ptr<Role> MakeIoRole(MmContext* mm) { return std::make_unique<IoRole>(mm); }
 std::unique_ptr<Role> MakeFsBackgroundRole(MmContext* mm) {
-  if (!mm->a_ops().background_role()) return nullptr;
-  return std::make_unique<FsBackgroundRole>(mm);
+  const char* role = mm->a_ops().background_role();
+  if (!role) return nullptr;
+  auto id = ParseRole(role);
+  if (!id.ok()) {
+    fprintf(stderr, "pagerace: harness bug: adapter %s names background role '%s': %s\n",
+            mm->a_ops().name(), role, std::string(id.status().message()).c_str());
+    abort();
+  }
+  return std::make_unique<FsBackgroundRole>(mm, *id);
 }
 
 }  // namespace pagerace

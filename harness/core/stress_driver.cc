@@ -90,7 +90,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   so.jitter_max_us = static_cast<uint32_t>(config.jitter_max_us);
   sched::Configure(so);
 
-  ScopedThread main_reg("main", /*user_access=*/false, state->stats.back().get());
+  ScopedThread main_reg(RoleName(RoleKind::kMain), /*user_access=*/false, state->stats.back().get());
   if (!config.trace_out.empty()) m.TracePageLocks(true);
 
   const int64_t t0 = now_ns();
