@@ -577,5 +577,35 @@ TEST(ModernTest, ClosesTheDoWpPageWindow) {
   EXPECT_TRUE(o.store_persisted);
 }
 
+// Each scheme's write fault on a not-present pte fires the schedule points of
+// the kernel function it models: __do_fault:* for the v2.6.29/30 schemes,
+// do_shared_fault:* for `modern`; never do_wp_page:*, which belong to the
+// present-pte path.
+TEST(SchedPointTest, NotPresentWriteFiresItsOwnEraPoints) {
+  for (const char* scheme : {"legacy", "locked", "naive", "modern"}) {
+    TestMachine m(scheme, "nfs", 2, 2);
+    TestThread t("worker");
+    sched::Reset();
+    sched::Options so;
+    so.policy = sched::Policy::kJitter;  // counts points; the rare delay is harmless
+    so.jitter_max_us = 1;
+    sched::Configure(so);
+    m.store(0, 0, 0, kStamp);  // no pte yet: the not-present write path
+    const bool modern = std::string(scheme) == "modern";
+    EXPECT_EQ(sched::Hits(sched::kDoFaultAfterFault), modern ? 0u : 1u) << scheme;
+    EXPECT_EQ(sched::Hits(sched::kDoFaultBeforePtlLock), modern ? 0u : 1u) << scheme;
+    EXPECT_EQ(sched::Hits(sched::kDoSharedFaultAfterFault), modern ? 1u : 0u) << scheme;
+    EXPECT_EQ(sched::Hits(sched::kDoSharedFaultAfterMkwrite), modern ? 1u : 0u) << scheme;
+    EXPECT_EQ(sched::Hits(sched::kDoSharedFaultBeforePtlLock), modern ? 1u : 0u) << scheme;
+    EXPECT_EQ(sched::Hits(sched::kDoSharedFaultBeforeSetPageDirty), modern ? 1u : 0u)
+        << scheme;
+    EXPECT_EQ(sched::Hits(sched::kDoWpPageAfterMkwrite), 0u) << scheme;
+    EXPECT_EQ(sched::Hits(sched::kDoWpPageBeforeRelockPage), 0u) << scheme;
+    EXPECT_EQ(sched::Hits(sched::kFaultAfterSetPageDirty), 1u) << scheme;
+    sched::Reset();
+    EXPECT_EQ(m.races(), 0u) << scheme << Describe(m);
+  }
+}
+
 }  // namespace
 }  // namespace pagerace

@@ -6,23 +6,30 @@
 
 namespace pagerace {
 
-// Models mm/memory.c:handle_pte_fault() as of v2.6.29; differences: one
-// level of page table (the pte array of each user mapping), no anonymous or
-// private mappings, no pte_young/accessed handling.
-// The ptl is handed to do_wp_page, which releases it: beyond the analysis.
-vm_fault_t MmContext::handle_mm_fault(int vma, uint64_t index, bool write)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+// Models mm/memory.c:handle_mm_fault() -> handle_pte_fault() for a shared
+// file mapping, whose dispatch has the same shape in v2.6.29 and v5.15: a
+// not-present pte goes to the fault path, a write to a present read-only pte
+// to do_wp_page with the ptl held.  The scheme supplies the paths of its own
+// era: `legacy`, `locked` and `naive` the v2.6.29/30 do_wp_page and
+// __do_fault (reached through do_linear_fault), `modern` the v5.x do_wp_page
+// (wp_page_shared) and do_shared_fault (reached through do_fault).  Read
+// faults take the one path every era shares, do_read_fault.  Differences:
+// one level of page table (the pte array of each user mapping); the pte is
+// read under its ptl for every case (the kernel peeks at a not-present one
+// unlocked); no anonymous or private mappings, no pte_young/accessed
+// handling.
+vm_fault_t MmContext::handle_mm_fault(int vma, uint64_t index, bool write) {
   CountStat(Stat::kFaults);
   VmFault vmf;
   vmf.vma = vma;
   vmf.pgoff = index;
   vmf.flags = write ? kFaultFlagWrite : 0;
-  Pte& pte = mmu_->pte(vma, index);
-  pte.ptl.Lock();
-  const uint32_t entry = pte.val.load(std::memory_order_relaxed);
+  vmf.pte = &mmu_->pte(vma, index);
+  vmf.pte->ptl.Lock();
+  const uint32_t entry = vmf.pte->val.load(std::memory_order_relaxed);
   switch (pte_state(entry)) {
     case kPteNone:
-      pte.ptl.Unlock();
+      vmf.pte->ptl.Unlock();
       CountStat(Stat::kFaultsNopage);
       if (write) {
         trace(index, Event::kFaultWriteNopage);
@@ -35,7 +42,7 @@ vm_fault_t MmContext::handle_mm_fault(int vma, uint64_t index, bool write)
         CountStat(Stat::kFaultsWp);
         trace(index, Event::kFaultWriteWp);
         vmf.orig_pte = entry;
-        vmf.page = pte.page;
+        vmf.page = vmf.pte->page;
         return scheme_->do_wp_page(*this, vmf);  // releases the ptl
       }
       break;
@@ -44,7 +51,7 @@ vm_fault_t MmContext::handle_mm_fault(int vma, uint64_t index, bool write)
   }
   // Spurious: another thread already fixed the pte up.  Returning re-runs the
   // access, which now succeeds or faults afresh.
-  pte.ptl.Unlock();
+  vmf.pte->ptl.Unlock();
   CountStat(Stat::kFaultRetries);
   return 0;
 }
@@ -71,10 +78,11 @@ vm_fault_t filemap_fault(MmContext& mm, VmFault& vmf) {
   return kVmFaultLocked | (created ? kVmFaultMajor : 0);
 }
 
-// Models the read half of mm/memory.c:__do_fault() as of v2.6.29: a
-// not-present read fault installs a read-only pte under the page lock (a
-// shared mapping with ->page_mkwrite is write-protected so the first store
-// calls it).
+// Models mm/memory.c:do_read_fault() as of v5.15, which takes the steps of
+// the read half of v2.6.29's __do_fault(): a not-present read fault installs
+// a read-only pte under the page lock (a shared mapping with ->page_mkwrite
+// is write-protected so the first store calls it).  Differences: no
+// fault-around; the pte is installed only while the page keeps its mapping.
 vm_fault_t do_read_fault(MmContext& mm, VmFault& vmf) {
   vm_fault_t ret = filemap_fault(mm, vmf);
   if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;

@@ -12,6 +12,7 @@
 //    metadata, then the VM hands out a writable pte and dirties the page.
 //  - __do_fault: the writable pte is installed under the page lock, the page
 //    unlocked, and only then set_page_dirty.
+#include "harness/mm/fault_helpers.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
 #include "harness/sched/sched.h"
@@ -26,39 +27,34 @@ class LegacyScheme : public FaultScheme {
     return "v2.6.29: mkwrite returns unlocked, pte made writable and page dirtied later";
   }
 
-  // Entered with the ptl held; returns with it released (a hand-off the
-  // thread-safety analysis cannot follow).
-  vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
+  // Models mm/memory.c:do_wp_page() as of v2.6.29 for a shared page.
+  // Entered with vmf.pte->ptl held; returns with it released.
+  vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override
+      ABSL_UNLOCK_FUNCTION(vmf.pte->ptl) {
     Page* old_page = vmf.page;
     get_page(old_page);
     if (mm.a_ops().has_page_mkwrite()) {
-      pte.ptl.Unlock();
+      vmf.pte->ptl.Unlock();
       SCHED_POINT(kDoWpPageAfterUnlockPtl);
-      vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
       vm_fault_t tmp = call_page_mkwrite(mm, vmf);
       if (tmp & (kVmFaultError | kVmFaultNoPage)) {
         put_page(old_page);
         return tmp;
       }
+      // 2.6.29 does not relock the page here: the window.
       SCHED_POINT(kDoWpPageAfterMkwrite);
       SCHED_POINT(kDoWpPageBeforePtlRelock);
-      // The ptl was dropped: the pte may have been changed (zapped, or made
-      // writable by another fault).  Only proceed if it is what we saw.
-      pte.ptl.Lock();
-      if (!pte_same(pte.val.load(std::memory_order_relaxed), vmf.orig_pte)) {
-        pte.ptl.Unlock();
+      if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/false)) {
         put_page(old_page);
         CountStat(Stat::kFaultRetries);
         mm.trace(vmf.pgoff, Event::kPteNotSameRetry);
         return 0;
       }
+    } else {
+      wp_page_reuse(mm, vmf, /*check_stable=*/false);
     }
-    // reuse: make the pte writable and dirty.  Nothing holds the page lock:
+    // The pte is writable and the ptl dropped.  Nothing holds the page lock:
     // writeback may already have cleaned the page and retired its metadata.
-    mm.fault_window_enter(old_page);
-    mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
-    pte.ptl.Unlock();
     SCHED_POINT(kDoWpPageAfterPteMkwrite);
     // "Yes, Virginia": wait for a writeback that holds the lock to finish
     // clear_page_dirty_for_io, so our dirtying lands after it.
@@ -70,6 +66,8 @@ class LegacyScheme : public FaultScheme {
     return kVmFaultWrite;
   }
 
+  // Models the write half of mm/memory.c:__do_fault() as of v2.6.29 for a
+  // shared mapping.  Entered with no lock held.
   vm_fault_t do_fault(MmContext& mm, VmFault& vmf) override {
     vm_fault_t ret = filemap_fault(mm, vmf);
     if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
@@ -78,36 +76,24 @@ class LegacyScheme : public FaultScheme {
     if (mm.a_ops().has_page_mkwrite()) {
       unlock_page(page);
       SCHED_POINT(kDoFaultAfterUnlockPage);
-      vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
       vm_fault_t tmp = call_page_mkwrite(mm, vmf);
       if (tmp & (kVmFaultError | kVmFaultNoPage)) {
         put_page(page);
         return tmp;
       }
       SCHED_POINT(kDoFaultAfterMkwrite);
-      SCHED_POINT(kDoFaultBeforeRelockPage);
-      lock_page(page);
-      SCHED_POINT(kDoFaultAfterRelockPage);
-      // Truncated while unlocked: retry the fault.
-      if (!page->mapping.load(std::memory_order_acquire)) {
-        mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
-        unlock_page(page);
+      // 2.6.29 relocks whatever ->page_mkwrite returned.
+      if (!relock_page_after_mkwrite(mm, vmf, kDoFaultMkwritePoints, MappingRecheck::kCheck)) {
         put_page(page);
-        CountStat(Stat::kFaultRetries);
         return 0;
       }
     }
     SCHED_POINT(kDoFaultBeforePtlLock);
     Page* dirty_page = nullptr;
-    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
-    pte.ptl.Lock();
-    if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone) {
-      mm.fault_window_enter(page);
-      mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+    if (finish_fault(mm, vmf, /*check_stable=*/false)) {
       dirty_page = page;
       get_page(dirty_page);
     }
-    pte.ptl.Unlock();
     // The second window: the page is unlocked before it is dirtied.
     unlock_page(page);
     SCHED_POINT(kDoFaultBeforeSetPageDirty);
@@ -122,7 +108,10 @@ class LegacyScheme : public FaultScheme {
   }
 
  private:
+  // ->page_mkwrite under the v2.6.29 convention (era-specific, so not
+  // fault_helpers' do_page_mkwrite): the page comes back unlocked.
   static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf) {
+    vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
     vm_fault_t tmp = mm.call_page_mkwrite(vmf);
     if (tmp & (kVmFaultError | kVmFaultNoPage)) return tmp;
     // 2.6.29 filesystems returned with the page unlocked.

@@ -10,6 +10,7 @@
 // pte writable -> set_page_dirty, so writeback runs entirely before (mkwrite
 // re-attaches metadata to a clean page) or entirely after (it sees PG_dirty
 // with metadata and write-protects the pte).
+#include "harness/mm/fault_helpers.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
 #include "harness/sched/sched.h"
@@ -51,10 +52,10 @@ class LockedScheme : public FaultScheme {
     }
   }
 
-  // Entered with the ptl held; returns with it released (a hand-off the
-  // thread-safety analysis cannot follow).
-  vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
+  // Models mm/memory.c:do_wp_page() as of v2.6.30 for a shared page.
+  // Entered with vmf.pte->ptl held; returns with it released.
+  vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override
+      ABSL_UNLOCK_FUNCTION(vmf.pte->ptl) {
     Page* old_page = vmf.page;
     get_page(old_page);
     bool locked = false;
@@ -63,53 +64,30 @@ class LockedScheme : public FaultScheme {
         // MUTANT: "the VM cannot mark the pte dirty before page_mkwrite,
         // because page_mkwrite is allowed to fail" (the seed's changelog).
         mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
-        vmf.orig_pte = pte.val.load(std::memory_order_relaxed);
+        vmf.orig_pte = vmf.pte->val.load(std::memory_order_relaxed);
       }
-      pte.ptl.Unlock();
+      vmf.pte->ptl.Unlock();
       SCHED_POINT(kDoWpPageAfterUnlockPtl);
-      vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
-      vm_fault_t tmp = mm.call_page_mkwrite(vmf);
-      if (tmp & (kVmFaultError | kVmFaultNoPage)) {
+      // The seed's steps, which v5.x gathered into do_page_mkwrite.
+      vm_fault_t tmp = do_page_mkwrite(mm, vmf, kDoWpPageMkwritePoints, mapping_recheck());
+      if (!tmp || (tmp & (kVmFaultError | kVmFaultNoPage))) {
         put_page(old_page);
         return tmp;
       }
-      SCHED_POINT(kDoWpPageAfterMkwrite);
       locked = true;  // from here on the page is locked, one way or the other
-      if (!(tmp & kVmFaultLocked)) {
-        // The fs returned unlocked: writeback can run right here, before we
-        // relock.  A fs whose metadata writeback retires (NFS requests) must
-        // return kVmFaultLocked to be safe (v2.6.31 "NFS: Close
-        // page_mkwrite() races").
-        SCHED_POINT(kDoWpPageBeforeRelockPage);
-        lock_page(old_page);
-        SCHED_POINT(kDoWpPageAfterRelockPage);
-        // Truncated while unlocked: retry the fault.
-        if (mutation_ != Mutation::kNoMappingRecheck &&
-            !old_page->mapping.load(std::memory_order_acquire)) {
-          mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
-          unlock_page(old_page);
-          put_page(old_page);
-          CountStat(Stat::kFaultRetries);
-          return 0;
-        }
-      }
       SCHED_POINT(kDoWpPageBeforePtlRelock);
-      // The ptl was dropped: the pte may have changed under us.
-      pte.ptl.Lock();
-      if (!pte_same(pte.val.load(std::memory_order_relaxed), vmf.orig_pte)) {
-        pte.ptl.Unlock();
+      if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/false)) {
         unlock_page(old_page);
         put_page(old_page);
         CountStat(Stat::kFaultRetries);
         mm.trace(vmf.pgoff, Event::kPteNotSameRetry);
         return 0;
       }
+    } else {
+      wp_page_reuse(mm, vmf, /*check_stable=*/false);
     }
-    // reuse: pte writable and dirty, page dirtied, all under the page lock
-    // (when there is an mkwrite).
-    mm.fault_window_enter(old_page);
-    mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
-    pte.ptl.Unlock();
+    // The pte is writable and the ptl dropped; the page is dirtied under the
+    // page lock (when there is an mkwrite).
     SCHED_POINT(kDoWpPageAfterPteMkwrite);
     if (!locked) {
       // No ->page_mkwrite: the 2.6.29 path, which the seed keeps.
@@ -130,6 +108,8 @@ class LockedScheme : public FaultScheme {
     return kVmFaultWrite;
   }
 
+  // Models the write half of mm/memory.c:__do_fault() as of v2.6.30 for a
+  // shared mapping.  Entered with no lock held.
   vm_fault_t do_fault(MmContext& mm, VmFault& vmf) override {
     vm_fault_t ret = filemap_fault(mm, vmf);
     if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
@@ -138,41 +118,18 @@ class LockedScheme : public FaultScheme {
     if (mm.a_ops().has_page_mkwrite()) {
       unlock_page(page);
       SCHED_POINT(kDoFaultAfterUnlockPage);
-      vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
-      vm_fault_t tmp = mm.call_page_mkwrite(vmf);
-      if (tmp & (kVmFaultError | kVmFaultNoPage)) {
+      vm_fault_t tmp = do_page_mkwrite(mm, vmf, kDoFaultMkwritePoints, mapping_recheck());
+      if (!tmp || (tmp & (kVmFaultError | kVmFaultNoPage))) {
         put_page(page);
         return tmp;
       }
-      SCHED_POINT(kDoFaultAfterMkwrite);
-      if (!(tmp & kVmFaultLocked)) {
-        SCHED_POINT(kDoFaultBeforeRelockPage);
-        lock_page(page);
-        SCHED_POINT(kDoFaultAfterRelockPage);
-        if (mutation_ != Mutation::kNoMappingRecheck &&
-            !page->mapping.load(std::memory_order_acquire)) {
-          mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
-          unlock_page(page);
-          put_page(page);
-          CountStat(Stat::kFaultRetries);
-          return 0;
-        }
-      }
     }
     SCHED_POINT(kDoFaultBeforePtlLock);
-    Page* dirty_page = nullptr;
-    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
-    pte.ptl.Lock();
-    if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone) {
-      mm.fault_window_enter(page);
-      mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
-      dirty_page = page;
-    }
-    pte.ptl.Unlock();
+    const bool installed = finish_fault(mm, vmf, /*check_stable=*/false);
     SCHED_POINT(kDoFaultBeforeSetPageDirty);
-    if (dirty_page) {
+    if (installed) {
       // Still under the page lock: writeback cannot slip in.
-      mm.dirty_faulted_page(dirty_page);
+      mm.dirty_faulted_page(page);
     } else {
       CountStat(Stat::kFaultRetries);
     }
@@ -182,8 +139,12 @@ class LockedScheme : public FaultScheme {
   }
 
  private:
-  const Mutation mutation_;
+  MappingRecheck mapping_recheck() const {
+    return mutation_ == Mutation::kNoMappingRecheck ? MappingRecheck::kSkip
+                                                    : MappingRecheck::kCheck;
+  }
 
+  const Mutation mutation_;
 };
 
 }  // namespace

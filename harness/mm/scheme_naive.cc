@@ -11,6 +11,7 @@
 // the page locked over the page_mkwrite call, we call page_mkwrite with the
 // page unlocked and allow callers to return with it locked, so filesystems
 // can avoid LOR conditions with page lock."
+#include "harness/mm/fault_helpers.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
 #include "harness/sched/sched.h"
@@ -25,15 +26,16 @@ class NaiveScheme : public FaultScheme {
     return "page lock held across the page_mkwrite call (ABBA with fs locks: deadlock)";
   }
 
-  // Entered with the ptl held; returns with it released (a hand-off the
-  // thread-safety analysis cannot follow).
-  vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
+  // v2.6.30's do_wp_page with the page locked before ->page_mkwrite.
+  // Entered with vmf.pte->ptl held; returns with it released.
+  vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override
+      ABSL_UNLOCK_FUNCTION(vmf.pte->ptl) {
     Page* page = vmf.page;
     get_page(page);
-    pte.ptl.Unlock();
+    vmf.pte->ptl.Unlock();
     SCHED_POINT(kDoWpPageAfterUnlockPtl);
     lock_page(page);
+    // Truncated before we got the lock: retry the fault.
     if (!page->mapping.load(std::memory_order_acquire)) {
       unlock_page(page);
       put_page(page);
@@ -49,17 +51,12 @@ class NaiveScheme : public FaultScheme {
       }
     }
     SCHED_POINT(kDoWpPageBeforePtlRelock);
-    pte.ptl.Lock();
-    if (!pte_same(pte.val.load(std::memory_order_relaxed), vmf.orig_pte)) {
-      pte.ptl.Unlock();
+    if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/false)) {
       unlock_page(page);
       put_page(page);
       CountStat(Stat::kFaultRetries);
       return 0;
     }
-    mm.fault_window_enter(page);
-    mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
-    pte.ptl.Unlock();
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
     mm.dirty_faulted_page(page);
     unlock_page(page);
@@ -67,6 +64,8 @@ class NaiveScheme : public FaultScheme {
     return kVmFaultWrite;
   }
 
+  // v2.6.30's __do_fault write half with the page kept locked across
+  // ->page_mkwrite.  Entered with no lock held.
   vm_fault_t do_fault(MmContext& mm, VmFault& vmf) override {
     vm_fault_t ret = filemap_fault(mm, vmf);
     if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
@@ -81,16 +80,7 @@ class NaiveScheme : public FaultScheme {
       }
     }
     SCHED_POINT(kDoFaultBeforePtlLock);
-    bool installed = false;
-    Pte& pte = mm.mmu().pte(vmf.vma, vmf.pgoff);
-    pte.ptl.Lock();
-    if (pte_state(pte.val.load(std::memory_order_relaxed)) == kPteNone) {
-      mm.fault_window_enter(page);
-      mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
-      installed = true;
-    }
-    pte.ptl.Unlock();
-    if (installed) {
+    if (finish_fault(mm, vmf, /*check_stable=*/false)) {
       mm.dirty_faulted_page(page);
     } else {
       CountStat(Stat::kFaultRetries);

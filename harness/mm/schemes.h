@@ -35,8 +35,10 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "harness/base/registry.h"
+#include "harness/mm/shadow_mmu.h"  // Pte, for do_wp_page's lock annotation
 #include "harness/mm/vm_fault.h"
 
 namespace pagerace {
@@ -48,12 +50,14 @@ class FaultScheme {
   virtual ~FaultScheme() = default;
   virtual const char* name() const = 0;
   virtual const char* description() const = 0;
-  // Write fault on a present, read-only pte.  Entered with the pte's ptl held
-  // and vmf.page/vmf.orig_pte set from it (vmf.page not yet referenced);
-  // returns with the ptl released.
-  virtual vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) = 0;
-  // Write fault on a not-present pte (the write half of __do_fault).  Entered
-  // with no lock held.
+  // Write fault on a present, read-only pte.  Entered with the pte's ptl
+  // (vmf.pte->ptl) held and vmf.page/vmf.orig_pte set from it (vmf.page not
+  // yet referenced); returns with the ptl released.
+  virtual vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf)
+      ABSL_UNLOCK_FUNCTION(vmf.pte->ptl) = 0;
+  // Write fault on a not-present pte: the write half of v2.6.29/30's
+  // __do_fault, or v5.x's do_shared_fault.  Entered with no lock held;
+  // vmf.pte set.
   virtual vm_fault_t do_fault(MmContext& mm, VmFault& vmf) = 0;
 
   // Stable pages: no store may land while PG_writeback is set (I7 applies).

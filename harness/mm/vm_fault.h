@@ -8,6 +8,7 @@
 namespace pagerace {
 
 struct Page;
+struct Pte;
 
 using vm_fault_t = uint32_t;
 inline constexpr vm_fault_t kVmFaultOom = 0x0001;
@@ -31,6 +32,9 @@ struct VmFault {
   uint32_t flags = 0;      // kFaultFlag*
   uint32_t orig_pte = 0;   // pte value seen at fault entry (pte_same)
   Page* page = nullptr;    // the page, with a reference, once found
+  // The faulting pte (vmf->pte; its ptl is vmf->ptl in the kernel).  Set by
+  // handle_mm_fault; lock annotations name the ptl as vmf.pte->ptl.
+  Pte* pte = nullptr;
 };
 
 }  // namespace pagerace

@@ -122,4 +122,15 @@ using ::pagerace::BlockedScope;
       ::pagerace::sched::internal::AtPoint(::pagerace::sched::p);                \
   } while (0)
 
+// SCHED_POINT for a point chosen by the caller at run time (a helper shared by
+// several kernel paths fires the points of the path that called it).  Same
+// cost: one relaxed load while no policy is active.
+#define SCHED_POINT_AT(point)                                                    \
+  do {                                                                           \
+    if (__builtin_expect(                                                        \
+            ::pagerace::sched::internal::g_enabled.load(std::memory_order_relaxed), \
+            0))                                                                  \
+      ::pagerace::sched::internal::AtPoint(point);                               \
+  } while (0)
+
 #endif  // PAGERACE_HARNESS_SCHED_SCHED_H_

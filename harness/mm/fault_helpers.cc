@@ -1,0 +1,96 @@
+#include "harness/mm/fault_helpers.h"
+
+#include "harness/mm/mm_context.h"
+#include "harness/base/stats.h"
+
+namespace pagerace {
+
+// Models the relock in mm/memory.c:do_page_mkwrite() as of v5.15 (the same
+// steps stand inline in v2.6.30's do_wp_page() and __do_fault(), and in
+// v2.6.29's __do_fault(), which relocks whatever mkwrite returned);
+// differences: fires the caller's schedule points around lock_page; the
+// retry is traced (kMappingGoneRetry) and counted; `recheck` exists for the
+// mutant.
+bool relock_page_after_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints& points,
+                               MappingRecheck recheck) {
+  Page* page = vmf.page;
+  SCHED_POINT_AT(points.before_relock_page);
+  lock_page(page);
+  SCHED_POINT_AT(points.after_relock_page);
+  // Truncated while unlocked: retry the fault.
+  if (recheck == MappingRecheck::kCheck && !page->mapping.load(std::memory_order_acquire)) {
+    mm.trace(vmf.pgoff, Event::kMappingGoneRetry);
+    unlock_page(page);
+    CountStat(Stat::kFaultRetries);
+    return false;
+  }
+  return true;
+}
+
+// Models mm/memory.c:do_page_mkwrite() as of v5.15 (its steps stand inline
+// in v2.6.30's do_wp_page() and __do_fault()); differences: no swapfile
+// check; vmf.flags are left as set for ->page_mkwrite (no caller reads them
+// after); fires the caller's schedule points; ->page_mkwrite goes through
+// MmContext::call_page_mkwrite's bookkeeping.
+vm_fault_t do_page_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints& points,
+                           MappingRecheck recheck) {
+  vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
+  vm_fault_t ret = mm.call_page_mkwrite(vmf);
+  if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
+  SCHED_POINT_AT(points.after_mkwrite);
+  if (!(ret & kVmFaultLocked)) {
+    // The fs returned unlocked: writeback can run right here, before we
+    // relock.  A fs whose metadata writeback retires (NFS requests) must
+    // return kVmFaultLocked to be safe (v2.6.31 "NFS: Close page_mkwrite()
+    // races").
+    if (!relock_page_after_mkwrite(mm, vmf, points, recheck)) return 0;
+    ret |= kVmFaultLocked;
+  }
+  return ret;
+}
+
+// Models mm/memory.c:wp_page_reuse() as of v5.15 (v2.6.29/30: the `reuse:`
+// block of do_wp_page()); differences: no accessed/young or cache flushing;
+// set_pte changes the real protection and checks I5; enters I1's window;
+// `check_stable` checks I7.
+void wp_page_reuse(MmContext& mm, VmFault& vmf, bool check_stable) {
+  Page* page = vmf.page;
+  if (check_stable) mm.check_stable_write(page);
+  mm.fault_window_enter(page);
+  mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+  vmf.pte->ptl.Unlock();
+}
+
+// Models mm/memory.c:finish_mkwrite_fault() as of v5.15 (v2.6.29/30: the
+// pte_same re-check inline in do_wp_page()); differences: returns a bool for
+// VM_FAULT_NOPAGE / 0; no update_mmu_tlb.
+bool finish_mkwrite_fault(MmContext& mm, VmFault& vmf, bool check_stable) {
+  vmf.pte->ptl.Lock();
+  // The ptl was dropped for ->page_mkwrite: the pte may have been zapped,
+  // or made writable by another fault.  Only proceed if it is what we saw.
+  if (!pte_same(vmf.pte->val.load(std::memory_order_relaxed), vmf.orig_pte)) {
+    vmf.pte->ptl.Unlock();
+    return false;
+  }
+  wp_page_reuse(mm, vmf, check_stable);
+  return true;
+}
+
+// Models mm/memory.c:finish_fault() and do_set_pte() as of v5.15, for a
+// write fault on a shared mapping (v2.6.29/30: the pte install at the end of
+// __do_fault(), which compares against the none pte it started from);
+// differences: no pmd, THP or prefault handling; installs writable only;
+// enters I1's window; `check_stable` checks I7.
+bool finish_fault(MmContext& mm, VmFault& vmf, bool check_stable) {
+  Page* page = vmf.page;
+  FutexLock l(&vmf.pte->ptl);
+  // Another fault may have installed the pte while we slept in ->fault or
+  // ->page_mkwrite.
+  if (pte_state(vmf.pte->val.load(std::memory_order_relaxed)) != kPteNone) return false;
+  if (check_stable) mm.check_stable_write(page);
+  mm.fault_window_enter(page);
+  mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, page);
+  return true;
+}
+
+}  // namespace pagerace
