@@ -109,7 +109,7 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
   return t;
 }
 
-absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race) {
+absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race, absl::string_view do_fault) {
   // A trace entry as the table lookups read it: a name missing from the
   // tables (a result written by another version) is no role / no event.
   struct Ev {
@@ -150,22 +150,28 @@ absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race) {
     const auto w_last = OtherPoint(ev[n - 1].role, ev[n - 1].event, false);
     if (!w_first || !w_last) continue;
     const bool wp = fault == Event::kFaultWriteWp;
+    // The not-present path's points carry its era's function name.
+    auto nopage = [do_fault](const char* where) -> std::optional<sched::Point> {
+      auto p = sched::PointByName(absl::StrCat(do_fault, ":", where));
+      return p.ok() ? std::optional<sched::Point>(*p) : std::nullopt;
+    };
     std::optional<sched::Point> a, b;
     if (after_mkwrite) {
-      a = wp ? sched::kDoWpPageAfterMkwrite : sched::kDoFaultAfterMkwrite;
+      a = wp ? std::optional<sched::Point>(sched::kDoWpPageAfterMkwrite) : nopage("after_mkwrite");
       // The window ends where F takes a lock the other side needs: do_wp_page
-      // retakes the ptl (the page stays unlocked); __do_fault relocks the
-      // page, and waiting any later would hold the page lock against the
-      // writeback the window is for (a stall, not the race).
-      b = wp ? sched::kDoWpPageBeforePtlRelock : sched::kDoFaultBeforeRelockPage;
+      // retakes the ptl (the page stays unlocked); the not-present path
+      // relocks the page, and waiting any later would hold the page lock
+      // against the writeback the window is for (a stall, not the race).
+      b = wp ? std::optional<sched::Point>(sched::kDoWpPageBeforePtlRelock)
+             : nopage("before_relock_page");
     } else if (!wp && ev[n].event == Event::kSetPageDirty) {
-      a = sched::kDoFaultBeforePtlLock;  // the pte is installed right after
-      b = sched::kDoFaultBeforeSetPageDirty;
+      a = nopage("before_ptl_lock");  // the pte is installed right after
+      b = nopage("before_set_page_dirty");
     } else if (wp && ev[n].event == Event::kSetPageDirty) {
       a = sched::kDoWpPageAfterPteMkwrite;
       b = sched::kDoWpPageBeforeSetPageDirty;
     }
-    if (!a) continue;
+    if (!a || !b) continue;
     return absl::StrCat(sched::PointName(*a), "<", sched::PointName(*w_first), ",",
                         sched::PointName(*w_last), "<", sched::PointName(*b));
   }

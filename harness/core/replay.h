@@ -32,7 +32,10 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec);
 // The ordered dependencies ("A<B,C<D") that force the race's interleaving:
 // the faulting thread's window (after ->page_mkwrite returns, or between a
 // writable pte and set_page_dirty) and the other threads' events inside it.
-absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race);
+// `do_fault` names the scheme's not-present write path, whose schedule points
+// it uses (FaultScheme::do_fault_name: "__do_fault", "do_shared_fault").
+absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race,
+                                        absl::string_view do_fault = "__do_fault");
 
 }  // namespace pagerace
 

@@ -60,6 +60,9 @@ class FaultScheme {
   // vmf.pte set.
   virtual vm_fault_t do_fault(MmContext& mm, VmFault& vmf) = 0;
 
+  // The kernel function of this scheme's not-present write fault, which
+  // names its schedule points ("__do_fault:after_mkwrite").
+  virtual const char* do_fault_name() const { return "__do_fault"; }
   // Stable pages: no store may land while PG_writeback is set (I7 applies).
   virtual bool stable_pages() const { return false; }
   // Writeback mutation: clear_page_dirty_for_io clears PG_dirty before

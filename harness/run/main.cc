@@ -169,10 +169,16 @@ int main(int argc, char** argv) {
       raw.ops = r.ops;
     }
     if (raw.sched == "ordered" && raw.order.empty()) {
-      auto order = pagerace::DeriveOrder(t->race);
+      // The points of the scheme the replay runs under (a not-present
+      // fault's path is named by its era).
+      std::string do_fault = "__do_fault";
+      if (const auto* e = pagerace::SchemeRegistry().Find(raw.scheme)) {
+        do_fault = e->make()->do_fault_name();
+      }
+      auto order = pagerace::DeriveOrder(t->race, do_fault);
       if (!order.ok()) Usage(std::string(order.status().message()));
       raw.order = *order;
-      if (absl::StartsWith(raw.order, "__do_fault:")) {
+      if (absl::StartsWith(raw.order, do_fault + ":")) {
         // The window needs the page PG_dirty when writeback passes it, and
         // dependencies between points cannot make the faulting page dirty.
         fprintf(stderr,
