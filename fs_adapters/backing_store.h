@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 #include "harness/mm/address_space_ops.h"
 
 namespace pagerace {
@@ -33,7 +34,7 @@ class BackingStore {
 
  private:
   const size_t page_size_;
-  mutable FutexMutex mu_;
+  mutable FutexMutex mu_{LockClass::kStore, "store"};
   std::vector<uint8_t> data_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> version_ ABSL_GUARDED_BY(mu_);
 };

@@ -42,6 +42,7 @@
 
 #include "fs_adapters/backing_store.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 
 namespace pagerace {
 
@@ -86,7 +87,7 @@ class BtrfsAdapter : public StoreBackedOps {
 
   const bool mkwrite_returns_locked_;
   const bool release_extra_reservation_;  // false: the leak_reservation mutant
-  mutable FutexMutex i_lock_;
+  mutable FutexMutex i_lock_{LockClass::kInodeLock, "btrfs i_lock"};
   std::unique_ptr<State[]> state_ ABSL_GUARDED_BY(i_lock_);
   std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);  // bytes in flight, per page
   int64_t free_space_ ABSL_GUARDED_BY(i_lock_) = 0;  // pages of data space

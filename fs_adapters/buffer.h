@@ -40,6 +40,7 @@
 
 #include "fs_adapters/backing_store.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 #include "harness/base/lock_wait.h"
 
 namespace pagerace {
@@ -98,8 +99,10 @@ class BufferAdapter : public StoreBackedOps {
   const uint32_t blocksize_;
   const bool isize_extended_;  // ->setattr calls pagecache_isize_extended
   uint32_t nbuf_ = 0;  // constant after Attach
-  OwnedMutex journal_{"journal"};
-  mutable FutexMutex i_lock_;
+  // lock_order.h: journal (fs-level) -> page lock -> i_lock -> store.
+  OwnedMutex journal_{LockClass::kFsLevel, "journal"};
+  mutable FutexMutex i_lock_ ABSL_ACQUIRED_AFTER(journal_){LockClass::kInodeLock,
+                                                          "buffer private_lock"};
   std::unique_ptr<PageBuffers[]> bufs_ ABSL_GUARDED_BY(i_lock_);
   int64_t free_blocks_ ABSL_GUARDED_BY(i_lock_) = 0;
   bool disk_full_ ABSL_GUARDED_BY(i_lock_) = false;  // freed blocks go to others

@@ -52,7 +52,14 @@ int CephAdapter::set_page_dirty(Page* page) {
 // Models fs/ceph/addr.c:ceph_update_writeable_page() as of v2.6.34;
 // differences: the older context is always the oldest (one snapshot
 // pending at a time), so it is written out at once.
-void CephAdapter::update_writeable_page(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+//
+// Lock order as in v2.6.34: the caller holds the page lock
+// (ceph_page_mkwrite's lock_page, ceph_write_begin's
+// grab_cache_page_write_begin), and snap_rwsem is taken under it
+// (down_read(&mdsc->snap_rwsem) after wait_on_page_writeback), then i_lock
+// under snap_rwsem (get_oldest_context).  snap_rwsem is dropped (up_read)
+// before the older context's page is cleaned and written, which takes ptls.
+void CephAdapter::update_writeable_page(Page* page) {
   const uint64_t index = page->index;
   for (;;) {
     wait_on_page_writeback(page);
@@ -83,7 +90,9 @@ void CephAdapter::update_writeable_page(Page* page) ABSL_NO_THREAD_SAFETY_ANALYS
   }
 }
 
-void CephAdapter::finish_dirty(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+// The tail of ceph_page_mkwrite / ceph_write_end as of v2.6.34:
+// set_page_dirty, then up_read(&mdsc->snap_rwsem) with the page still locked.
+void CephAdapter::finish_dirty(Page* page) {
   mm_->set_page_dirty(page);
   const uint64_t head = realm_seq_.load(std::memory_order_acquire);
   uint64_t held;
@@ -129,13 +138,17 @@ vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
 }
 
 // Models fs/ceph/addr.c:ceph_write_begin() / ceph_write_end() as of v2.6.34:
-// the pwrite path waits and flushes as mkwrite does.
-int CephAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
+// the pwrite path waits and flushes as mkwrite does.  snap_rwsem is held from
+// write_begin to write_end (as in v2.6.34), which the analysis cannot follow
+// across the two callbacks.
+int CephAdapter::write_begin(Page* page, uint32_t offset, uint32_t len)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
   update_writeable_page(page);
   return 0;
 }
 
-int CephAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
+int CephAdapter::write_end(Page* page, uint32_t offset, uint32_t len)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
   finish_dirty(page);
   return 0;
 }
@@ -209,7 +222,8 @@ MetadataState CephAdapter::metadata_state(const Page* page, bool writable) const
 }
 
 // Models the snapshot side of fs/ceph/snap.c:ceph_handle_snap() as of
-// v2.6.34: a new snap context for the realm, under snap_rwsem held for write.
+// v2.6.34: a new snap context for the realm, under snap_rwsem held for write
+// (and, as there, no page lock under it).
 void CephAdapter::background_step() {
   snap_rwsem_.Lock();  // ceph_handle_snap: down_write(&mdsc->snap_rwsem)
   realm_seq_.fetch_add(1, std::memory_order_acq_rel);

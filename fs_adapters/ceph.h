@@ -45,6 +45,7 @@
 
 #include "fs_adapters/backing_store.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 #include "harness/base/lock_wait.h"
 
 namespace pagerace {
@@ -82,12 +83,13 @@ class CephAdapter : public StoreBackedOps {
  private:
   // ceph_update_writeable_page(): with the page locked, wait for its
   // writeback and write out a page dirty in an older snap context, until
-  // the page is writeable in the current one.  Returns with snap_rwsem_
-  // held (released by finish_dirty).
-  void update_writeable_page(Page* page);
+  // the page is writeable in the current one.  Entered with the page
+  // locked; returns with it still locked and snap_rwsem_ held (released by
+  // finish_dirty): the page lock, then snap_rwsem_ (lock_order.h).
+  void update_writeable_page(Page* page) ABSL_EXCLUSIVE_LOCK_FUNCTION(snap_rwsem_);
   // Dirties the locked page in the current context, checks the flush-first
-  // rule, releases snap_rwsem_.
-  void finish_dirty(Page* page);
+  // rule, releases snap_rwsem_ (the page stays locked).
+  void finish_dirty(Page* page) ABSL_UNLOCK_FUNCTION(snap_rwsem_);
   // writepage_nounlock(): start the write of a locked page that
   // clear_page_dirty_for_io cleaned; false if it has no snap context.
   bool writepage_nounlock(Page* page);
@@ -96,9 +98,13 @@ class CephAdapter : public StoreBackedOps {
 
 
   const Options options_;
-  OwnedMutex snap_rwsem_{"snap_rwsem"};  // the writer-fair rwsem, modeled exclusive
-  std::atomic<uint64_t> realm_seq_{1};   // written under snap_rwsem_
-  mutable FutexMutex i_lock_;
+  // The writer-fair rwsem, modeled exclusive.  lock_order.h: *inside* the
+  // page lock (ceph_update_writeable_page takes it on a locked page, v2.6.34)
+  // and outside i_lock_ (get_oldest_context, ceph_set_page_dirty under it).
+  OwnedMutex snap_rwsem_{LockClass::kSnapRwsem, "snap_rwsem"};
+  std::atomic<uint64_t> realm_seq_{1};  // written under snap_rwsem_
+  mutable FutexMutex i_lock_ ABSL_ACQUIRED_AFTER(snap_rwsem_){LockClass::kInodeLock,
+                                                             "ceph i_lock"};
   std::unique_ptr<uint64_t[]> snapc_ ABSL_GUARDED_BY(i_lock_);  // per page; 0: none
   std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);    // per page: bytes in flight
   int64_t wrbuffer_ref_ ABSL_GUARDED_BY(i_lock_) = 0;

@@ -28,6 +28,7 @@
 
 #include "fs_adapters/backing_store.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 
 namespace pagerace {
 
@@ -68,7 +69,7 @@ class NfsAdapter : public StoreBackedOps {
   void nfs_updatepage(Page* page, uint32_t offset, uint32_t len);
 
   const bool mkwrite_returns_locked_;
-  mutable FutexMutex i_lock_;
+  mutable FutexMutex i_lock_{LockClass::kInodeLock, "nfs i_lock"};
   std::unique_ptr<Request[]> reqs_ ABSL_GUARDED_BY(i_lock_);
   int nr_requests_ ABSL_GUARDED_BY(i_lock_) = 0;
 };

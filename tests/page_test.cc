@@ -2,6 +2,7 @@
 #include "harness/mm/page.h"
 
 #include <atomic>
+#include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -52,30 +53,34 @@ TEST_F(PageTest, UnlockHandsTheLockToABlockedWaiter) {
   EXPECT_FALSE(PageLocked(page));
 }
 
-// The ABBA of the `naive` scheme, stopped at its first attempt: this thread
-// takes the fs lock under a page lock (page -> fs), then holds the page while
-// another thread, holding the fs lock, sleeps on it (fs -> page).  The
-// inversion must be known while that thread still waits: in a real deadlock
-// it never acquires the page.
+// The ABBA of the `naive` scheme, stopped at its first attempt:
+//  1. writeback takes the journal (fs-level lock) and, in declared order,
+//     would then lock pages;
+//  2. a fault holds the page lock across ->page_mkwrite and there sleeps on
+//     the journal (page lock -> fs-level lock: against lock_order.h).
+// The inversion must be known while the fault still waits: in a real
+// deadlock it never acquires the journal.
 TEST_F(PageTest, LockOrderInversionIsKnownWhileTheSecondEdgeStillWaits) {
-  ScopedThread me("test", false);
+  ScopedThread me("writeback", false);
   ResetLockOrder();
-  OwnedMutex journal("journal");
-  lock_page(page);
-  journal.Lock();  // page -> fs
-  journal.Unlock();
-  EXPECT_EQ(LockOrderInversion(), "");
-  std::thread writeback([&] {
-    ScopedThread reg("writeback", false);
-    journal.Lock();
-    lock_page(page);  // fs -> page: sleeps until the test unlocks
-    unlock_page(page);
-    journal.Unlock();
-  });
-  while (CurrentLockWaits().empty()) std::this_thread::yield();  // it sleeps on the page
-  EXPECT_NE(LockOrderInversion(), "");
+  OwnedMutex journal(LockClass::kFsLevel, "journal");
+  journal.Lock();
+  lock_page(page);  // fs -> page: the declared order
   unlock_page(page);
-  writeback.join();
+  EXPECT_EQ(LockOrderInversion(), "");
+  std::thread fault([&] {
+    ScopedThread reg("mmap0", true);
+    lock_page(page);
+    journal.Lock();  // page -> fs: sleeps until the test unlocks
+    journal.Unlock();
+    unlock_page(page);
+  });
+  while (CurrentLockWaits().empty()) std::this_thread::yield();  // it sleeps on the journal
+  const std::string inv = LockOrderInversion();
+  EXPECT_NE(inv.find("'journal' (fs-level lock) taken by mmap0"), std::string::npos) << inv;
+  EXPECT_NE(inv.find("'PG_locked' (page lock)"), std::string::npos) << inv;
+  journal.Unlock();
+  fault.join();
   ResetLockOrder();
 }
 

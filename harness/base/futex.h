@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
+#include "harness/base/lock_order.h"
 
 namespace pagerace {
 
@@ -31,35 +32,62 @@ inline void futex_wake_all(std::atomic<uint32_t>* word) { futex_wake(word, 0x7ff
 // usable from the synchronous SIGSEGV handler of a thread that holds no
 // harness lock at the faulting instruction.
 //
+// Every mutex belongs to a lock class (lock_order.h), given at construction:
+// each acquisition is checked against the declared order (a few thread-local
+// integer operations, no syscall).  The name, a string literal, is for
+// reports; it defaults to the class name.
+//
 // Thread-safety: safe for concurrent access.
 class ABSL_LOCKABLE FutexMutex {
  public:
-  FutexMutex() = default;
+  explicit FutexMutex(LockClass cls, const char* name = nullptr)
+      : cls_(cls), name_(name ? name : LockClassName(cls)) {}
   FutexMutex(const FutexMutex&) = delete;
   FutexMutex& operator=(const FutexMutex&) = delete;
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    LockOrderAcquire(cls_, name_);  // checked as an attempt, before it may sleep
+    LockWord();
+  }
+  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    if (!TryLockWord()) return false;
+    LockOrderTryAcquired(cls_, name_);
+    return true;
+  }
+  void Unlock() ABSL_UNLOCK_FUNCTION() {
+    LockOrderRelease(cls_);
+    UnlockWord();
+  }
+  LockClass lock_class() const { return cls_; }
+  const char* name() const { return name_; }
+  // Documentation for the analysis; the word is not owner-tracked.
+  void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
+  bool IsLocked() const { return word_.load(std::memory_order_relaxed) != 0; }
+
+ private:
+  friend class OwnedMutex;  // checks the order itself, then uses the word
+
+  // The lock word alone, without the lock-order bookkeeping.
+  void LockWord() {
     uint32_t c = 0;
     if (!word_.compare_exchange_strong(c, 1, std::memory_order_acquire,
                                        std::memory_order_relaxed)) {
       LockSlow(c);
     }
   }
-  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+  bool TryLockWord() {
     uint32_t c = 0;
     return word_.compare_exchange_strong(c, 1, std::memory_order_acquire,
                                          std::memory_order_relaxed);
   }
-  void Unlock() ABSL_UNLOCK_FUNCTION() {
+  void UnlockWord() {
     if (word_.exchange(0, std::memory_order_release) == 2) futex_wake(&word_, 1);
   }
-  // Documentation for the analysis; the word is not owner-tracked.
-  void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
-  bool IsLocked() const { return word_.load(std::memory_order_relaxed) != 0; }
-
- private:
   void LockSlow(uint32_t c);
+
   std::atomic<uint32_t> word_{0};
+  const LockClass cls_;
+  const char* const name_;
 };
 
 class ABSL_SCOPED_LOCKABLE FutexLock {

@@ -2,14 +2,11 @@
 // the lock-order checker's view (DESIGN §8, oracle 3).
 //
 // Lock slow paths publish what the calling thread is about to sleep on; the
-// page lock records its owner in the page, and fs-level locks (OwnedMutex)
-// record theirs.  Nothing here is on a fast path.
+// page lock records its owner in the page, and fs locks (OwnedMutex) record
+// theirs.  Nothing here is on a fast path.
 //
-// Lock-order checking (lockdep in miniature): each thread counts the page
-// locks and fs-level locks it holds; taking an fs-level lock while holding a
-// page lock, and a page lock while holding an fs-level lock, are the two
-// edges of the ABBA the `naive` scheme creates.  Once both have been seen,
-// the inversion is reported, before (or without) the deadlock.
+// Lock-order checking covers every lock class and lives in lock_order.h
+// (LockOrderInversion(), ResetLockOrder(), included from here).
 //
 // Thread-safety: safe for concurrent access.
 #ifndef PAGERACE_HARNESS_BASE_LOCK_WAIT_H_
@@ -22,23 +19,26 @@
 
 #include "absl/base/thread_annotations.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 
 namespace pagerace {
 
 enum class LockKind : uint32_t { kNone, kPage, kFsLock };
 
-// An fs-level lock (journal / transaction start, snap rwsem, extent lock):
-// outermost in lock_order.h, with a name and an owner for reports.
+// An fs lock that the deadlock watchdog names (journal / transaction start,
+// ceph's snap_rwsem): a FutexMutex of the given class (lock_order.h: the
+// journal is kFsLevel, outside the page lock; snap_rwsem is kSnapRwsem,
+// inside it), with an owner for reports.
 class ABSL_LOCKABLE OwnedMutex {
  public:
-  explicit OwnedMutex(const char* name) : name_(name) {}
+  OwnedMutex(LockClass cls, const char* name) : mu_(cls, name) {}
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION();
   void Unlock() ABSL_UNLOCK_FUNCTION();
-  const char* name() const { return name_; }
+  const char* name() const { return mu_.name(); }
+  LockClass lock_class() const { return mu_.lock_class(); }
   uint32_t owner() const { return owner_.load(std::memory_order_acquire); }
 
  private:
-  const char* const name_;
   FutexMutex mu_;
   std::atomic<uint32_t> owner_{0};
 };
@@ -47,13 +47,6 @@ class ABSL_LOCKABLE OwnedMutex {
 // for kFsLock.
 void NoteWaiting(LockKind kind, uint64_t what);
 void NoteNotWaiting();
-// Held-lock counts of the calling thread (for the lock-order check).
-void NotePageLocked(int delta);
-// Called before sleeping on a page lock.  As in lockdep, the attempt makes
-// the edge (an fs lock held, a page lock wanted), so the inversion is
-// reported even when the first attempt in that order is the one that
-// deadlocks and never acquires the page.
-void NotePageLockAttempt();
 
 struct LockWait {
   uint32_t tid;
@@ -62,10 +55,6 @@ struct LockWait {
 };
 // A snapshot of every registered thread currently waiting on a lock.
 std::vector<LockWait> CurrentLockWaits();
-
-// The first lock-order inversion seen ("" while none), and resetting it.
-std::string LockOrderInversion();
-void ResetLockOrder();
 
 }  // namespace pagerace
 

@@ -4,6 +4,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 #include "harness/base/sched_hooks.h"
 
 namespace pagerace {
@@ -12,7 +13,7 @@ namespace {
 thread_local ThreadInfo tls_info;
 
 struct Registry {
-  FutexMutex mu;
+  FutexMutex mu{LockClass::kThreadRegistry, "thread registry"};
   uint32_t next ABSL_GUARDED_BY(mu) = 1;
   std::array<std::string, kMaxThreads + 1> roles ABSL_GUARDED_BY(mu);
 };

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 #include "harness/check/race_kind.h"
 #include "harness/check/trace.h"
 
@@ -75,7 +76,7 @@ class Oracle {
   std::atomic<uint64_t> by_kind_[kNumRaceKinds] = {};
   std::atomic<uint64_t> by_invariant_[kNumInvariants] = {};
 
-  mutable FutexMutex mu_;
+  mutable FutexMutex mu_{LockClass::kOracle, "oracle table"};
   // State below is protected by mu_.
   int ngroups_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<RaceGroup[]> groups_ ABSL_GUARDED_BY(mu_);

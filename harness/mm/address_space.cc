@@ -1,6 +1,6 @@
 #include "harness/mm/address_space.h"
 
-#include "harness/base/lock_wait.h"
+#include "harness/base/lock_order.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/trace.h"
 #include "harness/mm/address_space_ops.h"
@@ -56,7 +56,9 @@ Page* AddressSpace::find_or_create_page(uint64_t index, bool* created) {
       slots_[index] = fresh;
     }
     get_page(fresh);  // the caller's reference
-    NotePageLocked(+1);
+    // Locked before anyone could see it, so it never waited: a trylock for
+    // the lock-order check.
+    LockOrderTryAcquired(LockClass::kPageLock, "PG_locked");
     tracer_->Record(index, Event::kPageAlloc);
     *created = true;
     return fresh;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 #include "harness/mm/page.h"
 
 namespace pagerace {
@@ -59,7 +60,7 @@ class AddressSpace {
   Tracer* const tracer_;
   AddressSpaceOps* a_ops_ = nullptr;  // constant after setup
 
-  FutexMutex tree_lock_;
+  FutexMutex tree_lock_{LockClass::kTreeLock, "tree_lock"};
   // State below is protected by tree_lock_.
   std::unique_ptr<Page*[]> slots_ ABSL_GUARDED_BY(tree_lock_);
   std::unique_ptr<uint8_t[]> dirty_tag_ ABSL_GUARDED_BY(tree_lock_);

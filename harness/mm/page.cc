@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "harness/base/lock_order.h"
 #include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
 #include "harness/sched/sched.h"
@@ -44,9 +45,11 @@ void put_page(Page* page) {
   }
 }
 
-// Models include/linux/pagemap.h:trylock_page() as of v2.6.29.
 namespace {
 std::atomic<PageLockObserver*> g_lock_observer{nullptr};
+
+// The page lock's name in lock-order reports (class kPageLock).
+constexpr const char* kPageLockName = "PG_locked";
 
 void NoteLock(const Page* page, bool locked) {
   if (PageLockObserver* o = g_lock_observer.load(std::memory_order_acquire)) {
@@ -59,19 +62,33 @@ void SetPageLockObserver(PageLockObserver* observer) {
   g_lock_observer.store(observer, std::memory_order_release);
 }
 
-bool trylock_page(Page* page) {
+namespace {
+
+// Takes PG_locked if free and records the owner; no lock-order bookkeeping.
+bool page_trylock_bit(Page* page) {
   if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
-  NotePageLocked(+1);
   NoteLock(page, true);
+  return true;
+}
+
+}  // namespace
+
+// Models include/linux/pagemap.h:trylock_page() as of v2.6.29.  A trylock
+// cannot wait: held, not order-checked (lock_order.h).
+bool trylock_page(Page* page) {
+  if (!page_trylock_bit(page)) return false;
+  LockOrderTryAcquired(LockClass::kPageLock, kPageLockName);
   return true;
 }
 
 // Models mm/filemap.c:__lock_page() as of v2.6.29; differences: a futex on
 // the flags word instead of a hashed bit waitqueue; the owner is recorded.
 void lock_page(Page* page) {
-  if (trylock_page(page)) return;
-  NotePageLockAttempt();
+  // Checked as an attempt, before it may sleep: in a deadlock it never
+  // returns, and the inversion must still be known.
+  LockOrderAcquire(LockClass::kPageLock, kPageLockName);
+  if (page_trylock_bit(page)) return;
   sched::BlockedScope blocked(&page->flags, PG_locked);
   NoteWaiting(LockKind::kPage, page->index);
   for (;;) {
@@ -88,14 +105,13 @@ void lock_page(Page* page) {
   }
   NoteNotWaiting();
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
-  NotePageLocked(+1);
   NoteLock(page, true);
 }
 
 // Models mm/filemap.c:unlock_page() as of v2.6.29: wakes every waiter.
 void unlock_page(Page* page) {
   NoteLock(page, false);
-  NotePageLocked(-1);
+  LockOrderRelease(LockClass::kPageLock);
   page->lock_owner.store(0, std::memory_order_relaxed);
   // Clearing PG_waiters with the lock: every sleeper is woken and re-arms it.
   uint32_t old = page->flags.fetch_and(~(PG_locked | PG_waiters), std::memory_order_release);

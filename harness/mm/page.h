@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 
 namespace pagerace {
 
@@ -113,7 +114,7 @@ class PagePool {
  private:
   const size_t capacity_;
   std::unique_ptr<Page[]> pages_;
-  mutable FutexMutex mu_;
+  mutable FutexMutex mu_{LockClass::kPagePool, "page pool"};
   std::vector<uint32_t> free_ ABSL_GUARDED_BY(mu_);
 };
 

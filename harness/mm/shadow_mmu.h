@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 
 namespace pagerace {
 
@@ -36,7 +37,7 @@ class Tracer;
 enum PteState : uint32_t { kPteNone = 0, kPteReadOnly = 1, kPteWritable = 2 };
 
 struct Pte {
-  FutexMutex ptl;
+  FutexMutex ptl{LockClass::kPtl, "ptl"};
   // Atomic so oracles may peek without the ptl; written only under ptl.
   // Low 2 bits: PteState; above: generation, bumped on every change.
   std::atomic<uint32_t> val{0};

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "harness/base/futex.h"
+#include "harness/base/lock_order.h"
 #include "harness/mm/address_space_ops.h"
 
 namespace pagerace {
@@ -58,7 +59,7 @@ class IoQueue {
   MmContext* const mm_;
   const size_t capacity_;
   std::atomic<uint32_t> events_{0};  // futex word: bumped on submit
-  FutexMutex mu_;
+  FutexMutex mu_{LockClass::kIoQueue, "I/O queue"};
   // State below is protected by mu_.  A ring: one in-flight write per page at
   // most, so capacity = pages never overflows.
   std::unique_ptr<Page*[]> ring_ ABSL_GUARDED_BY(mu_);
