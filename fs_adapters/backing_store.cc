@@ -62,6 +62,11 @@ int StoreBackedOps::readpage(Page* page) {
   return 0;
 }
 
+bool StoreBackedOps::mkwrite_page_ok(const Page* page) const {
+  return page->mapping.load(std::memory_order_acquire) == &mm_->mapping() &&
+         bytes_in_isize(page->index) != 0;
+}
+
 uint32_t StoreBackedOps::bytes_in_isize(uint64_t index) const {
   const int64_t start = static_cast<int64_t>(index * page_size_);
   return static_cast<uint32_t>(std::clamp<int64_t>(mm_->mapping().i_size() - start, 0,

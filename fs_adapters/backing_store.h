@@ -18,6 +18,7 @@
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
 #include "harness/mm/address_space_ops.h"
+#include "harness/mm/page.h"
 
 namespace pagerace {
 
@@ -63,6 +64,30 @@ class StoreBackedOps : public AddressSpaceOps {
   uint32_t bytes_in_isize(uint64_t index) const;
   // The in-flight bytes of page `index`; owned by whoever set PG_writeback.
   uint8_t* snapshot(uint64_t index) { return snapshots_.get() + index * page_size_; }
+  // ->page_mkwrite's page lock, as every modeled filesystem takes it: itself,
+  // unless the VM already holds it (kFaultFlagPageLocked: the naive scheme).
+  static bool vm_holds_lock(const VmFault& vmf) { return vmf.flags & kFaultFlagPageLocked; }
+  static void mkwrite_lock_page(const VmFault& vmf) {
+    if (!vm_holds_lock(vmf)) lock_page(vmf.page);
+  }
+  static void mkwrite_unlock_page(const VmFault& vmf) {
+    if (!vm_holds_lock(vmf)) unlock_page(vmf.page);
+  }
+  // With the page locked: still this file's page (not truncated or evicted
+  // since the fault looked it up) and not wholly past EOF.  The check each
+  // modeled ->page_mkwrite opens with (nfs_vm_page_mkwrite, ceph_page_mkwrite,
+  // btrfs_page_mkwrite, block_page_mkwrite: `page->mapping != inode's
+  // mapping || offset > size`); false means VM_FAULT_NOPAGE.
+  bool mkwrite_page_ok(const Page* page) const;
+  // A successful ->page_mkwrite's return: the page stays locked for the VM
+  // (VM_FAULT_LOCKED) when the filesystem returns locked, else it is
+  // unlocked (the pre-2.6.30 convention) — unless the VM holds the lock.
+  static vm_fault_t mkwrite_done(const VmFault& vmf, bool returns_locked) {
+    if (vm_holds_lock(vmf)) return 0;
+    if (returns_locked) return kVmFaultLocked;
+    unlock_page(vmf.page);
+    return 0;
+  }
   // Whether this ->page_mkwrite call is one InjectMkwriteFailures asked to fail.
   bool inject_mkwrite_failure() {
     const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);

@@ -65,22 +65,17 @@ void BtrfsAdapter::check_counters(uint64_t index) {
 // completion is waited for as PG_writeback).
 vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
-  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
   {
     FutexLock l(&i_lock_);
     if (!reserve_space()) return kVmFaultSigbus;  // before the page lock
   }
-  auto fail = [&](vm_fault_t ret) {
-    if (!vm_holds_lock) unlock_page(page);
+  mkwrite_lock_page(vmf);
+  if (!mkwrite_page_ok(page)) {
+    mkwrite_unlock_page(vmf);
     FutexLock l(&i_lock_);
     --pending_;
     ++free_space_;
-    return ret;
-  };
-  if (!vm_holds_lock) lock_page(page);
-  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() ||
-      bytes_in_isize(page->index) == 0) {
-    return fail(kVmFaultNoPage);
+    return kVmFaultNoPage;
   }
   wait_on_page_writeback(page);
   {
@@ -88,10 +83,7 @@ vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
     set_delalloc(page);
   }
   mm_->set_page_dirty(page);
-  if (vm_holds_lock) return 0;
-  if (mkwrite_returns_locked_) return kVmFaultLocked;
-  unlock_page(page);
-  return 0;
+  return mkwrite_done(vmf, mkwrite_returns_locked_);
 }
 
 // Models fs/btrfs/file.c:btrfs_file_write() (prepare_pages, then

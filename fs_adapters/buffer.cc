@@ -58,12 +58,11 @@ bool BufferAdapter::get_blocks(PageBuffers& pb, uint32_t want) {
 // to its own offset in the store).
 vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
-  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
   journal_.Lock();  // ext4_journal_start: outside the page lock (lock_order.h)
-  if (!vm_holds_lock) lock_page(page);
+  mkwrite_lock_page(vmf);
   vm_fault_t ret = 0;
   const uint32_t want = buffers_in_isize(page->index);
-  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() || want == 0) {
+  if (!mkwrite_page_ok(page) || want == 0) {
     ret = kVmFaultNoPage;  // truncated, or wholly past EOF
   } else {
     FutexLock l(&i_lock_);
@@ -81,11 +80,12 @@ vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
     }
   }
   journal_.Unlock();
-  if (ret == 0) mm_->set_page_dirty(page);
-  if (vm_holds_lock) return ret;
-  if (ret == 0 && mkwrite_returns_locked_) return kVmFaultLocked;
-  unlock_page(page);
-  return ret;
+  if (ret != 0) {
+    mkwrite_unlock_page(vmf);
+    return ret;
+  }
+  mm_->set_page_dirty(page);
+  return mkwrite_done(vmf, mkwrite_returns_locked_);
 }
 
 // Models fs/buffer.c:__set_page_dirty_buffers() as of v2.6.30: every buffer

@@ -70,8 +70,9 @@ class BufferAdapter : public StoreBackedOps {
   bool FillDisk() override;
   void truncate_store(int64_t size) override;
   // The journal handle spans the pass (begin ... end): beyond the analysis.
-  void writepages_begin() override ABSL_NO_THREAD_SAFETY_ANALYSIS { journal_.Lock(); }
-  void writepages_end() override ABSL_NO_THREAD_SAFETY_ANALYSIS { journal_.Unlock(); }
+  // The journal is held across a whole writeback pass.
+  void writepages_begin() override ABSL_EXCLUSIVE_LOCK_FUNCTION(journal_) { journal_.Lock(); }
+  void writepages_end() override ABSL_UNLOCK_FUNCTION(journal_) { journal_.Unlock(); }
   MetadataState metadata_state(const Page* page, bool writable) const override;
   bool InjectMkwriteFailures(uint32_t one_in) override;
 

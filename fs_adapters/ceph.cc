@@ -116,39 +116,31 @@ void CephAdapter::finish_dirty(Page* page) {
 // VM_FAULT_LOCKED; `ceph:unlocked` returns as a pre-seed client would).
 vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
-  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
-  if (!vm_holds_lock) lock_page(page);
-  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() ||
-      bytes_in_isize(page->index) == 0) {
-    if (!vm_holds_lock) unlock_page(page);
+  mkwrite_lock_page(vmf);
+  if (!mkwrite_page_ok(page)) {
+    mkwrite_unlock_page(vmf);
     return kVmFaultNoPage;  // truncated, or wholly past EOF
   }
   // Injected failure: ceph_write_begin failing (-ENOSPC, -EDQUOT from the
   // cap or quota checks) turns into VM_FAULT_SIGBUS before anything is dirtied.
   if (inject_mkwrite_failure()) {
-    if (!vm_holds_lock) unlock_page(page);
+    mkwrite_unlock_page(vmf);
     return kVmFaultSigbus;
   }
   update_writeable_page(page);
   finish_dirty(page);
-  if (vm_holds_lock) return 0;
-  if (options_.mkwrite_returns_locked) return kVmFaultLocked;
-  unlock_page(page);
-  return 0;
+  return mkwrite_done(vmf, options_.mkwrite_returns_locked);
 }
 
 // Models fs/ceph/addr.c:ceph_write_begin() / ceph_write_end() as of v2.6.34:
 // the pwrite path waits and flushes as mkwrite does.  snap_rwsem is held from
-// write_begin to write_end (as in v2.6.34), which the analysis cannot follow
-// across the two callbacks.
-int CephAdapter::write_begin(Page* page, uint32_t offset, uint32_t len)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+// write_begin to write_end, as in v2.6.34.
+int CephAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
   update_writeable_page(page);
   return 0;
 }
 
-int CephAdapter::write_end(Page* page, uint32_t offset, uint32_t len)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+int CephAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   finish_dirty(page);
   return 0;
 }

@@ -65,8 +65,11 @@ class CephAdapter : public StoreBackedOps {
   int set_page_dirty(Page* page) override;
   int writepage(Page* page, WritebackControl& wbc) override;
   void end_io(Page* page) override;
-  int write_begin(Page* page, uint32_t offset, uint32_t len) override;
-  int write_end(Page* page, uint32_t offset, uint32_t len) override;
+  // snap_rwsem_ is held from write_begin to write_end (v2.6.34).
+  int write_begin(Page* page, uint32_t offset, uint32_t len) override
+      ABSL_EXCLUSIVE_LOCK_FUNCTION(snap_rwsem_);
+  int write_end(Page* page, uint32_t offset, uint32_t len) override
+      ABSL_UNLOCK_FUNCTION(snap_rwsem_);
   bool releasepage(Page* page) override;
   void invalidatepage(Page* page) override;
   MetadataState metadata_state(const Page* page, bool writable) const override;

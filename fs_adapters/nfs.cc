@@ -54,32 +54,21 @@ void NfsAdapter::nfs_updatepage(Page* page, uint32_t offset, uint32_t len) {
 // returns unlocked); differences: none beyond nfs_updatepage's.
 vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
-  const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
-  auto unlock = [&] {
-    if (!vm_holds_lock) unlock_page(page);
-  };
-  if (!vm_holds_lock) lock_page(page);
-  // Truncated or evicted since the fault looked it up.
-  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping()) {
-    unlock();
-    return kVmFaultNoPage;
-  }
-  const uint32_t pagelen = bytes_in_isize(page->index);  // nfs_page_length
-  if (pagelen == 0) {
-    unlock();
+  mkwrite_lock_page(vmf);
+  // Truncated or evicted since the fault looked it up, or past EOF
+  // (nfs_page_length() == 0).
+  if (!mkwrite_page_ok(page)) {
+    mkwrite_unlock_page(vmf);
     return kVmFaultNoPage;
   }
   // Injected failure: nfs_updatepage failing (e.g. -ENOSPC/-EDQUOT from
   // nfs_flush_incompatible) turns into VM_FAULT_SIGBUS, with no request made.
   if (inject_mkwrite_failure()) {
-    unlock();
+    mkwrite_unlock_page(vmf);
     return kVmFaultSigbus;
   }
-  nfs_updatepage(page, 0, pagelen);
-  if (vm_holds_lock) return 0;
-  if (mkwrite_returns_locked_) return kVmFaultLocked;
-  unlock_page(page);
-  return 0;
+  nfs_updatepage(page, 0, bytes_in_isize(page->index));  // nfs_page_length
+  return mkwrite_done(vmf, mkwrite_returns_locked_);
 }
 
 int NfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {

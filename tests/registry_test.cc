@@ -33,14 +33,13 @@ class ReservationAdapter : public StoreBackedOps {
   vm_fault_t page_mkwrite(VmFault& vmf) override {
     mkwrite_calls.fetch_add(1, std::memory_order_relaxed);
     Page* page = vmf.page;
-    const bool vm_holds_lock = vmf.flags & kFaultFlagPageLocked;
-    if (!vm_holds_lock) lock_page(page);
-    if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping()) {
-      if (!vm_holds_lock) unlock_page(page);
+    mkwrite_lock_page(vmf);
+    if (!mkwrite_page_ok(page)) {
+      mkwrite_unlock_page(vmf);
       return kVmFaultNoPage;
     }
     reserved_[page->index].store(true, std::memory_order_release);
-    return vm_holds_lock ? 0 : kVmFaultLocked;
+    return mkwrite_done(vmf, /*returns_locked=*/true);
   }
 
   int write_begin(Page* page, uint32_t offset, uint32_t len) override {
