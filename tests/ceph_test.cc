@@ -113,19 +113,15 @@ TEST_P(CephSnapTest, OlderSnapContextIsWrittenOutFirst) {
   const bool mutant = std::string(GetParam()) == "ceph:no_snap_flush";
   TestMachine m("locked", GetParam(), 4, 2);
   TestThread t("worker");
-  std::atomic<bool> stop{false};
-  std::thread io([&] {
-    TestThread t("io");
-    m.mm->io().Run(&stop);
-  });
-  m.store(0, 0, 0, 1);
-  const uint64_t old_seq = ceph(m).page_snapc(0);
-  ceph(m).background_step();  // snapshot
-  ASSERT_GT(ceph(m).snap_seq(), old_seq);
-  ASSERT_TRUE(generic_perform_write(*m.mm, 0, 1, 2));
-  stop.store(true);
-  m.mm->io().Kick();
-  io.join();
+  uint64_t old_seq;
+  {
+    TestIoThread io(m);
+    m.store(0, 0, 0, 1);
+    old_seq = ceph(m).page_snapc(0);
+    ceph(m).background_step();  // snapshot
+    ASSERT_GT(ceph(m).snap_seq(), old_seq);
+    ASSERT_TRUE(generic_perform_write(*m.mm, 0, 1, 2));
+  }  // the I/O thread has completed everything
   if (mutant) {
     EXPECT_EQ(m.races(RaceKind::kSnapcOrder), 1u);
     EXPECT_EQ(ceph(m).page_snapc(0), old_seq);

@@ -202,20 +202,15 @@ TEST(LockOrderMachineTest, CephFollowsTheDeclaredOrder) {
   ResetLockOrder();
   TestMachine m("locked", "ceph", 4, 2);
   TestThread t("worker");
-  std::atomic<bool> stop{false};
-  std::thread io([&] {
-    TestThread t("io");
-    m.mm->io().Run(&stop);
-  });
-  m.store(0, 0, 0, 1);
-  m.store(1, 1, 0, 1);
-  static_cast<CephAdapter&>(*m.fs).background_step();  // snapshot
-  ASSERT_TRUE(generic_perform_write(*m.mm, 0, 1, 2));
-  m.writeback();
-  m.store(0, 1, 0, 3);
-  stop.store(true);
-  m.mm->io().Kick();
-  io.join();
+  {
+    TestIoThread io(m);
+    m.store(0, 0, 0, 1);
+    m.store(1, 1, 0, 1);
+    static_cast<CephAdapter&>(*m.fs).background_step();  // snapshot
+    ASSERT_TRUE(generic_perform_write(*m.mm, 0, 1, 2));
+    m.writeback();
+    m.store(0, 1, 0, 3);
+  }  // the I/O thread has completed everything
   EXPECT_EQ(LockOrderInversion(), "");
   EXPECT_EQ(m.races(), 0u);
 }

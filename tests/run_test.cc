@@ -4,9 +4,10 @@
 // deterministically in regression_test.cc, not here.)
 #include "harness/core/stress_driver.h"
 
-#include "harness/core/replay.h"
+#include <ostream>
 
 #include "gtest/gtest.h"
+#include "harness/core/replay.h"
 
 namespace pagerace {
 namespace {
@@ -28,6 +29,8 @@ struct Case {
   const char* scheme;
   const char* fs;
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.scheme << "/" << c.fs; }
 
 class CleanRunTest : public ::testing::TestWithParam<Case> {};
 

@@ -4,8 +4,10 @@
 #ifndef PAGERACE_TESTS_TEST_MACHINE_H_
 #define PAGERACE_TESTS_TEST_MACHINE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "harness/core/machine.h"
 #include "gtest/gtest.h"
@@ -78,6 +80,30 @@ struct TestThread {
   ScopedThread reg;
   explicit TestThread(const std::string& role) : reg(role, /*user_access=*/true, &stats) {}
   uint64_t count(Stat s) const { return stats.v[static_cast<int>(s)].load(); }
+};
+
+// An I/O completion thread for a scope, for tests whose paths wait on
+// writeback (a flush of an older snap context); stopped and joined on exit,
+// so a failed ASSERT cannot leave it running.
+class TestIoThread {
+ public:
+  explicit TestIoThread(TestMachine& m)
+      : mm_(m.mm), thread_([this] {
+          TestThread t("io");
+          mm_->io().Run(&stop_);
+        }) {}
+  ~TestIoThread() {
+    stop_.store(true);
+    mm_->io().Kick();
+    thread_.join();
+  }
+  TestIoThread(const TestIoThread&) = delete;
+  TestIoThread& operator=(const TestIoThread&) = delete;
+
+ private:
+  MmContext* const mm_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace pagerace
