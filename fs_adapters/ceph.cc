@@ -33,9 +33,9 @@ void CephAdapter::check_counters(uint64_t index) {
 }
 
 // Models fs/ceph/addr.c:ceph_set_page_dirty() as of v2.6.34; differences:
-// where it has BUG_ON(PagePrivate(page)) — a newly dirty page still holding
-// a context — the model replaces the context and counts the reference, so
-// the race goes on to show what it loses.
+// none for a newly dirty page still holding a context — v2.6.34 overwrites
+// page->private as the model replaces the context and counts the reference
+// (5.15 has BUG_ON(PagePrivate(page)) there instead).
 int CephAdapter::set_page_dirty(Page* page) {
   if (!__set_page_dirty_nobuffers(page)) return 0;  // already dirty: nothing attached
   const uint64_t index = page->index;

@@ -1,5 +1,8 @@
 // The NFS client adapter (DESIGN §7), modeled on fs/nfs/write.c and
-// fs/nfs/file.c as of v2.6.29/v2.6.30.
+// fs/nfs/file.c as of v2.6.29 (`nfs:unlocked`), and with "NFS: Close
+// page_mkwrite() races" (7fdf5230, v2.6.30-rc5) returning VM_FAULT_LOCKED
+// (`nfs`).  v2.6.30's pagelen == 0 and mapping-mismatch returns are not
+// modeled yet (fs_adapters/FIDELITY.md).
 //
 // Per-page metadata is a write request (struct nfs_page) covering a byte
 // range of the page:

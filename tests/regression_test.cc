@@ -26,7 +26,7 @@
 // lock_page a whole writeback runs and retires the request; the VM then
 // relocks, finds the mapping intact and the pte unchanged, and dirties a page
 // without a request.  The seed only closes the window for filesystems that
-// return VM_FAULT_LOCKED, which NFS did from v2.6.31 on.
+// return VM_FAULT_LOCKED, which NFS did from v2.6.30-rc5 on (7fdf5230).
 //   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin and
 //              commit:end < do_wp_page:before_relock_page.
 //

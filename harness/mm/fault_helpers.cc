@@ -41,8 +41,8 @@ vm_fault_t do_page_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints& poi
   if (!(ret & kVmFaultLocked)) {
     // The fs returned unlocked: writeback can run right here, before we
     // relock.  A fs whose metadata writeback retires (NFS requests) must
-    // return kVmFaultLocked to be safe (v2.6.31 "NFS: Close page_mkwrite()
-    // races").
+    // return kVmFaultLocked to be safe ("NFS: Close page_mkwrite() races",
+    // 7fdf5230, v2.6.30-rc5).
     if (!relock_page_after_mkwrite(mm, vmf, points, recheck)) return 0;
     ret |= kVmFaultLocked;
   }

@@ -1,8 +1,9 @@
 // Models mm/memory.c:do_wp_page() and __do_fault() as of v2.6.29, before
 // "mm: close page_mkwrite races".  Differences: shared file mappings only (no
-// COW, no anonymous pages); ->page_mkwrite's VM_FAULT_LOCKED did not exist
-// yet, so an adapter that returns it has its page unlocked here at once, as a
-// 2.6.29 filesystem would have done before returning.
+// COW, no anonymous pages).  VM_FAULT_LOCKED existed in 2.6.29 (for ->fault),
+// but ->page_mkwrite(vma, page) returned an int and could not return it, so
+// an adapter that returns it has its page unlocked here at once, as a 2.6.29
+// filesystem would have done before returning.
 //
 // The two windows this scheme leaves open (DESIGN §2):
 //  - do_wp_page: ->page_mkwrite returns with the page unlocked; the pte is
