@@ -48,6 +48,9 @@ std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked,
 // test may Register() one of its own.
 struct AdapterEntry {
   std::string name;
+  // The kernel version (release or commit) the variant models, as --list
+  // shows it; fs_adapters/FIDELITY.md has the per-function detail.
+  std::string models;
   std::string description;
   std::function<std::unique_ptr<StoreBackedOps>()> make;
 };

@@ -20,7 +20,48 @@ struct Cell {
   const char* workload;
   const char* expect;  // "clean", or the invariant that must be reported
   bool data_losing;    // for races: a data-losing report is required
+  const char* rests_on = "";  // the kernel fact behind the verdict
 };
+
+// The kernel fact each cell's verdict rests on (harness/mm/FIDELITY.md and
+// fs_adapters/FIDELITY.md give the source behind each).
+constexpr char kSeedWindow[] =
+    "v2.6.29 do_wp_page/__do_fault: ->page_mkwrite returns unlocked and set_page_dirty comes "
+    "after the page lock is dropped, so writeback can clean the page in between";
+constexpr char kSeedFix[] =
+    "b827e496c893 (v2.6.30-rc5): the page lock is held from ->page_mkwrite's return through "
+    "set_page_dirty (VM_FAULT_LOCKED, or the VM relocks and re-checks page->mapping)";
+constexpr char kUnlockedFs[] =
+    "a filesystem returning unlocked (NFS before 7fdf5230) leaves writeback a window between its "
+    "unlock_page and the VM's relock, even under b827e496c893";
+constexpr char kNoMetadata[] =
+    "tmpfs-like: no ->page_mkwrite and no per-page fs metadata, so writeback has nothing to "
+    "retire early";
+constexpr char kMutantFact[] = "a deliberate bug, declared with the invariant it must trip";
+constexpr char kEnospc[] =
+    "a failed ->page_mkwrite is VM_FAULT_SIGBUS: do_wp_page makes no pte writable, no store "
+    "lands";
+constexpr char kTruncateFact[] =
+    "truncate unmaps and detaches the page under its lock; the fault re-checks page->mapping "
+    "after relocking (b827e496c893)";
+constexpr char kBufferKeeps[] =
+    "buffer.c keeps a page's buffers and blocks across writeback; set_page_dirty re-dirties "
+    "them (__set_page_dirty_buffers)";
+constexpr char kPartialEof[] =
+    "the partial EOF page: a store past the old EOF lands in a buffer without a block unless "
+    "growth write-protects the page (pagecache_isize_extended, v3.18)";
+constexpr char kCephLegacy[] =
+    "ceph_set_page_dirty attaches a snap context to a newly dirty page only; in legacy's window "
+    "the write completes and drops it (the model unlocks at submit where v2.6.34 holds the page "
+    "lock through writepages_finish: to be re-established, FIDELITY.md)";
+constexpr char kCephSnapFlush[] =
+    "ceph_update_writeable_page (v2.6.34) writes out a page dirty in an older snap context "
+    "before dirtying it in the new one";
+constexpr char kCephNaive[] =
+    "ceph takes snap_rwsem inside the page lock (v2.6.34 ceph_update_writeable_page): holding "
+    "the page lock across ->page_mkwrite makes no ABBA";
+constexpr char kBtrfsLegacy[] =
+    "btrfs sets delalloc in ->page_mkwrite; legacy's window leaves a writable page without it";
 
 std::string CellName(const Cell& c) {
   std::string n = std::string(c.scheme) + "_" + c.fs + "_" + c.workload;
@@ -61,7 +102,8 @@ TEST_P(MatrixTest, ReachesTheExpectedVerdict) {
   if (std::string(c.expect) == "clean") {
     RunResult r = RunCell(c, 1, 40000, false);
     EXPECT_EQ(r.race_reports, 0u)
-        << (r.races.empty() ? "" : RaceKindName(r.races[0].first.kind));
+        << (r.races.empty() ? "" : RaceKindName(r.races[0].first.kind)) << "; the verdict rests on: "
+        << c.rests_on;
     EXPECT_GT(r.stat(Stat::kFaults), 0u);
     return;
   }
@@ -80,77 +122,80 @@ TEST_P(MatrixTest, ReachesTheExpectedVerdict) {
       break;
     }
   }
-  EXPECT_TRUE(seen.count(c.expect)) << "expected " << c.expect;
-  if (c.data_losing) EXPECT_TRUE(losing) << "expected a data-losing report";
+  EXPECT_TRUE(seen.count(c.expect)) << "expected " << c.expect << "; the verdict rests on: "
+                                    << c.rests_on;
+  if (c.data_losing) {
+    EXPECT_TRUE(losing) << "expected a data-losing report; the verdict rests on: " << c.rests_on;
+  }
 }
 
 const Cell kCells[] = {
         // The seed's race: legacy loses data on NFS whatever mkwrite returns.
-        Cell{"legacy", "nfs", "mixed", "I2", true}, Cell{"legacy", "nfs:unlocked", "mixed", "I2", true},
+        Cell{"legacy", "nfs", "mixed", "I2", true, kSeedWindow}, Cell{"legacy", "nfs:unlocked", "mixed", "I2", true, kSeedWindow},
         // The fix closes it for a filesystem that returns VM_FAULT_LOCKED...
-        Cell{"locked", "nfs", "mixed", "clean", false}, Cell{"modern", "nfs", "mixed", "clean", false},
+        Cell{"locked", "nfs", "mixed", "clean", false, kSeedFix}, Cell{"modern", "nfs", "mixed", "clean", false, kSeedFix},
         // ...and not for one that returns unlocked (2.6.30's NFS).
-        Cell{"locked", "nfs:unlocked", "mixed", "I2", true}, Cell{"modern", "nfs:unlocked", "mixed", "I2", true},
+        Cell{"locked", "nfs:unlocked", "mixed", "I2", true, kUnlockedFs}, Cell{"modern", "nfs:unlocked", "mixed", "I2", true, kUnlockedFs},
         // No fs metadata, nothing to lose.
-        Cell{"legacy", "none", "mixed", "clean", false}, Cell{"locked", "none", "mixed", "clean", false},
-        Cell{"modern", "none", "mixed", "clean", false},
+        Cell{"legacy", "none", "mixed", "clean", false, kNoMetadata}, Cell{"locked", "none", "mixed", "clean", false, kNoMetadata},
+        Cell{"modern", "none", "mixed", "clean", false, kNoMetadata},
         // Mutants trip what they declare.
-        Cell{"mutant:unlock_before_set_page_dirty", "nfs", "mixed", "I2", false},
-        Cell{"mutant:skip_set_page_dirty", "none", "mixed", "I1", true},
-        Cell{"mutant:clear_dirty_before_mkclean", "nfs", "mixed", "I1", true},
-        Cell{"mutant:clear_dirty_before_mkclean", "none", "mixed", "I1", true},
-        Cell{"mutant:no_stable_wait", "nfs", "mixed", "I7", false},
+        Cell{"mutant:unlock_before_set_page_dirty", "nfs", "mixed", "I2", false, kMutantFact},
+        Cell{"mutant:skip_set_page_dirty", "none", "mixed", "I1", true, kMutantFact},
+        Cell{"mutant:clear_dirty_before_mkclean", "nfs", "mixed", "I1", true, kMutantFact},
+        Cell{"mutant:clear_dirty_before_mkclean", "none", "mixed", "I1", true, kMutantFact},
+        Cell{"mutant:no_stable_wait", "nfs", "mixed", "I7", false, kMutantFact},
         // Failing ->page_mkwrite: refused stores never land, unless the pte
         // was made writable first.
-        Cell{"locked", "nfs", "enospc", "clean", false},
-        Cell{"modern", "nfs", "enospc", "clean", false},
-        Cell{"mutant:pte_write_before_mkwrite", "nfs", "enospc", "I6", true},
+        Cell{"locked", "nfs", "enospc", "clean", false, kEnospc},
+        Cell{"modern", "nfs", "enospc", "clean", false, kEnospc},
+        Cell{"mutant:pte_write_before_mkwrite", "nfs", "enospc", "I6", true, kMutantFact},
         // Truncation racing faults: the !mapping re-checks hold.
-        Cell{"locked", "nfs", "truncate", "clean", false},
-        Cell{"modern", "nfs", "truncate", "clean", false},
-        Cell{"legacy", "none", "truncate", "clean", false},
-        Cell{"locked", "none", "truncate", "clean", false},
+        Cell{"locked", "nfs", "truncate", "clean", false, kTruncateFact},
+        Cell{"modern", "nfs", "truncate", "clean", false, kTruncateFact},
+        Cell{"legacy", "none", "truncate", "clean", false, kNoMetadata},
+        Cell{"locked", "none", "truncate", "clean", false, kNoMetadata},
         // buffer.c under a journal: the fix holds for every workload.
-        Cell{"locked", "buffer", "mixed", "clean", false},
-        Cell{"modern", "buffer", "mixed", "clean", false},
-        Cell{"locked", "buffer", "enospc", "clean", false},
-        Cell{"modern", "buffer", "truncate", "clean", false},
+        Cell{"locked", "buffer", "mixed", "clean", false, kBufferKeeps},
+        Cell{"modern", "buffer", "mixed", "clean", false, kBufferKeeps},
+        Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
+        Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
         // ceph: legacy drops the snap context of a page it dirties during
         // its write (data-losing I2, wrbuffer_ref drift I4); the fix holds.
-        Cell{"legacy", "ceph", "mixed", "I2", true}, Cell{"legacy", "ceph", "mixed", "I4", false},
-        Cell{"locked", "ceph", "mixed", "clean", false},
-        Cell{"modern", "ceph", "mixed", "clean", false},
-        Cell{"locked", "ceph", "truncate", "clean", false},
-        Cell{"modern", "ceph", "enospc", "clean", false},
+        Cell{"legacy", "ceph", "mixed", "I2", true, kCephLegacy}, Cell{"legacy", "ceph", "mixed", "I4", false, kCephLegacy},
+        Cell{"locked", "ceph", "mixed", "clean", false, kSeedFix},
+        Cell{"modern", "ceph", "mixed", "clean", false, kSeedFix},
+        Cell{"locked", "ceph", "truncate", "clean", false, kTruncateFact},
+        Cell{"modern", "ceph", "enospc", "clean", false, kEnospc},
         // ceph takes snap_rwsem under the page lock: naive holds no ABBA there.
-        Cell{"naive", "ceph", "mixed", "clean", false},
-        Cell{"locked", "ceph:no_snap_flush", "mixed", "fs", false},
+        Cell{"naive", "ceph", "mixed", "clean", false, kCephNaive},
+        Cell{"locked", "ceph:no_snap_flush", "mixed", "fs", false, kCephSnapFlush},
         // The partial EOF page (isize): buffer.c loses a store past the old EOF
         // under legacy, and without pagecache_isize_extended under locked too.
-        Cell{"legacy", "buffer", "isize", "I2", true},
-        Cell{"locked", "buffer:no_isize_extended", "isize", "I0", true},
-        Cell{"locked", "buffer", "isize", "clean", false},
-        Cell{"modern", "buffer", "isize", "clean", false},
-        Cell{"locked", "nfs", "isize", "clean", false},
-        Cell{"modern", "ceph", "isize", "clean", false},
+        Cell{"legacy", "buffer", "isize", "I2", true, kPartialEof},
+        Cell{"locked", "buffer:no_isize_extended", "isize", "I0", true, kPartialEof},
+        Cell{"locked", "buffer", "isize", "clean", false, kPartialEof},
+        Cell{"modern", "buffer", "isize", "clean", false, kPartialEof},
+        Cell{"locked", "nfs", "isize", "clean", false, kSeedFix},
+        Cell{"modern", "ceph", "isize", "clean", false, kSeedFix},
         // btrfs (delalloc): legacy's window leaves writable pages without
         // delalloc; the fix holds.
-        Cell{"legacy", "btrfs", "mixed", "I2", true},
-        Cell{"locked", "btrfs", "mixed", "clean", false},
-        Cell{"modern", "btrfs", "mixed", "clean", false},
-        Cell{"locked", "btrfs", "enospc", "clean", false},
-        Cell{"modern", "btrfs", "truncate", "clean", false},
-        Cell{"locked", "btrfs:leak_reservation", "mixed", "I4", false},
+        Cell{"legacy", "btrfs", "mixed", "I2", true, kBtrfsLegacy},
+        Cell{"locked", "btrfs", "mixed", "clean", false, kSeedFix},
+        Cell{"modern", "btrfs", "mixed", "clean", false, kSeedFix},
+        Cell{"locked", "btrfs", "enospc", "clean", false, kEnospc},
+        Cell{"modern", "btrfs", "truncate", "clean", false, kTruncateFact},
+        Cell{"locked", "btrfs:leak_reservation", "mixed", "I4", false, kMutantFact},
         // The unlocked-return variants under legacy lose as their locked
         // twins do (the window is the VM's).  Their verdicts under `locked`
         // rest on each model's writeback locking, which the kernel-fidelity
         // work re-establishes before they are asserted here.
-        Cell{"legacy", "ceph:unlocked", "mixed", "I2", true},
-        Cell{"legacy", "btrfs:unlocked", "mixed", "I2", true},
+        Cell{"legacy", "ceph:unlocked", "mixed", "I2", true, kCephLegacy},
+        Cell{"legacy", "btrfs:unlocked", "mixed", "I2", true, kBtrfsLegacy},
         // Contention shapes: one hot set of pages, three mappings, fsync.
-        Cell{"legacy", "nfs", "hot", "I2", true}, Cell{"locked", "nfs", "hot", "clean", false},
-        Cell{"locked", "nfs", "multimap", "clean", false},
-        Cell{"modern", "nfs", "fsync", "clean", false},
+        Cell{"legacy", "nfs", "hot", "I2", true, kSeedWindow}, Cell{"locked", "nfs", "hot", "clean", false, kSeedFix},
+        Cell{"locked", "nfs", "multimap", "clean", false, kSeedFix},
+        Cell{"modern", "nfs", "fsync", "clean", false, kSeedFix},
 };
 
 INSTANTIATE_TEST_SUITE_P(Schemes, MatrixTest, ::testing::ValuesIn(kCells),
@@ -168,7 +213,10 @@ const std::map<std::string, std::string> kCoveredElsewhere = {
 // adapter and workload has a cell here, or a named deterministic test.
 TEST(MatrixCoverageTest, EveryRegisteredPartHasACell) {
   std::set<std::string> covered;
-  for (const Cell& c : kCells) covered.insert({c.scheme, c.fs, c.workload});
+  for (const Cell& c : kCells) {
+    covered.insert({c.scheme, c.fs, c.workload});
+    EXPECT_STRNE(c.rests_on, "") << CellName(c) << " cites no kernel fact";
+  }
   for (const auto& [name, why] : kCoveredElsewhere) covered.insert(name);
   for (const std::string& n : SchemeRegistry().Names()) EXPECT_TRUE(covered.count(n)) << n;
   for (const std::string& n : AdapterRegistry().Names()) EXPECT_TRUE(covered.count(n)) << n;

@@ -81,7 +81,7 @@ class ReservationAdapter : public StoreBackedOps {
 std::atomic<uint64_t> ReservationAdapter::mkwrite_calls{0};
 
 const AdapterEntry& kRegistered = AdapterRegistry().Register(
-    {"test:reservation", "a test's own adapter: one reservation bit per page",
+    {"test:reservation", "none (a test's own)", "a test's own adapter: one reservation bit per page",
      [] { return std::make_unique<ReservationAdapter>(); }});
 
 TEST(RegistryTest, ATestAdapterParsesAndLists) {
@@ -120,7 +120,7 @@ TEST(RegistryTest, ATestAdapterRunsThroughTheStressDriver) {
 }
 
 TEST(RegistryTest, DuplicateNamesAreRefused) {
-  EXPECT_DEATH(AdapterRegistry().Register({"nfs", "again", nullptr}), "registered twice");
+  EXPECT_DEATH(AdapterRegistry().Register({"nfs", "", "again", nullptr}), "registered twice");
 }
 
 }  // namespace

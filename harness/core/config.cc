@@ -158,10 +158,10 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
 std::string FormatRegistries() {
   std::string out;
   for (const SchemeEntry& e : SchemeRegistry().entries()) {
-    absl::StrAppendFormat(&out, "scheme    %-36s %s\n", e.name, DescribeScheme(e));
+    absl::StrAppendFormat(&out, "scheme    %-36s [%s] %s\n", e.name, e.models, DescribeScheme(e));
   }
   for (const AdapterEntry& e : AdapterRegistry().entries()) {
-    absl::StrAppendFormat(&out, "fs        %-36s %s\n", e.name, e.description);
+    absl::StrAppendFormat(&out, "fs        %-36s [%s] %s\n", e.name, e.models, e.description);
   }
   for (const WorkloadEntry& e : WorkloadRegistry().entries()) {
     absl::StrAppendFormat(&out, "workload  %-36s %s\n", e.name, e.description);

@@ -5,21 +5,25 @@
 
 namespace pagerace {
 
+namespace {
+constexpr char kMutantOfLocked[] = "mutant of locked (v2.6.30-rc5)";
+}  // namespace
+
 Registry<SchemeEntry>& SchemeRegistry() {
   static auto* r = new Registry<SchemeEntry>({
-      {"legacy", [] { return MakeLegacyScheme(); }},
-      {"locked", [] { return MakeLockedScheme(); }},
-      {"modern", [] { return MakeModernScheme(); }},
-      {"naive", [] { return MakeNaiveScheme(); }},
-      {"mutant:unlock_before_set_page_dirty",
+      {"legacy", "v2.6.29", [] { return MakeLegacyScheme(); }},
+      {"locked", "v2.6.30-rc5 (b827e496c893)", [] { return MakeLockedScheme(); }},
+      {"modern", "v5.15", [] { return MakeModernScheme(); }},
+      {"naive", "hypothetical (the seed's rejected variant)", [] { return MakeNaiveScheme(); }},
+      {"mutant:unlock_before_set_page_dirty", kMutantOfLocked,
        [] { return MakeLockedScheme(Mutation::kUnlockBeforeSetPageDirty); }},
-      {"mutant:skip_set_page_dirty", [] { return MakeLockedScheme(Mutation::kSkipSetPageDirty); }},
-      {"mutant:clear_dirty_before_mkclean",
+      {"mutant:skip_set_page_dirty", kMutantOfLocked, [] { return MakeLockedScheme(Mutation::kSkipSetPageDirty); }},
+      {"mutant:clear_dirty_before_mkclean", kMutantOfLocked,
        [] { return MakeLockedScheme(Mutation::kClearDirtyBeforeMkclean); }},
-      {"mutant:pte_write_before_mkwrite",
+      {"mutant:pte_write_before_mkwrite", kMutantOfLocked,
        [] { return MakeLockedScheme(Mutation::kPteWriteBeforeMkwrite); }},
-      {"mutant:no_mapping_recheck", [] { return MakeLockedScheme(Mutation::kNoMappingRecheck); }},
-      {"mutant:no_stable_wait", [] { return MakeModernScheme(Mutation::kNoStableWait); }},
+      {"mutant:no_mapping_recheck", kMutantOfLocked, [] { return MakeLockedScheme(Mutation::kNoMappingRecheck); }},
+      {"mutant:no_stable_wait", "mutant of modern (v5.15)", [] { return MakeModernScheme(Mutation::kNoStableWait); }},
   });
   return *r;
 }

@@ -93,6 +93,9 @@ std::unique_ptr<FaultScheme> MakeNaiveScheme();
 // scheme: its scheme_<name>.cc, a factory above, one entry in schemes.cc.
 struct SchemeEntry {
   std::string name;
+  // The kernel version (release or commit) the scheme models, as --list
+  // shows it; harness/mm/FIDELITY.md has the per-function detail.
+  std::string models;
   std::unique_ptr<FaultScheme> (*make)();
 };
 Registry<SchemeEntry>& SchemeRegistry();
