@@ -60,9 +60,11 @@ void BtrfsAdapter::check_counters(uint64_t index) {
             });
 }
 
-// Models fs/btrfs/inode.c:btrfs_page_mkwrite() as of v2.6.30; differences:
-// one page of space per reservation, no ordered-extent wait (writeback
-// completion is waited for as PG_writeback).
+// Models fs/btrfs/inode.c:btrfs_page_mkwrite() as of v2.6.30 (`btrfs:unlocked`:
+// v2.6.30-31 returned with the page unlocked) and with 50a9b214bc6c
+// (v2.6.32-rc1) returning it locked (`btrfs`); differences: one page of space
+// per reservation, no ordered-extent wait (writeback completion is waited for
+// as PG_writeback), no zeroing of the tail past EOF.
 vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
   {
@@ -102,10 +104,14 @@ int BtrfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   return 0;
 }
 
-// Models fs/btrfs/extent_io.c:__extent_writepage() with
-// btrfs_writepage_start_hook / btrfs_writepage_fixup_worker as of v2.6.30;
-// differences: the fixup reserves at once instead of in a worker, and
-// asynchronous completion goes through the I/O queue.
+// Models fs/btrfs/extent_io.c:__extent_writepage() as of v2.6.30, with the
+// fixup of a dirty page without delalloc as 5.x does it: the model reserves
+// space at once and drops the page's data with a mapping error on ENOSPC
+// (5.15's btrfs_writepage_fixup_worker).  v2.6.30's start hook instead queued
+// an asynchronous fixup worker and returned -EAGAIN (the page redirtied), and
+// that worker set delalloc without reserving anything (fs_adapters/FIDELITY.md).
+// Differences: the fixup runs inline, not in a worker; asynchronous completion
+// goes through the I/O queue.
 int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
   const uint64_t index = page->index;
   bool send = true;

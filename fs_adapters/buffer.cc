@@ -52,10 +52,15 @@ bool BufferAdapter::get_blocks(PageBuffers& pb, uint32_t want) {
   return true;
 }
 
-// Models fs/buffer.c:block_page_mkwrite() as of v2.6.30 called from an
-// ext4-style ->page_mkwrite that starts a journal handle first; differences:
-// blocks are "allocated" by counting (no block numbers: a buffer's data goes
-// to its own offset in the store).
+// Models fs/buffer.c:block_page_mkwrite() as of v2.6.30 (which maps every
+// buffer inside i_size, as here) called from an ->page_mkwrite that starts a
+// journal handle first.  That caller is a composite: starting the journal and
+// then calling block_page_mkwrite is 5.15's ext4_page_mkwrite; v2.6.30's
+// ext4_page_mkwrite instead went through ->write_begin/->write_end and
+// returned unlocked (fs_adapters/FIDELITY.md).  Differences: blocks are
+// "allocated" by counting (no block numbers: a buffer's data goes to its own
+// offset in the store); at page_offset == i_size v2.6.30 returns
+// VM_FAULT_LOCKED with nothing mapped where the model returns NOPAGE.
 vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
   journal_.Lock();  // ext4_journal_start: outside the page lock (lock_order.h)
