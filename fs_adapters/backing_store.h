@@ -19,6 +19,7 @@
 #include "harness/base/lock_order.h"
 #include "harness/mm/address_space_ops.h"
 #include "harness/mm/page.h"
+#include "harness/sched/sched.h"
 
 namespace pagerace {
 
@@ -66,18 +67,23 @@ class StoreBackedOps : public AddressSpaceOps {
   uint8_t* snapshot(uint64_t index) { return snapshots_.get() + index * page_size_; }
   // ->page_mkwrite's page lock, as every modeled filesystem takes it: itself,
   // unless the VM already holds it (kFaultFlagPageLocked: the naive scheme).
+  // Before it, the page is only referenced: truncate may remove it there
+  // (page_mkwrite:before_lock_page).
   static bool vm_holds_lock(const VmFault& vmf) { return vmf.flags & kFaultFlagPageLocked; }
   static void mkwrite_lock_page(const VmFault& vmf) {
-    if (!vm_holds_lock(vmf)) lock_page(vmf.page);
+    if (vm_holds_lock(vmf)) return;
+    SCHED_POINT(kPageMkwriteBeforeLockPage);
+    lock_page(vmf.page);
   }
   static void mkwrite_unlock_page(const VmFault& vmf) {
     if (!vm_holds_lock(vmf)) unlock_page(vmf.page);
   }
   // With the page locked: still this file's page (not truncated or evicted
-  // since the fault looked it up) and not wholly past EOF.  The check each
-  // modeled ->page_mkwrite opens with (nfs_vm_page_mkwrite, ceph_page_mkwrite,
-  // btrfs_page_mkwrite, block_page_mkwrite: `page->mapping != inode's
-  // mapping || offset > size`); false means VM_FAULT_NOPAGE.
+  // since the fault looked it up) and not wholly past EOF.  The check
+  // ceph_page_mkwrite, btrfs_page_mkwrite and block_page_mkwrite open with
+  // (`page->mapping != inode's mapping || offset > size`); false means
+  // VM_FAULT_NOPAGE.  NfsAdapter checks the two halves apart, as
+  // nfs_vm_page_mkwrite does (different results).
   bool mkwrite_page_ok(const Page* page) const;
   // A successful ->page_mkwrite's return: the page stays locked for the VM
   // (VM_FAULT_LOCKED) when the filesystem returns locked, else it is

@@ -50,24 +50,41 @@ void NfsAdapter::nfs_updatepage(Page* page, uint32_t offset, uint32_t len) {
   mm_->set_page_dirty(page);
 }
 
-// Models fs/nfs/file.c:nfs_vm_page_mkwrite() as of v2.6.30 (v2.6.29 when it
-// returns unlocked); differences: none beyond nfs_updatepage's.
+// Models fs/nfs/file.c:nfs_vm_page_mkwrite() as of v2.6.30 (`nfs`) and
+// v2.6.29 (`nfs:unlocked`: the same checks, returning unlocked, with a
+// negative errno for failure that v2.6.29's do_wp_page()/__do_fault() turn
+// into VM_FAULT_SIGBUS); differences: none beyond nfs_updatepage's, and no
+// fscache wait (v2.6.30's nfs_fscache_wait_on_page_write).
+//
+// Entered with the page referenced and unlocked (locked under `naive`);
+// returns it locked on success when mkwrite_returns_locked_.
 vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
   mkwrite_lock_page(vmf);
-  // Truncated or evicted since the fault looked it up, or past EOF
-  // (nfs_page_length() == 0).
-  if (!mkwrite_page_ok(page)) {
+  // The page may have been truncated since the fault looked it up (and it
+  // stays detached even if the file has grown back since).  Both versions
+  // fail with -EINVAL: v2.6.30 maps every error to VM_FAULT_SIGBUS, v2.6.29's
+  // VM treats any negative return as SIGBUS.  Not a retry (NOPAGE): the
+  // store is refused.
+  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping()) {
     mkwrite_unlock_page(vmf);
-    return kVmFaultNoPage;
+    return kVmFaultSigbus;
   }
+  // nfs_page_length(): 0 when the page lies wholly past EOF, which a shrinking
+  // truncate that has set i_size but not yet removed the page leaves.  Both
+  // versions return success here without a request, so the VM makes the pte
+  // writable and dirties a page NFS will never send; only bytes past EOF can
+  // land in it, and the truncate drops the page (tests/regression_test.cc,
+  // NfsPastEofTest).
+  const uint32_t pagelen = bytes_in_isize(page->index);
+  if (pagelen == 0) return mkwrite_done(vmf, mkwrite_returns_locked_);
   // Injected failure: nfs_updatepage failing (e.g. -ENOSPC/-EDQUOT from
   // nfs_flush_incompatible) turns into VM_FAULT_SIGBUS, with no request made.
   if (inject_mkwrite_failure()) {
     mkwrite_unlock_page(vmf);
     return kVmFaultSigbus;
   }
-  nfs_updatepage(page, 0, bytes_in_isize(page->index));  // nfs_page_length
+  nfs_updatepage(page, 0, pagelen);
   return mkwrite_done(vmf, mkwrite_returns_locked_);
 }
 

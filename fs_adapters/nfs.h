@@ -1,8 +1,7 @@
 // The NFS client adapter (DESIGN §7), modeled on fs/nfs/write.c and
 // fs/nfs/file.c as of v2.6.29 (`nfs:unlocked`), and with "NFS: Close
 // page_mkwrite() races" (7fdf5230, v2.6.30-rc5) returning VM_FAULT_LOCKED
-// (`nfs`).  v2.6.30's pagelen == 0 and mapping-mismatch returns are not
-// modeled yet (fs_adapters/FIDELITY.md).
+// (`nfs`).
 //
 // Per-page metadata is a write request (struct nfs_page) covering a byte
 // range of the page:
@@ -14,9 +13,10 @@
 //   commit_pending   unstable on the server, awaiting      no
 //                    COMMIT; retired when it completes
 //
-// ->page_mkwrite (nfs_vm_page_mkwrite) locks the page, checks the mapping,
-// and creates or extends the request for the whole page (nfs_updatepage),
-// which also dirties the page.  ->write_end does the same for the written
+// ->page_mkwrite (nfs_vm_page_mkwrite) locks the page, checks the mapping
+// (a truncated page: SIGBUS), and creates or extends the request for the
+// part of the page inside i_size (nfs_updatepage), which also dirties the
+// page; a page wholly past EOF gets success and no request.  ->write_end does the same for the written
 // range.  ->writepage of a page without a request sends nothing and the page
 // counts as clean: this is where the seed's race loses data.
 //

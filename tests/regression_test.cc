@@ -568,6 +568,142 @@ TEST(TruncateTest, ShrinkRemovesPagesAndGrowReadsZeros) {
   EXPECT_EQ(m.races(), 0u) << Describe(m);
 }
 
+// NFS and a page wholly past EOF (fs/nfs/file.c:nfs_vm_page_mkwrite, v2.6.30
+// and v2.6.29 alike: nfs_page_length() == 0 returns success — VM_FAULT_LOCKED
+// in v2.6.30, 0 with the page unlocked in v2.6.29 — and makes no request):
+//   0. setup: i_size is two pages; page 1 was stored to, written back and
+//      committed: clean, read-only pte in mapping 0, no request.
+//   1. F stores to page 1 -> do_wp_page: get_page, drops the ptl.
+//   2. T shrinks the file to one page: i_size is set (page 1 now lies wholly
+//      past EOF) but nothing is unmapped or removed yet.
+//   3. F: nfs_vm_page_mkwrite locks page 1; the mapping is intact, pagelen is
+//      0: success, no request.  do_wp_page retakes the ptl; pte_same holds
+//      (T has not zapped), so the pte becomes writable and set_page_dirty
+//      dirties a page NFS holds no request for.  F's store lands.
+//   4. T: unmap_mapping_range zaps the pte; truncate_inode_pages locks page
+//      1, cancels its dirtiness and removes it.  The store goes with it.
+// Verdict: the kernel state of step 3 is real (writable, dirty, no request),
+// but it is not a race: the only bytes a store can put in a page wholly past
+// EOF are past EOF, which are not file data, and a page is wholly past EOF
+// while still cached only inside the truncate that moved EOF, which drops it
+// whatever its state.  The store is concurrent with the truncate, and the
+// outcome is one that ordering allows (the store landed, then the truncate
+// cut it off), as if no SIGBUS was due; no store that belongs to the file is
+// lost.  The harness used to report I2 (dirty_without_metadata,
+// data-losing: the pte was writable) at step 3 — a false race, since fixed
+// in the oracle's view: I2 and I3 are not asked of a page wholly past EOF
+// (PageState::past_eof).
+// Forced by: truncate:after_i_size < do_wp_page:after_unlock_ptl and
+//            generic_perform_write:after_lock_page < truncate:before_unmap
+//            (F's pwrite to page 0 after its store marks the store done).
+class NfsEofTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  NfsEofTest() : m("locked", GetParam(), 2, 2) {
+    TestThread t("setup");
+    m.store(0, 1, 0, 1);
+    m.writeback();
+    EXPECT_EQ(m.pte(0, 1), kPteReadOnly);
+    EXPECT_EQ(nfs().request_state(1), NfsAdapter::ReqState::kNone);
+    page1 = m.mm->mapping().find_get_page(1);
+  }
+  ~NfsEofTest() override {
+    if (page1) put_page(page1);
+  }
+  NfsAdapter& nfs() { return static_cast<NfsAdapter&>(*m.fs); }
+  int64_t ps() const { return static_cast<int64_t>(m.mm->page_size()); }
+  TestMachine m;
+  Page* page1 = nullptr;
+};
+
+TEST_P(NfsEofTest, MkwritePastEofDirtiesWithoutARequestAndLosesNoFileData) {
+  bool stored = false, dirty = false, writable = false, past_eof = false;
+  NfsAdapter::ReqState req = NfsAdapter::ReqState::kDirty;
+  const uint64_t skipped = RunPair(
+      "truncate:after_i_size<do_wp_page:after_unlock_ptl,"
+      "generic_perform_write:after_lock_page<truncate:before_unmap",
+      "fault",
+      [&] {
+        stored = guarded_store(m.user(0, 1, 1), kStamp);
+        // Step 3's state, while T waits before its unmap.
+        dirty = PageDirty(page1);
+        writable = m.pte(0, 1) == kPteWritable;
+        req = nfs().request_state(1);
+        past_eof = m.mm->mapping().i_size() <= ps();
+        generic_perform_write(*m.mm, 0, 0, 7);
+      },
+      "truncate", [&] { vmtruncate(*m.mm, ps()); });
+  TestThread t("check");
+  EXPECT_EQ(skipped, 0u) << "the interleaving was not forced";
+  EXPECT_TRUE(stored);    // mkwrite succeeded: no SIGBUS, no retry
+  EXPECT_TRUE(past_eof);  // ... for a page wholly past EOF
+  EXPECT_TRUE(dirty);
+  EXPECT_TRUE(writable);
+  EXPECT_EQ(req, NfsAdapter::ReqState::kNone);  // and no request
+  // Step 4: the truncate removed the page and the store with it.
+  EXPECT_EQ(page1->mapping.load(), nullptr);
+  EXPECT_EQ(m.pte(0, 1), kPteNone);
+  EXPECT_EQ(nfs().nr_requests(), 1);  // page 0's, from F's pwrite
+  m.writeback();
+  m.mm->audit_all();
+  sync_mapping(*m.mm, /*drain=*/true);
+  EXPECT_EQ(m.persisted_slot(0, 0), 7u);
+  EXPECT_EQ(m.persisted_slot(1, 1), 0u);
+  // Grown back, page 1 reads zeros: the store was past EOF, not file data.
+  vmtruncate(*m.mm, 2 * ps());
+  TestThread w("worker");
+  uint64_t v = 1;
+  ASSERT_TRUE(guarded_load(m.user(1, 1, 1), &v));
+  EXPECT_EQ(v, 0u);
+  EXPECT_EQ(m.races(), 0u) << "bytes past EOF are not file data" << Describe(m);
+}
+
+// NFS and a page truncated under mkwrite (nfs_vm_page_mkwrite, v2.6.30 and
+// v2.6.29 alike: `page->mapping` is not the inode's, -EINVAL, which v2.6.30
+// maps to VM_FAULT_SIGBUS and v2.6.29's do_wp_page turns into
+// VM_FAULT_SIGBUS because it is negative; neither returns VM_FAULT_NOPAGE,
+// so neither retries):
+//   0. setup: as above, page 1 clean and read-only in mapping 0.
+//   1. F stores to page 1 -> do_wp_page: get_page, drops the ptl, calls
+//      ->page_mkwrite, which has not locked the page yet.
+//   2. T shrinks the file to one page (page 1 unmapped, removed from the
+//      cache: mapping NULL), grows it back to two, and pwrites page 0.
+//   3. F: lock_page, the mapping is gone: SIGBUS.  The store is refused —
+//      though offset 1 of page 1 is inside i_size again, where a NOPAGE
+//      retry would have faulted in a fresh page and landed it.
+// Forced by: do_wp_page:after_unlock_ptl < truncate:begin and
+//            generic_perform_write:after_lock_page <
+//            page_mkwrite:before_lock_page.
+TEST_P(NfsEofTest, TruncateUnderMkwriteRefusesTheStore) {
+  bool stored = true;
+  const uint64_t skipped = RunPair(
+      "do_wp_page:after_unlock_ptl<truncate:begin,"
+      "generic_perform_write:after_lock_page<page_mkwrite:before_lock_page",
+      "fault", [&] { stored = guarded_store(m.user(0, 1, 1), kStamp); }, "truncate",
+      [&] {
+        vmtruncate(*m.mm, ps());
+        vmtruncate(*m.mm, 2 * ps());
+        generic_perform_write(*m.mm, 0, 0, 7);
+      });
+  TestThread t("worker");
+  EXPECT_EQ(skipped, 0u) << "the interleaving was not forced";
+  EXPECT_FALSE(stored) << "mkwrite on a truncated page is SIGBUS, not a retry";
+  EXPECT_EQ(page1->mapping.load(), nullptr);
+  uint64_t v = 1;
+  ASSERT_TRUE(guarded_load(m.user(0, 1, 1), &v));  // a fresh page, inside EOF
+  EXPECT_EQ(v, 0u);                                // the refused store never landed
+  EXPECT_TRUE(guarded_store(m.user(0, 1, 1), 5));  // the next store is fine
+  m.writeback();
+  m.mm->audit_all();
+  EXPECT_EQ(m.persisted_slot(1, 1), 5u);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+}
+
+INSTANTIATE_TEST_SUITE_P(Nfs, NfsEofTest, ::testing::Values("nfs", "nfs:unlocked"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "nfs" ? std::string("v2_6_30")
+                                                                   : std::string("v2_6_29");
+                         });
+
 // `modern` closes the seed's windows as `locked` does.
 TEST(ModernTest, ClosesTheDoWpPageWindow) {
   TestMachine m("modern", "nfs", 2, 2);

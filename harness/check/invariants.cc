@@ -58,7 +58,9 @@ void Checks::Audit(const PageState& page, MetadataState metadata,
                    absl::FunctionRef<bool(char*, size_t)> matches_store) {
   if (!page.in_fault_window) {
     CleanNotWritable(page);
-    if (page.dirty || page.writable) DirtyHasMetadata(page.index, page.writable, metadata);
+    if ((page.dirty || page.writable) && !page.past_eof) {
+      DirtyHasMetadata(page.index, page.writable, metadata);
+    }
   }
   CleanMatchesStore(page, matches_store);
 }

@@ -41,6 +41,11 @@ struct PageState {
   bool writeback = false;        // PG_writeback
   bool writable = false;         // a user pte maps it writable
   bool in_fault_window = false;  // a fault between pte_mkwrite and set_page_dirty
+  // Wholly at or past i_size: none of its bytes are the file's.  Only a
+  // shrinking truncate that has set i_size and not yet removed the page
+  // leaves such a page cached, and that truncate discards it (and whatever a
+  // store put there) whatever its state.
+  bool past_eof = false;
 };
 
 class Checks {
@@ -59,7 +64,10 @@ class Checks {
   // I2, after a path dirtied the page (or the auditor found it dirty or
   // writable): the fs holds metadata that carries data.  Data-losing when a
   // pte is writable (stores land with nothing to send them); otherwise the
-  // next store re-faults into ->page_mkwrite and heals.
+  // next store re-faults into ->page_mkwrite and heals.  Not asked of a page
+  // wholly past EOF (PageState::past_eof): it carries no file data, and
+  // ->page_mkwrite may legitimately make none for it (nfs_vm_page_mkwrite,
+  // v2.6.29/30, with nfs_page_length() == 0).
   void DirtyHasMetadata(uint64_t index, bool writable, MetadataState metadata);
   // I3, before ->writepage of a page clear_page_dirty_for_io found dirty.
   // Data-losing when the page holds bytes the store lacks (`matches_store`

@@ -100,11 +100,18 @@ PageState MmContext::page_state(const Page* page) const {
   s.writeback = PageWriteback(page);
   s.writable = mmu_->any_writable(page->index);
   s.in_fault_window = page->mkwrite_window.load(std::memory_order_acquire) > 0;
+  s.past_eof = page_past_eof(page);
   return s;
+}
+
+bool MmContext::page_past_eof(const Page* page) const {
+  return mapping_->i_size() <= static_cast<int64_t>(page->index * page_size());
 }
 
 void MmContext::check_dirty_has_metadata(Page* page) {
   if (page->mapping.load(std::memory_order_acquire) == nullptr) return;  // truncated: no fs
+  // Wholly past EOF: no file data to lose; the truncate under way drops it.
+  if (page_past_eof(page)) return;
   const bool writable = mmu_->any_writable(page->index);
   checks_->DirtyHasMetadata(page->index, writable, a_ops_->metadata_state(page, writable));
 }
@@ -165,6 +172,7 @@ void MmContext::check_stable_write(Page* page) {
 void MmContext::check_clean_not_writable(Page* page) { checks_->CleanNotWritable(page_state(page)); }
 
 void MmContext::check_writepage_has_metadata(Page* page) {
+  if (page_past_eof(page)) return;  // nothing of the file's to send
   checks_->WritepageHasMetadata(page->index,
                                 a_ops_->metadata_state(page, mmu_->any_writable(page->index)),
                                 [&] { return page_matches_store(page); });

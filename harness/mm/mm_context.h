@@ -90,6 +90,7 @@ class MmContext : public FaultTarget {
   // I2, after a path dirtied `page`: the fs must hold dirty-capable metadata.
   // Data-losing when a pte is writable (stores land with nothing to send
   // them); otherwise the next store re-faults into ->page_mkwrite and heals.
+  // Skipped for a page wholly past EOF (no file data; see PageState).
   void check_dirty_has_metadata(Page* page);
   // I6, after ->page_mkwrite failed: the faulting pte must not be writable,
   // or stores land that the fs refused.
@@ -100,8 +101,11 @@ class MmContext : public FaultTarget {
   // I1, as writeback marks a page clean: no pte may still be writable (unless
   // a fault is inside its pte_mkwrite -> set_page_dirty window).
   void check_clean_not_writable(Page* page);
-  // I3, before ->writepage of a page clean_page_dirty_for_io found dirty.
+  // I3, before ->writepage of a page clean_page_dirty_for_io found dirty;
+  // skipped for a page wholly past EOF.
   void check_writepage_has_metadata(Page* page);
+  // Whether `page` lies wholly at or past i_size now (PageState::past_eof).
+  bool page_past_eof(const Page* page) const;
   // Whether the page's bytes (within i_size) equal the backing store's; if
   // not and `detail` is given, says where they first differ.
   // REQUIRES: page locked and not writable anywhere.

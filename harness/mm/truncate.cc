@@ -49,6 +49,8 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
   // fault that looked the page up earlier finds it past EOF once it has the
   // page lock (filemap_fault re-checks) or finds it detached (!mapping).
   mapping.set_i_size(new_size);
+  SCHED_POINT(kTruncateAfterISize);
+  SCHED_POINT(kTruncateBeforeUnmap);
   const uint64_t first = static_cast<uint64_t>((new_size + ps - 1) / ps);
   // unmap_mapping_range: zap every pte past the new end.
   for (uint64_t i = first; i < mm.pages(); ++i) mm.mmu().zap_index(i);
