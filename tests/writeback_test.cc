@@ -67,6 +67,26 @@ TEST_P(WritebackTest, EvictedPageIsReadBackFromTheStore) {
   EXPECT_EQ(m.races(), 0u);
 }
 
+// __remove_mapping (v2.6.29: page_freeze_refs(page, 2)): a clean page that
+// someone besides the cache still holds -- a write fault between its lookup
+// and ->page_mkwrite's page lock -- is unmapped but not evicted.
+TEST_P(WritebackTest, ReferencedPageIsNotEvicted) {
+  TestMachine m("locked", GetParam());
+  TestThread t("worker");
+  m.store(0, 2, 0, 7);
+  m.writeback();
+  Page* held = m.mm->mapping().find_get_page(2);  // the fault's reference
+  ASSERT_NE(held, nullptr);
+  EXPECT_FALSE(shrink_page(*m.mm, 2));
+  EXPECT_EQ(m.mm->mapping().find_get_page(2), held);  // still cached...
+  put_page(held);
+  EXPECT_EQ(m.pte(0, 2), kPteNone);  // ...but unmapped, as try_to_unmap left it
+  put_page(held);
+  EXPECT_TRUE(shrink_page(*m.mm, 2));  // nobody holds it now
+  EXPECT_EQ(m.load(1, 2, 0), 7u);
+  EXPECT_EQ(m.races(), 0u);
+}
+
 TEST_P(WritebackTest, DirtyPageIsNotEvicted) {
   TestMachine m("locked", GetParam());
   TestThread t("worker");

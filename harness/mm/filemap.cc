@@ -70,13 +70,19 @@ bool shrink_page(MmContext& mm, uint64_t index) {
   bool evicted = false;
   if (page->mapping.load(std::memory_order_acquire) == &mm.mapping() && !PageDirty(page) &&
       !PageWriteback(page) && page->mkwrite_window.load(std::memory_order_acquire) == 0 &&
-      mm.a_ops().releasepage(page) && mm.mmu().try_to_unmap_clean(page)) {
+      mm.a_ops().releasepage(page) && mm.mmu().try_to_unmap_clean(page) &&
+      // __remove_mapping (v2.6.29: page_freeze_refs(page, 2)) gives up on a
+      // page anyone but the cache and reclaim still holds: a fault between
+      // its lookup and its page lock (inside ->page_mkwrite, say) keeps the
+      // page it is working on.  The page stays cached, unmapped.
+      page->refcount.load(std::memory_order_acquire) == 2) {
     // Clean and unmapped: nothing can change its bytes now.  If they differ
     // from the store, the VM lost track of a dirty page and the data goes
-    // with the page.
-    char detail[96];
-    if (PageUptodate(page) && !mm.page_matches_store(page, detail, sizeof(detail))) {
-      mm.oracle().Report(RaceKind::kLostDirty, Invariant::kI0, index, true, 0, 0, detail);
+    // with the page (I0).
+    if (PageUptodate(page)) {
+      mm.checks().CleanMatchesStore(mm.page_state(page), [&](char* detail, size_t len) {
+        return mm.page_matches_store(page, detail, len);
+      });
     }
     // Poison while still cached and locked: a fault for this index waits on
     // our lock, then finds the page gone and reads a fresh one.
