@@ -235,8 +235,14 @@ void BufferAdapter::invalidate_partial(Page* page, uint32_t offset) {
   pb.data &= keep;
 }
 
+// The ->setattr of a buffer.c filesystem on growth: from v3.18,
+// truncate_setsize (ext4_setattr inline) calls pagecache_isize_extended.
+// Before v3.18 there is nothing to call: under v2.6.29/30 schemes the VM
+// passes no page and `buffer` behaves as `buffer:no_isize_extended`.
 void BufferAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
-  if (isize_extended_) pagecache_isize_extended(*mm_, eof_page, old_size, new_size, blocksize_);
+  if (isize_extended_ && HasPagecacheIsizeExtended(mm_->scheme().era())) {
+    pagecache_isize_extended(*mm_, eof_page, old_size, new_size, blocksize_);
+  }
 }
 
 bool BufferAdapter::FillDisk() {

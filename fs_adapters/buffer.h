@@ -15,14 +15,14 @@
 // dropped with only a mapping error.
 //
 // The partial-EOF page (DESIGN §7): with i_size inside a page, mkwrite
-// allocates only the buffers inside i_size.  When the file grows, the fs's
-// ->setattr calls pagecache_isize_extended (v3.18), which write-protects that
-// page so the next store past the old EOF faults into mkwrite for its blocks.
-// `buffer:no_isize_extended` leaves it out: a pte made writable while the
-// page was the EOF page lets stores land in buffers with no block, and on a
-// full disk writeback drops them.  Under `legacy` the same happens even with
-// the fix: mkwrite allocates for the old i_size, the extension write-protects
-// a pte that is not writable yet, and the VM makes it writable afterwards.
+// allocates only the buffers inside i_size.  From v3.18, when the file grows
+// the fs's ->setattr calls pagecache_isize_extended, which write-protects
+// that page so the next store past the old EOF faults into mkwrite for its
+// blocks; the model does so under `modern` (v5.15).  Before v3.18 there was
+// no such call: under `legacy` and `locked` (v2.6.29/30) a pte made writable
+// while the page was the EOF page lets stores land in buffers with no block,
+// and on a full disk writeback drops them.  `buffer:no_isize_extended` leaves
+// the call out under `modern` too; under legacy/locked it is `buffer`.
 //
 // Which buffers may carry data is tracked apart from BH_Dirty (`data`):
 // __set_page_dirty_buffers dirties every buffer, those past EOF included,

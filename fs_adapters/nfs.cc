@@ -179,14 +179,25 @@ void NfsAdapter::invalidate_partial(Page* page, uint32_t offset) {
 }
 
 // Models fs/nfs/inode.c:nfs_setattr() on growth as of v2.6.29: it writes
-// dirty data out before it changes the
-// size (nfs_wb_all), which write-protects the pages; the model write-protects
-// the EOF page, the one whose request the old size bounded, so the next store
-// faults into ->page_mkwrite and the request grows with the file.
+// dirty data out before it changes the size (nfs_wb_all), which
+// write-protects the pages; the model write-protects the EOF page, the one
+// whose request the old size bounded, so the next store faults into
+// ->page_mkwrite and the request grows with the file.  Under a v2.6.29/30
+// scheme no page comes locked (vmtruncate holds none): the EOF page is
+// locked here, as nfs_wb_all locks each page it flushes.
 void NfsAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
-  if (eof_page && mm_->mmu().page_mkclean(eof_page)) {
-    mm_->trace(eof_page->index, Event::kPageMkclean);
-    mm_->set_page_dirty(eof_page);
+  Page* page = eof_page;
+  const int64_t ps = static_cast<int64_t>(page_size_);
+  if (!page && old_size % ps) {
+    page = mm_->mapping().find_lock_page(static_cast<uint64_t>(old_size / ps));
+  }
+  if (page && mm_->mmu().page_mkclean(page)) {
+    mm_->trace(page->index, Event::kPageMkclean);
+    mm_->set_page_dirty(page);
+  }
+  if (page && page != eof_page) {
+    unlock_page(page);
+    put_page(page);
   }
 }
 

@@ -50,6 +50,14 @@ constexpr char kBufferKeeps[] =
 constexpr char kPartialEof[] =
     "the partial EOF page: a store past the old EOF lands in a buffer without a block unless "
     "growth write-protects the page (pagecache_isize_extended, v3.18)";
+constexpr char kNoIsizeExtended[] =
+    "v2.6.29/30 vmtruncate grows the file by writing i_size alone; pagecache_isize_extended, "
+    "which write-protects the partial EOF page on growth, only came in v3.18, so a pte made "
+    "writable at the old size lets a store past the old EOF land in a buffer without a block";
+constexpr char kNfsSetattrWindow[] =
+    "v2.6.30 nfs_setattr flushes (nfs_wb_all) before the SETATTR call and nfs_vmtruncate's "
+    "i_size write, with no page lock held across: a fault in between gets a request bounded "
+    "by the old size (nfs_page_length), and a store past it through that pte is never sent";
 constexpr char kCephLegacy[] =
     "ceph_set_page_dirty attaches a snap context to a newly dirty page only; in legacy's window "
     "the write completes and drops it (the model unlocks at submit where v2.6.34 holds the page "
@@ -171,12 +179,14 @@ const Cell kCells[] = {
         Cell{"naive", "ceph", "mixed", "clean", false, kCephNaive},
         Cell{"locked", "ceph:no_snap_flush", "mixed", "fs", false, kCephSnapFlush},
         // The partial EOF page (isize): buffer.c loses a store past the old EOF
-        // under legacy, and without pagecache_isize_extended under locked too.
-        Cell{"legacy", "buffer", "isize", "I2", true, kPartialEof},
-        Cell{"locked", "buffer:no_isize_extended", "isize", "I0", true, kPartialEof},
-        Cell{"locked", "buffer", "isize", "clean", false, kPartialEof},
+        // until pagecache_isize_extended (v3.18): under legacy and locked
+        // (v2.6.29/30 growth only writes i_size, so `buffer` is
+        // `buffer:no_isize_extended` there); modern (v5.15) has it.
+        Cell{"legacy", "buffer", "isize", "I2", true, kNoIsizeExtended},
+        Cell{"locked", "buffer:no_isize_extended", "isize", "I0", true, kNoIsizeExtended},
+        Cell{"locked", "buffer", "isize", "I0", true, kNoIsizeExtended},
         Cell{"modern", "buffer", "isize", "clean", false, kPartialEof},
-        Cell{"locked", "nfs", "isize", "clean", false, kSeedFix},
+        Cell{"locked", "nfs", "isize", "I0", true, kNfsSetattrWindow},
         Cell{"modern", "ceph", "isize", "clean", false, kSeedFix},
         // btrfs (delalloc): legacy's window leaves writable pages without
         // delalloc; the fix holds.

@@ -273,21 +273,25 @@ TEST(CephRaceTest, LockedForbidsIt) {
   EXPECT_TRUE(o.store_persisted);
 }
 
-// Race B — buffer.c's partial EOF page under `legacy`, even with
-// pagecache_isize_extended (the seed: "block allocation under dirty pages
-// might be susceptible to i_size changing under partial page at the end of
-// file ... cannot be fixed properly without this patch"):
+// Race B — buffer.c's partial EOF page before pagecache_isize_extended
+// (v3.18), under `legacy` and `locked` alike (the seed: "block allocation
+// under dirty pages might be susceptible to i_size changing under partial
+// page at the end of file ... cannot be fixed properly without this patch"):
 //   0. setup: a full disk; i_size ends 1 KiB into page 3, whose first block
 //      alone is allocated; page 3 clean, read-only in mapping 0.
 //   1. F stores to page 3 -> do_wp_page -> block_page_mkwrite allocates for
-//      the buffers inside the *old* i_size (one) and returns unlocked.
-//   2. T grows the file to 4 pages: pagecache_isize_extended locks page 3
-//      and write-protects it — but no pte is writable yet.
+//      the buffers inside the *old* i_size (one).
+//   2. T grows the file to 4 pages: v2.6.29/30 vmtruncate writes i_size and
+//      nothing else — no page lock, no write-protection.
 //   3. F: pte writable, set_page_dirty.  A store into page 3's last buffer,
 //      now inside i_size, lands without a fault: it has no block (I2,
 //      data-losing).
 //   4. Writeback must allocate that block, finds the disk full and drops
 //      the data: the store never reaches the disk.
+// Under `modern` (v5.15) the extension locks page 3 and write-protects it
+// (pagecache_isize_extended): step 2 cannot come between F's mkwrite and
+// its pte update, which hold the page lock, and the store of step 3 faults
+// and is refused (ENOSPC).
 //   Forced by: do_wp_page:after_mkwrite < truncate:begin and
 //              truncate:end < do_wp_page:before_ptl_relock.
 constexpr char kRaceIsize[] =
@@ -336,13 +340,64 @@ TEST(BufferIsizeRaceTest, LegacyLosesAStorePastTheOldEof) {
   EXPECT_GE(m.races(RaceKind::kLostDirty), 1u) << Describe(m);
 }
 
-TEST(BufferIsizeRaceTest, LockedWithIsizeExtendedRefusesIt) {
+TEST(BufferIsizeRaceTest, LockedLosesItToo) {
+  // v2.6.30 had the page lock across mkwrite..set_page_dirty but no
+  // pagecache_isize_extended: growth does not wait for that lock.
   TestMachine m("locked", "buffer", 4, 2);
+  IsizeOutcome o = RunIsizeRace(m);
+  EXPECT_EQ(o.skipped, 0u) << "the interleaving was not forced";
+  EXPECT_TRUE(o.second_store_landed);
+  EXPECT_FALSE(o.persisted);
+  EXPECT_GE(m.races(RaceKind::kLostDirty), 1u) << Describe(m);
+}
+
+TEST(BufferIsizeRaceTest, ModernWithIsizeExtendedRefusesIt) {
+  TestMachine m("modern", "buffer", 4, 2);
   IsizeOutcome o = RunIsizeRace(m);
   EXPECT_GE(o.skipped, 1u) << "the page lock should forbid this interleaving";
   EXPECT_FALSE(o.second_store_landed);  // it faulted: ENOSPC, SIGBUS
   EXPECT_EQ(m.races(), 0u) << Describe(m);
 }
+
+// Truncate up follows the scheme's era (truncate.h):
+//   1. H locks the old EOF page (page 3; i_size ends 1 KiB into it).
+//   2. T grows the file to 4 pages.
+//   3. v2.6.29/30 (legacy, locked): vmtruncate only writes i_size, so T
+//      completes while H still holds the lock.  v5.15 (modern): the growth
+//      locks the EOF page (pagecache_isize_extended), so T sleeps on it
+//      until H unlocks.
+// Detected without sleeps: the test waits until T has either returned or
+// registered as a lock waiter (CurrentLockWaits), whichever comes first.
+bool GrowthWaitsForEofPageLock(const char* scheme) {
+  TestMachine m(scheme, "buffer", 4, 2);
+  const int64_t ps = static_cast<int64_t>(m.mm->page_size());
+  TestThread main_thread("main");
+  vmtruncate(*m.mm, 3 * ps + 1024);
+  m.store(0, 3, 0, 1);  // page 3 cached (and its pte writable)
+  Page* eof = m.mm->mapping().find_lock_page(3);  // H: the test thread
+  EXPECT_NE(eof, nullptr);
+  std::atomic<bool> grown{false};
+  std::thread t([&] {
+    TestThread reg("truncate");
+    vmtruncate(*m.mm, 4 * ps);
+    grown.store(true);
+  });
+  while (!grown.load() && CurrentLockWaits().empty()) std::this_thread::yield();
+  const bool waited = !grown.load();
+  if (waited) EXPECT_EQ(m.mm->mapping().i_size(), 3 * ps + 1024);  // not raised yet
+  unlock_page(eof);
+  put_page(eof);
+  t.join();
+  EXPECT_EQ(m.mm->mapping().i_size(), 4 * ps);
+  return waited;
+}
+
+TEST(TruncateUpTest, V2629And30DoNotLockTheEofPage) {
+  EXPECT_FALSE(GrowthWaitsForEofPageLock("legacy"));
+  EXPECT_FALSE(GrowthWaitsForEofPageLock("locked"));
+}
+
+TEST(TruncateUpTest, V515LocksTheEofPage) { EXPECT_TRUE(GrowthWaitsForEofPageLock("modern")); }
 
 // Race 1 on btrfs (delalloc): the same window leaves a writable page
 // without delalloc (I2, data-losing while space lasts only by luck); its next

@@ -72,10 +72,14 @@ class AddressSpaceOps {
   // metadata of what lies past it (block_invalidatepage with an offset).
   // Page locked, not under writeback, its tail already zeroed.
   virtual void invalidate_partial(Page* page, uint32_t offset) {}
-  // The fs's ->setattr growing the file from `old_size` to `new_size`, with
-  // the EOF page `eof_page` (nullptr when old_size is page-aligned or the
-  // page is not cached) locked; i_size is raised by the caller afterwards.
-  // buffer.c-style filesystems call pagecache_isize_extended() here.
+  // The fs's ->setattr growing the file from `old_size` to `new_size`;
+  // i_size is raised by the caller afterwards.  Under a v5.15 scheme the VM
+  // holds the old EOF page locked across this and the size change and
+  // passes it as `eof_page` (nullptr when old_size is page-aligned or the
+  // page is not cached): buffer.c-style filesystems call
+  // pagecache_isize_extended() on it.  Under v2.6.29/30 schemes `eof_page`
+  // is always nullptr: vmtruncate took no page lock, and an fs whose
+  // ->setattr touches pages on growth (nfs_setattr's flush) locks them itself.
   virtual void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {}
   // Workload knob (`isize`): the disk is full — every block of the file is
   // allocated, none is free, and blocks the file frees are taken by others.

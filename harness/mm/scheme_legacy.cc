@@ -24,6 +24,7 @@ namespace {
 class LegacyScheme : public FaultScheme {
  public:
   const char* name() const override { return "legacy"; }
+  KernelEra era() const override { return KernelEra::kV2_6_29; }
   const char* description() const override {
     return "v2.6.29: mkwrite returns unlocked, pte made writable and page dirtied later";
   }

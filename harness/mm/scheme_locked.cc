@@ -22,6 +22,7 @@ class LockedScheme : public FaultScheme {
  public:
   explicit LockedScheme(Mutation m) : mutation_(m) {}
   const char* name() const override { return "locked"; }
+  KernelEra era() const override { return KernelEra::kV2_6_30; }
   const char* description() const override {
     switch (mutation_) {
       case Mutation::kUnlockBeforeSetPageDirty:

@@ -28,7 +28,7 @@ class ModernScheme : public FaultScheme {
                : "5.x/6.x wp_page_shared/do_shared_fault with stable pages";
   }
   bool stable_pages() const override { return true; }
-  const char* do_fault_name() const override { return "do_shared_fault"; }
+  KernelEra era() const override { return KernelEra::kV5_15; }
   const char* trips() const override { return mutation_ == Mutation::kNoStableWait ? "I7" : ""; }
 
   // Models mm/memory.c:do_wp_page() -> wp_page_shared() as of v5.15.

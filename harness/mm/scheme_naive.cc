@@ -22,6 +22,7 @@ namespace {
 class NaiveScheme : public FaultScheme {
  public:
   const char* name() const override { return "naive"; }
+  KernelEra era() const override { return KernelEra::kV2_6_30; }
   const char* description() const override {
     return "page lock held across the page_mkwrite call (ABBA with fs locks: deadlock)";
   }

@@ -45,6 +45,16 @@ namespace pagerace {
 
 class MmContext;
 
+// The kernel release whose mm a scheme models, in release order.  Named once
+// per scheme; what changed between releases outside the scheme's own fault
+// path is derived from it (the not-present fault's name below, truncate's
+// growth path in truncate.h).
+enum class KernelEra {
+  kV2_6_29,  // legacy
+  kV2_6_30,  // locked, its mutants, naive (a hypothetical on v2.6.30)
+  kV5_15,    // modern, its mutant
+};
+
 class FaultScheme {
  public:
   virtual ~FaultScheme() = default;
@@ -60,9 +70,14 @@ class FaultScheme {
   // vmf.pte set.
   virtual vm_fault_t do_fault(MmContext& mm, VmFault& vmf) = 0;
 
+  // The release this scheme models.
+  virtual KernelEra era() const = 0;
   // The kernel function of this scheme's not-present write fault, which
-  // names its schedule points ("__do_fault:after_mkwrite").
-  virtual const char* do_fault_name() const { return "__do_fault"; }
+  // names its schedule points ("__do_fault:after_mkwrite"): v2.6.29/30's
+  // __do_fault, v5.15's do_shared_fault.
+  const char* do_fault_name() const {
+    return era() >= KernelEra::kV5_15 ? "do_shared_fault" : "__do_fault";
+  }
   // Stable pages: no store may land while PG_writeback is set (I7 applies).
   virtual bool stable_pages() const { return false; }
   // Writeback mutation: clear_page_dirty_for_io clears PG_dirty before

@@ -26,6 +26,15 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
   const int64_t old_size = mapping.i_size();
   const int64_t ps = static_cast<int64_t>(mm.page_size());
   SCHED_POINT(kTruncateBegin);
+  if (new_size >= old_size && !HasPagecacheIsizeExtended(mm.scheme().era())) {
+    // v2.6.29/30: the fs's ->setattr work on growth (nfs_setattr's flush)
+    // comes before the size change, and vmtruncate then only checks the
+    // limits and writes i_size: no page lock, no zeroing.
+    mm.a_ops().setattr_extend(nullptr, old_size, new_size);
+    mapping.set_i_size(new_size);
+    SCHED_POINT(kTruncateEnd);
+    return;
+  }
   if (new_size >= old_size) {
     Page* eof = old_size % ps ? mapping.find_lock_page(static_cast<uint64_t>(old_size / ps))
                               : nullptr;
