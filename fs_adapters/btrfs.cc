@@ -14,8 +14,13 @@ void BtrfsAdapter::Attach(MmContext* mm) {
   FutexLock l(&i_lock_);
   state_.reset(new State[mm->pages()]());
   len_.reset(new uint32_t[mm->pages()]());
+  checked_.reset(new bool[mm->pages()]());
+  unreserved_.reset(new bool[mm->pages()]());
+  fixup_queue_.reserve(mm->pages());
   free_space_ = capacity_ = static_cast<int64_t>(mm->pages());
 }
+
+bool BtrfsAdapter::async_fixup() const { return mm_->scheme().era() < KernelEra::kV5_15; }
 
 bool BtrfsAdapter::InjectMkwriteFailures(uint32_t one_in) {
   FutexLock l(&i_lock_);
@@ -34,6 +39,14 @@ bool BtrfsAdapter::reserve_space() {
 void BtrfsAdapter::set_delalloc(Page* page) {
   State& st = state_[page->index];
   --pending_;
+  if (st == State::kDelalloc && unreserved_[page->index]) {
+    // Delalloc the v2.6.30 fixup set without space: this reservation backs
+    // it (v2.6.30 accounts reservations per inode, not per page).
+    unreserved_[page->index] = false;
+    --nr_unreserved_;
+    check_counters(page->index);
+    return;
+  }
   if (st == State::kDelalloc) {
     // The range already had its reservation: this one goes back (the
     // mutant leaks it, and space is no longer conserved).
@@ -49,14 +62,16 @@ void BtrfsAdapter::set_delalloc(Page* page) {
 }
 
 // I4 (harness/check/invariants.h): space is conserved, free + reserving +
-// delalloc == capacity, and free space never goes negative.
+// reserved delalloc == capacity, and free space never goes negative.
+// Delalloc set by v2.6.30's fixup worker holds no reservation.
 void BtrfsAdapter::check_counters(uint64_t index) {
-  i4_.Check(mm_->oracle(), index, free_space_ + pending_ + nr_delalloc_, capacity_, free_space_,
-            [free = free_space_, pending = pending_, delalloc = nr_delalloc_,
+  const int64_t reserved = nr_delalloc_ - nr_unreserved_;
+  i4_.Check(mm_->oracle(), index, free_space_ + pending_ + reserved, capacity_, free_space_,
+            [free = free_space_, pending = pending_, reserved,
              capacity = capacity_](char* detail, size_t len) {
-              snprintf(detail, len, "free %lld + reserving %lld + delalloc %lld != %lld",
+              snprintf(detail, len, "free %lld + reserving %lld + reserved delalloc %lld != %lld",
                        static_cast<long long>(free), static_cast<long long>(pending),
-                       static_cast<long long>(delalloc), static_cast<long long>(capacity));
+                       static_cast<long long>(reserved), static_cast<long long>(capacity));
             });
 }
 
@@ -104,17 +119,100 @@ int BtrfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   return 0;
 }
 
+// The 5.x fixup of a dirty page without delalloc, as 5.15's
+// btrfs_writepage_fixup_worker does it (fs/btrfs/inode.c): space is reserved
+// late (btrfs_delalloc_reserve_space); on ENOSPC the page's data is dropped
+// with a mapping error and the page cleaned.  Differences: inline in
+// writepage, not in a worker that writepage waits for.
+bool BtrfsAdapter::fixup_v5(Page* page) {
+  if (!reserve_space()) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);  // ENOSPC: mapping error only
+    return false;
+  }
+  --pending_;
+  state_[page->index] = State::kDelalloc;
+  ++nr_delalloc_;
+  SetPageFlag(page, PG_private);
+  return true;
+}
+
+// Models fs/btrfs/inode.c:btrfs_writepage_start_hook() and the -EAGAIN
+// branch of fs/btrfs/extent_io.c:__extent_writepage() as of v2.6.30 (the
+// same through v2.6.34): the first time, mark the page Checked and queue
+// the fixup worker with a page reference; either way the page is redirtied
+// (redirty_page_for_writepage) and nothing is written this pass.
+void BtrfsAdapter::queue_fixup_v2630(Page* page) {
+  if (!checked_[page->index]) {
+    checked_[page->index] = true;
+    get_page(page);
+    fixup_queue_.push_back(page);
+  }
+  __set_page_dirty_nobuffers(page);
+}
+
+// Models fs/btrfs/inode.c:btrfs_writepage_fixup_worker() as of v2.6.30 (the
+// same through v2.6.34), for one page: under the page lock, a page no longer
+// in the file, no longer dirty, or no longer Checked is left alone; a page
+// with an extent being written waits for it (btrfs_start_ordered_extent)
+// and looks again; otherwise delalloc is set on its range — with no space
+// reserved: btrfs_set_bit_hook's btrfs_delalloc_reserve_space only moves
+// accounting ("adding a delalloc extent without calling
+// btrfs_check_data_free_space first").  Delalloc already there (a fault's
+// ->page_mkwrite came first) is kept as it is.  Differences: it runs at the
+// end of the writeback pass that queued it, in the writeback thread (a
+// schedule the kernel's worker threads allow, not every one they allow).
+void BtrfsAdapter::fixup_worker_v2630(Page* page) {
+  const uint64_t index = page->index;
+  for (;;) {
+    lock_page(page);
+    if (!PageWriteback(page)) break;
+    unlock_page(page);
+    wait_on_page_writeback(page);  // the ordered extent
+  }
+  {
+    FutexLock l(&i_lock_);
+    const bool still = checked_[index];
+    checked_[index] = false;
+    if (still && page->mapping.load(std::memory_order_acquire) == &mm_->mapping() &&
+        PageDirty(page) && state_[index] == State::kNone) {
+      state_[index] = State::kDelalloc;
+      unreserved_[index] = true;
+      ++nr_delalloc_;
+      ++nr_unreserved_;
+      SetPageFlag(page, PG_private);
+      mm_->trace(index, Event::kMetadataAttach);
+      check_counters(index);
+    }
+  }
+  unlock_page(page);
+  put_page(page);
+}
+
+void BtrfsAdapter::writepages_end() {
+  for (;;) {
+    Page* page;
+    {
+      FutexLock l(&i_lock_);
+      if (fixup_queue_.empty()) return;
+      page = fixup_queue_.back();
+      fixup_queue_.pop_back();
+    }
+    fixup_worker_v2630(page);
+  }
+}
+
 // Models fs/btrfs/extent_io.c:__extent_writepage() as of v2.6.30, with the
-// fixup of a dirty page without delalloc as 5.x does it: the model reserves
-// space at once and drops the page's data with a mapping error on ENOSPC
-// (5.15's btrfs_writepage_fixup_worker).  v2.6.30's start hook instead queued
-// an asynchronous fixup worker and returned -EAGAIN (the page redirtied), and
-// that worker set delalloc without reserving anything (fs_adapters/FIDELITY.md).
-// Differences: the fixup runs inline, not in a worker; asynchronous completion
-// goes through the I/O queue.
+// fixup of a dirty page without delalloc as the scheme's era does it
+// (fixup_v5, queue_fixup_v2630).  cow_file_range turns the page's
+// reservation into its extent; a page whose delalloc the v2.6.30 fixup set
+// has no reservation and needs free space now: without it
+// btrfs_reserve_extent fails into BUG_ON(ret) (`kernel_bug`; the model
+// drops the data and goes on).  Differences: asynchronous completion goes
+// through the I/O queue.
 int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
   const uint64_t index = page->index;
   bool send = true;
+  bool bug = false;
   {
     FutexLock l(&i_lock_);
     State& st = state_[index];
@@ -122,28 +220,48 @@ int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
       // Dirty without delalloc: someone dirtied it behind btrfs's back.
       fixups_.fetch_add(1, std::memory_order_relaxed);
       mm_->trace(index, Event::kWritepageNoMetadata);
-      if (reserve_space()) {
-        --pending_;
-        st = State::kDelalloc;
-        ++nr_delalloc_;
-        SetPageFlag(page, PG_private);
-      } else {
-        dropped_.fetch_add(1, std::memory_order_relaxed);  // ENOSPC: mapping error only
+      if (async_fixup()) {
+        queue_fixup_v2630(page);
         send = false;
+      } else {
+        send = fixup_v5(page);
+      }
+    } else if (unreserved_[index]) {
+      // cow_file_range for delalloc without a reservation: it needs a free
+      // extent of its own (freed again when the old one goes: net zero).
+      unreserved_[index] = false;
+      --nr_unreserved_;
+      if (free_space_ == 0) {
+        bug = true;
+        st = State::kNone;
+        --nr_delalloc_;
+        ClearPageFlag(page, PG_private);
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        send = false;
+      } else {
+        st = State::kInFlight;
+        --nr_delalloc_;
       }
     }
     if (send) {
-      // cow_file_range: the reservation becomes the page's new extent (the
-      // old one is freed when the new one is written: net zero space).
-      st = State::kInFlight;
-      --nr_delalloc_;
-      ++free_space_;
+      if (st == State::kDelalloc) {
+        // cow_file_range: the reservation becomes the page's new extent (the
+        // old one is freed when the new one is written: net zero space).
+        st = State::kInFlight;
+        --nr_delalloc_;
+        ++free_space_;
+      }
       test_set_page_writeback(page);
       // The part inside i_size is the extent's (extent_write_cache_pages).
       len_[index] = bytes_in_isize(index);
       memcpy(snapshot(index), mm_->mmu().kmap(index), len_[index]);
       check_counters(index);
     }
+  }
+  if (bug) {
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+                         "BUG_ON(ret) in cow_file_range (v2.6.30): no extent for delalloc the "
+                         "writepage fixup set without a reservation");
   }
   if (send) mm_->trace(index, Event::kSetPageWriteback);
   unlock_page(page);
@@ -179,7 +297,12 @@ void BtrfsAdapter::invalidatepage(Page* page) {
   if (st != State::kDelalloc) return;
   st = State::kNone;
   --nr_delalloc_;
-  ++free_space_;
+  if (unreserved_[page->index]) {
+    unreserved_[page->index] = false;  // nothing was reserved to give back
+    --nr_unreserved_;
+  } else {
+    ++free_space_;
+  }
   ClearPageFlag(page, PG_private);
   mm_->trace(page->index, Event::kInvalidatepage);
   check_counters(page->index);

@@ -13,14 +13,23 @@
 //   ->writepage (__extent_writepage): a delalloc page's reservation becomes
 //     its extent (cow_file_range) and the write starts.  A dirty page with
 //     no delalloc — dirtied behind btrfs's back — goes through the fixup
-//     path (btrfs_writepage_start_hook -> btrfs_writepage_fixup_worker),
-//     which reserves space late; on ENOSPC the data is dropped with only a
-//     mapping error.
+//     path, which differs by era (the scheme's KernelEra picks it):
+//       v2.6.30-v2.6.34 (under legacy, locked, naive): the start hook
+//         (btrfs_writepage_start_hook) marks the page Checked, queues
+//         btrfs_writepage_fixup_worker and returns -EAGAIN; __extent_writepage
+//         redirties the page and writes nothing.  The worker later locks the
+//         page and sets delalloc *without a reservation*
+//         (btrfs_delalloc_reserve_space's "weird writepage condition");
+//         the next pass writes it.  On a full file system cow_file_range's
+//         allocation then fails into BUG_ON(ret): `kernel_bug`.
+//       5.15 (under modern): the fixup worker reserves space late
+//         (btrfs_delalloc_reserve_space); on ENOSPC the data is dropped with
+//         only a mapping error.
 //
 // So under `legacy` the seed's window leaves a writable page without
 // delalloc (I2, I3): with free space the fixup path saves the data (the
-// "late reservation" that needed that worker at all), on a full file system
-// it is lost.
+// late fixup that needed that worker at all); on a full file system v2.6.30
+// crashes and 5.15 drops the data.
 //
 // Variants: `btrfs:unlocked` returns from mkwrite unlocked;
 // `btrfs:leak_reservation` (adapter mutant, trips I4) keeps the second
@@ -28,8 +37,8 @@
 // the reservation leak btrfs's accounting has had to guard against.
 //
 // Adapter invariant I4: space is conserved — free + reserved-but-not-yet-
-// delalloc + pages holding delalloc equals the file system's capacity — and
-// the free space never goes negative.
+// delalloc + pages holding delalloc with a reservation equals the file
+// system's capacity — and the free space never goes negative.
 //
 // Thread-safety: delalloc state and space counters are protected by i_lock_
 // (the io tree's lock), taken after the page lock.
@@ -39,6 +48,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "fs_adapters/backing_store.h"
 #include "harness/base/futex.h"
@@ -64,6 +74,8 @@ class BtrfsAdapter : public StoreBackedOps {
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
+  // The end of a writeback pass: the fixup worker runs what the pass queued.
+  void writepages_end() override;
   void invalidatepage(Page* page) override;
   MetadataState metadata_state(const Page* page, bool writable) const override;
   void check_invariants() override;
@@ -83,6 +95,14 @@ class BtrfsAdapter : public StoreBackedOps {
   // Sets delalloc on a page with a pending reservation (released instead if
   // the page already had delalloc).
   void set_delalloc(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // The era's writepage fixup of a dirty page without delalloc; return
+  // whether the page is to be written now (its state is then kDelalloc).
+  bool fixup_v5(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  void queue_fixup_v2630(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // btrfs_writepage_fixup_worker as of v2.6.30, for one queued page.
+  void fixup_worker_v2630(Page* page);
+  // Whether the scheme's era has v2.6.30's asynchronous, unreserved fixup.
+  bool async_fixup() const;
   void check_counters(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
   const bool mkwrite_returns_locked_;
@@ -90,6 +110,13 @@ class BtrfsAdapter : public StoreBackedOps {
   mutable FutexMutex i_lock_{LockClass::kInodeLock, "btrfs i_lock"};
   std::unique_ptr<State[]> state_ ABSL_GUARDED_BY(i_lock_);
   std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);  // bytes in flight, per page
+  // v2.6.30's fixup: PageChecked (a fixup is queued), delalloc set by the
+  // fixup worker without a reservation, and the worker's queue (referenced
+  // pages; sized at Attach, one entry per page at most).
+  std::unique_ptr<bool[]> checked_ ABSL_GUARDED_BY(i_lock_);
+  std::unique_ptr<bool[]> unreserved_ ABSL_GUARDED_BY(i_lock_);
+  std::vector<Page*> fixup_queue_ ABSL_GUARDED_BY(i_lock_);
+  int64_t nr_unreserved_ ABSL_GUARDED_BY(i_lock_) = 0;  // kDelalloc pages without space
   int64_t free_space_ ABSL_GUARDED_BY(i_lock_) = 0;  // pages of data space
   int64_t capacity_ ABSL_GUARDED_BY(i_lock_) = 0;    // pages of data space in all
   int64_t pending_ ABSL_GUARDED_BY(i_lock_) = 0;     // reserved, delalloc not set yet

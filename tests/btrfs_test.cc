@@ -1,6 +1,7 @@
 // The btrfs adapter: space reserved before the page lock and turned into
 // delalloc, consumed by writeback; the fixup path for a page dirtied behind
-// btrfs's back (it reserves late, and drops the data on ENOSPC).
+// btrfs's back (v2.6.30: asynchronous and unreserved; 5.15: reserves late and
+// drops the data on ENOSPC).
 #include "fs_adapters/btrfs.h"
 
 #include "harness/mm/filemap.h"
@@ -41,17 +42,23 @@ TEST(BtrfsTest, TruncateReleasesTheReservation) {
   EXPECT_EQ(m.races(), 0u);
 }
 
-// A page dirty without delalloc: the fixup path reserves late and writes it
-// when there is space; I3 still reports the page writepage met unprepared.
-TEST(BtrfsTest, FixupPathWritesAPageDirtiedBehindItsBack) {
-  TestMachine m("locked", "btrfs", 4, 2);
-  TestThread t("worker");
+// A page dirty without delalloc (dirtied behind btrfs's back).
+Page* DirtyBehindBtrfsBack(TestMachine& m, uint64_t index, uint64_t value) {
   bool created;
-  Page* p = m.mm->mapping().find_or_create_page(0, &created);  // locked
+  Page* p = m.mm->mapping().find_or_create_page(index, &created);  // locked
   SetPageFlag(p, PG_uptodate);
-  reinterpret_cast<uint64_t*>(m.mm->mmu().kmap(0))[0] = 7;
+  reinterpret_cast<uint64_t*>(m.mm->mmu().kmap(index))[0] = value;
   __set_page_dirty_nobuffers(p);
   unlock_page(p);
+  return p;
+}
+
+// 5.15 (modern): the fixup reserves late and writes the page in the same
+// pass; I3 still reports the page writepage met unprepared.
+TEST(BtrfsTest, V515FixupWritesAPageDirtiedBehindItsBack) {
+  TestMachine m("modern", "btrfs", 4, 2);
+  TestThread t("worker");
+  Page* p = DirtyBehindBtrfsBack(m, 0, 7);
   m.writeback();
   EXPECT_EQ(btrfs(m).fixups(), 1u);
   EXPECT_EQ(btrfs(m).dropped(), 0u);
@@ -60,24 +67,63 @@ TEST(BtrfsTest, FixupPathWritesAPageDirtiedBehindItsBack) {
   put_page(p);
 }
 
-TEST(BtrfsTest, FixupPathDropsTheDataOnEnospc) {
+// v2.6.30 (locked): btrfs_writepage_start_hook queues the fixup worker and
+// returns -EAGAIN, so the first pass redirties the page and writes nothing;
+// the worker sets delalloc without a reservation; the next pass writes it.
+TEST(BtrfsTest, V2630FixupRedirtiesAndWritesOnTheNextPass) {
   TestMachine m("locked", "btrfs", 4, 2);
+  TestThread t("worker");
+  Page* p = DirtyBehindBtrfsBack(m, 0, 7);
+  const int64_t free0 = btrfs(m).free_space();
+  m.writeback();
+  EXPECT_EQ(btrfs(m).fixups(), 1u);
+  EXPECT_TRUE(PageDirty(p)) << "-EAGAIN: redirty_page_for_writepage";
+  EXPECT_TRUE(btrfs(m).delalloc(0)) << "the fixup worker ran at the end of the pass";
+  EXPECT_EQ(btrfs(m).free_space(), free0) << "no space was reserved for it";
+  EXPECT_EQ(m.persisted_slot(0, 0), 0u);
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(0, 0), 7u);
+  EXPECT_EQ(btrfs(m).fixups(), 1u);
+  EXPECT_EQ(m.races(RaceKind::kWritepageWithoutMetadata), 1u);
+  EXPECT_EQ(m.races(RaceKind::kKernelBug), 0u);
+  m.mm->audit_all();
+  EXPECT_EQ(m.races(RaceKind::kCounterDrift), 0u);
+  put_page(p);
+}
+
+TEST(BtrfsTest, V515FixupDropsTheDataOnEnospc) {
+  TestMachine m("modern", "btrfs", 4, 2);
   TestThread t("worker");
   ASSERT_TRUE(m.fs->InjectMkwriteFailures(1000));  // one page of space in all
   m.store(0, 1, 0, 5);                               // takes it
   ASSERT_EQ(btrfs(m).free_space(), 0);
-  bool created;
-  Page* p = m.mm->mapping().find_or_create_page(0, &created);
-  SetPageFlag(p, PG_uptodate);
-  reinterpret_cast<uint64_t*>(m.mm->mmu().kmap(0))[0] = 7;
-  __set_page_dirty_nobuffers(p);
-  unlock_page(p);
+  Page* p = DirtyBehindBtrfsBack(m, 0, 7);
   m.writeback();  // page 0 first: no space for its late reservation
   EXPECT_EQ(btrfs(m).dropped(), 1u);
   EXPECT_EQ(m.persisted_slot(0, 0), 0u);
   EXPECT_EQ(m.persisted_slot(1, 0), 5u);
   m.mm->audit_all();
   EXPECT_GE(m.races(RaceKind::kLostDirty), 1u);  // clean, and not on disk
+  put_page(p);
+}
+
+// v2.6.30 on a full file system: the worker's unreserved delalloc meets
+// cow_file_range with no extent to allocate: BUG_ON(ret), a crash.
+TEST(BtrfsTest, V2630FixupHitsBugOnAFullFileSystem) {
+  TestMachine m("locked", "btrfs", 4, 2);
+  TestThread t("worker");
+  ASSERT_TRUE(m.fs->InjectMkwriteFailures(1000));  // one page of space in all
+  Page* p = DirtyBehindBtrfsBack(m, 0, 7);
+  m.writeback();  // -EAGAIN; the worker sets delalloc, reserving nothing
+  ASSERT_TRUE(btrfs(m).delalloc(0));
+  m.store(0, 1, 0, 5);  // ->page_mkwrite takes the only page of space
+  ASSERT_EQ(btrfs(m).free_space(), 0);
+  m.writeback();  // page 0 first: cow_file_range finds no extent
+  EXPECT_EQ(m.races(RaceKind::kKernelBug), 1u);
+  EXPECT_EQ(m.persisted_slot(0, 0), 0u);
+  EXPECT_EQ(m.persisted_slot(1, 0), 5u);
+  m.mm->audit_all();
+  EXPECT_EQ(m.races(RaceKind::kCounterDrift), 0u);
   put_page(p);
 }
 
