@@ -1,5 +1,7 @@
 #include "fs_adapters/adapters.h"
 
+#include "fs_adapters/buffer.h"
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -27,12 +29,30 @@ Registry<AdapterEntry>& AdapterRegistry() {
        [] { return MakeBtrfsAdapter(true, false); }},
       {"none", "control (no fs metadata)", "tmpfs-like control: no page_mkwrite, no per-page metadata",
        [] { return MakeNoneAdapter(); }},
-      {"buffer", "composite: block_page_mkwrite + ext4 journal",
-       "buffer.c blocks under a journal taken in page_mkwrite; pagecache_isize_extended",
-       [] { return MakeBufferAdapter(true, true); }},
-      {"buffer:no_isize_extended", "the same, before pagecache_isize_extended (v3.18)",
+      {"buffer", "v5.15 ext4_page_mkwrite (nodelalloc slow path), no stable writes",
+       "buffer.c blocks: journal, then block_page_mkwrite, returning locked; "
+       "pagecache_isize_extended",
+       [] { return MakeBufferAdapter({.name = "buffer"}); }},
+      {"buffer:stable_writes", "v5.15 ext4_page_mkwrite on an SB_I_STABLE_WRITES device",
+       "the same on a device that requires stable writes (wait_for_stable_page waits)",
+       [] { return MakeBufferAdapter({.name = "buffer:stable_writes", .stable_writes = true}); }},
+      {"buffer:block_page_mkwrite", "v2.6.30 / v5.15 block_page_mkwrite (xfs, nilfs2 callers)",
+       "block_page_mkwrite alone: no journal, returns locked",
+       [] {
+         return MakeBufferAdapter(
+             {.name = "buffer:block_page_mkwrite", .mkwrite = BufferMkwrite::kBlockPageMkwrite});
+       }},
+      {"buffer:ext4_v2.6.30", "v2.6.30 ext4_page_mkwrite (nodelalloc)",
+       "early return when all buffers are mapped, else write_begin/write_end; returns unlocked",
+       [] {
+         return MakeBufferAdapter(
+             {.name = "buffer:ext4_v2.6.30", .mkwrite = BufferMkwrite::kExt4V2630});
+       }},
+      {"buffer:no_isize_extended", "`buffer` before pagecache_isize_extended (v3.18)",
        "the same without pagecache_isize_extended (loses data on isize)",
-       [] { return MakeBufferAdapter(true, false); }},
+       [] {
+         return MakeBufferAdapter({.name = "buffer:no_isize_extended", .isize_extended = false});
+       }},
   });
   return *r;
 }

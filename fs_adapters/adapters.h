@@ -15,10 +15,17 @@
 //   ceph:unlocked  the same, returning with the page unlocked
 //   ceph:no_snap_flush  adapter mutant: mkwrite does not write out a page
 //                  dirty in an older snap context first
-//   buffer         buffer.c under an ext4-style journal (1 KiB blocks, finite
-//                  allocator); mkwrite takes the journal before the page lock;
-//                  ->setattr calls pagecache_isize_extended
-//   buffer:no_isize_extended  the same without pagecache_isize_extended
+//   buffer         buffer.c (1 KiB blocks, finite allocator) under 5.15's
+//                  ext4_page_mkwrite slow path: journal, then
+//                  block_page_mkwrite, returning locked; an ordinary disk
+//                  (no stable writes); ->setattr calls pagecache_isize_extended
+//   buffer:stable_writes  the same on a device that requires stable writes
+//                  (wait_for_stable_page waits in 5.15)
+//   buffer:block_page_mkwrite  block_page_mkwrite alone (v2.6.30/5.15: no
+//                  journal, returns locked)
+//   buffer:ext4_v2.6.30  v2.6.30 ext4_page_mkwrite: early return when all
+//                  buffers are mapped, else write_begin/write_end; unlocked
+//   buffer:no_isize_extended  `buffer` without pagecache_isize_extended
 #ifndef PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 #define PAGERACE_FS_ADAPTERS_ADAPTERS_H_
 
@@ -39,8 +46,8 @@ std::unique_ptr<StoreBackedOps> MakeBtrfsAdapter(bool mkwrite_returns_locked,
                                                  bool release_extra_reservation);
 std::unique_ptr<StoreBackedOps> MakeCephAdapter(bool mkwrite_returns_locked,
                                                 bool flush_older_snapc);
-std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked,
-                                                  bool isize_extended);
+struct BufferOptions;  // fs_adapters/buffer.h
+std::unique_ptr<StoreBackedOps> MakeBufferAdapter(const BufferOptions& options);
 
 // The adapter registry: every adapter and variant, by name (`--fs`,
 // `--list`, the expectation matrix and the scripts read it).  Adding an

@@ -77,4 +77,10 @@ void StoreBackedOps::read_persisted(uint64_t index, uint8_t* dst) const {
   store_->Read(index, dst);
 }
 
+void StoreBackedOps::mkwrite_wait_stable(Page* page) const {
+  if (!mm_->stable_page_era() || !stable_writes()) return;
+  if (mm_->skip_stable_wait()) return;  // MUTANT: mutant:no_stable_wait
+  wait_on_page_writeback(page);
+}
+
 }  // namespace pagerace

@@ -94,6 +94,15 @@ class StoreBackedOps : public AddressSpaceOps {
     unlock_page(vmf.page);
     return 0;
   }
+  // The stable-page wait of a 5.15 ->page_mkwrite, page locked: under a
+  // 5.15-era scheme (MmContext::stable_page_era()) and when this variant's
+  // 5.15 self waits (stable_writes()), wait_on_page_writeback.  Models
+  // mm/page-writeback.c:wait_for_stable_page() as of v5.15 for buffer.c
+  // (stable_writes() = the device's SB_I_STABLE_WRITES) and
+  // nfs_vm_page_mkwrite's own wait (fs/nfs/file.c, v5.15).  Older eras:
+  // nothing (v2.6.30's block_page_mkwrite and nfs_vm_page_mkwrite do not
+  // wait).  Skipped by mutant:no_stable_wait.
+  void mkwrite_wait_stable(Page* page) const;
   // Whether this ->page_mkwrite call is one InjectMkwriteFailures asked to fail.
   bool inject_mkwrite_failure() {
     const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);

@@ -68,6 +68,12 @@ class BtrfsAdapter : public StoreBackedOps {
     return mkwrite_returns_locked_ ? "btrfs" : "btrfs:unlocked";
   }
   bool has_page_mkwrite() const override { return true; }
+  // btrfs_page_mkwrite waits on writeback in every modeled version (v2.6.30
+  // and 5.15, after lock_page), so its wait is unconditional (and
+  // mutant:no_stable_wait leaves it); I7 holds it to that under a 5.15-era
+  // scheme when it returns locked, as 5.15 does (`btrfs:unlocked` is
+  // v2.6.30-31).
+  bool stable_writes() const override { return mkwrite_returns_locked_; }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   int writepage(Page* page, WritebackControl& wbc) override;
   void end_io(Page* page) override;

@@ -52,45 +52,127 @@ bool BufferAdapter::get_blocks(PageBuffers& pb, uint32_t want) {
   return true;
 }
 
-// Models fs/buffer.c:block_page_mkwrite() as of v2.6.30 (which maps every
-// buffer inside i_size, as here) called from an ->page_mkwrite that starts a
-// journal handle first.  That caller is a composite: starting the journal and
-// then calling block_page_mkwrite is 5.15's ext4_page_mkwrite; v2.6.30's
-// ext4_page_mkwrite instead went through ->write_begin/->write_end and
-// returned unlocked (fs_adapters/FIDELITY.md).  Differences: blocks are
-// "allocated" by counting (no block numbers: a buffer's data goes to its own
-// offset in the store); at page_offset == i_size v2.6.30 returns
-// VM_FAULT_LOCKED with nothing mapped where the model returns NOPAGE.
-vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
+uint32_t BufferAdapter::buffers_in_range(uint32_t from, uint32_t to) const {
+  if (to <= from) return 0;
+  uint32_t mask = 0;
+  for (uint32_t b = from / blocksize_; b <= (to - 1) / blocksize_ && b < nbuf_; ++b) {
+    mask |= 1u << b;
+  }
+  return mask;
+}
+
+void BufferAdapter::attach_buffers(Page* page, PageBuffers& pb) {
+  if (pb.attached) return;
+  pb.attached = true;
+  SetPageFlag(page, PG_private);
+  mm_->trace(page->index, Event::kMetadataAttach);
+}
+
+// Models fs/buffer.c:block_page_mkwrite() as of v2.6.30 and v5.15 (both map
+// and dirty every buffer inside i_size, [0, end), then the page; 5.15 then
+// calls wait_for_stable_page, which waits only with SB_I_STABLE_WRITES:
+// mkwrite_wait_stable).  Differences: blocks are "allocated" by counting (no
+// block numbers: a buffer's data goes to its own offset in the store); at
+// page_offset == i_size both versions map nothing and succeed where the
+// model returns NOPAGE.  Entered unlocked (locked under `naive`).
+vm_fault_t BufferAdapter::block_page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
-  journal_.Lock();  // ext4_journal_start: outside the page lock (lock_order.h)
   mkwrite_lock_page(vmf);
-  vm_fault_t ret = 0;
   const uint32_t want = buffers_in_isize(page->index);
   if (!mkwrite_page_ok(page) || want == 0) {
-    ret = kVmFaultNoPage;  // truncated, or wholly past EOF
-  } else {
+    mkwrite_unlock_page(vmf);
+    return kVmFaultNoPage;  // truncated, or wholly past EOF
+  }
+  bool mapped;
+  {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
-    if (!get_blocks(pb, want)) {
-      ret = kVmFaultSigbus;  // ENOSPC
-    } else {
-      if (!pb.attached) {
-        pb.attached = true;
-        SetPageFlag(page, PG_private);
-        mm_->trace(page->index, Event::kMetadataAttach);
-      }
+    mapped = get_blocks(pb, want);
+    if (mapped) {
+      attach_buffers(page, pb);
       pb.dirty |= want;  // block_commit_write
       pb.data |= want;
     }
   }
-  journal_.Unlock();
-  if (ret != 0) {
+  if (!mapped) {
     mkwrite_unlock_page(vmf);
-    return ret;
+    return kVmFaultSigbus;  // ENOSPC
   }
   mm_->set_page_dirty(page);
-  return mkwrite_done(vmf, mkwrite_returns_locked_);
+  mkwrite_wait_stable(page);  // 5.15: wait_for_stable_page
+  return 0;
+}
+
+// Models fs/ext4/inode.c:ext4_page_mkwrite() as of v2.6.30, ext4 without
+// delalloc (ext4_write_begin / ext4_ordered_write_end).  With i_alloc_sem
+// (not modeled) and no page lock it fails (SIGBUS) a page that lost its
+// mapping, lies wholly past EOF or is not uptodate; returns 0, the page
+// unlocked, when the page has buffers and every buffer inside i_size is
+// mapped; otherwise ->write_begin(0, len) (journal start, then the page
+// lock, blocks for the range) and ->write_end (the range dirty, page dirty,
+// unlocked), returning 0 unlocked.  Differences: PageMappedToDisk is not
+// modeled (the buffer walk answers the same question); write_begin locks
+// the page the fault holds (v2.6.30's grab_cache_page_write_begin would find
+// or create the page now at that index, which differs only after a
+// truncate, when the VM's relock re-check retries anyway); no ENOSPC retry.
+vm_fault_t BufferAdapter::ext4_page_mkwrite_v2630(VmFault& vmf) {
+  Page* page = vmf.page;
+  const uint32_t want = buffers_in_isize(page->index);
+  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping() || want == 0 ||
+      !PageUptodate(page)) {
+    return kVmFaultSigbus;  // -EINVAL -> VM_FAULT_SIGBUS, as v2.6.30 does
+  }
+  {
+    FutexLock l(&i_lock_);
+    const PageBuffers& pb = bufs_[page->index];
+    if (pb.attached && (pb.mapped & want) == want) return 0;  // all mapped
+  }
+  journal_.Lock();  // ext4_write_begin: ext4_journal_start before the page
+  mkwrite_lock_page(vmf);
+  vm_fault_t ret = 0;
+  if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping()) {
+    ret = 0;  // gone: the VM's relock re-check retries the fault
+  } else {
+    FutexLock l(&i_lock_);
+    PageBuffers& pb = bufs_[page->index];
+    const uint32_t range = buffers_in_isize(page->index);  // [0, len) now
+    if (!get_blocks(pb, range)) {
+      ret = kVmFaultSigbus;  // write_begin's -ENOSPC
+    } else {
+      attach_buffers(page, pb);
+      pb.dirty |= range;  // write_end: block_commit_write over [0, len)
+      pb.data |= range;
+      __set_page_dirty_nobuffers(page);  // mark_buffer_dirty's __set_page_dirty
+    }
+  }
+  mkwrite_unlock_page(vmf);  // write_end unlocks
+  journal_.Unlock();
+  return ret;
+}
+
+// ->page_mkwrite, by options_.mkwrite (see buffer.h).
+vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
+  switch (options_.mkwrite) {
+    case BufferMkwrite::kExt4V2630:
+      return ext4_page_mkwrite_v2630(vmf);
+    case BufferMkwrite::kBlockPageMkwrite: {
+      const vm_fault_t ret = block_page_mkwrite(vmf);
+      return ret ? ret : mkwrite_done(vmf, /*returns_locked=*/true);
+    }
+    case BufferMkwrite::kExt4Journal:
+      break;
+  }
+  // Models fs/ext4/inode.c:ext4_page_mkwrite() as of v5.15, without delalloc
+  // and without data journalling, its slow path: ext4_journal_start (outside
+  // the page lock, lock_order.h), block_page_mkwrite, ext4_journal_stop.
+  // Differences: the fast path (page already locked, every buffer mapped:
+  // wait_for_stable_page and return locked without a journal handle) is not
+  // taken; sb_start_pagefault, the invalidate lock and the ENOSPC retry are
+  // not modeled.
+  journal_.Lock();
+  const vm_fault_t ret = block_page_mkwrite(vmf);
+  journal_.Unlock();
+  return ret ? ret : mkwrite_done(vmf, /*returns_locked=*/true);
 }
 
 // Models fs/buffer.c:__set_page_dirty_buffers() as of v2.6.30: every buffer
@@ -107,30 +189,34 @@ int BufferAdapter::set_page_dirty(Page* page) {
   return __set_page_dirty_nobuffers(page);
 }
 
-// Models fs/buffer.c:block_write_begin() (get_block with create) as of
-// v2.6.30, for the pwrite path; differences: every buffer of the page inside
-// i_size gets a block, as in mkwrite, because the VM dirties the whole page
-// after write_end.  ENOSPC fails the write before anything is copied.
+// Models fs/buffer.c:block_write_begin() -> __block_prepare_write() as of
+// v2.6.30, for the pwrite path: only the buffers overlapping the written
+// range [offset, offset + len) get a block (get_block with create), so the
+// rest of a sparse page stays a hole.  Differences: the model's pwrite never
+// extends the file, so the part of the range past i_size gets none.  ENOSPC
+// fails the write before anything is copied.
 int BufferAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
+  const uint32_t want = buffers_in_range(offset, offset + len) & buffers_in_isize(page->index);
   FutexLock l(&i_lock_);
-  return get_blocks(bufs_[page->index], buffers_in_isize(page->index)) ? 0 : -28;  // -ENOSPC
+  return get_blocks(bufs_[page->index], want) ? 0 : -28;  // -ENOSPC
 }
 
+// Models fs/buffer.c:block_write_end() -> __block_commit_write() as of
+// v2.6.30: the written buffers go dirty (mark_buffer_dirty), and with them
+// the page through __set_page_dirty, not ->set_page_dirty, which would dirty
+// every buffer, holes included.  Returns 1: the page is dirtied here.
 int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
-  // block_write_end: the written buffers go dirty.
-  FutexLock l(&i_lock_);
-  PageBuffers& pb = bufs_[page->index];
-  const uint32_t first = offset / blocksize_, last = (offset + len - 1) / blocksize_;
-  uint32_t mask = 0;
-  for (uint32_t b = first; b <= last; ++b) mask |= 1u << b;
-  if (!pb.attached) {
-    pb.attached = true;
-    SetPageFlag(page, PG_private);
-    mm_->trace(page->index, Event::kMetadataAttach);
+  {
+    FutexLock l(&i_lock_);
+    PageBuffers& pb = bufs_[page->index];
+    const uint32_t mask = buffers_in_range(offset, offset + len);
+    attach_buffers(page, pb);
+    pb.dirty |= mask;
+    pb.data |= mask & buffers_in_isize(page->index);
   }
-  pb.dirty |= mask;
-  pb.data |= mask & buffers_in_isize(page->index);
-  return 0;
+  __set_page_dirty_nobuffers(page);
+  mm_->trace(page->index, Event::kSetPageDirty);
+  return 1;
 }
 
 // Models fs/buffer.c:__block_write_full_page() as of v2.6.30; differences:
@@ -240,7 +326,7 @@ void BufferAdapter::invalidate_partial(Page* page, uint32_t offset) {
 // Before v3.18 there is nothing to call: under v2.6.29/30 schemes the VM
 // passes no page and `buffer` behaves as `buffer:no_isize_extended`.
 void BufferAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
-  if (isize_extended_ && HasPagecacheIsizeExtended(mm_->scheme().era())) {
+  if (options_.isize_extended && HasPagecacheIsizeExtended(mm_->scheme().era())) {
     pagecache_isize_extended(*mm_, eof_page, old_size, new_size, blocksize_);
   }
 }
@@ -288,9 +374,8 @@ MetadataState BufferAdapter::metadata_state(const Page* page, bool writable) con
                                     : MetadataState::kNotDirtyCapable;
 }
 
-std::unique_ptr<StoreBackedOps> MakeBufferAdapter(bool mkwrite_returns_locked,
-                                                  bool isize_extended) {
-  return std::make_unique<BufferAdapter>(mkwrite_returns_locked, 1024, isize_extended);
+std::unique_ptr<StoreBackedOps> MakeBufferAdapter(const BufferOptions& options) {
+  return std::make_unique<BufferAdapter>(options);
 }
 
 }  // namespace pagerace

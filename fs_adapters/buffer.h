@@ -5,14 +5,30 @@
 // A page holds page_size / blocksize buffers (default 1 KiB: 4 a page).  The
 // on-disk block map says which buffers have a block; buffer heads (PG_private)
 // cache it while the page is in memory.  Blocks come from a finite
-// allocator.  ->page_mkwrite starts a journal handle (the fs-level lock,
-// taken *before* the page lock), allocates blocks for the page's buffers
-// inside i_size (ENOSPC -> SIGBUS), dirties them and the page.  ->writepages
-// holds a journal handle across its pass, so writeback takes the journal and
-// then page locks: the `naive` scheme, which holds the page lock across
-// ->page_mkwrite, makes the ABBA.  ->writepage writes mapped dirty buffers;
-// a dirty buffer without a block is allocated then, and on ENOSPC its data is
-// dropped with only a mapping error.
+// allocator.  ->writepages holds a journal handle across its pass, so
+// writeback takes the journal and then page locks.  ->writepage writes
+// mapped dirty buffers; a dirty buffer without a block is allocated then, and
+// on ENOSPC its data is dropped with only a mapping error.  ->write_begin
+// (pwrite) gives blocks only to the buffers the write covers, as
+// __block_prepare_write does, so a sparse page keeps its holes until a
+// ->page_mkwrite maps the rest.
+//
+// ->page_mkwrite comes in three shapes (BufferMkwrite), one per kernel
+// caller of buffer.c:
+//   kExt4Journal       5.15 ext4_page_mkwrite without delalloc, its slow
+//                      path: ext4_journal_start (the fs-level lock, *before*
+//                      the page lock), then block_page_mkwrite, returning
+//                      locked.  `naive` (page lock held across mkwrite)
+//                      makes the ABBA with writeback.  On a device with
+//                      stable writes (`buffer:stable_writes`),
+//                      block_page_mkwrite's wait_for_stable_page waits.
+//   kBlockPageMkwrite  block_page_mkwrite alone (v2.6.30, as xfs and nilfs2
+//                      called it; 5.15 adds wait_for_stable_page): no
+//                      journal, returns locked.
+//   kExt4V2630         v2.6.30 ext4_page_mkwrite: an unlocked early return
+//                      when every buffer inside i_size is mapped, else
+//                      ->write_begin/->write_end over the in-EOF range
+//                      (journal, then page lock), returning unlocked.
 //
 // The partial-EOF page (DESIGN §7): with i_size inside a page, mkwrite
 // allocates only the buffers inside i_size.  From v3.18, when the file grows
@@ -45,24 +61,38 @@
 
 namespace pagerace {
 
+// Which kernel ->page_mkwrite drives buffer.c (see the file comment).
+enum class BufferMkwrite { kExt4Journal, kBlockPageMkwrite, kExt4V2630 };
+
+struct BufferOptions {
+  const char* name = "buffer";  // the registry name
+  BufferMkwrite mkwrite = BufferMkwrite::kExt4Journal;
+  bool isize_extended = true;  // ->setattr calls pagecache_isize_extended
+  bool stable_writes = false;  // the device requires stable writes (5.15)
+  uint32_t blocksize = 1024;
+};
+
 class BufferAdapter : public StoreBackedOps {
  public:
-  BufferAdapter(bool mkwrite_returns_locked, uint32_t blocksize, bool isize_extended)
-      : mkwrite_returns_locked_(mkwrite_returns_locked),
-        blocksize_(blocksize),
-        isize_extended_(isize_extended) {}
+  explicit BufferAdapter(const BufferOptions& options)
+      : options_(options), blocksize_(options.blocksize) {}
 
   void Attach(MmContext* mm) override;
-  const char* name() const override {
-    return isize_extended_ ? "buffer" : "buffer:no_isize_extended";
-  }
+  const char* name() const override { return options_.name; }
   bool has_page_mkwrite() const override { return true; }
+  // 5.15's block_page_mkwrite calls wait_for_stable_page, which waits only
+  // when the superblock has SB_I_STABLE_WRITES (a device that requires
+  // stable writes); v2.6.30's does not wait at all.  kExt4V2630 returns
+  // unlocked, so it is never held to I7.
+  bool stable_writes() const override {
+    return options_.stable_writes && options_.mkwrite != BufferMkwrite::kExt4V2630;
+  }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   int set_page_dirty(Page* page) override;
   int writepage(Page* page, WritebackControl& wbc) override;
   void end_io(Page* page) override;
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
-  int write_end(Page* page, uint32_t offset, uint32_t len) override;
+  int write_end(Page* page, uint32_t offset, uint32_t len) override;  // dirties: 1
   bool releasepage(Page* page) override;
   void invalidatepage(Page* page) override;
   void invalidate_partial(Page* page, uint32_t offset) override;
@@ -93,12 +123,20 @@ class BufferAdapter : public StoreBackedOps {
   uint32_t buffers_in_isize(uint64_t index) const;
   uint32_t buffers_in(uint64_t index, int64_t isize) const;
   uint32_t all_buffers() const { return nbuf_ >= 32 ? ~0u : (1u << nbuf_) - 1; }
+  // Buffers overlapping bytes [from, to) of a page, as a mask.
+  uint32_t buffers_in_range(uint32_t from, uint32_t to) const;
   // Allocates blocks for `want & ~mapped`; false (nothing allocated) on ENOSPC.
   bool get_blocks(PageBuffers& pb, uint32_t want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // Buffer heads attached (create_empty_buffers), traced once.
+  void attach_buffers(Page* page, PageBuffers& pb) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // block_page_mkwrite's body: page lock, the in-EOF buffers mapped and
+  // dirtied, set_page_dirty, stable wait.  Returns with the page locked on
+  // success; 0 on success, else NOPAGE/SIGBUS with the page unlocked.
+  vm_fault_t block_page_mkwrite(VmFault& vmf);
+  vm_fault_t ext4_page_mkwrite_v2630(VmFault& vmf);
 
-  const bool mkwrite_returns_locked_;
+  const BufferOptions options_;
   const uint32_t blocksize_;
-  const bool isize_extended_;  // ->setattr calls pagecache_isize_extended
   uint32_t nbuf_ = 0;  // constant after Attach
   // lock_order.h: journal (fs-level) -> page lock -> i_lock -> store.
   OwnedMutex journal_{LockClass::kFsLevel, "journal"};

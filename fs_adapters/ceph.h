@@ -61,6 +61,12 @@ class CephAdapter : public StoreBackedOps {
   void Attach(MmContext* mm) override;
   const char* name() const override;
   bool has_page_mkwrite() const override { return true; }
+  // ceph waits on writeback in ->page_mkwrite in every modeled version
+  // (v2.6.34 ceph_update_writeable_page, 5.15 ceph_find_incompatible), so
+  // its wait is unconditional (and mutant:no_stable_wait leaves it); I7
+  // holds it to that under a 5.15-era scheme when it returns locked, as
+  // 5.15 does (`ceph:unlocked` is hypothetical).
+  bool stable_writes() const override { return options_.mkwrite_returns_locked; }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   int set_page_dirty(Page* page) override;
   int writepage(Page* page, WritebackControl& wbc) override;

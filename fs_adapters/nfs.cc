@@ -54,7 +54,9 @@ void NfsAdapter::nfs_updatepage(Page* page, uint32_t offset, uint32_t len) {
 // v2.6.29 (`nfs:unlocked`: the same checks, returning unlocked, with a
 // negative errno for failure that v2.6.29's do_wp_page()/__do_fault() turn
 // into VM_FAULT_SIGBUS); differences: none beyond nfs_updatepage's, and no
-// fscache wait (v2.6.30's nfs_fscache_wait_on_page_write).
+// fscache wait (v2.6.30's nfs_fscache_wait_on_page_write).  Under a
+// 5.15-era scheme, `nfs` also waits on writeback after the mapping check, as
+// 5.15's nfs_vm_page_mkwrite does (mkwrite_wait_stable); v2.6.30 did not.
 //
 // Entered with the page referenced and unlocked (locked under `naive`);
 // returns it locked on success when mkwrite_returns_locked_.
@@ -70,6 +72,7 @@ vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
     mkwrite_unlock_page(vmf);
     return kVmFaultSigbus;
   }
+  mkwrite_wait_stable(page);  // 5.15: wait_on_page_writeback
   // nfs_page_length(): 0 when the page lies wholly past EOF, which a shrinking
   // truncate that has set i_size but not yet removed the page leaves.  Both
   // versions return success here without a request, so the VM makes the pte

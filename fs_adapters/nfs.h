@@ -45,6 +45,10 @@ class NfsAdapter : public StoreBackedOps {
   void Attach(MmContext* mm) override;
   const char* name() const override { return mkwrite_returns_locked_ ? "nfs" : "nfs:unlocked"; }
   bool has_page_mkwrite() const override { return true; }
+  // 5.15's nfs_vm_page_mkwrite waits on writeback after its mapping check
+  // and returns locked; `nfs:unlocked` (v2.6.29) has no 5.15 counterpart and
+  // keeps v2.6.29's behaviour (no wait) under every scheme.
+  bool stable_writes() const override { return mkwrite_returns_locked_; }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   int writepage(Page* page, WritebackControl& wbc) override;
   void end_io(Page* page) override;

@@ -30,6 +30,53 @@ TEST(BufferTest, MkwriteAllocatesTheBlocksOfThePage) {
   EXPECT_EQ(m.races(), 0u);
 }
 
+// __block_prepare_write (v2.6.30) maps only the buffers a write covers: a
+// pwrite into a page of holes allocates one block, writeback writes that
+// buffer, and the rest stay holes.  A later store through a mapping goes
+// through ->page_mkwrite, which maps every buffer inside i_size.
+TEST(BufferTest, PwriteMapsOnlyTheWrittenRange) {
+  TestMachine m("locked", "buffer", 4, 2);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  const int64_t before = fs.free_blocks();
+  ASSERT_TRUE(generic_perform_write(*m.mm, 1, 130, 7));  // slot 130: bytes 1040.., buffer 1
+  EXPECT_EQ(fs.mapped_mask(1), 0b0010u);
+  EXPECT_EQ(fs.free_blocks(), before - 1);
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(1, 130), 7u);
+  EXPECT_EQ(fs.mapped_mask(1), 0b0010u) << "writeback must not fill the holes";
+  m.store(0, 1, 0, 5);
+  EXPECT_EQ(fs.mapped_mask(1), 0b1111u);
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(1, 0), 5u);
+  EXPECT_EQ(m.races(), 0u);
+}
+
+// v2.6.30 ext4_page_mkwrite returns with the page unlocked: through
+// write_begin/write_end when a buffer inside i_size has no block, and at
+// once, mapping nothing, when every one has.  The v2.6.30 VM (`locked`)
+// relocks and dirties the page.
+TEST(BufferTest, Ext4V2630MkwriteReturnsUnlocked) {
+  TestMachine m("locked", "buffer:ext4_v2.6.30", 4, 2);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  const int64_t before = fs.free_blocks();
+  m.store(0, 2, 0, 9);  // write_begin/write_end over the page
+  EXPECT_EQ(fs.mapped_mask(2), 0b1111u);
+  EXPECT_EQ(fs.free_blocks(), before - 4);
+  m.writeback();
+  m.store(0, 2, 1, 10);  // every buffer mapped: the early return
+  EXPECT_EQ(fs.free_blocks(), before - 4);
+  Page* p = m.mm->mapping().find_get_page(2);
+  EXPECT_TRUE(PageDirty(p));
+  EXPECT_FALSE(PageLocked(p));
+  put_page(p);
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(2, 0), 9u);
+  EXPECT_EQ(m.persisted_slot(2, 1), 10u);
+  EXPECT_EQ(m.races(), 0u);
+}
+
 TEST(BufferTest, EnospcInMkwriteRefusesTheStore) {
   TestMachine m("locked", "buffer", 4, 2);
   TestThread t("worker");

@@ -68,6 +68,21 @@ constexpr char kCephSnapFlush[] =
 constexpr char kCephNaive[] =
     "ceph takes snap_rwsem inside the page lock (v2.6.34 ceph_update_writeable_page): holding "
     "the page lock across ->page_mkwrite makes no ABBA";
+constexpr char kStableWrites[] =
+    "5.15 block_page_mkwrite ends in wait_for_stable_page, which waits on writeback only when "
+    "the superblock has SB_I_STABLE_WRITES: on such a device no store lands during writeback (I7)";
+constexpr char kNoStableWrites[] =
+    "5.15 wait_for_stable_page does nothing without SB_I_STABLE_WRITES, so a store may land "
+    "during writeback (counted, not a race); buffer.c keeps the blocks and re-dirties the "
+    "buffers (__set_page_dirty_buffers), so nothing is lost";
+constexpr char kNfsStable[] =
+    "5.15 nfs_vm_page_mkwrite waits on writeback after lock_page and returns locked; the "
+    "mutant skips that wait, so the pte becomes writable under PG_writeback (I7)";
+constexpr char kExt4V2630Unlocked[] =
+    "v2.6.30 ext4_page_mkwrite returns unlocked (write_begin/write_end, or an unlocked early "
+    "return when every buffer is mapped): between its return and the VM's relock the EOF can "
+    "move and leave an in-EOF buffer without a block on a full disk (pagecache_isize_extended "
+    "is v3.18: an era mix, the model's isize workload)";
 constexpr char kBtrfsLegacy[] =
     "btrfs sets delalloc in ->page_mkwrite; legacy's window leaves a writable page without it";
 
@@ -152,7 +167,9 @@ const Cell kCells[] = {
         Cell{"mutant:skip_set_page_dirty", "none", "mixed", "I1", true, kMutantFact},
         Cell{"mutant:clear_dirty_before_mkclean", "nfs", "mixed", "I1", true, kMutantFact},
         Cell{"mutant:clear_dirty_before_mkclean", "none", "mixed", "I1", true, kMutantFact},
-        Cell{"mutant:no_stable_wait", "nfs", "mixed", "I7", false, kMutantFact},
+        // Stable pages are the filesystem's in 5.15 (nfs_vm_page_mkwrite's own
+        // wait): the mutant skips it and trips I7.
+        Cell{"mutant:no_stable_wait", "nfs", "mixed", "I7", false, kNfsStable},
         // Failing ->page_mkwrite: refused stores never land, unless the pte
         // was made writable first.
         Cell{"locked", "nfs", "enospc", "clean", false, kEnospc},
@@ -165,7 +182,19 @@ const Cell kCells[] = {
         Cell{"locked", "none", "truncate", "clean", false, kNoMetadata},
         // buffer.c under a journal: the fix holds for every workload.
         Cell{"locked", "buffer", "mixed", "clean", false, kBufferKeeps},
-        Cell{"modern", "buffer", "mixed", "clean", false, kBufferKeeps},
+        // modern no longer waits for every filesystem: `buffer` is an
+        // ordinary disk, where stores land during writeback (counted) and
+        // nothing is lost; the stable-writes device holds I7.
+        Cell{"modern", "buffer", "mixed", "clean", false, kNoStableWrites},
+        Cell{"modern", "buffer:stable_writes", "mixed", "clean", false, kStableWrites},
+        Cell{"mutant:no_stable_wait", "buffer:stable_writes", "mixed", "I7", false, kStableWrites},
+        // block_page_mkwrite alone (no journal, returns locked), and v2.6.30's
+        // ext4_page_mkwrite (returns unlocked).
+        Cell{"locked", "buffer:block_page_mkwrite", "mixed", "clean", false, kBufferKeeps},
+        Cell{"modern", "buffer:block_page_mkwrite", "isize", "clean", false, kNoStableWrites},
+        Cell{"legacy", "buffer:block_page_mkwrite", "isize", "I2", true, kPartialEof},
+        Cell{"locked", "buffer:ext4_v2.6.30", "mixed", "clean", false, kBufferKeeps},
+        Cell{"locked", "buffer:ext4_v2.6.30", "isize", "I2", true, kExt4V2630Unlocked},
         Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
         Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
         // ceph: legacy drops the snap context of a page it dirties during

@@ -549,6 +549,36 @@ TEST(MutantTest, ModernWaitsForStablePages) {
   EXPECT_EQ(m.persisted_slot(0, 0), kStamp);
 }
 
+// The same interleaving on buffer.c under 5.15 (`modern`).  5.15's
+// block_page_mkwrite ends in wait_for_stable_page, which waits only when the
+// device requires stable writes (SB_I_STABLE_WRITES):
+//   - `buffer` (an ordinary disk): F does not wait; at step 3 the pte
+//     becomes writable while PG_writeback is set, which 5.15 allows: no I7,
+//     nothing lost (the buffers keep their blocks and are dirty again).
+//   - `buffer:stable_writes`: F sleeps until step 4 (the dependency is
+//     skipped); no I7.
+//   - mutant:no_stable_wait on `buffer:stable_writes`: F does not wait, I7.
+TEST(StablePagesTest, BufferWaitsOnlyOnAStableWritesDevice) {
+  struct Case {
+    const char* scheme;
+    const char* fs;
+    bool waits;     // the stable-page wait forbids the interleaving
+    bool trips_i7;  // I7 applies and is broken
+  };
+  for (const Case& c : {Case{"modern", "buffer", false, false},
+                        Case{"modern", "buffer:stable_writes", true, false},
+                        Case{"mutant:no_stable_wait", "buffer:stable_writes", false, true},
+                        Case{"modern", "buffer:block_page_mkwrite", false, false}}) {
+    TestMachine m(c.scheme, c.fs, 2, 2);
+    uint64_t skipped;
+    const uint64_t i7 = StableWaitInterleaving(m, &skipped);
+    EXPECT_EQ(skipped, c.waits ? 1u : 0u) << c.scheme << "/" << c.fs;
+    EXPECT_EQ(i7 > 0, c.trips_i7) << c.scheme << "/" << c.fs << Describe(m);
+    EXPECT_EQ(m.races(), i7) << c.scheme << "/" << c.fs << Describe(m);
+    EXPECT_EQ(m.persisted_slot(0, 0), kStamp) << c.scheme << "/" << c.fs;
+  }
+}
+
 // mutant:pte_write_before_mkwrite: the pte is writable before ->page_mkwrite
 // runs; when mkwrite fails the fault is refused (SIGBUS) but the pte stays
 // writable, so the next store lands without the fs having agreed (I6).

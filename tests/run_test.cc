@@ -96,5 +96,28 @@ TEST(DeriveOrderTest, DoFaultWindowEndsBeforeTheRelock) {
             "commit:end<__do_fault:before_relock_page");
 }
 
+// 5.15 on an ordinary disk (`buffer`: block_page_mkwrite's
+// wait_for_stable_page waits only with SB_I_STABLE_WRITES): stores land
+// while a page is under writeback, and nothing is lost.  On a device that
+// requires stable writes (`buffer:stable_writes`) none does, and I7 holds.
+// Seeded jitter, bounded ops; a run with no store during writeback at all
+// is retried with the next seed (at most three).
+TEST(StablePagesRunTest, BufferStoresDuringWritebackOnlyWithoutStableWrites) {
+  uint64_t during = 0;
+  for (uint64_t seed = 1; seed <= 3 && during == 0; ++seed) {
+    RunResult r = RunOps("modern", "buffer", sched::Policy::kJitter, seed);
+    EXPECT_EQ(r.race_reports, 0u) << "seed " << seed;
+    EXPECT_EQ(r.data_losing_reports, 0u) << "seed " << seed;
+    during += r.stat(Stat::kWritableDuringWriteback);
+  }
+  EXPECT_GT(during, 0u) << "5.15 lets a store land during writeback on an ordinary disk";
+  for (uint64_t seed : {1, 2}) {
+    RunResult r = RunOps("modern", "buffer:stable_writes", sched::Policy::kJitter, seed);
+    EXPECT_EQ(r.race_reports, 0u) << "seed " << seed << ": I7 must hold";
+    EXPECT_EQ(r.stat(Stat::kWritableDuringWriteback), 0u);
+    EXPECT_GT(r.stat(Stat::kFaults), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace pagerace

@@ -7,7 +7,7 @@ namespace pagerace {
 const char* StatName(Stat s) {
   static constexpr const char* kNames[] = {
       "ops", "faults", "faults_wp", "faults_nopage", "fault_retries", "mkwrite_calls",
-      "writebacks", "pwrites", "evictions", "readbacks", "refused"};
+      "writebacks", "pwrites", "evictions", "readbacks", "refused", "writable_during_writeback"};
   return kNames[static_cast<int>(s)];
 }
 

@@ -26,6 +26,9 @@ enum class Stat : int {
   kEvictions,      // pages reclaimed
   kReadbacks,      // ledger read-back checks
   kRefused,        // faults failed with SIGBUS (failed ->page_mkwrite, past EOF)
+  kWritableDuringWriteback,  // 5.15-era faults that made a pte writable while
+                             // PG_writeback was set, on a filesystem without
+                             // stable writes: the store lands during the I/O
   kNumStats
 };
 const char* StatName(Stat s);

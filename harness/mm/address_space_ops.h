@@ -51,6 +51,12 @@ class AddressSpaceOps {
   virtual const char* name() const = 0;
 
   virtual bool has_page_mkwrite() const = 0;
+  // Whether this filesystem's 5.15 ->page_mkwrite waits for writeback before
+  // returning the page locked: its own wait_on_page_writeback (NFS, ceph,
+  // btrfs) or wait_for_stable_page on a device with SB_I_STABLE_WRITES.
+  // Under a 5.15-era scheme I7 holds such a filesystem to it
+  // (MmContext::check_stable_write).
+  virtual bool stable_writes() const { return false; }
   // vm_ops->page_mkwrite: the page is about to become writable through a
   // user mapping.  Returns 0, kVmFaultLocked (page locked), kVmFaultNoPage
   // (retry: page truncated) or an error (kVmFaultSigbus: no store may land).
@@ -64,6 +70,8 @@ class AddressSpaceOps {
   // thread): persists, then the VM's end_page_writeback follows.
   virtual void end_io(Page* page) = 0;
   virtual int write_begin(Page* page, uint32_t offset, uint32_t len) { return 0; }
+  // Returns 1 when it dirtied the page itself (block_write_end's
+  // mark_buffer_dirty), 0 to have generic_perform_write call set_page_dirty.
   virtual int write_end(Page* page, uint32_t offset, uint32_t len) { return 0; }
   // The page is being truncated: drop any metadata (the data is discarded).
   // Page locked, not under writeback.

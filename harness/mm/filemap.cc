@@ -42,9 +42,11 @@ bool generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_
     return false;
   }
   __atomic_store_n(slot_ptr(mm, index, slot), value, __ATOMIC_RELAXED);
-  mm.a_ops().write_end(page, off, sizeof(uint64_t));
+  // A ->write_end that dirtied the page itself (buffer.c's, through
+  // mark_buffer_dirty) says so; for the others the VM dirties it here.
+  const int dirtied = mm.a_ops().write_end(page, off, sizeof(uint64_t));
   mm.trace(index, Event::kWriteEnd);
-  mm.set_page_dirty(page);
+  if (dirtied <= 0) mm.set_page_dirty(page);
   mm.check_dirty_has_metadata(page);
   unlock_page(page);
   put_page(page);

@@ -166,7 +166,10 @@ void MmContext::check_failed_mkwrite(const VmFault& vmf) {
 }
 
 void MmContext::check_stable_write(Page* page) {
-  checks_->StableWrite(page->index, scheme_->stable_pages(), PageWriteback(page));
+  const bool writeback = PageWriteback(page);
+  const bool stable = stable_page_era() && a_ops_->stable_writes();
+  if (writeback && !stable) CountStat(Stat::kWritableDuringWriteback);
+  checks_->StableWrite(page->index, stable, writeback);
 }
 
 void MmContext::check_clean_not_writable(Page* page) { checks_->CleanNotWritable(page_state(page)); }

@@ -95,8 +95,16 @@ class MmContext : public FaultTarget {
   // I6, after ->page_mkwrite failed: the faulting pte must not be writable,
   // or stores land that the fs refused.
   void check_failed_mkwrite(const VmFault& vmf);
-  // I7, for stable-page schemes, as a fault makes a pte writable: the page
-  // must not be under writeback, or stores land in the middle of the I/O.
+  // Whether the filesystems' ->page_mkwrite run their 5.15 stable-page waits
+  // (the scheme models 5.15).  The one place that asks the scheme its era.
+  bool stable_page_era() const { return scheme_->stable_pages(); }
+  // The mutant switch that skips those waits (mutant:no_stable_wait).
+  bool skip_stable_wait() const { return scheme_->skips_stable_wait(); }
+  // As a fault makes a pte writable under a 5.15-era scheme.  Where the
+  // filesystem's 5.15 ->page_mkwrite waits for writeback (stable_writes()),
+  // I7: the page must not be under writeback, or stores land in the middle
+  // of the I/O.  Elsewhere a page under writeback is allowed (5.15 on a
+  // device without stable writes) and counted (writable_during_writeback).
   void check_stable_write(Page* page);
   // I1, as writeback marks a page clean: no pte may still be writable (unless
   // a fault is inside its pte_mkwrite -> set_page_dirty window).

@@ -1,15 +1,20 @@
-// Models mm/memory.c:wp_page_shared() and do_shared_fault() as of v5.x/v6.x
+// Models mm/memory.c:wp_page_shared() and do_shared_fault() as of v5.15
 // (do_page_mkwrite, finish_mkwrite_fault, wp_page_reuse,
-// fault_dirty_shared_page), with stable pages.  Differences: the
-// wait_for_stable_page() that v3.9+ filesystems call inside ->page_mkwrite is
-// done here, after mkwrite returns with the page locked, so every adapter
-// gets stable pages under this scheme; file_update_time and
+// fault_dirty_shared_page).  Differences: file_update_time and
 // balance_dirty_pages_ratelimited are not modeled; no fault-around, no
 // VM_FAULT_RETRY / mmap_lock dropping.
 //
 // As `locked`, the page lock is held from mkwrite's return through
-// set_page_dirty.  In addition no pte becomes writable while the page is
-// under writeback (I7): a store can never land in the middle of the I/O.
+// set_page_dirty.  Stable pages are the filesystems' business in 5.15, not
+// the VM's: wait_for_stable_page() (mm/page-writeback.c) is called from
+// inside ->page_mkwrite (block_page_mkwrite, ext4_page_mkwrite) and waits
+// only when the device requires stable writes (SB_I_STABLE_WRITES), while
+// nfs_vm_page_mkwrite, ceph_page_mkwrite and btrfs_page_mkwrite wait on
+// writeback themselves.  This scheme tells the adapters they run as their
+// 5.15 selves (stable_pages(), read through MmContext::stable_page_era());
+// I7 holds the filesystems that wait to it, and elsewhere a store landing
+// during writeback is counted (writable_during_writeback), as 5.15 allows
+// it on an ordinary disk.
 #include "harness/mm/fault_helpers.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
@@ -24,29 +29,29 @@ class ModernScheme : public FaultScheme {
   const char* name() const override { return "modern"; }
   const char* description() const override {
     return mutation_ == Mutation::kNoStableWait
-               ? "modern, but mkwrite does not wait for writeback (no stable pages)"
-               : "5.x/6.x wp_page_shared/do_shared_fault with stable pages";
+               ? "modern, but the filesystems' 5.15 ->page_mkwrite skip their stable-page waits"
+               : "5.15 wp_page_shared/do_shared_fault; stable pages per filesystem";
   }
-  bool stable_pages() const override { return true; }
   KernelEra era() const override { return KernelEra::kV5_15; }
+  bool skips_stable_wait() const override { return mutation_ == Mutation::kNoStableWait; }
   const char* trips() const override { return mutation_ == Mutation::kNoStableWait ? "I7" : ""; }
 
   // Models mm/memory.c:do_wp_page() -> wp_page_shared() as of v5.15.
   // Entered with vmf.pte->ptl held; returns with it released.  Its schedule
   // points keep do_wp_page's names (do_wp_page:*), the function the fault
-  // enters by in every era.  Differences: without ->page_mkwrite the page is
-  // waited on (wait_on_page_locked) and dirtied unlocked, not locked around
-  // fault_dirty_shared_page as v5.15 does.
+  // enters by in every era.  Differences: none beyond the file's.
   vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override
       ABSL_UNLOCK_FUNCTION(vmf.pte->ptl) {
     Page* page = vmf.page;
     get_page(page);
     if (!mm.a_ops().has_page_mkwrite()) {
-      // wp_page_reuse for a mapping without ->page_mkwrite (tmpfs).
-      wp_page_reuse(mm, vmf, /*check_stable=*/false);
-      wait_on_page_locked(page);
-      mm.dirty_faulted_page(page);
-      put_page(page);
+      // A mapping without ->page_mkwrite (tmpfs): the pte is made writable
+      // first, then the page is locked and dirtied under the lock (v5.15;
+      // v2.6.29/30 only waited for the lock and dirtied unlocked).
+      wp_page_reuse(mm, vmf, /*check_stable=*/true);
+      SCHED_POINT(kDoWpPageBeforeSetPageDirty);
+      lock_page(page);
+      fault_dirty_shared_page(mm, page);  // unlocks, drops the reference
       return kVmFaultWrite;
     }
     vmf.pte->ptl.Unlock();
@@ -56,8 +61,8 @@ class ModernScheme : public FaultScheme {
       put_page(page);
       return tmp;
     }
-    // Page locked from here on.
-    wait_for_stable_page(mm, page);
+    // Page locked from here on; a filesystem that waits for stable pages
+    // has done so inside ->page_mkwrite.
     SCHED_POINT(kDoWpPageBeforePtlRelock);
     if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/true)) {
       unlock_page(page);
@@ -87,7 +92,6 @@ class ModernScheme : public FaultScheme {
         put_page(page);
         return tmp;
       }
-      wait_for_stable_page(mm, page);
     }
     SCHED_POINT(kDoSharedFaultBeforePtlLock);
     const bool installed = finish_fault(mm, vmf, /*check_stable=*/true);
@@ -104,13 +108,6 @@ class ModernScheme : public FaultScheme {
   }
 
  private:
-  // Models mm/page-writeback.c:wait_for_stable_page() (v3.9+): the page stays
-  // locked; no new store may start while its I/O is in flight.
-  void wait_for_stable_page(MmContext& mm, Page* page) {
-    if (mutation_ == Mutation::kNoStableWait) return;  // MUTANT
-    wait_on_page_writeback(page);
-  }
-
   // Models mm/memory.c:fault_dirty_shared_page() as of v5.15; differences:
   // no balance_dirty_pages_ratelimited or file_update_time; consumes a
   // reference.  Entered with the page locked; returns with it unlocked.

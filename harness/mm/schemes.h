@@ -4,8 +4,8 @@
 //
 //   legacy   scheme_legacy.cc   v2.6.29, before "mm: close page_mkwrite races"
 //   locked   scheme_locked.cc   v2.6.30, the seed's fix
-//   modern   scheme_modern.cc   5.x/6.x wp_page_shared / do_shared_fault,
-//                               with stable pages
+//   modern   scheme_modern.cc   5.15 wp_page_shared / do_shared_fault;
+//                               the filesystems wait for stable pages
 //   naive    scheme_naive.cc    the rejected alternative: page lock held
 //                               across ->page_mkwrite (ABBA with fs locks)
 //
@@ -23,8 +23,8 @@
 //                                        ->page_mkwrite (which may fail)  I6
 //   mutant:no_mapping_recheck            locked, no !mapping re-check after
 //                                        relocking (truncate race)        I5
-//   mutant:no_stable_wait                modern without
-//                                        wait_for_stable_page             I7
+//   mutant:no_stable_wait                modern, the filesystems' 5.15
+//                                        stable-page waits skipped        I7
 //
 // Read faults are common to all schemes (memory.cc:do_read_fault).
 #ifndef PAGERACE_HARNESS_MM_SCHEMES_H_
@@ -78,8 +78,13 @@ class FaultScheme {
   const char* do_fault_name() const {
     return era() >= KernelEra::kV5_15 ? "do_shared_fault" : "__do_fault";
   }
-  // Stable pages: no store may land while PG_writeback is set (I7 applies).
-  virtual bool stable_pages() const { return false; }
+  // The 5.15 era: the filesystems' ->page_mkwrite wait for writeback as
+  // their 5.15 versions do (each adapter's stable_writes()), and I7 applies
+  // to those that do.  Read through MmContext::stable_page_era().
+  bool stable_pages() const { return era() >= KernelEra::kV5_15; }
+  // Mutant: the stable-page waits of the filesystems' 5.15 ->page_mkwrite
+  // are skipped (MmContext::skip_stable_wait()).
+  virtual bool skips_stable_wait() const { return false; }
   // Writeback mutation: clear_page_dirty_for_io clears PG_dirty before
   // page_mkclean, the order before v2.6.20's fix.
   virtual bool clear_dirty_before_mkclean() const { return false; }
