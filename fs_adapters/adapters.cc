@@ -14,7 +14,7 @@ Registry<AdapterEntry>& AdapterRegistry() {
        [] { return MakeNfsAdapter(true); }},
       {"nfs:unlocked", "v2.6.29", "the same, mkwrite returning with the page unlocked",
        [] { return MakeNfsAdapter(false); }},
-      {"ceph", "v2.6.34 (1d3576fd10f0)", "snap-context ceph client with wrbuffer_ref; a snapshot thread",
+      {"ceph", "v2.6.34 (1d3576fd10f0)", "snap-context ceph client with wrbuffer_ref; a snapshot thread; page locked through its write; under legacy a combination that never shipped",
        [] { return MakeCephAdapter(true, true); }},
       {"ceph:unlocked", "hypothetical: v2.6.34 returning unlocked", "the same, mkwrite returning with the page unlocked",
        [] { return MakeCephAdapter(false, true); }},

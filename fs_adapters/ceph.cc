@@ -51,7 +51,9 @@ int CephAdapter::set_page_dirty(Page* page) {
 
 // Models fs/ceph/addr.c:ceph_update_writeable_page() as of v2.6.34;
 // differences: the older context is always the oldest (one snapshot
-// pending at a time), so it is written out at once.
+// pending at a time), so it is written out at once, by the synchronous
+// writepage_nounlock.  Its wait_on_page_writeback has nothing to wait for
+// on a page locked by the caller ("writepages currently holds page lock").
 //
 // Lock order as in v2.6.34: the caller holds the page lock
 // (ceph_page_mkwrite's lock_page, ceph_write_begin's
@@ -87,6 +89,8 @@ void CephAdapter::update_writeable_page(Page* page) {
       snap_rwsem_.Lock();
       return;
     }
+    // Written, completed and the context dropped, all under our page lock:
+    // retry_locked finds the page clean and without a context.
   }
 }
 
@@ -112,8 +116,12 @@ void CephAdapter::finish_dirty(Page* page) {
   snap_rwsem_.Unlock();
 }
 
-// Models fs/ceph/addr.c:ceph_page_mkwrite() as of v2.6.34 (which returns
-// VM_FAULT_LOCKED; `ceph:unlocked` returns as a pre-seed client would).
+// Models fs/ceph/addr.c:ceph_page_mkwrite() as of v2.6.34, which returns
+// VM_FAULT_LOCKED from its first version (1d3576fd10f0, v2.6.34), after the
+// seed.  `ceph:unlocked` returns unlocked, as no released ceph did.  Under
+// `legacy` every ceph variant is a combination that never shipped (v2.6.29's
+// ->page_mkwrite took (vma, page); ceph's takes v2.6.30's (vma, vmf)): kept
+// as the model of an fs whose writeback keeps per-page context.
 vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
   mkwrite_lock_page(vmf);
@@ -145,31 +153,83 @@ int CephAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   return 0;
 }
 
-// Models fs/ceph/addr.c:writepage_nounlock() as of v2.6.34; differences:
-// asynchronous, completed by end_io (writepages_finish).
+// Models fs/ceph/addr.c:writepage_nounlock() as of v2.6.34: synchronous, on
+// a page the caller keeps locked throughout (ceph_update_writeable_page's
+// flush of an older context; ceph_writepage, v2.6.34's single-page
+// ->writepage, is this plus unlock_page).  It sets PG_writeback, waits for
+// the OSD's acknowledgement (ceph_osdc_writepages with nofail), then clears
+// page->private, ends writeback and drops the wrbuffer reference itself.
+// Differences: the write cannot fail; the kswapd-only "not writeable - noop"
+// case (context newer than the oldest) cannot arise with one pending
+// snapshot.  Returns false, writing nothing, for a page with no context
+// ("not dirty?"): the page stays clean, so whatever it held is lost
+// silently.
 bool CephAdapter::writepage_nounlock(Page* page) {
   const uint64_t index = page->index;
   {
     FutexLock l(&i_lock_);
     if (snapc_[index] == 0) return false;  // "not dirty?": nothing to write
-    len_[index] = bytes_in_isize(index);
     test_set_page_writeback(page);
-    memcpy(snapshot(index), mm_->mmu().kmap(index), len_[index]);
+    mm_->trace(index, Event::kSetPageWriteback);
+    // The OSD write, waited for: the page's bytes as they are now.
+    store().Write(index, 0, bytes_in_isize(index), mm_->mmu().kmap(index));
+    snapc_[index] = 0;
+    --nr_snapc_pages_;
+    ClearPageFlag(page, PG_private);
+    mm_->trace(index, Event::kMetadataRetire);
+    --wrbuffer_ref_;
+    check_counters(index);
   }
-  mm_->trace(index, Event::kSetPageWriteback);
-  mm_->io().Submit(page);
+  end_page_writeback(*mm_, page);
   return true;
 }
 
+// Models the per-page body of fs/ceph/addr.c:ceph_writepages_start() as of
+// v2.6.34, which is what background writeback and fsync reach (do_writepages
+// calls ->writepages; the model's write_cache_pages has already locked the
+// page and run clear_page_dirty_for_io).  The write is asynchronous and the
+// page stays locked until its completion (writepages_finish) has dropped the
+// context and ended writeback: the lock goes with the write
+// (IoQueue::SubmitLocked).
+//
+// A dirty page with no snap context: v2.6.34 reads the page's context
+// (`pgsnapc->seq`) without checking it for NULL and oopses in the flusher,
+// leaving the page locked and its data unwritten.  The model does not crash
+// the writeback thread; it writes nothing and unlocks, as the single-page
+// path (writepage_nounlock's "not dirty?") would: the data is lost either
+// way, and I3 (writepage_starts) and the ledger report it.  Differences: the
+// context check runs after clear_page_dirty_for_io here (before it there);
+// one page per OSD request.
 int CephAdapter::writepage(Page* page, WritebackControl& wbc) {
-  if (!writepage_nounlock(page)) mm_->trace(page->index, Event::kWritepageNoMetadata);
-  unlock_page(page);
+  const uint64_t index = page->index;
+  bool has_snapc;
+  {
+    FutexLock l(&i_lock_);
+    has_snapc = snapc_[index] != 0;
+    if (has_snapc) {
+      len_[index] = bytes_in_isize(index);
+      test_set_page_writeback(page);
+      memcpy(snapshot(index), mm_->mmu().kmap(index), len_[index]);
+    }
+  }
+  if (!has_snapc) {
+    mm_->trace(index, Event::kWritepageNoMetadata);
+    unlock_page(page);
+    return 0;
+  }
+  mm_->trace(index, Event::kSetPageWriteback);
+  mm_->io().SubmitLocked(page);  // writepages_finish unlocks
   return 0;
 }
 
-// Models fs/ceph/addr.c:writepages_finish() as of v2.6.34: the OSD
-// acknowledged the write; the page's snap context — whichever it holds now —
-// and its wrbuffer reference go.
+// Models fs/ceph/addr.c:writepages_finish() as of v2.6.34 up to
+// end_page_writeback: the OSD acknowledged the write; the page's snap
+// context (whichever it holds now) and its wrbuffer reference go.  The page
+// is still locked by the write; the queue then ends writeback and unlocks
+// it (IoQueue::Complete), in writepages_finish's order.  Since the lock is
+// held from submit to here, only a set_page_dirty without the page lock
+// (legacy's __do_fault, and do_wp_page after wait_on_page_locked) can attach
+// a context this drops.
 void CephAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);

@@ -16,13 +16,19 @@
 // return VM_FAULT_LOCKED.  A snapshot thread bumps the realm's sequence under
 // snap_rwsem.
 //
-// The race the seed closes, here: with the page unlocked between mkwrite and
-// the VM's set_page_dirty, writeback cleans the page and starts its write;
-// the VM's set_page_dirty then finds the page clean and attaches a second
-// context (v2.6.34 has BUG_ON(PagePrivate(page)) there; the model replaces
-// the context and keeps counting), and the completion drops that new context:
-// a dirty, writable page with no snap context, whose next writepage sends
-// nothing.  wrbuffer_ref is left one too high (I4).
+// Writeback keeps the page locked from submit until the completion
+// (ceph_writepages_start -> writepages_finish, v2.6.34): IoQueue::SubmitLocked.
+//
+// The race, here (under `legacy`, a combination that never shipped: see
+// ceph.cc's page_mkwrite): the VM's set_page_dirty runs without the page
+// lock after __do_fault's unlock_page, or after do_wp_page's
+// wait_on_page_locked returned; writeback locks and cleans the page and
+// starts its write in between; set_page_dirty finds the page clean and
+// attaches a second context (v2.6.34 overwrites page->private; the model
+// replaces the context and keeps counting), and the completion drops that
+// new context: a dirty, writable page with no snap context (v2.6.34's
+// writepages would dereference it; the model's writepage sends nothing).
+// wrbuffer_ref is left one too high (I4).
 //
 // Adapter invariants (checked at every transition, reported through the
 // oracle):

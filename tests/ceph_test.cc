@@ -40,12 +40,15 @@ TEST(CephTest, CompletionDropsTheContextAndTheReference) {
   write_cache_pages(*m.mm, wbc);
   Page* p = m.mm->mapping().find_get_page(2);
   EXPECT_TRUE(PageWriteback(p));
-  // The context now belongs to the write in flight.
+  // The context now belongs to the write in flight, and so does the page
+  // lock (ceph_writepages_start -> writepages_finish, v2.6.34).
   EXPECT_EQ(m.metadata(p), MetadataState::kNotDirtyCapable);
-  lock_page(p);
-  EXPECT_FALSE(ceph(m).releasepage(p));
-  unlock_page(p);
+  EXPECT_TRUE(PageLocked(p));
+  EXPECT_EQ(p->lock_owner.load(), kLockOwnerIo);
+  EXPECT_FALSE(trylock_page(p));
   m.mm->io().Drain();
+  EXPECT_FALSE(PageLocked(p));  // writepages_finish: end_page_writeback, unlock_page
+  EXPECT_FALSE(PageWriteback(p));
   EXPECT_EQ(ceph(m).page_snapc(2), 0u);
   EXPECT_EQ(ceph(m).wrbuffer_ref(), 0);
   EXPECT_FALSE(PagePrivate(p));

@@ -59,9 +59,15 @@ constexpr char kNfsSetattrWindow[] =
     "i_size write, with no page lock held across: a fault in between gets a request bounded "
     "by the old size (nfs_page_length), and a store past it through that pte is never sent";
 constexpr char kCephLegacy[] =
-    "ceph_set_page_dirty attaches a snap context to a newly dirty page only; in legacy's window "
-    "the write completes and drops it (the model unlocks at submit where v2.6.34 holds the page "
-    "lock through writepages_finish: to be re-established, FIDELITY.md)";
+    "a combination that never shipped (ceph_page_mkwrite, v2.6.34, has v2.6.30's prototype and "
+    "returns VM_FAULT_LOCKED): v2.6.34 ceph_set_page_dirty attaches a snap context to a newly "
+    "dirty page only, without the page lock; v2.6.29 __do_fault calls set_page_dirty after "
+    "unlock_page (and do_wp_page after wait_on_page_locked), so it lands on a page whose write "
+    "is in flight, and writepages_finish drops that context";
+constexpr char kCephRelock[] =
+    "v2.6.34 ceph_writepages_start keeps each page locked until writepages_finish has dropped "
+    "its context and ended writeback: the seed's relock (b827e496c893) waits for the completion "
+    "and dirties a clean page under the lock";
 constexpr char kCephSnapFlush[] =
     "ceph_update_writeable_page (v2.6.34) writes out a page dirty in an older snap context "
     "before dirtying it in the new one";
@@ -197,6 +203,10 @@ const Cell kCells[] = {
         Cell{"locked", "buffer:ext4_v2.6.30", "isize", "I2", true, kExt4V2630Unlocked},
         Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
         Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
+        // ceph: with the page lock held through the write's completion
+        // (v2.6.34), legacy still loses through __do_fault and the gap after
+        // do_wp_page's wait_on_page_locked (regression_test C2, C3); its
+        // wide do_wp_page window is closed by that wait (C1).
         // ceph: legacy drops the snap context of a page it dirties during
         // its write (data-losing I2, wrbuffer_ref drift I4); the fix holds.
         Cell{"legacy", "ceph", "mixed", "I2", true, kCephLegacy}, Cell{"legacy", "ceph", "mixed", "I4", false, kCephLegacy},
@@ -231,6 +241,10 @@ const Cell kCells[] = {
         // work re-establishes before they are asserted here.
         Cell{"legacy", "ceph:unlocked", "mixed", "I2", true, kCephLegacy},
         Cell{"legacy", "btrfs:unlocked", "mixed", "I2", true, kBtrfsLegacy},
+        // Was unasserted while the model unlocked ceph's pages at submit;
+        // with the lock held through writepages_finish (v2.6.34) the VM's
+        // relock comes after the completion: clean (regression_test C4).
+        Cell{"locked", "ceph:unlocked", "mixed", "clean", false, kCephRelock},
         // Contention shapes: one hot set of pages, three mappings, fsync.
         Cell{"legacy", "nfs", "hot", "I2", true, kSeedWindow}, Cell{"locked", "nfs", "hot", "clean", false, kSeedFix},
         Cell{"locked", "nfs", "multimap", "clean", false, kSeedFix},

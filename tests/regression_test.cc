@@ -43,6 +43,7 @@
 #include <thread>
 
 #include "harness/mm/filemap.h"
+#include "fs_adapters/ceph.h"
 #include "fs_adapters/nfs.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
@@ -231,37 +232,126 @@ INSTANTIATE_TEST_SUITE_P(Nfs, SeedRaceTest, ::testing::Values("nfs", "nfs:unlock
                                                                    : std::string("returns_unlocked");
                          });
 
-// Race C — ceph under `legacy` (the race Sage Weil needed closed):
+// Race C — ceph (v2.6.34 fs/ceph/addr.c) under `legacy`.  "legacy + ceph"
+// never shipped: ceph_page_mkwrite has v2.6.30's (vma, vmf) prototype and
+// returned VM_FAULT_LOCKED from its first version (1d3576fd10f0, v2.6.34).
+// It stands for an fs whose writeback keeps per-page context under the
+// 2.6.29 VM.  ceph_writepages_start keeps each page locked until
+// writepages_finish has dropped the page's snap context, ended writeback and
+// unlocked it; ceph_set_page_dirty attaches a context to a newly dirty page
+// only, without the page lock, overwriting page->private.
+//
+// C1 — do_wp_page's wide window is closed by its wait_on_page_locked:
 //   0. setup: page 0 clean, read-only in mapping 0, no snap context.
-//   1. F stores -> do_wp_page -> ceph_page_mkwrite: lock, no writeback to
-//      wait for, ceph_set_page_dirty attaches snap context S (wrbuffer_ref
-//      1); under `legacy` it returns with the page unlocked.
-//   2. W: lock_page, clear_page_dirty_for_io, writepage starts the OSD write
-//      with S (PG_writeback), unlock.  The write is still in flight.
-//   3. F: pte writable, set_page_dirty finds the page clean, so
-//      ceph_set_page_dirty attaches a second context (wrbuffer_ref 2 for one
-//      page: I4) to a page under writeback (I2, data-losing: the pte is
-//      writable).
-//   4. The write completes: writepages_finish drops the page's context —
-//      the new one.  F's store sits in a dirty page with no context; the
-//      next writepage sends nothing (I3) and the store never reaches the OSD.
-//   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin,
-//              write_cache_pages:end < do_wp_page:before_ptl_relock and
-//              fault:after_set_page_dirty < end_io:begin.
+//   1. F stores -> do_wp_page -> ceph_page_mkwrite attaches context S and
+//      (under legacy) returns with the page unlocked.
+//   2. W: lock_page, clear_page_dirty_for_io, the OSD write starts with S;
+//      the page stays locked, handed to the write.
+//   3. F: pte writable, then wait_on_page_locked sleeps until
+//      writepages_finish has dropped S, ended writeback and unlocked.  The
+//      order asking the completion to wait for F's set_page_dirty is dropped
+//      (everyone blocked).
+//   4. F's set_page_dirty finds the page clean and attaches a new context:
+//      nothing is lost.
 constexpr char kRaceCeph[] =
     "do_wp_page:after_mkwrite<write_cache_pages:begin,"
     "write_cache_pages:end<do_wp_page:before_ptl_relock,"
     "fault:after_set_page_dirty<end_io:begin";
 
-TEST(CephRaceTest, LegacyLosesTheStoreAndDriftsWrbufferRef) {
+TEST(CephRaceTest, LegacyDoWpPageWaitsPastTheCompletion) {
   TestMachine m("legacy", "ceph", 2, 2);
   CleanReadOnlyPage(m);
   Outcome o = RunInterleaving(m, kRaceCeph);
+  EXPECT_EQ(o.ordered_skipped, 1u) << "wait_on_page_locked should outwait the completion";
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_TRUE(o.store_persisted);
+  EXPECT_EQ(static_cast<CephAdapter&>(*m.fs).wrbuffer_ref(), 0);
+}
+
+// C2 — the gap do_wp_page still leaves, between wait_on_page_locked
+// returning and set_page_dirty:
+//   1. F: mkwrite attaches S, pte writable, wait_on_page_locked returns at
+//      once (nobody holds the page).
+//   2. W: lock_page, clear_page_dirty_for_io (page_mkclean write-protects
+//      F's pte), the write of S starts; the page stays locked.
+//   3. F: set_page_dirty finds the page clean; ceph_set_page_dirty attaches
+//      a second context to a page under writeback (wrbuffer_ref 2: I4).
+//   4. writepages_finish drops the page's context (the new one) and
+//      unlocks.  F's store re-faults: mkwrite finds no older context and
+//      set_page_dirty finds the page already dirty, so nothing is attached:
+//      a dirty, writable page with no context (I2, data-losing).  Writeback
+//      then reaches it without one (I3; v2.6.34's ceph_writepages_start
+//      would dereference the NULL context) and the store never reaches the
+//      OSD.
+constexpr char kRaceCephGap[] =
+    "do_wp_page:after_wait_on_page_locked<write_cache_pages:begin,"
+    "write_cache_pages:end<do_wp_page:before_set_page_dirty,"
+    "fault:after_set_page_dirty<end_io:begin";
+
+TEST(CephRaceTest, LegacyDoWpPageGapAfterTheWaitLosesTheStore) {
+  TestMachine m("legacy", "ceph", 2, 2);
+  CleanReadOnlyPage(m);
+  Outcome o = RunInterleaving(m, kRaceCephGap);
   EXPECT_EQ(o.ordered_skipped, 0u) << "the interleaving was not forced";
   EXPECT_GE(m.races(RaceKind::kCounterDrift), 1u) << Describe(m);
   EXPECT_GE(o.i2_losing, 1u) << Describe(m);
   EXPECT_GE(o.i3, 1u);
   EXPECT_FALSE(o.store_persisted);
+}
+
+// C3 — __do_fault (legacy), the loss path with no wait at all:
+//   0. setup: page 0 cached and clean, no pte, no context.
+//   1. F: ->fault, unlock, mkwrite attaches S, relock, install a writable
+//      pte, unlock_page — and set_page_dirty only afterwards.
+//   2. W: lock_page, clear_page_dirty_for_io (F's pte write-protected), the
+//      write of S starts; the page stays locked.
+//   3. F: set_page_dirty attaches a second context to the page in flight.
+//   4. writepages_finish drops it; F's store re-faults and attaches
+//      nothing (already dirty): dirty, writable, no context (I2,
+//      data-losing), then I3 and the store is lost, as in C2.
+constexpr char kRaceCephDoFault[] =
+    "__do_fault:before_ptl_lock<write_cache_pages:begin,"
+    "write_cache_pages:end<__do_fault:before_set_page_dirty,"
+    "fault:after_set_page_dirty<end_io:begin";
+
+TEST(CephRaceTest, LegacyDoFaultLosesTheStore) {
+  TestMachine m("legacy", "ceph", 2, 2);
+  CleanUnmappedPage(m);
+  Outcome o = RunInterleaving(m, kRaceCephDoFault);
+  EXPECT_EQ(o.ordered_skipped, 0u) << "the interleaving was not forced";
+  EXPECT_GE(m.races(RaceKind::kCounterDrift), 1u) << Describe(m);
+  EXPECT_GE(o.i2_losing, 1u) << Describe(m);
+  EXPECT_GE(o.i3, 1u);
+  EXPECT_FALSE(o.store_persisted);
+}
+
+// C4 — `locked` (the seed's VM) with `ceph:unlocked` (mkwrite returning
+// unlocked, as no released ceph did): between mkwrite's unlock and the VM's
+// relock, writeback takes the page, and the lock stays with the write until
+// writepages_finish.  The VM's lock_page therefore returns only after the
+// completion dropped the old context: it sees a clean page without one, and
+// its set_page_dirty (under the lock) attaches a fresh context.  Asked to
+// complete the write after F's set_page_dirty, the order is dropped; asked
+// to relock after the completion, F finds the same clean page.
+constexpr char kRaceCephRelockInFlight[] =
+    "do_wp_page:after_mkwrite<write_cache_pages:begin,"
+    "write_cache_pages:end<do_wp_page:before_relock_page,"
+    "fault:after_set_page_dirty<end_io:begin";
+constexpr char kRaceCephRelockAfter[] =
+    "do_wp_page:after_mkwrite<write_cache_pages:begin,"
+    "end_io:done<do_wp_page:before_relock_page";
+
+TEST(CephRaceTest, LockedUnlockedMkwriteRelocksAfterTheCompletion) {
+  for (const char* deps : {kRaceCephRelockInFlight, kRaceCephRelockAfter}) {
+    SCOPED_TRACE(deps);
+    TestMachine m("locked", "ceph:unlocked", 2, 2);
+    CleanReadOnlyPage(m);
+    Outcome o = RunInterleaving(m, deps);
+    EXPECT_EQ(o.ordered_skipped, deps == kRaceCephRelockAfter ? 0u : 1u);
+    EXPECT_EQ(m.races(), 0u) << Describe(m);
+    EXPECT_TRUE(o.store_persisted);
+    EXPECT_EQ(static_cast<CephAdapter&>(*m.fs).wrbuffer_ref(), 0);
+  }
 }
 
 TEST(CephRaceTest, LockedForbidsIt) {

@@ -25,6 +25,11 @@ namespace pagerace {
 
 enum class LockKind : uint32_t { kNone, kPage, kFsLock };
 
+// The owner recorded for a page lock that a writer handed to its I/O: no
+// thread holds it, the write's completion will release it (ceph's
+// writepages_finish, v2.6.34).  Never a registered thread's id.
+inline constexpr uint32_t kLockOwnerIo = UINT32_MAX;
+
 // An fs lock that the deadlock watchdog names (journal / transaction start,
 // ceph's snap_rwsem): a FutexMutex of the given class (lock_order.h: the
 // journal is kFsLevel, outside the page lock; snap_rwsem is kSnapRwsem,

@@ -34,8 +34,11 @@ std::string DescribeLockWaits(absl::FunctionRef<uint32_t(uint64_t page)> page_lo
       what = m->name();
       owner = m->owner();
     }
+    const std::string holder = owner == kLockOwnerIo ? std::string("the write in flight (I/O)")
+                               : owner                ? ThreadRole(owner)
+                                                      : std::string("?");
     absl::StrAppend(&out, out.empty() ? "" : "; ", ThreadRole(w.tid), " waits for ", what,
-                    " held by ", owner ? ThreadRole(owner) : std::string("?"));
+                    " held by ", holder);
   }
   return out;
 }

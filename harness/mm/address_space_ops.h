@@ -7,9 +7,11 @@
 //   page_mkwrite     unlocked             unlocked, or locked  yes (fs locks,
 //                                         with kVmFaultLocked   page lock)
 //   set_page_dirty   usually locked       unchanged            no
-//   writepage        locked               unlocked             yes (not on
-//                                                               the page lock)
-//   end_io           unlocked             unlocked             no (I/O thread)
+//   writepage        locked               unlocked, or handed  yes (not on
+//                                         to the I/O (ceph)     the page lock)
+//   end_io           unlocked, or locked  unchanged; the queue no (I/O thread)
+//                    by the write (ceph)  unlocks after
+//                                         end_page_writeback
 //   write_begin      locked               locked               yes
 //   write_end        locked               locked               yes
 //   releasepage      locked               locked               no
@@ -64,7 +66,8 @@ class AddressSpaceOps {
   // a_ops->set_page_dirty; returns 1 if the page was newly dirtied.
   virtual int set_page_dirty(Page* page);
   // Starts writing a locked page whose PG_dirty was just cleared by
-  // clear_page_dirty_for_io; unlocks it.
+  // clear_page_dirty_for_io; unlocks it, or hands its lock to the write
+  // (IoQueue::SubmitLocked), whose completion unlocks it.
   virtual int writepage(Page* page, WritebackControl& wbc) = 0;
   // I/O completion for a page ->writepage put under writeback (on the I/O
   // thread): persists, then the VM's end_page_writeback follows.

@@ -108,10 +108,11 @@ void lock_page(Page* page) {
   NoteLock(page, true);
 }
 
-// Models mm/filemap.c:unlock_page() as of v2.6.29: wakes every waiter.
-void unlock_page(Page* page) {
-  NoteLock(page, false);
-  LockOrderRelease(LockClass::kPageLock);
+namespace {
+
+// Clears PG_locked (and PG_waiters with it: every sleeper is woken and
+// re-arms it); aborts on a page that was not locked.
+void page_unlock_bit(Page* page) {
   page->lock_owner.store(0, std::memory_order_relaxed);
   // Clearing PG_waiters with the lock: every sleeper is woken and re-arms it.
   uint32_t old = page->flags.fetch_and(~(PG_locked | PG_waiters), std::memory_order_release);
@@ -121,6 +122,36 @@ void unlock_page(Page* page) {
     abort();
   }
   wake_if_waiters(page, old);
+}
+
+}  // namespace
+
+// Models mm/filemap.c:unlock_page() as of v2.6.29: wakes every waiter.
+void unlock_page(Page* page) {
+  NoteLock(page, false);
+  LockOrderRelease(LockClass::kPageLock);
+  page_unlock_bit(page);
+}
+
+void hand_off_page_lock(Page* page) {
+  const uint32_t owner = page->lock_owner.load(std::memory_order_relaxed);
+  if (!PageLocked(page) || owner != current_thread().tid) {
+    fprintf(stderr, "pagerace: harness bug: hand_off_page_lock of page %llu not held by us\n",
+            static_cast<unsigned long long>(page->index));
+    abort();
+  }
+  LockOrderRelease(LockClass::kPageLock);
+  page->lock_owner.store(kLockOwnerIo, std::memory_order_relaxed);
+}
+
+void unlock_page_from_io(Page* page) {
+  if (page->lock_owner.load(std::memory_order_relaxed) != kLockOwnerIo) {
+    fprintf(stderr, "pagerace: harness bug: unlock_page_from_io of page %llu not handed off\n",
+            static_cast<unsigned long long>(page->index));
+    abort();
+  }
+  NoteLock(page, false);
+  page_unlock_bit(page);
 }
 
 // Models include/linux/pagemap.h:wait_on_page_locked() and

@@ -43,7 +43,9 @@ struct Page {
   // Atomic; NULL once truncated or evicted.  Written under the page lock.
   std::atomic<AddressSpace*> mapping{nullptr};
   std::atomic<int32_t> refcount{0};
-  // Atomic; tid of the page lock's holder (for reports), 0 when unlocked.
+  // Atomic; tid of the page lock's holder (for reports), 0 when unlocked,
+  // kLockOwnerIo (lock_wait.h) while a write that was handed the lock is in
+  // flight.
   std::atomic<uint32_t> lock_owner{0};
   // Atomic; faults currently between making a pte writable and calling
   // set_page_dirty (I1's allowed window).
@@ -91,6 +93,16 @@ bool trylock_page(Page* page);
 // Wakes every waiter: wait_on_page_locked() waiters do not take the lock.
 void unlock_page(Page* page);
 void wait_on_page_locked(Page* page);
+// A page lock handed from the thread that took it to the completion of the
+// write it started, as ceph_writepages_start hands each page to
+// writepages_finish (fs/ceph/addr.c, v2.6.34; the kernel has no call for
+// it: the completion just calls unlock_page).  hand_off_page_lock: REQUIRES
+// the caller holds the page lock; the lock stays taken, but this thread no
+// longer holds it (lock-order bookkeeping ends, the owner becomes
+// kLockOwnerIo).  unlock_page_from_io: the completion's unlock_page, on
+// whatever thread completes the write; the observer sees the release there.
+void hand_off_page_lock(Page* page);
+void unlock_page_from_io(Page* page);
 void wait_on_page_writeback(Page* page);
 // Sets PG_writeback (page locked); returns whether it was already set.
 bool test_set_page_writeback(Page* page);

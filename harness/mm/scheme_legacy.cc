@@ -62,6 +62,9 @@ class LegacyScheme : public FaultScheme {
     // clear_page_dirty_for_io, so our dirtying lands after it.
     mm.trace(vmf.pgoff, Event::kWaitOnPageLocked);
     wait_on_page_locked(old_page);
+    // The gap this wait leaves: nothing stops writeback from locking and
+    // cleaning the page again before set_page_dirty below.
+    SCHED_POINT(kDoWpPageAfterWaitOnPageLocked);
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
     mm.dirty_faulted_page(old_page);
     put_page(old_page);

@@ -10,44 +10,54 @@
 namespace pagerace {
 
 IoQueue::IoQueue(MmContext* mm, size_t capacity)
-    : mm_(mm), capacity_(capacity), ring_(new Page*[capacity]) {}
+    : mm_(mm), capacity_(capacity), ring_(new Entry[capacity]) {}
 
-void IoQueue::Submit(Page* page) {
-  get_page(page);
+void IoQueue::Submit(Page* page) { Push({page, false}); }
+
+void IoQueue::SubmitLocked(Page* page) {
+  hand_off_page_lock(page);
+  Push({page, true});
+}
+
+void IoQueue::Push(Entry e) {
+  get_page(e.page);
   {
     FutexLock l(&mu_);
     if (count_ == capacity_) {
       fprintf(stderr, "pagerace: harness bug: I/O queue overflow\n");
       abort();
     }
-    ring_[(head_ + count_) % capacity_] = page;
+    ring_[(head_ + count_) % capacity_] = e;
     ++count_;
   }
   events_.fetch_add(1, std::memory_order_release);
   futex_wake_all(&events_);
 }
 
-Page* IoQueue::Pop() {
+bool IoQueue::Pop(Entry* e) {
   FutexLock l(&mu_);
-  if (count_ == 0) return nullptr;
-  Page* p = ring_[head_];
+  if (count_ == 0) return false;
+  *e = ring_[head_];
   head_ = (head_ + 1) % capacity_;
   --count_;
-  return p;
+  return true;
 }
 
-void IoQueue::Complete(Page* page) {
+void IoQueue::Complete(Entry e) {
+  Page* page = e.page;
   SCHED_POINT(kEndIoBegin);
   mm_->a_ops().end_io(page);
   SCHED_POINT(kEndIoDone);
   end_page_writeback(*mm_, page);
+  if (e.unlock) unlock_page_from_io(page);
   put_page(page);
 }
 
 int IoQueue::Drain() {
   int n = 0;
-  while (Page* p = Pop()) {
-    Complete(p);
+  Entry e;
+  while (Pop(&e)) {
+    Complete(e);
     ++n;
   }
   return n;
@@ -130,7 +140,7 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
     }
     SCHED_POINT(kWriteCachePagesAfterClearDirty);
     writepage_starts(mm, page);
-    mm.a_ops().writepage(page, wbc);  // unlocks
+    mm.a_ops().writepage(page, wbc);  // unlocks, or hands the lock to the I/O
     ++pass.written;
     put_page(page);
   }
@@ -153,6 +163,7 @@ void sync_mapping(MmContext& mm, bool drain) {
   // Bounded: each pass writes every page dirty at its start; with the
   // workers stopped nothing re-dirties them.
   for (int i = 0; i < 8 && mm.mapping().nr_dirty() > 0; ++i) {
+    if (drain) mm.io().Drain();  // no queued write may hold a page lock we take
     write_cache_pages(mm, wbc);
     if (drain) mm.io().Drain();
   }

@@ -19,7 +19,13 @@ struct Page;
 
 // Pages under writeback waiting for their I/O to complete.  ->writepage
 // submits; the I/O thread (Run) or a test (Drain) completes them:
-// ->end_io, then end_page_writeback, then the submit reference is dropped.
+// ->end_io, then end_page_writeback, then (SubmitLocked) unlock_page, then
+// the submit reference is dropped.
+//
+// A page submitted with SubmitLocked stays locked until its completion, so
+// whoever completes I/O must not wait for such a page's lock first: a
+// thread that drains the queue itself (Drain) drains before it locks a page
+// that may be in it (sync_mapping with `drain`).
 //
 // Thread-safety: safe for concurrent access.
 class IoQueue {
@@ -27,6 +33,11 @@ class IoQueue {
   IoQueue(MmContext* mm, size_t capacity);
   // Takes a reference on `page` for the I/O.
   void Submit(Page* page);
+  // The same for a page whose lock goes with the write: REQUIRES the caller
+  // holds the page lock, which it hands to the completion
+  // (hand_off_page_lock); the completion unlocks after end_page_writeback, as
+  // fs/ceph/addr.c:writepages_finish() does in v2.6.34.
+  void SubmitLocked(Page* page);
   // Completes everything queued so far; returns how many.
   int Drain();
   // The I/O thread's wait: read events() before looking at the queue (and
@@ -53,8 +64,13 @@ class IoQueue {
   }
 
  private:
-  Page* Pop();
-  void Complete(Page* page);
+  struct Entry {
+    Page* page;
+    bool unlock;  // SubmitLocked: the completion releases the page lock
+  };
+  void Push(Entry e);
+  bool Pop(Entry* e);
+  void Complete(Entry e);
 
   MmContext* const mm_;
   const size_t capacity_;
@@ -62,7 +78,7 @@ class IoQueue {
   FutexMutex mu_{LockClass::kIoQueue, "I/O queue"};
   // State below is protected by mu_.  A ring: one in-flight write per page at
   // most, so capacity = pages never overflows.
-  std::unique_ptr<Page*[]> ring_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Entry[]> ring_ ABSL_GUARDED_BY(mu_);
   size_t head_ ABSL_GUARDED_BY(mu_) = 0;
   size_t count_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -91,7 +107,9 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc);
 
 // The final sync (fsync of the whole file): data-integrity writeback until no
 // page is tagged dirty, every write completed, then ->commit.  `drain`
-// completes I/O inline when no I/O thread runs.
+// completes I/O inline when no I/O thread runs; it then completes what is
+// queued before each pass, so the pass never waits for the lock of a page
+// whose write (SubmitLocked) only this thread would complete.
 void sync_mapping(MmContext& mm, bool drain);
 
 }  // namespace pagerace

@@ -183,8 +183,14 @@ void AppendTimeline(nlohmann::json* out, int pid, const std::string& name,
       held[{e.tid, pe.page}] = e.t_ns;
     } else if (e.event == Event::kUnlockPage) {
       auto it = held.find({e.tid, pe.page});
+      if (it == held.end()) {
+        // A lock handed to a write's completion (hand_off_page_lock) is
+        // released on another thread: the span stays on the taker's track.
+        it = std::find_if(held.begin(), held.end(),
+                          [&](const auto& h) { return h.first.second == pe.page; });
+      }
       if (it == held.end()) continue;  // taken before the trace's window
-      span(e.tid, pe.page, it->second, e.t_ns, false);
+      span(it->first.first, pe.page, it->second, e.t_ns, false);
       held.erase(it);
     } else {
       out->push_back({{"name", EventName(e.event)}, {"cat", "page"}, {"ph", "i"}, {"s", "t"},
