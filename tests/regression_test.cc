@@ -175,7 +175,7 @@ TEST_P(SeedRaceTest, LegacyDoWpPageLosesTheStore) {
   EXPECT_GE(o.i0, 1u);          // clean page, bytes not on the server
   EXPECT_FALSE(o.store_persisted);
   EXPECT_EQ(m.load(0, 0, 0), kStamp);  // still in memory...
-  ASSERT_TRUE(shrink_page(*m.mm, 0));  // ...until reclaim drops the "clean" page
+  ASSERT_TRUE(shrink_page(*m.mm, 0).evicted);  // ...until reclaim drops the "clean" page
   EXPECT_NE(m.load(1, 0, 0), kStamp);  // re-read from the server: lost
 }
 

@@ -51,6 +51,11 @@ struct MixedOptions {
   // the CPU to the faulting workers (harness pacing, not synchronisation).
   int64_t pwrite_pause_ns = 20'000;
   int64_t reclaim_pause_ns = 500'000;
+  // Reclaim deactivates each page before shrinking it; with buffer heads
+  // over their limit (fs/buffer.c:buffer_heads_over_limit), deactivation
+  // strips the page's fs-private data where ->releasepage agrees, mapped or
+  // not (v2.6.29 shrink_active_list -> pagevec_strip).
+  bool buffer_heads_over_limit = false;
   bool truncate = false;
   int64_t truncate_pause_ns = 2'000'000;
   uint64_t hot_pages = 0;  // `hot`: every thread on the first N pages (0: all)
