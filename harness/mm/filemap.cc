@@ -182,6 +182,7 @@ bool shrink_locked_page(MmContext& mm, Page* page, ShrinkResult* r) {
 // difference is one of frequency, not of the states it reaches).
 ShrinkResult shrink_page(MmContext& mm, uint64_t index) {
   ShrinkResult r;
+  SCHED_POINT(kReclaimBegin);
   Page* page = mm.mapping().find_get_page(index);
   if (!page) return r;
   // Reclaim does not sleep on a locked page.
