@@ -733,8 +733,11 @@ INSTANTIATE_TEST_SUITE_P(Nfs, NfsEofTest, ::testing::Values("nfs", "nfs:unlocked
 //      pte gone, faults into __do_fault and ->page_mkwrite, which attaches
 //      metadata again: the store reaches the backing store.
 //   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin,
-//              <retire> < do_wp_page:before_ptl_relock and
-//              do_wp_page:after_pte_mkwrite < shrink_page:after_lock_page.
+//              <retire> < do_wp_page:before_ptl_relock,
+//              do_wp_page:after_pte_mkwrite < shrink_page:after_lock_page and
+//              shrink_page:after_try_to_unmap < do_wp_page:before_set_page_dirty
+//              (F's wait_on_page_locked may run before reclaim's trylock:
+//              the last pair keeps F's set_page_dirty after the unmap).
 struct TransferCase {
   const char* fs;
   const char* retire;  // the point after which the fs holds no metadata
@@ -745,7 +748,8 @@ void PrintTo(const TransferCase& c, std::ostream* os) { *os << c.fs; }
 
 std::string TransferDeps(const TransferCase& c) {
   return std::string("do_wp_page:after_mkwrite<write_cache_pages:begin,") + c.retire +
-         "<do_wp_page:before_ptl_relock,do_wp_page:after_pte_mkwrite<shrink_page:after_lock_page";
+         "<do_wp_page:before_ptl_relock,do_wp_page:after_pte_mkwrite<shrink_page:after_lock_page,"
+         "shrink_page:after_try_to_unmap<do_wp_page:before_set_page_dirty";
 }
 
 class ReclaimTransferTest : public ::testing::TestWithParam<TransferCase> {};
@@ -803,8 +807,12 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ReclaimTransferLockedTest, LockedForbidsIt) {
   TestMachine m("locked", "nfs", 2, 2);
   CleanReadOnlyPage(m);
+  // Race R1's first three dependencies: its fourth would wait for a
+  // try_to_unmap that never comes, since reclaim's trylock_page fails here.
   const uint64_t skipped = RunPair(
-      TransferDeps(TransferCase{"nfs", "commit:end", true}).c_str(), "fault",
+      "do_wp_page:after_mkwrite<write_cache_pages:begin,commit:end<do_wp_page:before_ptl_relock,"
+      "do_wp_page:after_pte_mkwrite<shrink_page:after_lock_page",
+      "fault",
       [&] { m.store(0, 0, 0, kStamp); }, "reclaim",
       [&] {
         m.writeback();
