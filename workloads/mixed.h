@@ -6,8 +6,11 @@
 //    still holds the worker's own last stamp (fsx-style read-back);
 //  - pwrite writers dirty pages through the pwrite path, so pages become
 //    PG_dirty while their ptes stay read-only (the seed's precondition);
-//  - a reclaim thread evicts clean pages, so a page the VM wrongly thinks
-//    clean loses its data for good, and the next fault re-reads the store.
+//  - a reclaim thread runs shrink_page_list on random pages: it unmaps them
+//    (a writable pte's dirtiness goes to set_page_dirty), writes dirty ones
+//    through pageout() and evicts clean ones, so a page the VM wrongly
+//    thinks clean loses its data for good, and the next fault re-reads the
+//    store.
 //  - with `truncate`, a truncator shrinks the file to a random size in its
 //    upper half and grows it back, so faults race page removal (the
 //    `!mapping` re-checks, I5) and stores past EOF are refused.  Truncation
