@@ -54,6 +54,8 @@ class NfsAdapter : public StoreBackedOps {
   void end_io(Page* page) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
+  // A request holds a reference on its page (nfs_create_request).
+  bool private_pins_page() const override { return true; }
   void invalidatepage(Page* page) override;
   void invalidate_partial(Page* page, uint32_t offset) override;
   void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;

@@ -176,7 +176,7 @@ TEST_P(SeedRaceTest, LegacyDoWpPageLosesTheStore) {
   EXPECT_GE(o.i0, 1u);          // clean page, bytes not on the server
   EXPECT_FALSE(o.store_persisted);
   EXPECT_EQ(m.load(0, 0, 0), kStamp);  // still in memory...
-  ASSERT_TRUE(shrink_page(*m.mm, 0));  // ...until reclaim drops the "clean" page
+  ASSERT_TRUE(shrink_page(*m.mm, 0).evicted);  // ...until reclaim drops the "clean" page
   EXPECT_NE(m.load(1, 0, 0), kStamp);  // re-read from the server: lost
 }
 
@@ -881,6 +881,260 @@ INSTANTIATE_TEST_SUITE_P(Nfs, NfsEofTest, ::testing::Values("nfs", "nfs:unlocked
                            return std::string(info.param) == "nfs" ? std::string("v2_6_30")
                                                                    : std::string("v2_6_29");
                          });
+
+// --- Reclaim (mm/vmscan.c:shrink_page_list and pageout, v2.6.29) ---
+//
+// Race R1 — the pte-dirty transfer meets retired fs metadata (legacy):
+//   0. setup: page 0 clean, read-only in mapping 0, no fs metadata.
+//   1. F stores to page 0 -> do_wp_page: ->page_mkwrite attaches the fs's
+//      metadata and dirties the page; under `legacy` it returns unlocked.
+//   2. W: a whole writeback pass: clear_page_dirty_for_io, ->writepage, the
+//      write completes and the fs retires the page's metadata (NFS: at
+//      COMMIT; ceph and btrfs: at the write's completion).
+//   3. F retakes the ptl: pte_same holds, the pte becomes writable; F has
+//      not called set_page_dirty yet, and holds no page lock.
+//   4. W reclaims page 0: trylock_page succeeds; try_to_unmap clears F's
+//      writable pte and moves its dirtiness into set_page_dirty, which meets
+//      a page the fs's writeback already finished with.  What happens next
+//      is the adapter's ->set_page_dirty, as in the kernel:
+//        nfs     __set_page_dirty_nobuffers: PG_dirty, no request (I2);
+//        btrfs   __set_page_dirty_nobuffers: PG_dirty, no delalloc (I2);
+//        ceph    ceph_set_page_dirty attaches a fresh snap context: none;
+//        buffer  __set_page_dirty_buffers re-dirties the kept buffers: none.
+//      (`none` has no ->page_mkwrite, so no step 1 and nothing to retire.)
+//      The I2 is not data-losing: no pte is writable and F's store has not
+//      landed.  pageout() then refuses the page: F still holds the
+//      reference do_wp_page took before ->page_mkwrite, so
+//      is_page_cache_freeable fails (PAGE_KEEP), and so would
+//      __remove_mapping.
+//   5. F: wait_on_page_locked, set_page_dirty, return; its store finds the
+//      pte gone, faults into __do_fault and ->page_mkwrite, which attaches
+//      metadata again: the store reaches the backing store.
+//   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin,
+//              <retire> < do_wp_page:before_ptl_relock,
+//              do_wp_page:after_pte_mkwrite < shrink_page:after_lock_page and
+//              shrink_page:after_try_to_unmap < do_wp_page:before_set_page_dirty
+//              (F's wait_on_page_locked may run before reclaim's trylock:
+//              the last pair keeps F's set_page_dirty after the unmap).
+struct TransferCase {
+  const char* fs;
+  const char* retire;  // the point after which the fs holds no metadata
+  bool i2;             // reclaim's set_page_dirty meets no metadata
+};
+
+void PrintTo(const TransferCase& c, std::ostream* os) { *os << c.fs; }
+
+std::string TransferDeps(const TransferCase& c) {
+  return std::string("do_wp_page:after_mkwrite<write_cache_pages:begin,") + c.retire +
+         "<do_wp_page:before_ptl_relock,do_wp_page:after_pte_mkwrite<shrink_page:after_lock_page,"
+         "shrink_page:after_try_to_unmap<do_wp_page:before_set_page_dirty";
+}
+
+class ReclaimTransferTest : public ::testing::TestWithParam<TransferCase> {};
+
+TEST_P(ReclaimTransferTest, LegacyTransferMeetsRetiredMetadata) {
+  const TransferCase& c = GetParam();
+  TestMachine m("legacy", c.fs, 2, 2);
+  CleanReadOnlyPage(m);
+  ShrinkResult r;
+  const uint64_t skipped = RunPair(
+      TransferDeps(c).c_str(), "fault", [&] { m.store(0, 0, 0, kStamp); }, "reclaim",
+      [&] {
+        m.writeback();
+        r = shrink_page(*m.mm, 0);
+      });
+  TestThread t("check");
+  EXPECT_EQ(skipped, 0u) << "the interleaving was not forced";
+  EXPECT_TRUE(r.pte_dirty) << "try_to_unmap found no writable pte";
+  EXPECT_FALSE(r.paged_out) << "pageout wrote a page the fault still holds";
+  EXPECT_FALSE(r.evicted);
+  uint64_t i2 = 0, i2_losing = 0;
+  for (const RaceGroup& g : m.mm->oracle().Groups()) {
+    if (g.first.kind != RaceKind::kDirtyWithoutMetadata) continue;
+    ++i2;
+    if (g.first.data_losing) ++i2_losing;
+  }
+  EXPECT_EQ(i2 > 0, c.i2) << Describe(m);
+  EXPECT_EQ(i2_losing, 0u) << Describe(m);
+  EXPECT_EQ(m.load(1, 0, 0), kStamp);
+  m.writeback();
+  m.mm->audit_all();
+  sync_mapping(*m.mm, /*drain=*/true);
+  EXPECT_EQ(m.persisted_slot(0, 0), kStamp) << "the re-fault heals: the store is kept";
+  EXPECT_EQ(m.races(), i2) << "nothing but reclaim's I2" << Describe(m);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Adapters, ReclaimTransferTest,
+    ::testing::Values(TransferCase{"nfs", "commit:end", true},
+                      TransferCase{"nfs:unlocked", "commit:end", true},
+                      TransferCase{"btrfs", "end_io:done", true},
+                      TransferCase{"ceph", "end_io:done", false},
+                      TransferCase{"buffer", "end_io:done", false}),
+    [](const auto& info) {
+      std::string n = info.param.fs;
+      for (char& ch : n) {
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return n;
+    });
+
+// The same interleaving under `locked`: ->page_mkwrite returns with the page
+// locked and the VM keeps it through set_page_dirty, so writeback cannot run
+// in step 2 nor reclaim lock the page in step 4.
+TEST(ReclaimTransferLockedTest, LockedForbidsIt) {
+  TestMachine m("locked", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  // Race R1's first three dependencies: its fourth would wait for a
+  // try_to_unmap that never comes, since reclaim's trylock_page fails here.
+  const uint64_t skipped = RunPair(
+      "do_wp_page:after_mkwrite<write_cache_pages:begin,commit:end<do_wp_page:before_ptl_relock,"
+      "do_wp_page:after_pte_mkwrite<shrink_page:after_lock_page",
+      "fault",
+      [&] { m.store(0, 0, 0, kStamp); }, "reclaim",
+      [&] {
+        m.writeback();
+        shrink_page(*m.mm, 0);
+      });
+  TestThread t("check");
+  EXPECT_GE(skipped, 1u) << "the page lock should forbid this interleaving";
+  sync_mapping(*m.mm, /*drain=*/true);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_EQ(m.persisted_slot(0, 0), kStamp);
+}
+
+// Race R2 — pageout() and legacy's window (v2.6.29 do_wp_page takes a page
+// reference before ->page_mkwrite and drops it after set_page_dirty):
+//   0. setup: page 0 clean, read-only in mapping 0, no request.
+//   1. F stores -> do_wp_page: get_page, ->page_mkwrite makes a request and
+//      dirties the page, returns unlocked (the window is open).
+//   2. W reclaims page 0: trylock_page succeeds (nobody holds the lock);
+//      try_to_unmap clears the read-only pte (nothing to transfer); the page
+//      is dirty, so pageout() -- but is_page_cache_freeable sees F's
+//      reference: PAGE_KEEP, no ->writepage.  Reclaim's pageout cannot
+//      enter a fault's window; only write_cache_pages, which checks no
+//      reference count, can (race 1).
+//   3. F retakes the ptl: the pte changed (pte_same fails), F retries; the
+//      store re-faults through __do_fault and lands.
+//   Forced by: do_wp_page:after_mkwrite < shrink_page:begin and
+//              shrink_page:after_try_to_unmap < do_wp_page:before_ptl_relock.
+TEST(ReclaimPageoutTest, PageoutCannotEnterLegacysWindow) {
+  TestMachine m("legacy", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  // Completes any write reclaim starts, so a model whose pageout does enter
+  // the window fails the checks below rather than hanging F's re-fault
+  // (nfs_updatepage waits for the write in flight).
+  TestIoThread io(m);
+  ShrinkResult r;
+  const uint64_t skipped = RunPair(
+      "do_wp_page:after_mkwrite<shrink_page:begin,"
+      "shrink_page:after_try_to_unmap<do_wp_page:before_ptl_relock",
+      "fault", [&] { m.store(0, 0, 0, kStamp); }, "reclaim", [&] { r = shrink_page(*m.mm, 0); });
+  TestThread t("check");
+  EXPECT_EQ(skipped, 0u) << "the interleaving was not forced";
+  EXPECT_FALSE(r.pte_dirty);
+  EXPECT_FALSE(r.paged_out) << "is_page_cache_freeable must see the fault's reference";
+  EXPECT_FALSE(r.evicted);
+  EXPECT_EQ(sched::Hits(sched::kPageoutAfterClearDirty), 0u);
+  sync_mapping(*m.mm, /*drain=*/true);
+  m.mm->audit_all();
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  EXPECT_EQ(m.persisted_slot(0, 0), kStamp);
+}
+
+// Race R3 — pageout() writes outside write_cache_pages, and makes the seed's
+// loss permanent by itself (legacy, NFS):
+//   1-3. race 1 (kRace1): writeback retires the request inside legacy's
+//      window; F dirties a writable page NFS holds no request for (I2,
+//      data-losing) and its store lands.
+//   4. reclaim (no writeback thread): try_to_unmap clears the writable pte
+//      (the page is already PG_dirty: set_page_dirty does nothing new);
+//      pageout(): no fault holds the page now, clear_page_dirty_for_io,
+//      ->writepage with wbc.for_reclaim -- NFS has no request and sends
+//      nothing (I3); the page is clean, so reclaim relocks it, releases it
+//      and __remove_mapping frees it: the clean page differs from the
+//      server (I0), and the next load reads the server's old bytes.
+// Under `locked` the same interleaving is forbidden (race 1's test): the
+// store reaches the server, whichever of writeback and pageout writes it.
+TEST(ReclaimPageoutTest, PageoutMakesTheSeedsLossPermanent) {
+  TestMachine m("legacy", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  const uint64_t skipped = RunPair(
+      kRace1, "fault", [&] { m.store(0, 0, 0, kStamp); }, "writeback", [&] { m.writeback(); });
+  TestThread t("reclaim");
+  EXPECT_EQ(skipped, 0u) << "the interleaving was not forced";
+  ASSERT_GE(m.races(RaceKind::kDirtyWithoutMetadata), 1u);
+  const uint64_t writebacks = t.count(Stat::kWritebacks);
+  ShrinkResult r = shrink_page(*m.mm, 0);
+  EXPECT_TRUE(r.pte_dirty);
+  EXPECT_TRUE(r.paged_out);
+  EXPECT_EQ(t.count(Stat::kWritebacks), writebacks + 1) << "->writepage from reclaim";
+  EXPECT_TRUE(r.evicted) << "NFS sent nothing, so the page was clean at once";
+  EXPECT_GE(m.races(RaceKind::kWritepageWithoutMetadata), 1u) << Describe(m);
+  EXPECT_GE(m.races(RaceKind::kLostDirty), 1u) << Describe(m);
+  EXPECT_NE(m.persisted_slot(0, 0), kStamp);
+  EXPECT_NE(m.load(1, 0, 0), kStamp);  // re-read from the server: lost
+}
+
+TEST(ReclaimPageoutTest, LockedKeepsTheStoreThroughPageout) {
+  TestMachine m("locked", "nfs", 2, 2);
+  CleanReadOnlyPage(m);
+  const uint64_t skipped = RunPair(
+      kRace1, "fault", [&] { m.store(0, 0, 0, kStamp); }, "writeback", [&] { m.writeback(); });
+  TestThread t("reclaim");
+  EXPECT_EQ(skipped, 1u) << "the page lock should forbid this interleaving";
+  m.store(0, 0, 1, kStamp);  // dirty and writable again, for pageout
+  ShrinkResult r = shrink_page(*m.mm, 0);
+  EXPECT_TRUE(r.pte_dirty);
+  EXPECT_TRUE(r.paged_out);
+  EXPECT_FALSE(r.evicted);  // under writeback
+  m.mm->io().Drain();
+  m.mm->a_ops().commit();
+  EXPECT_TRUE(shrink_page(*m.mm, 0).evicted);
+  EXPECT_EQ(m.load(1, 0, 0), kStamp);
+  EXPECT_EQ(m.load(1, 0, 1), kStamp);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+}
+
+// pagevec_strip (v2.6.29 shrink_active_list while buffer_heads_over_limit):
+// a clean, mapped buffer.c page loses its buffer heads and stays cached and
+// mapped; a dirty one keeps them (try_to_free_buffers: a dirty buffer is
+// busy); NFS keeps a page with a request (nfs_release_page).  The stripped
+// page's next store faults into ->page_mkwrite, which rebuilds the buffers
+// from the block map without allocating, and writeback writes it.
+TEST(ReclaimStripTest, StripsCleanMappedBuffersOnly) {
+  TestMachine m("locked", "buffer", 2, 2);
+  TestThread t("worker");
+  m.store(0, 0, 0, 1);
+  m.store(0, 1, 0, 1);
+  m.writeback();
+  m.store(0, 1, 0, 2);  // page 1 dirty again, buffers dirty
+  Page* p0 = m.mm->mapping().find_get_page(0);
+  Page* p1 = m.mm->mapping().find_get_page(1);
+  ASSERT_TRUE(PagePrivate(p0));
+  EXPECT_TRUE(pagevec_strip(*m.mm, 0));
+  EXPECT_FALSE(PagePrivate(p0));
+  EXPECT_EQ(m.pte(0, 0), kPteReadOnly);  // still mapped...
+  EXPECT_EQ(m.mm->mapping().find_get_page(0), p0);  // ...and cached
+  put_page(p0);
+  EXPECT_FALSE(pagevec_strip(*m.mm, 1));
+  EXPECT_TRUE(PagePrivate(p1));
+  m.store(0, 0, 0, 3);  // re-faults: block_page_mkwrite rebuilds the buffers
+  EXPECT_TRUE(PagePrivate(p0));
+  m.writeback();
+  m.mm->audit_all();
+  EXPECT_EQ(m.persisted_slot(0, 0), 3u);
+  EXPECT_EQ(m.persisted_slot(1, 0), 2u);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+  put_page(p0);
+  put_page(p1);
+
+  TestMachine n("locked", "nfs", 2, 2);
+  n.store(0, 0, 0, 1);  // a dirty request
+  EXPECT_FALSE(pagevec_strip(*n.mm, 0));
+  n.writeback();  // committed: the request is gone, and PG_private with it
+  EXPECT_FALSE(pagevec_strip(*n.mm, 0)) << "no private data left to strip";
+}
 
 // `modern` closes the seed's windows as `locked` does.
 TEST(ModernTest, ClosesTheDoWpPageWindow) {

@@ -103,7 +103,14 @@ void MixedWorkload::PwriteStep(int p, Rng* rng, uint64_t* seq) {
   CountStat(Stat::kOps);
 }
 
-void MixedWorkload::ReclaimStep(Rng* rng) { shrink_page(*mm_, rng->Below(mm_->pages())); }
+// One page through v2.6.29's shrink_zone order: shrink_active_list moves it
+// to the inactive list (stripping its buffers while buffer heads are over
+// their limit), then shrink_inactive_list -> shrink_page_list.
+void MixedWorkload::ReclaimStep(Rng* rng) {
+  const uint64_t index = rng->Below(mm_->pages());
+  if (options_.buffer_heads_over_limit) pagevec_strip(*mm_, index);
+  shrink_page(*mm_, index);
+}
 
 void MixedWorkload::TruncateStep(Rng* rng, bool grow) {
   const uint64_t pages = mm_->pages();

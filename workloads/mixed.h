@@ -6,8 +6,11 @@
 //    still holds the worker's own last stamp (fsx-style read-back);
 //  - pwrite writers dirty pages through the pwrite path, so pages become
 //    PG_dirty while their ptes stay read-only (the seed's precondition);
-//  - a reclaim thread evicts clean pages, so a page the VM wrongly thinks
-//    clean loses its data for good, and the next fault re-reads the store.
+//  - a reclaim thread runs shrink_page_list on random pages: it unmaps them
+//    (a writable pte's dirtiness goes to set_page_dirty), writes dirty ones
+//    through pageout() and evicts clean ones, so a page the VM wrongly
+//    thinks clean loses its data for good, and the next fault re-reads the
+//    store.
 //  - with `truncate`, a truncator shrinks the file to a random size in its
 //    upper half and grows it back, so faults race page removal (the
 //    `!mapping` re-checks, I5) and stores past EOF are refused.  Truncation
@@ -51,6 +54,11 @@ struct MixedOptions {
   // the CPU to the faulting workers (harness pacing, not synchronisation).
   int64_t pwrite_pause_ns = 20'000;
   int64_t reclaim_pause_ns = 500'000;
+  // Reclaim deactivates each page before shrinking it; with buffer heads
+  // over their limit (fs/buffer.c:buffer_heads_over_limit), deactivation
+  // strips the page's fs-private data where ->releasepage agrees, mapped or
+  // not (v2.6.29 shrink_active_list -> pagevec_strip).
+  bool buffer_heads_over_limit = false;
   bool truncate = false;
   int64_t truncate_pause_ns = 2'000'000;
   uint64_t hot_pages = 0;  // `hot`: every thread on the first N pages (0: all)

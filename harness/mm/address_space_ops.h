@@ -39,6 +39,9 @@ struct Page;
 
 struct WritebackControl {
   enum SyncMode { kSyncNone, kSyncAll } sync_mode = kSyncNone;
+  // Set by reclaim's pageout() (v2.6.29 wbc.for_reclaim): one page written
+  // outside write_cache_pages, with no ->writepages around it.
+  bool for_reclaim = false;
 };
 
 // MetadataState (what the fs holds for a page) is the invariants' vocabulary:
@@ -101,6 +104,11 @@ class AddressSpaceOps {
   virtual void truncate_store(int64_t size) = 0;
   // Returns false to keep the page (metadata attached that must not be lost).
   virtual bool releasepage(Page* page) { return true; }
+  // Whether the fs's private data (PG_private) holds a page reference, as
+  // every kernel user of PG_private does (buffer heads, nfs_page, btrfs's
+  // extent mapping); reclaim's is_page_cache_freeable() discounts it.  Only
+  // the NFS adapter models that reference so far.
+  virtual bool private_pins_page() const { return false; }
   // Fills the locked page from the backing store (through the kernel alias).
   virtual int readpage(Page* page) = 0;
   // ->writepages' own locking around a writeback pass (an ext4-style journal

@@ -94,7 +94,14 @@ class ModernScheme : public FaultScheme {
       }
     }
     SCHED_POINT(kDoSharedFaultBeforePtlLock);
-    const bool installed = finish_fault(mm, vmf, /*check_stable=*/true);
+    // Stable pages are the filesystem's promise, made in ->page_mkwrite
+    // (5.15: wait_for_stable_page is called from there); a mapping without
+    // ->page_mkwrite waits for nothing in v5.15 and may store into a page
+    // under writeback, so I7 is asked only after ->page_mkwrite, as on
+    // do_wp_page's reuse path.  (Reached since reclaim's pageout leaves a
+    // page unmapped under writeback.)
+    const bool installed =
+        finish_fault(mm, vmf, /*check_stable=*/mm.a_ops().has_page_mkwrite());
     SCHED_POINT(kDoSharedFaultBeforeSetPageDirty);
     if (installed) {
       get_page(page);

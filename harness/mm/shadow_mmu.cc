@@ -161,31 +161,32 @@ bool ShadowMmu::page_mkclean(Page* page) {
   return was_writable;
 }
 
-// Models mm/rmap.c:try_to_unmap() as reclaim uses it, as of v2.6.29;
-// differences: refuses (rather than transferring the dirty bit) when a pte
-// is writable, since a writable pte here always means a dirty page.
+// Models mm/rmap.c:try_to_unmap() -> try_to_unmap_file() ->
+// try_to_unmap_one() as of v2.6.29 (same in v2.6.30) for a file page, not
+// for migration; differences: the rmap walk is "the same index in every user
+// mapping"; no young bit, so never SWAP_FAIL (v2.6.29 fails on a pte whose
+// accessed bit was set since page_referenced; the model's reclaim stands for
+// the scan that finds it unreferenced), no VM_LOCKED (SWAP_MLOCK); every ptl
+// is taken before any pte changes (the kernel takes one at a time under
+// i_mmap_lock), and the dirty bit is handed back to the caller, which calls
+// set_page_dirty after the ptls are dropped -- v2.6.29 calls it inside
+// try_to_unmap_one with that pte's ptl held.  Either way the page lock is
+// held throughout and the pte is already gone, so no fault can see the page
+// between the pte clear and the set_page_dirty.
 // Locks taken in a loop are beyond the thread-safety analysis.
-bool ShadowMmu::try_to_unmap_clean(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  // Lock every ptl of the page first (vma order) so the check and the unmap
-  // are one step.
+bool ShadowMmu::try_to_unmap(Page* page) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   for (int v = 0; v < nr_vmas_; ++v) vmas_[v].ptes[page->index].ptl.Lock();
-  bool writable = false;
+  bool dirty = false;
   for (int v = 0; v < nr_vmas_; ++v) {
     Pte& p = vmas_[v].ptes[page->index];
     p.ptl.AssertHeld();
-    if (p.page == page && pte_state(p.val.load(std::memory_order_relaxed)) == kPteWritable) {
-      writable = true;
-    }
-  }
-  if (!writable) {
-    for (int v = 0; v < nr_vmas_; ++v) {
-      Pte& p = vmas_[v].ptes[page->index];
-      p.ptl.AssertHeld();
-      if (p.page == page) set_pte(v, page->index, kPteNone, nullptr);
-    }
+    if (p.page != page) continue;
+    // ptep_clear_flush: the pte's dirty bit is read as it goes.
+    dirty |= pte_state(p.val.load(std::memory_order_relaxed)) == kPteWritable;
+    set_pte(v, page->index, kPteNone, nullptr);
   }
   for (int v = nr_vmas_; v-- > 0;) vmas_[v].ptes[page->index].ptl.Unlock();
-  return !writable;
+  return dirty;
 }
 
 void ShadowMmu::zap_index(uint64_t index) {

@@ -82,10 +82,11 @@ class ShadowMmu {
   // returns whether any pte was writable.  Takes each ptl.  Models
   // mm/rmap.c:page_mkclean().
   bool page_mkclean(Page* page);
-  // Unmaps `page` from every user mapping; returns false (and unmaps nothing)
-  // if a pte maps it writable.  Takes each ptl.  Models try_to_unmap() as
-  // reclaim uses it on a clean page.
-  bool try_to_unmap_clean(Page* page);
+  // Unmaps `page` from every user mapping, writable ptes included; returns
+  // whether any pte was writable, i.e. dirty (writable <=> dirty here): the
+  // caller owes the page a set_page_dirty.  Takes each ptl.  Models
+  // mm/rmap.c:try_to_unmap() for a file page as reclaim uses it.
+  bool try_to_unmap(Page* page);
   // Clears the pte of `index` in every user mapping, whatever page it maps.
   // Takes each ptl.  Models unmap_mapping_range() for one page.
   void zap_index(uint64_t index);
