@@ -194,14 +194,24 @@ bool CephAdapter::writepage_nounlock(Page* page) {
 //
 // A dirty page with no snap context: v2.6.34 reads the page's context
 // (`pgsnapc->seq`) without checking it for NULL and oopses in the flusher,
-// leaving the page locked and its data unwritten.  The model does not crash
-// the writeback thread; it writes nothing and unlocks, as the single-page
-// path (writepage_nounlock's "not dirty?") would: the data is lost either
-// way, and I3 (writepage_starts) and the ledger report it.  Differences: the
+// leaving the page locked and its data unwritten.  The model reports that
+// oops (`kernel_bug`) but does not crash the writeback thread; it writes
+// nothing and unlocks, as the single-page path (writepage_nounlock's "not
+// dirty?") would: the data is lost either way, and I3 (writepage_starts) and
+// the ledger report it too.  Differences: the
 // context check runs after clear_page_dirty_for_io here (before it there);
 // one page per OSD request.
+//
+// Reclaim's pageout() calls ->writepage itself, which in v2.6.34 is
+// ceph_writepage: writepage_nounlock (synchronous; "not dirty?" and nothing
+// written without a context), then unlock_page.
 int CephAdapter::writepage(Page* page, WritebackControl& wbc) {
   const uint64_t index = page->index;
+  if (wbc.for_reclaim) {
+    if (!writepage_nounlock(page)) mm_->trace(index, Event::kWritepageNoMetadata);
+    unlock_page(page);
+    return 0;
+  }
   bool has_snapc;
   {
     FutexLock l(&i_lock_);
@@ -214,6 +224,9 @@ int CephAdapter::writepage(Page* page, WritebackControl& wbc) {
   }
   if (!has_snapc) {
     mm_->trace(index, Event::kWritepageNoMetadata);
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+                         "NULL snap context dereferenced in ceph_writepages_start (v2.6.34: "
+                         "pgsnapc->seq of a dirty page without page->private)");
     unlock_page(page);
     return 0;
   }

@@ -32,6 +32,29 @@ TEST(CephTest, MkwriteAttachesTheCurrentSnapContext) {
   EXPECT_EQ(m.races(), 0u);
 }
 
+// Reclaim's pageout() calls ->writepage directly: v2.6.34's ceph_writepage,
+// writepage_nounlock (synchronous) then unlock_page — nothing left in
+// flight, the page unlocked and clean, its context and reference dropped.
+TEST(CephTest, PageoutWritesSynchronouslyThroughCephWritepage) {
+  TestMachine m("locked", "ceph", 4, 2);
+  TestThread t("worker");
+  m.store(0, 1, 2, 44);
+  ShrinkResult r = shrink_page(*m.mm, 1);
+  EXPECT_TRUE(r.pte_dirty);
+  EXPECT_TRUE(r.paged_out);
+  EXPECT_EQ(m.persisted_slot(1, 2), 44u) << "written before pageout returned";
+  EXPECT_EQ(m.mm->io().Drain(), 0) << "nothing was queued";
+  EXPECT_EQ(ceph(m).wrbuffer_ref(), 0);
+  EXPECT_EQ(ceph(m).page_snapc(1), 0u);
+  if (Page* p = m.mm->mapping().find_get_page(1)) {
+    EXPECT_FALSE(PageLocked(p));
+    EXPECT_FALSE(PageWriteback(p));
+    EXPECT_FALSE(PageDirty(p));
+    put_page(p);
+  }
+  EXPECT_EQ(m.races(), 0u);
+}
+
 TEST(CephTest, CompletionDropsTheContextAndTheReference) {
   TestMachine m("locked", "ceph", 4, 2);
   TestThread t("worker");
