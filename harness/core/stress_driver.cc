@@ -19,6 +19,7 @@ namespace {
 // locks is a deadlock.
 constexpr int64_t kWatchdogNs = 2'000'000'000;
 constexpr int64_t kMonitorPeriodNs = 20'000'000;
+constexpr int64_t kJoinPollNs = 1'000'000;  // while a stopping thread returns
 constexpr int64_t kProgressPeriodNs = 500'000'000;
 constexpr int kPhases = 3;
 
@@ -38,6 +39,8 @@ struct RunState {
   std::vector<std::unique_ptr<ThreadStats>> stats;
   std::atomic<bool> stop[kPhases] = {};
   std::atomic<int> bounded_done{0};
+  // Per role (index-aligned): its thread has returned from RunRole.
+  std::unique_ptr<std::atomic<bool>[]> exited;
 
   uint64_t sum(Stat s) const {
     uint64_t n = 0;
@@ -57,6 +60,7 @@ void RunRole(const std::shared_ptr<RunState>& state, size_t i) {
   }
   role.stop();
   if (role.bounded()) state->bounded_done.fetch_add(1);
+  state->exited[i].store(true, std::memory_order_release);
 }
 
 }  // namespace
@@ -75,6 +79,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   Machine& m = *state->machine;
   MmContext& mm = m.mm();
   state->roles = m.MakeRoles();
+  state->exited.reset(new std::atomic<bool>[state->roles.size()]());
   int bounded = 0;
   for (const auto& r : state->roles) {
     state->stats.push_back(std::make_unique<ThreadStats>());
@@ -102,6 +107,26 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   Watchdog watchdog(kWatchdogNs);
   bool inversion_reported = false;
   Oracle& oracle = mm.oracle();
+  // The watchdog's check, fed from the monitoring loop and from the stop
+  // (a deadlock that forms just before the end must not hang the joins).
+  auto deadlocked = [&](int64_t now) {
+    const uint64_t progress =
+        state->sum(Stat::kOps) + state->sum(Stat::kFaults) + state->sum(Stat::kWritebacks);
+    if (!watchdog.Stuck(progress, now)) return false;
+    uint64_t page;
+    const std::string who = DescribeLockWaits(
+        [&mm](uint64_t index) -> uint32_t {
+          Page* p = mm.mapping().find_get_page(index);
+          if (!p) return 0;
+          const uint32_t owner = p->lock_owner.load(std::memory_order_acquire);
+          put_page(p);
+          return owner;
+        },
+        &page);
+    oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, false, 0, 0, who.c_str());
+    result.deadlocked = true;
+    return true;
+  };
   for (;;) {
     Nap(kMonitorPeriodNs);
     const int64_t now = now_ns();
@@ -124,23 +149,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
         inversion_reported = true;
       }
     }
-    const uint64_t progress =
-        state->sum(Stat::kOps) + state->sum(Stat::kFaults) + state->sum(Stat::kWritebacks);
-    if (watchdog.Stuck(progress, now)) {
-      uint64_t page;
-      const std::string who = DescribeLockWaits(
-          [&mm](uint64_t index) -> uint32_t {
-            Page* p = mm.mapping().find_get_page(index);
-            if (!p) return 0;
-            const uint32_t owner = p->lock_owner.load(std::memory_order_acquire);
-            put_page(p);
-            return owner;
-          },
-          &page);
-      oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, false, 0, 0, who.c_str());
-      result.deadlocked = true;
-      break;
-    }
+    if (deadlocked(now)) break;
     if (on_progress && now - last_progress >= kProgressPeriodNs) {
       last_progress = now;
       on_progress({elapsed, target_s, state->sum(Stat::kOps), state->sum(Stat::kFaults),
@@ -157,38 +166,49 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     result.ungrouped_reports = oracle.ungrouped();
     result.races = oracle.Groups();
   };
-  if (result.deadlocked) {
-    // Threads stuck on locks cannot be joined, and the machine cannot be torn
-    // down under them: they keep their share of the run state, and the
-    // caller _exits after reporting.
+  // Threads stuck on locks cannot be joined, and the machine cannot be torn
+  // down under them: they keep their share of the run state, and the caller
+  // _exits after reporting.
+  auto abandon = [&] {
     for (auto& s : state->stop) s.store(true);
-    for (auto& t : threads) t.detach();
+    for (auto& t : threads) {
+      if (t.joinable()) t.detach();
+    }
     result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
     gather();
     return result;
-  }
+  };
+  if (result.deadlocked) return abandon();
 
   // Stop in phases: the workload's roles, then writeback, then (after the
-  // final sync, which needs it) I/O completion.
+  // final sync, which needs it) I/O completion.  Each phase's threads are
+  // joined once they have returned; until then the watchdog keeps watching,
+  // so a deadlock among them ends the run with its report, not a hang.
   auto stop_phase = [&](StopPhase phase) {
     state->stop[static_cast<int>(phase)].store(true);
     for (size_t i = 0; i < state->roles.size(); ++i) {
       if (state->roles[i]->stop_phase() == phase) state->roles[i]->wake();
     }
     for (size_t i = 0; i < state->roles.size(); ++i) {
-      if (state->roles[i]->stop_phase() == phase) threads[i].join();
+      if (state->roles[i]->stop_phase() != phase) continue;
+      while (!state->exited[i].load(std::memory_order_acquire)) {
+        if (deadlocked(now_ns())) return false;
+        Nap(kJoinPollNs);
+      }
+      threads[i].join();
     }
+    return true;
   };
   state->stop[static_cast<int>(StopPhase::kWorkload)].store(true);
   sched::Release();  // a worker in an ordered wait for a point that never came
-  stop_phase(StopPhase::kWorkload);
+  if (!stop_phase(StopPhase::kWorkload)) return abandon();
   result.elapsed_s = static_cast<double>(now_ns() - t0) / 1e9;
-  stop_phase(StopPhase::kWriteback);
+  if (!stop_phase(StopPhase::kWriteback)) return abandon();
   // The final sync runs unperturbed.
   result.pct = sched::Pct();
   sched::Reset();
   m.FinalSync();
-  stop_phase(StopPhase::kIo);
+  if (!stop_phase(StopPhase::kIo)) return abandon();
   m.FinalChecks();
 
   gather();
