@@ -364,10 +364,19 @@ void BufferAdapter::truncate_store(int64_t size) {
 MetadataState BufferAdapter::metadata_state(const Page* page, bool writable) const {
   FutexLock l(&i_lock_);
   const PageBuffers& pb = bufs_[page->index];
-  if (!pb.attached) return MetadataState::kAbsent;
   // Whatever may carry the user's data must have a block: the buffers
   // dirtied inside i_size, and, while a pte is writable, every buffer inside
-  // i_size (a store can land in any of them).
+  // i_size (a store can land in any of them).  A page whose buffer heads
+  // reclaim released (try_to_release_page) is judged by the block map: its
+  // next writepage creates them again (create_empty_buffers) and finds the
+  // blocks with get_block, as v2.6.30's __block_write_full_page does, so a
+  // page wholly on allocated blocks loses nothing; with a hole it must
+  // allocate there, which is what ->page_mkwrite exists to have done.
+  if (!pb.attached) {
+    const uint32_t want = buffers_in_isize(page->index);
+    return (pb.mapped & want) == want ? MetadataState::kDirtyCapable
+                                      : MetadataState::kNotDirtyCapable;
+  }
   const uint32_t want = buffers_in_isize(page->index);
   const uint32_t need = writable ? want : (pb.data & want);
   return (pb.mapped & need) == need ? MetadataState::kDirtyCapable

@@ -1,6 +1,8 @@
 #include "harness/base/thread_registry.h"
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/base/thread_annotations.h"
 #include "harness/base/futex.h"
@@ -14,7 +16,10 @@ thread_local ThreadInfo tls_info;
 
 struct Registry {
   FutexMutex mu{LockClass::kThreadRegistry, "thread registry"};
-  uint32_t next ABSL_GUARDED_BY(mu) = 1;
+  // Which tids a live thread holds.  A tid is given back when its thread
+  // unregisters and reused (lowest first); its role name stays for reports
+  // until then.
+  std::array<bool, kMaxThreads + 1> live ABSL_GUARDED_BY(mu) = {};
   std::array<std::string, kMaxThreads + 1> roles ABSL_GUARDED_BY(mu);
 };
 
@@ -32,7 +37,15 @@ uint32_t RegisterThread(const std::string& role, bool user_access, ThreadStats* 
   uint32_t tid;
   {
     FutexLock l(&r.mu);
-    tid = r.next <= kMaxThreads ? r.next++ : kMaxThreads;
+    tid = 1;
+    while (tid <= static_cast<uint32_t>(kMaxThreads) && r.live[tid]) ++tid;
+    if (tid > static_cast<uint32_t>(kMaxThreads)) {
+      // Sharing a tid would corrupt lock owners and the scheduler's
+      // per-thread state: stop here rather than hang later.
+      fprintf(stderr, "pagerace: harness bug: more than %d live harness threads\n", kMaxThreads);
+      abort();
+    }
+    r.live[tid] = true;
     r.roles[tid] = role;
   }
   tls_info.tid = tid;
@@ -44,6 +57,11 @@ uint32_t RegisterThread(const std::string& role, bool user_access, ThreadStats* 
 
 void UnregisterThread() {
   NotifyThreadExit();
+  if (const uint32_t tid = tls_info.tid; tid >= 1 && tid <= static_cast<uint32_t>(kMaxThreads)) {
+    Registry& r = registry();
+    FutexLock l(&r.mu);
+    r.live[tid] = false;
+  }
   tls_info = ThreadInfo{};
 }
 
@@ -57,8 +75,9 @@ std::string ThreadRole(uint32_t tid) {
 void ResetThreadRegistry() {
   Registry& r = registry();
   FutexLock l(&r.mu);
-  r.next = 1;
-  for (auto& s : r.roles) s.clear();
+  for (size_t tid = 0; tid < r.roles.size(); ++tid) {
+    if (!r.live[tid]) r.roles[tid].clear();
+  }
 }
 
 }  // namespace pagerace

@@ -29,13 +29,16 @@ struct ThreadInfo {
 // The calling thread's identity (zero-initialised until registered).
 ThreadInfo& current_thread();
 
-// Registers the calling thread under `role`; returns its tid.  Names are kept
-// for reports.  Thread-safe.
+// Registers the calling thread under `role`; returns its tid, the lowest not
+// held by a live thread (UnregisterThread gives it back).  Names are kept for
+// reports until the tid is reused.  More than kMaxThreads live threads is a
+// harness bug (abort).  Thread-safe.
 uint32_t RegisterThread(const std::string& role, bool user_access, ThreadStats* stats);
 void UnregisterThread();
 // The role registered for `tid` ("?" if none).  Thread-safe.
 std::string ThreadRole(uint32_t tid);
-// Forgets all roles (between independent runs in one process, e.g. tests).
+// Forgets the roles of tids no live thread holds (between independent runs in
+// one process, e.g. tests).
 void ResetThreadRegistry();
 
 // RAII registration for a scope (a thread body, a test).

@@ -199,6 +199,7 @@ ShrinkResult shrink_page(MmContext& mm, uint64_t index) {
 }
 
 bool pagevec_strip(MmContext& mm, uint64_t index) {
+  SCHED_POINT(kStripBegin);
   Page* page = mm.mapping().find_get_page(index);
   if (!page) return false;
   bool released = false;
@@ -211,6 +212,7 @@ bool pagevec_strip(MmContext& mm, uint64_t index) {
     unlock_page(page);
   }
   put_page(page);
+  SCHED_POINT(kStripEnd);
   return released;
 }
 
