@@ -29,7 +29,7 @@ Registry<AdapterEntry>& AdapterRegistry() {
        [] { return MakeBtrfsAdapter(true, false); }},
       {"none", "control (no fs metadata)", "tmpfs-like control: no page_mkwrite, no per-page metadata",
        [] { return MakeNoneAdapter(); }},
-      {"buffer", "v5.15 ext4_page_mkwrite (nodelalloc slow path), no stable writes",
+      {"buffer", "v5.15 ext4_page_mkwrite (nodelalloc slow path), no stable writes; an era mix under legacy/locked (v2.6.30 ext4 is buffer:ext4_v2.6.30)",
        "buffer.c blocks: journal, then block_page_mkwrite, returning locked; "
        "pagecache_isize_extended",
        [] { return MakeBufferAdapter({.name = "buffer"}); }},

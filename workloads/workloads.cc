@@ -10,7 +10,7 @@ constexpr uint32_t kEnospcOneIn = 16;
 
 Registry<WorkloadEntry>& WorkloadRegistry() {
   static auto* r = new Registry<WorkloadEntry>({
-      {"mixed", "mmap workers with read-back, pwrite writers, reclaim of clean pages"},
+      {"mixed", "mmap workers with read-back, pwrite writers, reclaim (unmap, pageout of dirty pages, eviction of clean ones)"},
       {"hot", "mixed, every thread on the same 4 pages",
        [](MixedOptions* o) { o->hot_pages = 4; }},
       {"multimap", "mixed over at least 3 user mappings", nullptr, nullptr, /*min_mappings=*/3},
