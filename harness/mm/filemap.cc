@@ -18,6 +18,7 @@ Page* grab_uptodate_page(MmContext& mm, uint64_t index) {
     mm.a_ops().readpage(page);
     SetPageFlag(page, PG_uptodate);
     mm.trace(index, Event::kReadpage);
+    mm.clear_stale_tail(index);  // read from the store: no stale bytes
   }
   return page;
 }

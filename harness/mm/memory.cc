@@ -67,6 +67,7 @@ vm_fault_t filemap_fault(MmContext& mm, VmFault& vmf) {
     mm.a_ops().readpage(page);
     SetPageFlag(page, PG_uptodate);
     mm.trace(vmf.pgoff, Event::kReadpage);
+    mm.clear_stale_tail(vmf.pgoff);  // read from the store: no stale bytes
   }
   // i_size may have shrunk while we slept on the page lock.
   if (start >= mm.mapping().i_size()) {

@@ -7,10 +7,12 @@
 #ifndef PAGERACE_HARNESS_MM_MM_CONTEXT_H_
 #define PAGERACE_HARNESS_MM_MM_CONTEXT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "harness/check/invariants.h"
 #include "harness/check/oracle.h"
 #include "harness/check/trace.h"
@@ -114,8 +116,20 @@ class MmContext : public FaultTarget {
   void check_writepage_has_metadata(Page* page);
   // Whether `page` lies wholly at or past i_size now (PageState::past_eof).
   bool page_past_eof(const Page* page) const;
-  // Whether the page's bytes (within i_size) equal the backing store's; if
-  // not and `detail` is given, says where they first differ.
+  // The tail [from, page end) of `page` holds unspecified bytes: v2.6.29/30
+  // growth (vmtruncate writing i_size alone) leaves whatever an mmap store
+  // put past the old EOF in the page, now inside i_size, where POSIX says
+  // the grown part reads as zeros and the kernel's store has zeros.  Those
+  // bytes are recorded as they are at the growth; I0 accepts a tail byte
+  // that differs from the store while it still holds that recorded value
+  // (unspecified, not lost), and checks any byte a later store changed.
+  // Cleared when the page is read from the store again or a shrink into it
+  // zeroes its tail.
+  void mark_stale_tail(Page* page, uint32_t from);
+  void clear_stale_tail(uint64_t index);
+  // Whether the page's bytes (within i_size; a stale tail as above) equal
+  // the backing store's; if not and `detail` is given, says where they
+  // first differ.
   // REQUIRES: page locked and not writable anywhere.
   bool page_matches_store(Page* page, char* detail = nullptr, size_t detail_len = 0);
   // The auditor: I0, I1, I2 for one page, holding the page lock and every
@@ -138,6 +152,13 @@ class MmContext : public FaultTarget {
   std::unique_ptr<ShadowMmu> mmu_;
   std::unique_ptr<AddressSpace> mapping_;
   std::unique_ptr<IoQueue> io_;
+  // Per page: the first byte of a stale tail (page size: none) and the
+  // tail's bytes as recorded at the growth.  A leaf lock (nothing is taken
+  // under it), outside the modeled kernel's locks and lock_order.h: the
+  // record is harness bookkeeping, taken where the kernel takes no lock.
+  mutable absl::Mutex stale_mu_;
+  std::unique_ptr<uint32_t[]> stale_from_ ABSL_GUARDED_BY(stale_mu_);
+  std::unique_ptr<std::unique_ptr<uint8_t[]>[]> stale_bytes_ ABSL_GUARDED_BY(stale_mu_);
 };
 
 // memory.c pieces shared by every scheme.

@@ -32,6 +32,18 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     // limits and writes i_size: no page lock, no zeroing.
     mm.a_ops().setattr_extend(nullptr, old_size, new_size);
     mapping.set_i_size(new_size);
+    // What an mmap store left past the old EOF stays in the page and is now
+    // inside i_size, where the store has zeros: unspecified bytes, not lost
+    // ones (MmContext::mark_stale_tail).  Recorded after the size change,
+    // without the page lock (v2.6.29/30 take none here): a store landing
+    // before the record is at worst not checked by I0 (the ledger still
+    // checks it).
+    if (old_size % ps) {
+      if (Page* eof = mapping.find_get_page(static_cast<uint64_t>(old_size / ps))) {
+        mm.mark_stale_tail(eof, static_cast<uint32_t>(old_size % ps));
+        put_page(eof);
+      }
+    }
     SCHED_POINT(kTruncateEnd);
     return;
   }
@@ -86,6 +98,7 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
       wait_on_page_writeback(page);
       const uint32_t offset = static_cast<uint32_t>(new_size % ps);
       memset(mm.mmu().kmap(page->index) + offset, 0, static_cast<size_t>(ps) - offset);
+      mm.clear_stale_tail(page->index);
       if (PagePrivate(page)) mm.a_ops().invalidate_partial(page, offset);
       unlock_page(page);
       put_page(page);
