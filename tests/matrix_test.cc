@@ -57,10 +57,6 @@ constexpr char kNoIsizeExtended[] =
     "v2.6.29/30 vmtruncate grows the file by writing i_size alone; pagecache_isize_extended, "
     "which write-protects the partial EOF page on growth, only came in v3.18, so a pte made "
     "writable at the old size lets a store past the old EOF land in a buffer without a block";
-constexpr char kNfsSetattrWindow[] =
-    "v2.6.30 nfs_setattr flushes (nfs_wb_all) before the SETATTR call and nfs_vmtruncate's "
-    "i_size write, with no page lock held across: a fault in between gets a request bounded "
-    "by the old size (nfs_page_length), and a store past it through that pte is never sent";
 constexpr char kCephLegacy[] =
     "a combination that never shipped (ceph_page_mkwrite, v2.6.34, has v2.6.30's prototype and "
     "returns VM_FAULT_LOCKED): v2.6.34 ceph_set_page_dirty attaches a snap context to a newly "
@@ -243,7 +239,13 @@ const Cell kCells[] = {
         Cell{"locked", "buffer:no_isize_extended", "isize", "I0", true, kNoIsizeExtended},
         Cell{"locked", "buffer", "isize", "I0", true, kNoIsizeExtended},
         Cell{"modern", "buffer", "isize", "clean", false, kPartialEof},
-        Cell{"locked", "nfs", "isize", "I0", true, kNfsSetattrWindow},
+        // locked/nfs@isize loses too (v2.6.30 nfs_setattr flushes, then the
+        // SETATTR call, then the i_size write, with no page lock across: a
+        // fault in between gets a request bounded by the old size, and a
+        // store past it through that pte is never sent), but that window is the
+        // SETATTR round trip, too narrow for a bounded jitter run to hit on
+        // every machine: its verdict is forced in regression_test.cc
+        // (NfsGrowthTest), and what stress finds there is not asserted.
         Cell{"modern", "ceph", "isize", "clean", false, kSeedFix},
         // btrfs (delalloc): legacy's window leaves writable pages without
         // delalloc; the fix holds.

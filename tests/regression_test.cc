@@ -449,6 +449,68 @@ TEST(BufferIsizeRaceTest, ModernWithIsizeExtendedRefusesIt) {
   EXPECT_EQ(m.races(), 0u) << Describe(m);
 }
 
+// The NFS growth window, v2.6.30 (nfs_setattr: nfs_wb_all, then the
+// SETATTR call, then nfs_vmtruncate writes i_size; no page lock across):
+//   0. setup: i_size ends 1 KiB into page 3; page 3 clean, read-only in
+//      mapping 0, no request.
+//   1. T grows the file to 4 pages: the flush (page 3 already clean).
+//   2. F stores to page 3 -> do_wp_page -> nfs_vm_page_mkwrite: the request
+//      is bounded by nfs_page_length at the old size (1 KiB), returns
+//      locked; pte writable.
+//   3. T writes i_size.
+//   4. A store at 3 KiB into page 3, now inside i_size, lands through the
+//      writable pte: no fault, the request stays 1 KiB long.
+//   5. Writeback sends the request's 1 KiB; COMMIT; the page is clean and
+//      the store never reaches the server.
+// Under modern (v5.15) the growth locks the EOF page and write-protects it
+// (the truncate.h composite), so the store of step 4 faults and the request
+// grows.
+constexpr char kNfsGrowthWindow[] =
+    "truncate:grow_after_setattr<do_wp_page:after_unlock_ptl,"
+    "do_wp_page:before_set_page_dirty<truncate:grow_before_i_size";
+
+struct NfsGrowthOutcome {
+  uint64_t skipped = 0;
+  bool persisted = false;
+};
+
+NfsGrowthOutcome RunNfsGrowthWindow(TestMachine& m) {
+  const int64_t ps = static_cast<int64_t>(m.mm->page_size());
+  {
+    TestThread t("setup");
+    vmtruncate(*m.mm, 3 * ps + 1024);
+    m.store(0, 3, 0, 1);
+    m.writeback();
+    EXPECT_EQ(m.pte(0, 3), kPteReadOnly);
+  }
+  NfsGrowthOutcome o;
+  o.skipped = RunPair(
+      kNfsGrowthWindow, "fault", [&] { m.store(0, 3, 0, 2); }, "truncate",
+      [&] { vmtruncate(*m.mm, 4 * ps); });
+  TestThread t("main");
+  m.store(0, 3, kSlotInLastBuffer, kStamp);
+  sync_mapping(*m.mm, /*drain=*/true);
+  m.mm->audit_all();
+  o.persisted = m.persisted_slot(3, kSlotInLastBuffer) == kStamp;
+  return o;
+}
+
+TEST(NfsGrowthTest, V2630LosesAStoreThroughAPteMadeWritableBeforeTheSizeChange) {
+  TestMachine m("locked", "nfs", 4, 2);
+  NfsGrowthOutcome o = RunNfsGrowthWindow(m);
+  EXPECT_EQ(o.skipped, 0u) << "the interleaving was not forced";
+  EXPECT_FALSE(o.persisted);
+  EXPECT_GE(m.races(RaceKind::kLostDirty), 1u) << Describe(m);
+}
+
+TEST(NfsGrowthTest, V515WriteProtectsTheEofPageOnGrowth) {
+  TestMachine m("modern", "nfs", 4, 2);
+  NfsGrowthOutcome o = RunNfsGrowthWindow(m);
+  EXPECT_GE(o.skipped, 1u) << "modern's growth has neither point";
+  EXPECT_TRUE(o.persisted);
+  EXPECT_EQ(m.races(), 0u) << Describe(m);
+}
+
 // Truncate up follows the scheme's era (truncate.h):
 //   1. H locks the old EOF page (page 3; i_size ends 1 KiB into it).
 //   2. T grows the file to 4 pages.

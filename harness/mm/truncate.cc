@@ -31,6 +31,8 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     // comes before the size change, and vmtruncate then only checks the
     // limits and writes i_size: no page lock, no zeroing.
     mm.a_ops().setattr_extend(nullptr, old_size, new_size);
+    SCHED_POINT(kTruncateGrowAfterSetattr);
+    SCHED_POINT(kTruncateGrowBeforeISize);
     mapping.set_i_size(new_size);
     // What an mmap store left past the old EOF stays in the page and is now
     // inside i_size, where the store has zeros: unspecified bytes, not lost
