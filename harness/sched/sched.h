@@ -56,7 +56,9 @@ const char* PointName(Point p);
 // Looks a point up by its user-visible name.
 absl::StatusOr<Point> PointByName(absl::string_view name);
 
-enum class Policy { kOff, kJitter, kOrdered, kPct };
+// kSerial is the explorer's (serial.h): configured by its driver, never by
+// --sched (PolicyByName does not accept it).
+enum class Policy { kOff, kJitter, kOrdered, kPct, kSerial };
 const char* PolicyName(Policy p);
 absl::StatusOr<Policy> PolicyByName(absl::string_view name);
 
