@@ -27,6 +27,8 @@
 //             run ahead.  Strict PCT (one thread running at a time) finds a
 //             bug of depth d with probability >= 1/(n k^(d-1)); the result
 //             states n, k, d and that bound for the strict scheduler.
+//   serial  — the explorer's (serial.h): one thread at a time, each pick
+//             made by a chooser; configured by its driver, not by --sched.
 //
 // Thread-safety: Configure/Reset require that no registered thread is running
 // harness code; everything else is safe for concurrent use, including from
