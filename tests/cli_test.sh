@@ -229,6 +229,53 @@ assert "lock_order_inversion" in kinds, kinds
 PY
 then echo "FAIL: naive/buffer deadlock in a 1 s run (exit $rc)"; fail=1; else echo "ok: a deadlock at the run's end is reported, not hung on"; fi
 
+# pagerace explore / one serial run (issue 11): bad input is one line, exit 2.
+expect_usage_error "--preemptions" explore --preemptions=x
+expect_usage_error "scenario" explore --scenario=nope
+expect_usage_error "--strategy" explore --strategy=pct
+expect_usage_error "does not apply" explore --duration=1s
+expect_usage_error "--schedule" --scenario=seed --schedule='0*'
+expect_usage_error "only" --preemptions=1
+expect_usage_error "scenario" explore --scenario=@/nonexistent
+printf 'mmap0: pass\n' >"$tmp/bad.scn"
+expect_usage_error "scenario line 1" explore --scenario=@"$tmp/bad.scn"
+
+# explore: legacy/nfs's seed needs one preemption; the JSON names the
+# schedule, and replaying it reproduces the data-losing report (exit 1),
+# which under locked cannot happen (exit 0).
+"$bin" explore --scheme=legacy --fs=nfs --scenario=seed --preemptions=1 --out="$tmp/ex.json" >/dev/null; rc=$?
+sched=$(python3 - "$tmp/ex.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["schema"] == "pagerace.explore/1" and r["complete"] is True, r
+assert [b["preemptions"] for b in r["bounds"]] == [0, 1], r["bounds"]
+losing = [v for v in r["violations"] if v["data_losing"]]
+assert losing and all(v["preemptions"] == 1 for v in r["violations"]), r["violations"]
+assert all(v["deterministic"] for v in r["violations"])
+print(losing[0]["schedule"])
+PY
+)
+if [[ $rc -ne 1 || -z "$sched" ]]; then
+  echo "FAIL: explore legacy/nfs (exit $rc)"; fail=1
+else
+  out=$("$bin" --scheme=legacy --fs=nfs --scenario=seed --schedule="$sched"); rc=$?
+  if [[ $rc -ne 1 || "$out" != *"data-losing"* ]]; then
+    echo "FAIL: schedule $sched under legacy -> exit $rc"; fail=1
+  else
+    echo "ok: explore found $sched and it replays"
+  fi
+  "$bin" --scheme=locked --fs=nfs --scenario=seed --schedule="$sched" >/dev/null; rc=$?
+  if [[ $rc -ne 0 ]]; then echo "FAIL: schedule $sched under locked -> exit $rc"; fail=1; else echo "ok: $sched runs clean under locked"; fi
+fi
+"$bin" explore --scheme=naive --fs=buffer --scenario=seed_dirty --preemptions=1 --out="$tmp/dl.json" >/dev/null; rc=$?
+if [[ $rc -ne 1 ]] || ! python3 -c "
+import json; r = json.load(open('$tmp/dl.json'))
+assert r['deadlocked'] and any(v['kind'] == 'deadlock' and 'held by' in v['detail'] for v in r['violations']), r"; then
+  echo "FAIL: explore naive/buffer deadlock (exit $rc)"; fail=1
+else
+  echo "ok: explore reports naive/buffer's deadlock"
+fi
+
 # SIGINT: stops early and still writes a valid, partial result.
 "$bin" --scheme=locked --fs=nfs --duration=600s --out="$tmp/int.json" >/dev/null 2>&1 &
 pid=$!

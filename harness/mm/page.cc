@@ -89,8 +89,10 @@ void lock_page(Page* page) {
   // returns, and the inversion must still be known.
   LockOrderAcquire(LockClass::kPageLock, kPageLockName);
   if (page_trylock_bit(page)) return;
-  sched::BlockedScope blocked(&page->flags, PG_locked);
+  // Published before the scope: under the serial policy the scope's hook is
+  // where the thread stops, and a deadlock report must see the wait.
   NoteWaiting(LockKind::kPage, page->index);
+  sched::BlockedScope blocked(&page->flags, PG_locked);
   for (;;) {
     uint32_t f = page->flags.load(std::memory_order_relaxed);
     if (!(f & PG_locked)) {

@@ -21,8 +21,11 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
 #include "harness/core/config.h"
+#include "harness/core/explore.h"
 #include "harness/core/replay.h"
+#include "harness/core/scenario.h"
 #include "harness/run/result_json.h"
 #include "harness/core/stress_driver.h"
 
@@ -58,6 +61,15 @@ ABSL_FLAG(std::string, out, "", "write the result JSON here");
 ABSL_FLAG(std::string, trace_out, "",
           "write the run's and its races' event timelines here (Chrome trace format)");
 ABSL_FLAG(bool, list, false, "list schemes, adapters and workloads, one line each, and exit");
+ABSL_FLAG(std::string, scenario, "",
+          "`pagerace explore`, or one serial run: a built-in scenario (seed | seed_fault) or "
+          "@FILE in the scenario text form");
+ABSL_FLAG(std::string, schedule, "",
+          "with --scenario: run this schedule (e.g. 0*7,1*3) under the serial scheduler");
+ABSL_FLAG(std::string, preemptions, "", "explore: the most preemptions per schedule (default 2)");
+ABSL_FLAG(std::string, strategy, "", "explore: search strategy: dfs (default)");
+ABSL_FLAG(std::string, max_schedules, "",
+          "explore: stop after this many runs (the result says it is incomplete)");
 
 namespace {
 
@@ -94,6 +106,123 @@ void PrescanArgs(int argc, char** argv) {
   }
 }
 
+// `pagerace explore` and `pagerace --scenario=S [--schedule=P]`: the serial
+// scheduler's two commands.  Flags of the stress run do not apply.
+int SerialMain(bool explore, const char* binary) {
+  for (auto [name, value] : {std::pair{"workload", absl::GetFlag(FLAGS_workload)},
+                             {"threads", absl::GetFlag(FLAGS_threads)},
+                             {"pwriters", absl::GetFlag(FLAGS_pwriters)},
+                             {"pages", absl::GetFlag(FLAGS_pages)},
+                             {"mappings", absl::GetFlag(FLAGS_mappings)},
+                             {"duration", absl::GetFlag(FLAGS_duration)},
+                             {"ops", absl::GetFlag(FLAGS_ops)},
+                             {"sched", absl::GetFlag(FLAGS_sched)},
+                             {"order", absl::GetFlag(FLAGS_order)},
+                             {"replay", absl::GetFlag(FLAGS_replay)},
+                             {"stop-on", absl::GetFlag(FLAGS_stop_on)},
+                             {"trace-out", absl::GetFlag(FLAGS_trace_out)}}) {
+    if (!value.empty()) {
+      Usage(absl::StrFormat("--%s does not apply to %s (the scenario fixes the run)", name,
+                            explore ? "explore" : "a scenario run"));
+    }
+  }
+  if (!explore) {
+    for (auto [name, value] : {std::pair{"preemptions", absl::GetFlag(FLAGS_preemptions)},
+                               {"strategy", absl::GetFlag(FLAGS_strategy)},
+                               {"max-schedules", absl::GetFlag(FLAGS_max_schedules)}}) {
+      if (!value.empty()) Usage(absl::StrFormat("--%s applies to `pagerace explore` only", name));
+    }
+  } else if (!absl::GetFlag(FLAGS_schedule).empty()) {
+    Usage("--schedule replays one schedule: drop `explore`");
+  }
+  pagerace::RawFlags raw;
+  raw.scheme = absl::GetFlag(FLAGS_scheme);
+  raw.fs = absl::GetFlag(FLAGS_fs);
+  auto config = pagerace::ParseConfig(raw);
+  if (!config.ok()) Usage(std::string(config.status().message()));
+  config->binary = binary;
+  const std::string spec = absl::GetFlag(FLAGS_scenario).empty() ? "seed" : absl::GetFlag(FLAGS_scenario);
+  auto scenario = pagerace::LoadScenario(spec);
+  if (!scenario.ok()) Usage(std::string(scenario.status().message()));
+  if (auto c = pagerace::ScenarioConfig(*config, *scenario); !c.ok()) {
+    Usage(std::string(c.status().message()));
+  }
+  const std::string out = absl::GetFlag(FLAGS_out);
+
+  if (!explore) {
+    auto picks = pagerace::sched::ParseSchedule(absl::GetFlag(FLAGS_schedule));
+    if (!picks.ok()) Usage(absl::StrCat("--schedule: ", picks.status().message()));
+    auto run = pagerace::RunSchedule(*config, *scenario, *picks);
+    if (!run.ok()) {
+      fprintf(stderr, "pagerace: harness failure: %s\n", std::string(run.status().message()).c_str());
+      return 3;
+    }
+    printf("pagerace: scheme=%s fs=%s scenario=%s schedule=%s\n", config->scheme->name.c_str(),
+           config->fs->name.c_str(), scenario->name.c_str(), run->schedule().c_str());
+    if (run->infeasible_at >= 0) {
+      printf("  infeasible: choice %lld picks a thread that cannot run there (the default ran)\n",
+             static_cast<long long>(run->infeasible_at));
+    }
+    printf("  %zu choices, %d preemption%s%s\n", run->choices.size(), run->preemptions,
+           run->preemptions == 1 ? "" : "s", run->deadlocked ? "; deadlocked" : "");
+    for (const pagerace::RaceGroup& g : run->races) {
+      printf("  %s (%s)%s page %llu%s%s\n", pagerace::RaceKindName(g.first.kind),
+             pagerace::InvariantName(g.first.invariant), g.first.data_losing ? " data-losing" : "",
+             static_cast<unsigned long long>(g.first.page), g.first.detail[0] ? ": " : "",
+             g.first.detail);
+    }
+    printf("  verdict: %s\n", run->races.empty() ? "clean" : "violations");
+    fflush(stdout);
+    if (run->deadlocked) _exit(1);  // its threads still hold harness locks
+    return run->races.empty() ? 0 : 1;
+  }
+
+  pagerace::ExploreOptions options;
+  if (const std::string st = absl::GetFlag(FLAGS_strategy); !st.empty() && st != "dfs") {
+    Usage(absl::StrFormat("--strategy: '%s' is not implemented (want dfs)", st));
+  }
+  if (const std::string p = absl::GetFlag(FLAGS_preemptions); !p.empty()) {
+    if (!absl::SimpleAtoi(p, &options.max_preemptions) || options.max_preemptions < 0 ||
+        options.max_preemptions > 8) {
+      Usage(absl::StrFormat("--preemptions: want 0..8, got '%s'", p));
+    }
+  }
+  if (const std::string m = absl::GetFlag(FLAGS_max_schedules); !m.empty()) {
+    if (!absl::SimpleAtoi(m, &options.max_schedules) || options.max_schedules == 0) {
+      Usage(absl::StrFormat("--max-schedules: want a positive count, got '%s'", m));
+    }
+  }
+  const bool tty = isatty(STDERR_FILENO);
+  double last = -1;
+  auto progress = [tty, &last](const pagerace::ExploreProgress& p) {
+    if (!tty || p.elapsed_s - last < 0.5) return;
+    last = p.elapsed_s;
+    fprintf(stderr, "\r  %.1fs  preemptions %d  schedules %llu  runs %llu (%.0f/s)  violations %zu   ",
+            p.elapsed_s, p.bound, static_cast<unsigned long long>(p.schedules),
+            static_cast<unsigned long long>(p.executions), p.executions / std::max(p.elapsed_s, 1e-9),
+            p.violations);
+    fflush(stderr);
+  };
+  auto result = pagerace::Explore(*config, *scenario, options, progress);
+  if (tty) fprintf(stderr, "\r\033[K");
+  if (!result.ok()) {
+    fprintf(stderr, "pagerace: harness failure: %s\n", std::string(result.status().message()).c_str());
+    return 3;
+  }
+  fputs(pagerace::FormatExploreSummary(*result).c_str(), stdout);
+  if (!out.empty()) {
+    if (absl::Status s = pagerace::WriteExploreFile(*result, out); !s.ok()) {
+      fprintf(stderr, "pagerace: harness failure: %s\n", std::string(s.message()).c_str());
+      if (result->deadlocked) _exit(3);
+      return 3;
+    }
+  }
+  fflush(stdout);
+  fflush(stderr);
+  if (result->deadlocked) _exit(1);  // the deadlocked threads still hold harness locks
+  return result->violations.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,6 +238,12 @@ int main(int argc, char** argv) {
       "stress the page-fault / page_mkwrite / writeback protocol under a lock scheme.\n"
       "  pagerace --scheme=legacy --fs=nfs --duration=10s --seed=1 --sched=jitter --out=r.json");
   // Flag names are written with dashes (--trace-out); Abseil's use '_'.
+  // `pagerace explore ...`: the subcommand is dropped before flag parsing.
+  const bool explore = argc > 1 && std::string_view(argv[1]) == "explore";
+  if (explore) {
+    for (int i = 1; i + 1 < argc; ++i) argv[i] = argv[i + 1];
+    --argc;
+  }
   std::vector<std::string> renamed(argv, argv + argc);
   for (int i = 1; i < argc; ++i) {
     std::string& arg = renamed[i];
@@ -125,6 +260,16 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_list)) {
     fputs(pagerace::FormatRegistries().c_str(), stdout);
     return 0;
+  }
+
+  if (explore || !absl::GetFlag(FLAGS_scenario).empty() || !absl::GetFlag(FLAGS_schedule).empty()) {
+    return SerialMain(explore, argv[0]);
+  }
+  for (const char* f : {"preemptions", "strategy", "max-schedules"}) {
+    const std::string v = std::string(f) == "preemptions" ? absl::GetFlag(FLAGS_preemptions)
+                          : std::string(f) == "strategy"  ? absl::GetFlag(FLAGS_strategy)
+                                                          : absl::GetFlag(FLAGS_max_schedules);
+    if (!v.empty()) Usage(absl::StrFormat("--%s applies to `pagerace explore` only", f));
   }
 
   pagerace::RawFlags raw;

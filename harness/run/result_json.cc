@@ -295,4 +295,82 @@ std::string FormatSummary(const RunResult& res) {
   return out;
 }
 
+nlohmann::json ExploreToJson(const ExploreResult& r) {
+  nlohmann::json bounds = nlohmann::json::array();
+  for (const ExploreBound& b : r.bounds) {
+    bounds.push_back({{"preemptions", b.preemptions}, {"schedules", b.schedules},
+                      {"elapsed_s", b.elapsed_s}});
+  }
+  nlohmann::json violations = nlohmann::json::array();
+  for (const ExploreViolation& v : r.violations) {
+    violations.push_back({{"kind", RaceKindName(v.kind)},
+                          {"invariant", InvariantName(v.invariant)},
+                          {"data_losing", v.data_losing},
+                          {"preemptions", v.preemptions},
+                          {"schedule", v.schedule},
+                          {"page", v.page},
+                          {"detail", v.detail},
+                          {"schedules", v.schedules},
+                          {"deterministic", v.deterministic},
+                          {"replay", absl::StrFormat("%s --scheme=%s --fs=%s --scenario=%s --schedule=%s",
+                                                     r.config.binary.empty() ? "pagerace" : r.config.binary,
+                                                     r.config.scheme->name, r.config.fs->name,
+                                                     r.scenario.name, v.schedule)}});
+  }
+  return {{"schema", kExploreSchema},
+          {"config",
+           {{"scheme", r.config.scheme->name},
+            {"fs", r.config.fs->name},
+            {"scenario", r.scenario.name},
+            {"scenario_text", r.scenario.text},
+            {"strategy", "dfs"},
+            {"max_preemptions", r.options.max_preemptions},
+            {"max_schedules", r.options.max_schedules}}},
+          {"bounds", bounds},
+          {"schedules", r.schedules},
+          {"executions", r.executions},
+          {"complete", r.complete},
+          {"deadlocked", r.deadlocked},
+          {"elapsed_s", r.elapsed_s},
+          {"schedules_per_s", r.schedules_per_s()},
+          {"violations", violations},
+          {"verdict", r.violations.empty() ? "clean" : "violations"}};
+}
+
+absl::Status WriteExploreFile(const ExploreResult& result, const std::string& path) {
+  return WriteFileAtomic(path, ExploreToJson(result).dump(2) + "\n");
+}
+
+std::string FormatExploreSummary(const ExploreResult& r) {
+  std::string out = absl::StrFormat("pagerace explore: scheme=%s fs=%s scenario=%s strategy=dfs preemptions<=%d\n",
+                                    r.config.scheme->name, r.config.fs->name, r.scenario.name,
+                                    r.options.max_preemptions);
+  for (const ExploreBound& b : r.bounds) {
+    absl::StrAppendFormat(&out, "  %d preemption%s: %d schedules in %.2f s\n", b.preemptions,
+                          b.preemptions == 1 ? "" : "s", b.schedules, b.elapsed_s);
+  }
+  absl::StrAppendFormat(&out, "  %d schedules (%d runs) in %.2f s, %.0f runs/s; %s\n", r.schedules,
+                        r.executions, r.elapsed_s, r.schedules_per_s(),
+                        r.complete ? absl::StrFormat("every schedule up to %d preemptions covered",
+                                                     r.options.max_preemptions)
+                        : r.deadlocked ? std::string("stopped at a deadlock")
+                                       : std::string("stopped by --max-schedules: incomplete"));
+  if (r.violations.empty()) {
+    absl::StrAppend(&out, "  violations: none\n  verdict: clean\n");
+    return out;
+  }
+  absl::StrAppendFormat(&out, "  violations: %d distinct\n", r.violations.size());
+  for (const ExploreViolation& v : r.violations) {
+    absl::StrAppendFormat(&out, "    %s (%s)%s: %d preemption%s, %d schedules%s; schedule %s\n",
+                          RaceKindName(v.kind), InvariantName(v.invariant),
+                          v.data_losing ? " data-losing" : "", v.preemptions,
+                          v.preemptions == 1 ? "" : "s", v.schedules,
+                          r.deadlocked ? "" : (v.deterministic ? ", replays identically" : ", NOT DETERMINISTIC"),
+                          v.schedule);
+    if (!v.detail.empty()) absl::StrAppendFormat(&out, "      %s\n", v.detail);
+  }
+  absl::StrAppend(&out, "  verdict: violations\n");
+  return out;
+}
+
 }  // namespace pagerace

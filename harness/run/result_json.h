@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
+#include "harness/core/explore.h"
 #include "harness/core/stress_driver.h"
 
 namespace pagerace {
@@ -21,6 +22,12 @@ absl::Status WriteResultFile(const RunResult& result, const std::string& path);
 absl::Status WriteChromeTrace(const RunResult& result, const std::string& path);
 // The human summary printed at the end of a run.
 std::string FormatSummary(const RunResult& result);
+
+// `pagerace explore` (schema "pagerace.explore/1", results/SCHEMA.md).
+inline constexpr char kExploreSchema[] = "pagerace.explore/1";
+nlohmann::json ExploreToJson(const ExploreResult& result);
+absl::Status WriteExploreFile(const ExploreResult& result, const std::string& path);
+std::string FormatExploreSummary(const ExploreResult& result);
 
 }  // namespace pagerace
 

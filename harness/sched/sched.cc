@@ -15,6 +15,7 @@
 #include "harness/base/futex.h"
 #include "harness/base/rng.h"
 #include "harness/base/thread_registry.h"
+#include "harness/sched/serial.h"
 
 namespace pagerace::sched {
 namespace internal {
@@ -188,12 +189,20 @@ void AtPoint(Point p) {
     case Policy::kPct:
       PctPoint();
       break;
+    case Policy::kSerial:
+      if (SerialRun* run = CurrentSerialRun()) run->AtPoint(p);
+      break;
   }
   g_hits[p].fetch_add(1, std::memory_order_acq_rel);
   if (policy == Policy::kOrdered) Bump();
 }
 
 void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask) {
+  if (g_policy.load(std::memory_order_relaxed) == Policy::kSerial) {
+    // The thread sleeps on the run token until its lock bit is clear.
+    if (SerialRun* run = CurrentSerialRun()) run->Blocked(word, mask);
+    return;
+  }
   const uint32_t tid = current_thread().tid;
   if (tid == 0) return;  // not a participant
   BlockedOn& b = g_blocked_on[tid];
@@ -203,6 +212,7 @@ void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask) {
 }
 
 void NoteUnblocked() {
+  if (g_policy.load(std::memory_order_relaxed) == Policy::kSerial) return;
   const uint32_t tid = current_thread().tid;
   if (tid == 0) return;
   g_blocked_on[tid].word.store(nullptr, std::memory_order_release);
@@ -226,6 +236,7 @@ const char* PolicyName(Policy p) {
     case Policy::kJitter: return "jitter";
     case Policy::kOrdered: return "ordered";
     case Policy::kPct: return "pct";
+    case Policy::kSerial: return "serial";
   }
   return "?";
 }
@@ -273,7 +284,9 @@ void Configure(const Options& options) {
   for (uint32_t i = 0; i + 1 < g_pct_depth; ++i) g_change_at[i] = 1 + rng.Below(g_pct_steps);
   // Lock-blocked tracking serves ordered (drop detection) and pct (a thread
   // asleep on a lock does not hold others back).
-  SetTrackBlocked(options.policy == Policy::kOrdered || options.policy == Policy::kPct);
+  // serial: a blocking thread hands the run token on.
+  SetTrackBlocked(options.policy == Policy::kOrdered || options.policy == Policy::kPct ||
+                  options.policy == Policy::kSerial);
   internal::g_enabled.store(options.policy != Policy::kOff, std::memory_order_release);
 }
 

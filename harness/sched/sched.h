@@ -27,6 +27,8 @@
 //             run ahead.  Strict PCT (one thread running at a time) finds a
 //             bug of depth d with probability >= 1/(n k^(d-1)); the result
 //             states n, k, d and that bound for the strict scheduler.
+//   serial  — the explorer's (serial.h): one thread at a time, each pick
+//             made by a chooser; configured by its driver, not by --sched.
 //
 // Thread-safety: Configure/Reset require that no registered thread is running
 // harness code; everything else is safe for concurrent use, including from
@@ -56,7 +58,9 @@ const char* PointName(Point p);
 // Looks a point up by its user-visible name.
 absl::StatusOr<Point> PointByName(absl::string_view name);
 
-enum class Policy { kOff, kJitter, kOrdered, kPct };
+// kSerial is the explorer's (serial.h): configured by its driver, never by
+// --sched (PolicyByName does not accept it).
+enum class Policy { kOff, kJitter, kOrdered, kPct, kSerial };
 const char* PolicyName(Policy p);
 absl::StatusOr<Policy> PolicyByName(absl::string_view name);
 

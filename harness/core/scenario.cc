@@ -1,0 +1,243 @@
+#include "harness/core/scenario.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace pagerace {
+namespace {
+
+constexpr uint64_t kMaxPages = 16;  // pages x mappings stays far below vm.max_map_count
+constexpr int kMaxMappings = 4;
+constexpr size_t kMaxOps = 64;
+
+absl::Status LineError(int line, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("scenario line ", line, ": ", what));
+}
+
+bool ParseNumber(absl::string_view s, uint64_t* out) { return absl::SimpleAtoi(s, out); }
+
+// One op: "store 0 1", "pass".
+absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool setup, int line) {
+  std::vector<absl::string_view> w = absl::StrSplit(text, ' ', absl::SkipWhitespace());
+  ScenarioOp op;
+  const absl::string_view verb = w[0];
+  auto args = [&](size_t lo, size_t hi) -> absl::Status {
+    if (w.size() - 1 < lo || w.size() - 1 > hi) {
+      return LineError(line, absl::StrCat("'", verb, "' takes ", lo == hi ? "" : "up to ", hi,
+                                          hi == 1 ? " argument" : " arguments"));
+    }
+    return absl::OkStatus();
+  };
+  auto page_arg = [&]() -> absl::Status {
+    if (!ParseNumber(w[1], &op.page)) return LineError(line, absl::StrCat("bad page '", w[1], "'"));
+    return absl::OkStatus();
+  };
+  auto allowed = [&](bool ok) -> absl::Status {
+    if (ok) return absl::OkStatus();
+    return LineError(line, absl::StrCat("'", verb, "' is not an op of ", RoleKindName(who)));
+  };
+  absl::Status s;
+  if (verb == "store" || verb == "write" || verb == "load") {
+    op.kind = verb == "store"   ? ScenarioOp::kStore
+              : verb == "write" ? ScenarioOp::kWrite
+                                : ScenarioOp::kLoad;
+    if (!(s = allowed(setup || who == RoleKind::kMmap)).ok()) return s;
+    if (!(s = args(1, 2)).ok() || !(s = page_arg()).ok()) return s;
+    uint64_t vma = 0;
+    if (w.size() == 3 && !ParseNumber(w[2], &vma)) {
+      return LineError(line, absl::StrCat("bad mapping '", w[2], "'"));
+    }
+    op.vma = static_cast<int>(vma);
+  } else if (verb == "pwrite") {
+    op.kind = ScenarioOp::kPwrite;
+    if (!(s = allowed(setup || who == RoleKind::kPwrite)).ok()) return s;
+    if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
+  } else if (verb == "reclaim") {
+    op.kind = ScenarioOp::kReclaim;
+    if (!(s = allowed(setup || who == RoleKind::kReclaim)).ok()) return s;
+    if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
+  } else if (verb == "pass" || verb == "sync") {
+    op.kind = verb == "pass" ? ScenarioOp::kPass : ScenarioOp::kSync;
+    if (!(s = allowed(setup || who == RoleKind::kWriteback || who == RoleKind::kFsync)).ok()) {
+      return s;
+    }
+    if (!(s = args(0, 0)).ok()) return s;
+  } else if (verb == "snapshot") {
+    op.kind = ScenarioOp::kSnapshot;
+    if (!(s = allowed(setup || who == RoleKind::kSnapshot)).ok()) return s;
+    if (!(s = args(0, 0)).ok()) return s;
+  } else if (verb == "writeback") {
+    op.kind = ScenarioOp::kWriteback;
+    if (!(s = allowed(setup)).ok()) return s;
+    if (!(s = args(0, 0)).ok()) return s;
+  } else {
+    return LineError(line, absl::StrCat("unknown op '", verb,
+                                        "' (store, write, load, pwrite, pass, sync, reclaim, snapshot, "
+                                        "writeback)"));
+  }
+  return op;
+}
+
+const std::vector<BuiltinScenario> kBuiltins = {
+    {"seed",
+     "the seed's do_wp_page window (DESIGN §2): page 0 clean and read-only in mapping 0; "
+     "mmap0 stores to it twice while writeback runs two passes",
+     "pages 2\n"
+     "mappings 2\n"
+     "setup: store 0 0; writeback\n"
+     "mmap0: store 0 0; store 0 0\n"
+     "writeback: pass; pass\n"},
+    {"seed_dirty",
+     "the seed's window with DESIGN §2's precondition: page 0 read-only in mapping 0 and "
+     "PG_dirty through mapping 1 when writeback looks at it; mmap0 stores to it twice "
+     "through mapping 0 while writeback runs two passes",
+     "pages 2\n"
+     "mappings 2\n"
+     "setup: store 0 0; writeback; store 0 1\n"
+     "mmap0: store 0 0; store 0 0\n"
+     "writeback: pass; pass\n"},
+    {"seed_fault",
+     "the seed's __do_fault window: page 0 written back and evicted (no pte); mmap0 stores "
+     "to it twice (a write fault on a not-present pte) while writeback runs two passes",
+     "pages 2\n"
+     "mappings 2\n"
+     "setup: store 0 0; writeback; reclaim 0\n"
+     "mmap0: write 0 0; store 0 0\n"
+     "writeback: pass; pass\n"},
+};
+
+}  // namespace
+
+int Scenario::mmap_threads() const {
+  int n = 0;
+  for (const ScenarioThread& t : threads) {
+    if (t.role.kind == RoleKind::kMmap) n = std::max(n, t.role.index + 1);
+  }
+  return n;
+}
+
+int Scenario::pwrite_threads() const {
+  int n = 0;
+  for (const ScenarioThread& t : threads) {
+    if (t.role.kind == RoleKind::kPwrite) n = std::max(n, t.role.index + 1);
+  }
+  return n;
+}
+
+absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view name) {
+  Scenario sc;
+  sc.name = std::string(name);
+  sc.text = std::string(text);
+  bool have_io = false;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    line = line.substr(0, line.find('#'));
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty()) continue;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) {
+      std::vector<absl::string_view> kv = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+      uint64_t v = 0;
+      if (kv.size() != 2) return LineError(line_no, absl::StrCat("want 'KEY VALUE' or 'THREAD: OPS', got '", line, "'"));
+      if (kv[0] == "workload") {
+        sc.workload = std::string(kv[1]);
+      } else if (kv[0] == "pages" && ParseNumber(kv[1], &v) && v >= 1 && v <= kMaxPages) {
+        sc.pages = v;
+      } else if (kv[0] == "mappings" && ParseNumber(kv[1], &v) && v >= 1 && v <= kMaxMappings) {
+        sc.mappings = static_cast<int>(v);
+      } else {
+        return LineError(line_no, absl::StrCat("bad setting '", line, "' (pages 1..", kMaxPages,
+                                               ", mappings 1..", kMaxMappings, ", workload NAME)"));
+      }
+      continue;
+    }
+    const absl::string_view who = absl::StripAsciiWhitespace(line.substr(0, colon));
+    const bool setup = who == "setup";
+    RoleId role{RoleKind::kMain, 0};
+    if (!setup) {
+      auto r = ParseRole(who);
+      if (!r.ok()) return LineError(line_no, r.status().message());
+      role = *r;
+      if (role.kind == RoleKind::kMain || role.kind == RoleKind::kTest ||
+          role.kind == RoleKind::kBench || role.kind == RoleKind::kTruncate) {
+        return LineError(line_no, absl::StrCat("no scenario thread of role ", who));
+      }
+      for (const ScenarioThread& t : sc.threads) {
+        if (t.role == role) return LineError(line_no, absl::StrCat(who, " named twice"));
+      }
+    }
+    std::vector<ScenarioOp> ops;
+    for (absl::string_view item : absl::StrSplit(line.substr(colon + 1), ';', absl::SkipWhitespace())) {
+      item = absl::StripAsciiWhitespace(item);
+      if (item.empty()) continue;
+      if (role.kind == RoleKind::kIo && !setup) {
+        return LineError(line_no, "the io thread takes no ops (it completes queued I/O)");
+      }
+      auto op = ParseOp(item, setup ? RoleKind::kMain : role.kind, setup, line_no);
+      if (!op.ok()) return op.status();
+      ops.push_back(*op);
+    }
+    if (ops.size() > kMaxOps) return LineError(line_no, "too many ops");
+    if (setup) {
+      sc.setup.insert(sc.setup.end(), ops.begin(), ops.end());
+      continue;
+    }
+    if (role.kind == RoleKind::kIo) have_io = true;
+    sc.threads.push_back({role, std::move(ops)});
+  }
+  if (!have_io) sc.threads.push_back({RoleId{RoleKind::kIo, 0}, {}});
+  if (sc.threads.size() < 2) return absl::InvalidArgumentError("scenario: no threads");
+  if (sc.threads.size() > 8) return absl::InvalidArgumentError("scenario: more than 8 threads");
+  // Every page and mapping an op names must exist.
+  auto check = [&](const ScenarioOp& op) -> absl::Status {
+    const bool paged = op.kind == ScenarioOp::kStore || op.kind == ScenarioOp::kWrite || op.kind == ScenarioOp::kLoad ||
+                       op.kind == ScenarioOp::kPwrite || op.kind == ScenarioOp::kReclaim;
+    if (paged && op.page >= sc.pages) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
+    }
+    if (op.vma >= sc.mappings) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scenario: mapping ", op.vma, " does not exist (mappings ", sc.mappings, ")"));
+    }
+    return absl::OkStatus();
+  };
+  for (const ScenarioOp& op : sc.setup) {
+    if (absl::Status s = check(op); !s.ok()) return s;
+  }
+  for (const ScenarioThread& t : sc.threads) {
+    for (const ScenarioOp& op : t.ops) {
+      if (absl::Status s = check(op); !s.ok()) return s;
+    }
+  }
+  return sc;
+}
+
+absl::StatusOr<Scenario> LoadScenario(const std::string& spec) {
+  if (!spec.empty() && spec[0] == '@') {
+    std::ifstream in(spec.substr(1));
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read scenario file ", spec.substr(1)));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ParseScenario(ss.str(), spec.substr(1));
+  }
+  for (const BuiltinScenario& b : BuiltinScenarios()) {
+    if (spec == b.name) return ParseScenario(b.text, b.name);
+  }
+  std::string names;
+  for (const BuiltinScenario& b : BuiltinScenarios()) absl::StrAppend(&names, names.empty() ? "" : " | ", b.name);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown scenario '", spec, "' (built in: ", names, "; or @FILE)"));
+}
+
+const std::vector<BuiltinScenario>& BuiltinScenarios() { return kBuiltins; }
+
+}  // namespace pagerace

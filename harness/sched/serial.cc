@@ -1,0 +1,239 @@
+#include "harness/sched/serial.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "harness/base/futex.h"
+#include "harness/base/thread_registry.h"
+#include "harness/sched/sched.h"
+
+namespace pagerace::sched {
+namespace {
+
+// The participant's run and index: set by Attach, cleared by Detach.
+thread_local SerialRun* tls_run = nullptr;
+thread_local int tls_index = -1;
+
+}  // namespace
+
+namespace internal {
+SerialRun* CurrentSerialRun() { return tls_run; }
+}  // namespace internal
+
+const char* SerialSiteName(uint16_t site) {
+  switch (site) {
+    case kSiteStart: return "start";
+    case kSiteStep: return "step";
+    case kSiteBlock: return "block";
+    case kSiteExit: return "exit";
+    default: return PointName(static_cast<Point>(site));
+  }
+}
+
+int DefaultPick(uint32_t runnable, int current, bool current_can_run) {
+  if (current_can_run && current >= 0) return current;
+  return runnable ? __builtin_ctz(runnable) : -1;
+}
+
+std::string FormatSchedule(const std::vector<int>& picks) {
+  std::string out;
+  for (size_t i = 0; i < picks.size();) {
+    size_t j = i;
+    while (j < picks.size() && picks[j] == picks[i]) ++j;
+    absl::StrAppend(&out, out.empty() ? "" : ",", picks[i]);
+    if (j - i > 1) absl::StrAppend(&out, "*", j - i);
+    i = j;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<int>> ParseSchedule(absl::string_view text) {
+  std::vector<int> picks;
+  constexpr size_t kMaxPicks = 1 << 20;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    item = absl::StripAsciiWhitespace(item);
+    std::vector<absl::string_view> parts = absl::StrSplit(item, '*');
+    int thread = 0;
+    uint32_t count = 1;
+    if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &thread) || thread < 0 ||
+        thread >= kMaxSerialThreads || (parts.size() == 2 && (!absl::SimpleAtoi(parts[1], &count) ||
+                                                               count == 0))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad schedule item '", item, "' (want THREAD or THREAD*COUNT, e.g. 0*7,1*3)"));
+    }
+    if (picks.size() + count > kMaxPicks) {
+      return absl::InvalidArgumentError("schedule too long");
+    }
+    picks.insert(picks.end(), count, thread);
+  }
+  return picks;
+}
+
+SerialRun::SerialRun(int threads, SerialChooser* chooser, size_t max_choices)
+    : threads_(threads),
+      chooser_(chooser),
+      max_choices_(max_choices),
+      choices_(new SerialChoice[max_choices]) {
+  if (threads < 1 || threads > kMaxSerialThreads) {
+    fprintf(stderr, "pagerace: harness bug: serial run of %d threads (1..%d)\n", threads,
+            kMaxSerialThreads);
+    abort();
+  }
+}
+
+bool SerialRun::Runnable(int i) const {
+  const Slot& s = slots_[i];
+  switch (s.state.load(std::memory_order_acquire)) {
+    case kReady:
+      return true;
+    case kBlockedWord:
+      return (s.word->load(std::memory_order_acquire) & s.mask) == 0;
+    case kBlockedPred:
+      return s.pred(s.arg);
+    default:
+      return false;
+  }
+}
+
+int SerialRun::Decide(int me, uint16_t site) {
+  uint32_t runnable = 0;
+  int unfinished = 0;
+  for (int i = 0; i < threads_; ++i) {
+    const int st = slots_[i].state.load(std::memory_order_acquire);
+    if (st == kExited) continue;
+    ++unfinished;
+    if (Runnable(i)) runnable |= 1u << i;
+  }
+  if (unfinished == 0 || runnable == 0) {
+    turn_.store(unfinished == 0 ? kFinished : kDeadlock, std::memory_order_release);
+    futex_wake_all(&turn_);
+    return -1;
+  }
+  const bool me_can_run = me >= 0 && (runnable & (1u << me));
+  int pick;
+  if ((runnable & (runnable - 1)) == 0) {
+    pick = __builtin_ctz(runnable);  // forced: not a choice
+  } else {
+    pick = chooser_->Pick(num_choices_, runnable, me, me_can_run);
+    if (pick < 0 || pick >= threads_ || !(runnable & (1u << pick))) {
+      if (infeasible_at_ < 0) infeasible_at_ = static_cast<int64_t>(num_choices_);
+      pick = DefaultPick(runnable, me, me_can_run);
+    }
+    if (num_choices_ < max_choices_) {
+      SerialChoice& c = choices_[num_choices_++];
+      c.runnable = runnable;
+      c.current = static_cast<int8_t>(me);
+      c.current_can_run = me_can_run;
+      c.pick = static_cast<int8_t>(pick);
+      c.site = site;
+    } else {
+      overflowed_ = true;
+    }
+  }
+  if (pick != me) {
+    turn_.store(static_cast<uint32_t>(pick), std::memory_order_release);
+    futex_wake_all(&turn_);
+  }
+  return pick;
+}
+
+void SerialRun::WaitTurn(int me) {
+  for (;;) {
+    const uint32_t t = turn_.load(std::memory_order_acquire);
+    if (t == static_cast<uint32_t>(me)) return;
+    futex_wait(&turn_, t);  // errno preserved
+  }
+}
+
+void SerialRun::Attach(int index) {
+  tls_run = this;
+  tls_index = index;
+  slots_[index].tid = current_thread().tid;
+  slots_[index].state.store(kReady, std::memory_order_release);
+  attached_.fetch_add(1, std::memory_order_acq_rel);
+  futex_wake_all(&attached_);
+  WaitTurn(index);
+}
+
+void SerialRun::Start() {
+  for (;;) {
+    const uint32_t n = attached_.load(std::memory_order_acquire);
+    if (n >= static_cast<uint32_t>(threads_)) break;
+    futex_wait(&attached_, n);
+  }
+  Decide(-1, kSiteStart);
+}
+
+bool SerialRun::Wait() {
+  for (;;) {
+    const uint32_t t = turn_.load(std::memory_order_acquire);
+    if (t == kFinished) return true;
+    if (t == kDeadlock) return false;
+    futex_wait(&turn_, t);
+  }
+}
+
+void SerialRun::AtPoint(uint16_t site) {
+  const int me = tls_index;
+  if (Decide(me, site) != me) WaitTurn(me);
+}
+
+void SerialRun::Yield() { AtPoint(kSiteStep); }
+
+void SerialRun::Blocked(const std::atomic<uint32_t>* word, uint32_t mask) {
+  const int me = tls_index;
+  Slot& s = slots_[me];
+  if (!word || (word->load(std::memory_order_acquire) & mask) == 0) return;
+  s.word = word;
+  s.mask = mask;
+  s.state.store(kBlockedWord, std::memory_order_release);
+  // Picked again only once the bit is clear; a deadlock never returns.
+  if (Decide(me, kSiteBlock) != me) WaitTurn(me);
+  s.state.store(kReady, std::memory_order_release);
+}
+
+void SerialRun::WaitUntil(bool (*pred)(const void*), const void* arg) {
+  if (pred(arg)) return;
+  const int me = tls_index;
+  Slot& s = slots_[me];
+  s.pred = pred;
+  s.arg = arg;
+  s.state.store(kBlockedPred, std::memory_order_release);
+  if (Decide(me, kSiteBlock) != me) WaitTurn(me);
+  s.state.store(kReady, std::memory_order_release);
+}
+
+void SerialRun::Detach() {
+  const int me = tls_index;
+  slots_[me].state.store(kExited, std::memory_order_release);
+  tls_run = nullptr;
+  tls_index = -1;
+  Decide(me, kSiteExit);
+}
+
+bool SerialRun::OthersExited(int index) const {
+  for (int i = 0; i < threads_; ++i) {
+    if (i != index && slots_[i].state.load(std::memory_order_acquire) != kExited) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<SerialWaiter> SerialRun::Waiters() const {
+  std::vector<SerialWaiter> out;
+  for (int i = 0; i < threads_; ++i) {
+    const int st = slots_[i].state.load(std::memory_order_acquire);
+    if (st == kBlockedWord || st == kBlockedPred) {
+      out.push_back({i, slots_[i].tid, st == kBlockedWord});
+    }
+  }
+  return out;
+}
+
+}  // namespace pagerace::sched
