@@ -85,6 +85,8 @@ const char* LockClassName(LockClass c) {
       return "oracle table lock";
     case LockClass::kThreadRegistry:
       return "thread registry lock";
+    case LockClass::kStaleTail:
+      return "stale tail record lock";
   }
   return "?";
 }

@@ -77,6 +77,9 @@
 //    kOracle          Oracle::mu_ (the race report table): Report from any
 //                     check, e.g. under the inode lock (I4).
 //    kThreadRegistry  the thread registry's role table.
+//    kStaleTail       MmContext's stale-tail record (harness bookkeeping):
+//                     written by a v2.6.29/30 growth, read by I0 under the
+//                     page lock and every ptl.
 //
 // Siblings in the tree (snap_rwsem vs ptl, tree lock vs store) have no edge
 // between them in the model; the ranks still order them, so a new edge
@@ -134,8 +137,9 @@ enum class LockClass : uint8_t {
   kPagePool,        // leaf
   kOracle,          // leaf
   kThreadRegistry,  // leaf
+  kStaleTail,       // leaf
 };
-inline constexpr int kNumLockClasses = static_cast<int>(LockClass::kThreadRegistry) + 1;
+inline constexpr int kNumLockClasses = static_cast<int>(LockClass::kStaleTail) + 1;
 
 // "fs-level lock", "page lock", ...
 const char* LockClassName(LockClass c);

@@ -36,11 +36,13 @@ absl::StatusOr<std::unique_ptr<MmContext>> MmContext::Create(const MmOptions& op
   mm->mapping_->set_a_ops(a_ops);
   mm->mapping_->set_i_size(static_cast<int64_t>(options.pages * ShadowMmu::page_size()));
   mm->io_ = std::make_unique<IoQueue>(mm.get(), options.pages + 1);
-  absl::MutexLock stale_lock(&mm->stale_mu_);
-  mm->stale_from_.reset(new uint32_t[options.pages]);
-  mm->stale_bytes_.reset(new std::unique_ptr<uint8_t[]>[options.pages]);
-  for (uint64_t i = 0; i < options.pages; ++i) {
-    mm->stale_from_[i] = static_cast<uint32_t>(ShadowMmu::page_size());
+  {
+    FutexLock stale_lock(&mm->stale_mu_);
+    mm->stale_from_.reset(new uint32_t[options.pages]);
+    mm->stale_bytes_.reset(new std::unique_ptr<uint8_t[]>[options.pages]);
+    for (uint64_t i = 0; i < options.pages; ++i) {
+      mm->stale_from_[i] = static_cast<uint32_t>(ShadowMmu::page_size());
+    }
   }
   a_ops->Attach(mm.get());
   InstallFaultHandler();
@@ -125,14 +127,14 @@ void MmContext::check_dirty_has_metadata(Page* page) {
 void MmContext::mark_stale_tail(Page* page, uint32_t from) {
   const uint64_t index = page->index;
   const size_t ps = page_size();
-  absl::MutexLock l(&stale_mu_);
+  FutexLock l(&stale_mu_);
   if (!stale_bytes_[index]) stale_bytes_[index].reset(new uint8_t[ps]);
   memcpy(stale_bytes_[index].get() + from, mmu_->kmap(index) + from, ps - from);
   stale_from_[index] = from;
 }
 
 void MmContext::clear_stale_tail(uint64_t index) {
-  absl::MutexLock l(&stale_mu_);
+  FutexLock l(&stale_mu_);
   stale_from_[index] = static_cast<uint32_t>(page_size());
 }
 
@@ -149,7 +151,7 @@ bool MmContext::page_matches_store(Page* page, char* detail, size_t detail_len) 
   if (memcmp(mem, persisted, n) == 0) return true;
   // A byte of a stale tail still holding its value from the growth is
   // unspecified, not lost (mark_stale_tail).
-  absl::MutexLock l(&stale_mu_);
+  FutexLock l(&stale_mu_);
   const size_t stale = stale_from_[page->index];
   const uint8_t* was = stale_bytes_[page->index].get();
   size_t off = 0;

@@ -12,7 +12,6 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "harness/check/invariants.h"
 #include "harness/check/oracle.h"
 #include "harness/check/trace.h"
@@ -154,9 +153,9 @@ class MmContext : public FaultTarget {
   std::unique_ptr<IoQueue> io_;
   // Per page: the first byte of a stale tail (page size: none) and the
   // tail's bytes as recorded at the growth.  A leaf lock (nothing is taken
-  // under it), outside the modeled kernel's locks and lock_order.h: the
-  // record is harness bookkeeping, taken where the kernel takes no lock.
-  mutable absl::Mutex stale_mu_;
+  // under it): the record is harness bookkeeping, taken where the kernel
+  // takes no lock.
+  mutable FutexMutex stale_mu_{LockClass::kStaleTail, "stale tail record"};
   std::unique_ptr<uint32_t[]> stale_from_ ABSL_GUARDED_BY(stale_mu_);
   std::unique_ptr<std::unique_ptr<uint8_t[]>[]> stale_bytes_ ABSL_GUARDED_BY(stale_mu_);
 };
