@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -130,7 +131,9 @@ void MmContext::mark_stale_tail(Page* page, uint32_t from) {
   FutexLock l(&stale_mu_);
   if (!stale_bytes_[index]) stale_bytes_[index].reset(new uint8_t[ps]);
   memcpy(stale_bytes_[index].get() + from, mmu_->kmap(index) + from, ps - from);
-  stale_from_[index] = from;
+  // A tail recorded at an earlier growth stays stale below `from` (a shrink
+  // since then zeroed only past its own new end, in page and store alike).
+  stale_from_[index] = std::min(stale_from_[index], from);
 }
 
 void MmContext::clear_stale_tail(uint64_t index) {

@@ -122,8 +122,9 @@ class MmContext : public FaultTarget {
   // bytes are recorded as they are at the growth; I0 accepts a tail byte
   // that differs from the store while it still holds that recorded value
   // (unspecified, not lost), and checks any byte a later store changed.
-  // Cleared when the page is read from the store again or a shrink into it
-  // zeroes its tail.
+  // Cleared when the page is read from the store again (a shrink into the
+  // page zeroes past its new end in page and store alike, and keeps the
+  // record; a second growth extends it downwards, never upwards).
   void mark_stale_tail(Page* page, uint32_t from);
   void clear_stale_tail(uint64_t index);
   // Whether the page's bytes (within i_size; a stale tail as above) equal

@@ -100,7 +100,6 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
       wait_on_page_writeback(page);
       const uint32_t offset = static_cast<uint32_t>(new_size % ps);
       memset(mm.mmu().kmap(page->index) + offset, 0, static_cast<size_t>(ps) - offset);
-      mm.clear_stale_tail(page->index);
       if (PagePrivate(page)) mm.a_ops().invalidate_partial(page, offset);
       unlock_page(page);
       put_page(page);
