@@ -173,12 +173,7 @@ bool CephAdapter::writepage_nounlock(Page* page) {
     mm_->trace(index, Event::kSetPageWriteback);
     // The OSD write, waited for: the page's bytes as they are now.
     store().Write(index, 0, bytes_in_isize(index), mm_->mmu().kmap(index));
-    snapc_[index] = 0;
-    --nr_snapc_pages_;
-    ClearPageFlag(page, PG_private);
-    mm_->trace(index, Event::kMetadataRetire);
-    --wrbuffer_ref_;
-    check_counters(index);
+    retire_context(page);
   }
   end_page_writeback(*mm_, page);
   return true;
@@ -247,6 +242,14 @@ void CephAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
   store().Write(index, 0, len_[index], snapshot(index));
+  retire_context(page);
+}
+
+// The write's end as writepages_finish / writepage_nounlock have it (v2.6.34):
+// the page's snap context, if it still holds one, and the write's wrbuffer
+// reference go.
+void CephAdapter::retire_context(Page* page) {
+  const uint64_t index = page->index;
   if (snapc_[index] != 0) {
     snapc_[index] = 0;
     --nr_snapc_pages_;

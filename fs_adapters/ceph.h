@@ -110,6 +110,9 @@ class CephAdapter : public StoreBackedOps {
   bool writepage_nounlock(Page* page);
   // I4: wrbuffer_ref against the pages holding a context.
   void check_counters(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // Drops the page's snap context (if any) and the write's wrbuffer
+  // reference at the end of a write.
+  void retire_context(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
 
   const Options options_;

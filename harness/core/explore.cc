@@ -154,13 +154,7 @@ void RunThread(sched::SerialRun* run, Role* role, int index, ThreadStats* stats,
 std::string DescribeDeadlock(Machine& m, const sched::SerialRun& run, uint64_t* page) {
   MmContext& mm = m.mm();
   std::string out = DescribeLockWaits(
-      [&mm](uint64_t index) -> uint32_t {
-        Page* p = mm.mapping().find_get_page(index);
-        if (!p) return 0;
-        const uint32_t owner = p->lock_owner.load(std::memory_order_acquire);
-        put_page(p);
-        return owner;
-      },
+      [&mm](uint64_t index) { return mm.page_lock_owner(index); },
       page);
   const std::vector<LockWait> waits = CurrentLockWaits();
   for (const sched::SerialWaiter& w : run.Waiters()) {

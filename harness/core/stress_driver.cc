@@ -115,13 +115,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     if (!watchdog.Stuck(progress, now)) return false;
     uint64_t page;
     const std::string who = DescribeLockWaits(
-        [&mm](uint64_t index) -> uint32_t {
-          Page* p = mm.mapping().find_get_page(index);
-          if (!p) return 0;
-          const uint32_t owner = p->lock_owner.load(std::memory_order_acquire);
-          put_page(p);
-          return owner;
-        },
+        [&mm](uint64_t index) { return mm.page_lock_owner(index); },
         &page);
     oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, false, 0, 0, who.c_str());
     result.deadlocked = true;

@@ -125,6 +125,14 @@ void MmContext::check_dirty_has_metadata(Page* page) {
   checks_->DirtyHasMetadata(page->index, writable, a_ops_->metadata_state(page, writable));
 }
 
+uint32_t MmContext::page_lock_owner(uint64_t index) {
+  Page* p = mapping_->find_get_page(index);
+  if (!p) return 0;
+  const uint32_t owner = p->lock_owner.load(std::memory_order_acquire);
+  put_page(p);
+  return owner;
+}
+
 void MmContext::mark_stale_tail(Page* page, uint32_t from) {
   const uint64_t index = page->index;
   const size_t ps = page_size();

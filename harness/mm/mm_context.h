@@ -113,6 +113,9 @@ class MmContext : public FaultTarget {
   // I3, before ->writepage of a page clean_page_dirty_for_io found dirty;
   // skipped for a page wholly past EOF.
   void check_writepage_has_metadata(Page* page);
+  // The tid holding the lock of the cached page `index` (0: none, or not
+  // cached): for deadlock reports (DescribeLockWaits).
+  uint32_t page_lock_owner(uint64_t index);
   // Whether `page` lies wholly at or past i_size now (PageState::past_eof).
   bool page_past_eof(const Page* page) const;
   // The tail [from, page end) of `page` holds unspecified bytes: v2.6.29/30
