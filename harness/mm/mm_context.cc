@@ -125,6 +125,23 @@ void MmContext::check_dirty_has_metadata(Page* page) {
   checks_->DirtyHasMetadata(page->index, writable, a_ops_->metadata_state(page, writable));
 }
 
+namespace {
+
+// Copies bytes of a page without its lock: user stores change them at any
+// time by design, and a writepage holding the page lock may be zeroing the
+// part past the i_size it read (as __block_write_full_page does in the
+// kernel, racing the same growth).  A torn copy is harmless where this is
+// used (mark_stale_tail: a zeroed byte matches the store's zero either way),
+// so the copy is kept out of TSan's instrumentation, byte by byte through a
+// volatile pointer so that it does not become an (intercepted) memcpy.
+__attribute__((no_sanitize("thread"))) void CopyUnlockedPageBytes(uint8_t* dst,
+                                                                  const uint8_t* src, size_t n) {
+  const volatile uint8_t* from = src;
+  for (size_t i = 0; i < n; ++i) dst[i] = from[i];
+}
+
+}  // namespace
+
 uint32_t MmContext::page_lock_owner(uint64_t index) {
   Page* p = mapping_->find_get_page(index);
   if (!p) return 0;
@@ -138,7 +155,7 @@ void MmContext::mark_stale_tail(Page* page, uint32_t from) {
   const size_t ps = page_size();
   FutexLock l(&stale_mu_);
   if (!stale_bytes_[index]) stale_bytes_[index].reset(new uint8_t[ps]);
-  memcpy(stale_bytes_[index].get() + from, mmu_->kmap(index) + from, ps - from);
+  CopyUnlockedPageBytes(stale_bytes_[index].get() + from, mmu_->kmap(index) + from, ps - from);
   // A tail recorded at an earlier growth stays stale below `from` (a shrink
   // since then zeroed only past its own new end, in page and store alike).
   stale_from_[index] = std::min(stale_from_[index], from);
