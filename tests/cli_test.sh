@@ -113,9 +113,24 @@ then echo "FAIL: pct run (exit $rc)"; fail=1; else echo "ok: pct states n, k, d 
 "$bin" --scheme=legacy --fs=nfs --duration=5s --sched=jitter --out="$tmp/race.json" >/dev/null
 wp=$(python3 - "$tmp/race.json" <<'PY'
 import json, sys
+# The seed's window itself: an mmap thread's ->page_mkwrite returns, the
+# writeback thread writes the page, then that mmap thread makes the pte
+# writable (other data-losing races, e.g. reclaim's unmap inside the window,
+# are not what the derivation forces).
 for i, x in enumerate(json.load(open(sys.argv[1]))["races"]):
-    ev = [e["event"] for e in x["trace"]]
-    if x["data_losing"] and "fault_write_wp" in ev and "fault_write_nopage" not in ev:
+    ev = [(e["event"], e["thread"]) for e in x["trace"]]
+    if not x["data_losing"] or any(e == "fault_write_nopage" for e, _ in ev):
+        continue
+    found = False
+    for a, (e, t) in enumerate(ev):
+        if not e.startswith("page_mkwrite_return") or not t.startswith("mmap"):
+            continue
+        rest = ev[a + 1:]
+        end = next((b for b, (e2, t2) in enumerate(rest) if t2 == t and e2 == "pte_mkwrite"), None)
+        if end is not None and ("writepage", "writeback") in rest[:end]:
+            found = True
+            break
+    if found:
         print(i)
         break
 PY
