@@ -159,9 +159,11 @@ void MmContext::mark_stale_tail(Page* page, uint32_t from) {
   // A tail recorded at an earlier growth stays stale below `from` (a shrink
   // since then zeroed only past its own new end, in page and store alike).
   stale_from_[index] = std::min(stale_from_[index], from);
+  any_stale_.store(true, std::memory_order_release);
 }
 
 void MmContext::clear_stale_tail(uint64_t index) {
+  if (!any_stale_.load(std::memory_order_acquire)) return;
   FutexLock l(&stale_mu_);
   stale_from_[index] = static_cast<uint32_t>(page_size());
 }

@@ -162,6 +162,10 @@ class MmContext : public FaultTarget {
   mutable FutexMutex stale_mu_{LockClass::kStaleTail, "stale tail record"};
   std::unique_ptr<uint32_t[]> stale_from_ ABSL_GUARDED_BY(stale_mu_);
   std::unique_ptr<std::unique_ptr<uint8_t[]>[]> stale_bytes_ ABSL_GUARDED_BY(stale_mu_);
+  // Set by the first mark_stale_tail: until then clear_stale_tail (called
+  // from every readpage, on the fault path) has nothing to clear and takes
+  // no lock.
+  std::atomic<bool> any_stale_{false};
 };
 
 // memory.c pieces shared by every scheme.
