@@ -68,6 +68,8 @@ class BtrfsAdapter : public StoreBackedOps {
     return mkwrite_returns_locked_ ? "btrfs" : "btrfs:unlocked";
   }
   bool has_page_mkwrite() const override { return true; }
+  const char* page_mkwrite_name() const override { return "btrfs_page_mkwrite"; }
+  const char* metadata_name() const override { return "delalloc reservation"; }
   // btrfs_page_mkwrite waits on writeback in every modeled version (v2.6.30
   // and 5.15, after lock_page), so its wait is unconditional (and
   // mutant:no_stable_wait leaves it); I7 holds it to that under a 5.15-era

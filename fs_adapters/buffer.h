@@ -80,6 +80,11 @@ class BufferAdapter : public StoreBackedOps {
   void Attach(MmContext* mm) override;
   const char* name() const override { return options_.name; }
   bool has_page_mkwrite() const override { return true; }
+  const char* page_mkwrite_name() const override {
+    return options_.mkwrite == BufferMkwrite::kBlockPageMkwrite ? "block_page_mkwrite"
+                                                                : "ext4_page_mkwrite";
+  }
+  const char* metadata_name() const override { return "mapped buffers"; }
   // 5.15's block_page_mkwrite calls wait_for_stable_page, which waits only
   // when the superblock has SB_I_STABLE_WRITES (a device that requires
   // stable writes); v2.6.30's does not wait at all.  kExt4V2630 returns

@@ -67,6 +67,8 @@ class CephAdapter : public StoreBackedOps {
   void Attach(MmContext* mm) override;
   const char* name() const override;
   bool has_page_mkwrite() const override { return true; }
+  const char* page_mkwrite_name() const override { return "ceph_page_mkwrite"; }
+  const char* metadata_name() const override { return "snap context (wrbuffer_ref)"; }
   // ceph waits on writeback in ->page_mkwrite in every modeled version
   // (v2.6.34 ceph_update_writeable_page, 5.15 ceph_find_incompatible), so
   // its wait is unconditional (and mutant:no_stable_wait leaves it); I7

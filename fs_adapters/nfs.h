@@ -45,6 +45,8 @@ class NfsAdapter : public StoreBackedOps {
   void Attach(MmContext* mm) override;
   const char* name() const override { return mkwrite_returns_locked_ ? "nfs" : "nfs:unlocked"; }
   bool has_page_mkwrite() const override { return true; }
+  const char* page_mkwrite_name() const override { return "nfs_vm_page_mkwrite"; }
+  const char* metadata_name() const override { return "write request (nfs_page)"; }
   // 5.15's nfs_vm_page_mkwrite waits on writeback after its mapping check
   // and returns locked; `nfs:unlocked` (v2.6.29) has no 5.15 counterpart and
   // keeps v2.6.29's behaviour (no wait) under every scheme.

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "harness/core/explore.h"
 #include "harness/core/scenario.h"
+#include "harness/mm/mm_context.h"
 #include "harness/sched/serial.h"
 
 namespace pagerace {
@@ -133,10 +134,10 @@ TEST(ExploreTest, LegacyNfsSeedNeedsOnePreemption) {
   }
   ASSERT_NE(losing, nullptr) << Describe(*r);
 
-  // Its schedule string replays it, every time.
+  // Its schedule string replays it, every time (100 of 100).
   const std::vector<int> picks = sched::ParseSchedule(losing->schedule).value();
   std::vector<sched::SerialChoice> first;
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < 100; ++i) {
     auto run = RunSchedule(Base("legacy", "nfs"), s, picks);
     ASSERT_TRUE(run.ok()) << run.status();
     EXPECT_EQ(run->preemptions, 1);
@@ -150,6 +151,89 @@ TEST(ExploreTest, LegacyNfsSeedNeedsOnePreemption) {
     if (i == 0) first = run->choices;
     EXPECT_EQ(run->choices, first) << "replay " << i << " took other choices";
   }
+}
+
+// A, the minimal counterexample: the first data-losing violation shrunk to a
+// story of at most 10 numbered steps that names the seed's window and the
+// NFS functions, whose schedule replays it 100 times out of 100.
+TEST(ExploreTest, LegacyNfsSeedMinimalStory) {
+  const Scenario s = LoadScenario("seed").value();
+  ExploreOptions o;
+  o.max_preemptions = 1;
+  auto r = Explore(Base("legacy", "nfs"), s, o, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->has_minimal) << Describe(*r);
+  const MinimalCounterexample& m = r->minimal;
+  EXPECT_TRUE(m.violation.data_losing);
+  EXPECT_EQ(m.violation.preemptions, 1);
+  EXPECT_LT(m.ops, m.original_ops) << "the seed scenario has ops the race does not need";
+  std::string story;
+  int numbered = 0;
+  for (const std::string& line : m.story) {
+    story += line + "\n";
+    numbered += !line.empty() && line[0] >= '1' && line[0] <= '9';
+  }
+  EXPECT_GE(numbered, 3) << story;
+  EXPECT_LE(numbered, 10) << story;
+  EXPECT_NE(story.find("inside the seed's window"), std::string::npos) << story;
+  EXPECT_NE(story.find("nfs_vm_page_mkwrite"), std::string::npos) << story;
+  EXPECT_NE(story.find("clear_page_dirty_for_io"), std::string::npos) << story;
+  EXPECT_NE(story.find("I2 dirty_without_metadata (data-losing)"), std::string::npos) << story;
+
+  // The shrunk scenario's text form parses back to it, and its short
+  // schedule replays the violation 100 times out of 100, the same each time.
+  auto shrunk = ParseScenario(m.scenario.text, "minimal");
+  ASSERT_TRUE(shrunk.ok()) << shrunk.status() << "\n" << m.scenario.text;
+  const std::vector<int> picks = sched::ParseSchedule(m.schedule).value();
+  std::vector<LogEntry> first;
+  for (int i = 0; i < 100; ++i) {
+    auto run = RunSchedule(Base("legacy", "nfs"), *shrunk, picks);
+    ASSERT_TRUE(run.ok()) << run.status();
+    bool seen = false;
+    for (const RaceGroup& g : run->races) {
+      seen |= g.first.kind == m.violation.kind && g.first.invariant == m.violation.invariant &&
+              g.first.data_losing;
+    }
+    ASSERT_TRUE(seen) << "replay " << i << " of " << m.schedule;
+    if (i == 0) first = run->log;
+    ASSERT_TRUE(run->log == first) << "replay " << i << " logged another execution";
+  }
+}
+
+// The determinism check compares the re-runs' total-order logs: a model that
+// reads what no schedule fixes (here a process-wide call count standing in
+// for a clock) is reported as nondeterministic, never smoothed over.
+TEST(ExploreTest, DeterminismCheckCatchesUncontrolledState) {
+  const Scenario s = LoadScenario("seed").value();
+  int ops = 0;
+  for (const ScenarioThread& t : s.threads) ops += static_cast<int>(t.ops.size());
+  ASSERT_GT(ops, 0);
+  int calls = 0;  // the scenario's threads run one at a time
+  ExploreOptions o;
+  o.max_preemptions = 1;
+  o.minimize = false;
+  // Every other run records one event more before its first op: consecutive
+  // runs of the same schedule differ.
+  o.op_hook = [&calls, ops](MmContext& mm) {
+    const int n = calls++;
+    if ((n / ops) % 2 == 1 && n % ops == 0) mm.trace(1, Event::kLockPage);
+  };
+  auto r = Explore(Base("legacy", "nfs"), s, o, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->violations.empty());
+  EXPECT_TRUE(r->nondeterministic);
+  EXPECT_FALSE(r->has_minimal) << "no shrinking on runs that do not repeat";
+  for (const ExploreViolation& v : r->violations) {
+    EXPECT_FALSE(v.deterministic) << v.schedule;
+    EXPECT_NE(v.nondeterminism.find("log entry"), std::string::npos) << v.nondeterminism;
+  }
+
+  // Without the hook, the same search is deterministic.
+  o.op_hook = nullptr;
+  auto clean = Explore(Base("legacy", "nfs"), s, o, nullptr);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_FALSE(clean->nondeterministic);
+  for (const ExploreViolation& v : clean->violations) EXPECT_TRUE(v.deterministic) << v.nondeterminism;
 }
 
 // B: the seed's fix closes the window on every adapter, in every schedule up
@@ -178,6 +262,9 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple("locked", "ceph", "seed"),
                       std::make_tuple("locked", "buffer", "seed"),
                       std::make_tuple("locked", "btrfs", "seed"),
+                      std::make_tuple("modern", "ceph", "seed"),
+                      std::make_tuple("modern", "buffer", "seed"),
+                      std::make_tuple("modern", "btrfs", "seed"),
                       std::make_tuple("locked", "nfs", "seed_fault"),
                       std::make_tuple("locked", "buffer", "seed_dirty")),
     [](const auto& info) {

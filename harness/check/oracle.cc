@@ -15,6 +15,7 @@ void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losin
   if (data_losing) losing_.fetch_add(1, std::memory_order_relaxed);
   by_kind_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed);
   by_invariant_[static_cast<int>(inv)].fetch_add(1, std::memory_order_relaxed);
+  tracer_->NoteReport(page, static_cast<int>(kind), static_cast<int>(inv), data_losing);
 
   TraceEntry trace[RaceRecord::kMaxTrace];
   int n = tracer_->Snapshot(page, trace, RaceRecord::kMaxTrace);

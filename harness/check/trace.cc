@@ -32,6 +32,7 @@ Tracer::Tracer(uint64_t pages, int64_t t0_ns)
 
 void Tracer::Record(uint64_t index, Event e) {
   if (index >= pages_) return;
+  if (sink_) sink_->OnEvent(index, e);
   Ring& r = rings_[index];
   uint64_t h = r.head.fetch_add(1, std::memory_order_relaxed);
   Slot& s = r.slots[h & (kRing - 1)];

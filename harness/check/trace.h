@@ -34,6 +34,20 @@ const char* EventName(Event e);
 // Looks an event up by its name, as written in traces and reports.
 absl::StatusOr<Event> EventByName(absl::string_view name);
 
+// Receives every recorded event and every oracle report, in the recording
+// thread, as it happens: the explorer's total-order log of a serial run
+// (explore.cc), from which the determinism check compares runs and the
+// story of a counterexample is told.  Called from the SIGSEGV handler:
+// implementations must not allocate or take locks.
+class TraceSink {
+ public:
+  virtual ~TraceSink() = default;
+  virtual void OnEvent(uint64_t index, Event e) = 0;
+  // `kind` and `invariant` are RaceKind and Invariant (race_kind.h, which
+  // includes this header).
+  virtual void OnReport(uint64_t index, int kind, int invariant, bool data_losing) = 0;
+};
+
 struct TraceEntry {
   int64_t t_ns = 0;  // since the run's start
   uint32_t tid = 0;
@@ -47,6 +61,14 @@ class Tracer {
   Tracer(uint64_t pages, int64_t t0_ns);
 
   void Record(uint64_t index, Event e);
+  // Passes an oracle report to the sink (nothing without one).
+  void NoteReport(uint64_t index, int kind, int invariant, bool data_losing) const {
+    if (sink_) sink_->OnReport(index, kind, invariant, data_losing);
+  }
+  // Sends every event and report to `sink` too (null: none).  REQUIRES: no
+  // other thread records (set before the run's threads start, cleared after
+  // they end: thread creation and join order it).
+  void set_sink(TraceSink* sink) { sink_ = sink; }
   // Copies the last `max` events of `index`, oldest first, into `out`
   // (capacity `max`); returns how many.  Allocation-free.
   int Snapshot(uint64_t index, TraceEntry* out, int max) const;
@@ -64,6 +86,7 @@ class Tracer {
   const uint64_t pages_;
   const int64_t t0_ns_;  // constant after construction
   std::unique_ptr<Ring[]> rings_;
+  TraceSink* sink_ = nullptr;  // see set_sink
 };
 
 }  // namespace pagerace

@@ -24,6 +24,8 @@ namespace {
 
 // Far more choices than a scenario of kMaxOps ops per thread makes.
 constexpr size_t kMaxChoices = 1 << 16;
+// Runs per candidate scenario while shrinking.
+constexpr uint64_t kMinimizeRuns = 20000;
 
 // What the scenario's threads share with the driver: the per-writer stamp
 // sequences (each touched by its writer's thread only, or by the setup
@@ -85,16 +87,69 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
   }
 }
 
+// The total-order log of one serial run (explore.h's LogEntry), fed by the
+// Machine's tracer.  Entries are appended by whichever thread records: the
+// setup's before the run, one participant at a time during it (the run
+// token orders them), the driver's after it.  Capacity is reserved up front:
+// appending never allocates (the SIGSEGV handler appends).
+class SerialLog : public TraceSink {
+ public:
+  static constexpr size_t kCapacity = 4096;  // 96 KiB: below malloc's mmap threshold
+  SerialLog() { entries_.reserve(kCapacity); }
+
+  void set_phase(LogEntry::Phase phase, const sched::SerialRun* run) {
+    phase_ = phase;
+    run_ = run;
+  }
+  void OnEvent(uint64_t index, Event e) override {
+    Append(index, false, static_cast<uint16_t>(e), 0, false);
+  }
+  void OnReport(uint64_t index, int kind, int invariant, bool data_losing) override {
+    Append(index, true, static_cast<uint16_t>(kind), static_cast<uint8_t>(invariant), data_losing);
+  }
+  std::vector<LogEntry>& entries() { return entries_; }
+  bool overflowed() const { return overflowed_; }
+
+ private:
+  void Append(uint64_t index, bool report, uint16_t what, uint8_t invariant, bool data_losing) {
+    if (entries_.size() == kCapacity) {
+      overflowed_ = true;
+      return;
+    }
+    LogEntry e;
+    e.phase = phase_;
+    if (phase_ == LogEntry::kRun) {
+      e.thread = static_cast<int8_t>(sched::internal::CurrentSerialIndex());
+      e.step = static_cast<uint32_t>(run_->num_choices());
+    }
+    e.page = index;
+    e.report = report;
+    e.what = what;
+    e.invariant = invariant;
+    e.data_losing = data_losing;
+    entries_.push_back(e);
+  }
+
+  // Written by the driver between phases (no participant runs then).
+  LogEntry::Phase phase_ = LogEntry::kSetup;
+  const sched::SerialRun* run_ = nullptr;
+  // Appended to by one thread at a time (see the class comment).
+  std::vector<LogEntry> entries_;
+  bool overflowed_ = false;
+};
+
 // A scenario thread: one op a step, then done.
 class ScenarioRole : public Role {
  public:
-  ScenarioRole(Machine* m, const ScenarioThread* t, int writer, uint64_t* seq)
-      : m_(m), t_(t), writer_(writer), seq_(seq) {}
+  ScenarioRole(Machine* m, const ScenarioThread* t, int writer, uint64_t* seq,
+               const std::function<void(MmContext&)>* hook)
+      : m_(m), t_(t), writer_(writer), seq_(seq), hook_(hook) {}
   RoleId id() const override { return t_->role; }
   bool user_access() const override { return t_->role.kind == RoleKind::kMmap; }
   bool bounded() const override { return true; }
   Step step() override {
     if (next_ >= t_->ops.size()) return Step::kDone;
+    if (*hook_) (*hook_)(m_->mm());
     RunOp(*m_, t_->ops[next_++], writer_, seq_);
     return next_ < t_->ops.size() ? Step::kMore : Step::kDone;
   }
@@ -104,6 +159,7 @@ class ScenarioRole : public Role {
   const ScenarioThread* const t_;
   const int writer_;
   uint64_t* const seq_;
+  const std::function<void(MmContext&)>* const hook_;
   size_t next_ = 0;  // owned by the role's thread
 };
 
@@ -198,7 +254,8 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
 }
 
 absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& scenario,
-                                        const std::vector<int>& picks) {
+                                        const std::vector<int>& picks,
+                                        const std::function<void(MmContext&)>& op_hook) {
   auto config = ScenarioConfig(base, scenario);
   if (!config.ok()) return config.status();
   sched::Reset();
@@ -212,6 +269,9 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
   std::string inversion;  // the first lock-order inversion seen
   Writers writers;
   writers.seq.assign(static_cast<size_t>(config->threads + config->pwriters), 0);
+  // Never freed while a deadlocked run's threads may still record into it.
+  auto log = std::make_unique<SerialLog>();
+  m.mm().tracer().set_sink(log.get());
 
   {
     // The setup stores as mmap0 and pwrites as pwrite0.
@@ -228,6 +288,7 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
   const int n = static_cast<int>(scenario.threads.size());
   auto chooser = std::make_unique<sched::PrefixChooser>(&picks);
   auto run = std::make_unique<sched::SerialRun>(n, chooser.get(), kMaxChoices);
+  log->set_phase(LogEntry::kRun, run.get());
   std::vector<std::unique_ptr<Role>> roles;
   std::vector<std::unique_ptr<ThreadStats>> stats;
   for (int i = 0; i < n; ++i) {
@@ -240,8 +301,8 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
     int writer = 0;
     if (t.role.kind == RoleKind::kMmap) writer = t.role.index;
     if (t.role.kind == RoleKind::kPwrite) writer = mmaps + t.role.index;
-    roles.push_back(std::make_unique<ScenarioRole>(&m, &t, writer,
-                                                   &writers.seq[static_cast<size_t>(writer)]));
+    roles.push_back(std::make_unique<ScenarioRole>(
+        &m, &t, writer, &writers.seq[static_cast<size_t>(writer)], &op_hook));
   }
 
   sched::Options so;
@@ -261,6 +322,9 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
   out.preemptions = CountPreemptions(out.choices);
   out.overflowed = run->overflowed();
   out.infeasible_at = run->infeasible_at();
+  out.vocabulary.page_mkwrite = m.mm().a_ops().page_mkwrite_name();
+  out.vocabulary.metadata = m.mm().a_ops().metadata_name();
+  out.vocabulary.do_fault = m.mm().scheme().do_fault_name();
   Oracle& oracle = m.mm().oracle();
   if (!finished) {
     // No thread can run.  They stay blocked on the run token: their run,
@@ -278,6 +342,11 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
     out.race_reports = oracle.total();
     out.data_losing_reports = oracle.data_losing_total();
     out.races = oracle.Groups();
+    // The blocked threads never record again; the reports above went in
+    // with the run's phase.
+    out.log = log->entries();
+    out.log_overflowed = log->overflowed();
+    (void)log.release();
     sched::Reset();
     for (std::thread& t : threads) t.detach();
     (void)machine.release();
@@ -289,6 +358,7 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
   }
   for (std::thread& t : threads) t.join();
   sched::Reset();
+  log->set_phase(LogEntry::kFinal, nullptr);
   {
     ThreadStats main_stats;
     ScopedThread main_reg(RoleName(RoleKind::kMain), /*user_access=*/false, &main_stats);
@@ -300,9 +370,12 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
     sync_mapping(m.mm(), /*drain=*/true);
     m.FinalChecks();
   }
+  m.mm().tracer().set_sink(nullptr);
   out.race_reports = oracle.total();
   out.data_losing_reports = oracle.data_losing_total();
   out.races = oracle.Groups();
+  out.log = std::move(log->entries());
+  out.log_overflowed = log->overflowed();
   return out;
 }
 
@@ -317,19 +390,6 @@ struct Node {
 
 // The cost of picking `t` at `c`: 1 if it preempts a thread that could go on.
 int Cost(const sched::SerialChoice& c, int t) { return c.current_can_run && t != c.current; }
-
-bool SameReports(const ScheduleRun& a, const ScheduleRun& b) {
-  if (a.races.size() != b.races.size()) return false;
-  for (size_t i = 0; i < a.races.size(); ++i) {
-    const RaceRecord& x = a.races[i].first;
-    const RaceRecord& y = b.races[i].first;
-    if (x.kind != y.kind || x.invariant != y.invariant || x.data_losing != y.data_losing ||
-        x.page != y.page || a.races[i].count != b.races[i].count) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -379,7 +439,7 @@ absl::StatusOr<ExploreResult> Explore(
     std::vector<Node> stack;
     std::vector<int> prefix;
     for (;;) {
-      auto run = RunSchedule(base, scenario, prefix);
+      auto run = RunSchedule(base, scenario, prefix, options.op_hook);
       if (!run.ok()) return run.status();
       ++result.executions;
       if (run->overflowed || run->infeasible_at >= 0) {
@@ -439,24 +499,158 @@ absl::StatusOr<ExploreResult> Explore(
   }
   result.complete = !out_of_budget && !result.deadlocked;
 
-  // The determinism check: each violation's schedule, run again.
+  // The determinism check: each violation's schedule, run again; the runs'
+  // choices, total-order logs and reports must be the same.  A difference
+  // is uncontrolled nondeterminism in the model (a value no schedule
+  // fixes), reported, never smoothed over.
   if (!result.deadlocked) {
     for (ExploreViolation& v : result.violations) {
+      if (options.determinism_runs <= 0) break;
       auto picks = sched::ParseSchedule(v.schedule);
       if (!picks.ok()) return picks.status();
-      auto first = RunSchedule(base, scenario, *picks);
+      auto first = RunSchedule(base, scenario, *picks, options.op_hook);
       if (!first.ok()) return first.status();
       v.deterministic = !first->deadlocked;
+      if (first->deadlocked) v.nondeterminism = "the re-run deadlocked";
       for (int i = 0; i < options.determinism_runs && v.deterministic; ++i) {
-        auto again = RunSchedule(base, scenario, *picks);
+        auto again = RunSchedule(base, scenario, *picks, options.op_hook);
         if (!again.ok()) return again.status();
-        v.deterministic = !again->deadlocked && again->choices == first->choices &&
-                          SameReports(*again, *first);
+        v.nondeterminism = FirstDifference(*first, *again);
+        v.deterministic = v.nondeterminism.empty();
+        if (!v.deterministic) {
+          v.nondeterminism = absl::StrCat("two runs of schedule ", v.schedule, ": ", v.nondeterminism);
+        }
       }
+      if (!v.deterministic) result.nondeterministic = true;
     }
+  }
+
+  // The minimal counterexample: the first data-losing violation (else the
+  // first), shrunk.  Only a deterministic one: a shrink judged by runs that
+  // do not repeat proves nothing.
+  if (options.minimize && !result.deadlocked && !result.violations.empty() &&
+      !result.nondeterministic) {
+    const ExploreViolation* pick = &result.violations.front();
+    for (const ExploreViolation& v : result.violations) {
+      if (v.data_losing && (!pick->data_losing || v.preemptions < pick->preemptions)) pick = &v;
+    }
+    auto minimal = Minimize(base, scenario, *pick, kMinimizeRuns);
+    if (!minimal.ok()) return minimal.status();
+    result.minimal = *std::move(minimal);
+    result.has_minimal = true;
   }
   result.elapsed_s = elapsed();
   return result;
+}
+
+namespace {
+
+int CountOps(const Scenario& s) {
+  int n = static_cast<int>(s.setup.size());
+  for (const ScenarioThread& t : s.threads) n += static_cast<int>(t.ops.size());
+  return n;
+}
+
+// Smaller scenarios than `s`, the largest cuts first: a whole thread, one
+// op of a thread, one setup op, then fewer pages and mappings.
+std::vector<Scenario> ShrinkCandidates(const Scenario& s) {
+  std::vector<Scenario> out;
+  for (size_t t = 0; t < s.threads.size(); ++t) {
+    if (s.threads[t].role.kind == RoleKind::kIo) continue;
+    Scenario c = s;
+    c.threads.erase(c.threads.begin() + static_cast<long>(t));
+    out.push_back(std::move(c));
+  }
+  for (size_t t = 0; t < s.threads.size(); ++t) {
+    for (size_t o = 0; o < s.threads[t].ops.size(); ++o) {
+      Scenario c = s;
+      auto& ops = c.threads[t].ops;
+      ops.erase(ops.begin() + static_cast<long>(o));
+      out.push_back(std::move(c));
+    }
+  }
+  for (size_t o = 0; o < s.setup.size(); ++o) {
+    Scenario c = s;
+    c.setup.erase(c.setup.begin() + static_cast<long>(o));
+    out.push_back(std::move(c));
+  }
+  uint64_t max_page = 0;
+  int max_vma = 0;
+  auto see = [&](const ScenarioOp& op) {
+    max_page = std::max(max_page, op.page);
+    max_vma = std::max(max_vma, op.vma);
+  };
+  for (const ScenarioOp& op : s.setup) see(op);
+  for (const ScenarioThread& t : s.threads) {
+    for (const ScenarioOp& op : t.ops) see(op);
+  }
+  if (s.pages > max_page + 1) {
+    Scenario c = s;
+    c.pages = max_page + 1;
+    out.push_back(std::move(c));
+  }
+  if (s.mappings > max_vma + 1) {
+    Scenario c = s;
+    c.mappings = max_vma + 1;
+    out.push_back(std::move(c));
+  }
+  // Each candidate must still be a scenario the parser accepts (threads,
+  // ops in range): round-trip it through the text form.
+  std::vector<Scenario> valid;
+  for (Scenario& c : out) {
+    auto parsed = ParseScenario(FormatScenario(c), s.name);
+    if (parsed.ok() && parsed->threads.size() == c.threads.size()) valid.push_back(*std::move(parsed));
+  }
+  return valid;
+}
+
+bool SameViolation(const ExploreViolation& a, const ExploreViolation& b) {
+  return a.kind == b.kind && a.invariant == b.invariant && a.data_losing == b.data_losing;
+}
+
+}  // namespace
+
+absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scenario& scenario,
+                                               const ExploreViolation& violation,
+                                               uint64_t max_runs) {
+  MinimalCounterexample m;
+  m.violation = violation;
+  m.scenario = scenario;
+  m.original_ops = CountOps(scenario);
+  ExploreOptions o;
+  o.max_preemptions = violation.preemptions;
+  o.max_schedules = max_runs;
+  o.determinism_runs = 0;
+  o.minimize = false;
+  // Greedy: take the first smaller scenario that keeps the violation, and
+  // start over from it, until no cut keeps it.
+  bool any = false;
+  for (bool shrunk = true; shrunk;) {
+    shrunk = false;
+    for (Scenario& c : ShrinkCandidates(m.scenario)) {
+      auto config = ScenarioConfig(base, c);
+      if (!config.ok()) continue;  // e.g. a workload the cut no longer fits
+      ++m.candidates;
+      auto r = Explore(base, c, o, {});
+      if (!r.ok()) return r.status();
+      auto it = std::find_if(r->violations.begin(), r->violations.end(),
+                             [&](const ExploreViolation& v) { return SameViolation(v, violation); });
+      if (it == r->violations.end()) continue;
+      m.violation = *it;
+      m.scenario = std::move(c);
+      shrunk = any = true;
+      break;
+    }
+  }
+  if (any) m.scenario.text = FormatScenario(m.scenario);
+  m.ops = CountOps(m.scenario);
+  auto picks = sched::ParseSchedule(m.violation.schedule);
+  if (!picks.ok()) return picks.status();
+  auto run = RunSchedule(base, m.scenario, *picks);
+  if (!run.ok()) return run.status();
+  m.schedule = run->short_schedule();
+  m.story = TellStory(m.scenario, *run);
+  return m;
 }
 
 }  // namespace pagerace

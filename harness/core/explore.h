@@ -32,6 +32,37 @@
 
 namespace pagerace {
 
+class MmContext;
+
+// One entry of a schedule's total-order log: every trace event and oracle
+// report of the run, in the order they happened (one thread runs at a time,
+// so the order is the execution's).  The determinism check compares two
+// runs' logs; the story of a counterexample is told from one.
+struct LogEntry {
+  enum Phase : uint8_t { kSetup, kRun, kFinal };
+  Phase phase = kRun;
+  int8_t thread = -1;   // scenario thread index (kRun); -1 in setup and final checks
+  uint32_t step = 0;    // choices made before it (kRun)
+  uint64_t page = 0;
+  bool report = false;  // an oracle report (else a trace event)
+  uint16_t what = 0;    // Event, or RaceKind for a report
+  uint8_t invariant = 0;
+  bool data_losing = false;
+  friend bool operator==(const LogEntry& a, const LogEntry& b) {
+    return a.phase == b.phase && a.thread == b.thread && a.step == b.step && a.page == b.page &&
+           a.report == b.report && a.what == b.what && a.invariant == b.invariant &&
+           a.data_losing == b.data_losing;
+  }
+};
+
+// The words a story uses for this run's scheme and adapter.
+struct StoryVocabulary {
+  const char* page_mkwrite = "->page_mkwrite";  // "nfs_vm_page_mkwrite"
+  const char* metadata = "fs metadata";         // "write request (nfs_page)"
+  const char* do_fault = "__do_fault";          // the not-present write fault's function
+  const char* do_wp_page = "do_wp_page";
+};
+
 // The outcome of one schedule.
 struct ScheduleRun {
   std::vector<sched::SerialChoice> choices;  // every choice, in order
@@ -43,9 +74,25 @@ struct ScheduleRun {
   uint64_t race_reports = 0;
   uint64_t data_losing_reports = 0;
   std::vector<RaceGroup> races;  // deadlock and lock-order inversion included
+  std::vector<LogEntry> log;     // the total-order log (see LogEntry)
+  bool log_overflowed = false;   // the log holds only its first entries
+  StoryVocabulary vocabulary;
 
   std::string schedule() const { return sched::FormatSchedule(picks); }
+  // The schedule without its trailing default picks: it replays the same run.
+  std::string short_schedule() const;
 };
+
+// Tells `run` as numbered steps in kernel terms, one per stretch of one
+// thread (the setup first, unnumbered; the final sync and checks last), each
+// ending with what made the scheduler switch, and every oracle report in
+// the step that made it: "2. writeback: clear_page_dirty_for_io → page_mkclean
+// → ->writepage … (the lock of page 0 ...)".
+std::vector<std::string> TellStory(const Scenario& scenario, const ScheduleRun& run);
+
+// Where two runs of one schedule first differ ("" if they do not): choices,
+// log or reports.
+std::string FirstDifference(const ScheduleRun& a, const ScheduleRun& b);
 
 // The Machine's configuration for a scenario under `base`'s scheme and
 // adapter: its pages, mappings, thread counts and workload.
@@ -55,14 +102,22 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
 // current thread, else the lowest-numbered runnable).  Errors are harness
 // failures (the OS refused memory or mappings).
 absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& scenario,
-                                        const std::vector<int>& picks);
+                                        const std::vector<int>& picks,
+                                        const std::function<void(MmContext&)>& op_hook = {});
 
 struct ExploreOptions {
   int max_preemptions = 2;
   uint64_t max_schedules = 0;  // 0: no limit (else the search stops, incomplete)
   // Each violation's schedule is run this many more times and compared
-  // (choices and reports): the determinism check.
+  // (choices, total-order log and reports): the determinism check.
   int determinism_runs = 2;
+  // Shrink the first violation (data-losing preferred) to a minimal
+  // counterexample and tell its story.
+  bool minimize = true;
+  // Test seam: called by each scenario thread before each of its ops (a
+  // model that reads state no schedule controls, like a clock, is what the
+  // determinism check must catch).
+  std::function<void(MmContext&)> op_hook;
 };
 
 struct ExploreViolation {
@@ -74,7 +129,21 @@ struct ExploreViolation {
   uint64_t page = 0;
   std::string detail;
   uint64_t schedules = 0;  // explored schedules that showed it
-  bool deterministic = false;  // re-runs of `schedule` gave the same choices and reports
+  bool deterministic = false;  // re-runs of `schedule` gave the same choices, log and reports
+  std::string nondeterminism;  // where the re-runs differed ("" if they did not)
+};
+
+// The first violation, shrunk: fewer ops, threads, pages and mappings while
+// a violation of the same kind, invariant and data loss stays within the
+// same preemption bound.
+struct MinimalCounterexample {
+  ExploreViolation violation;      // as found in the shrunk scenario
+  Scenario scenario;               // shrunk; scenario.text is its text form
+  std::string schedule;            // its shortest replaying schedule string
+  std::vector<std::string> story;  // TellStory of that schedule
+  int original_ops = 0;            // ops (setup included) before shrinking
+  int ops = 0;                     // after
+  uint64_t candidates = 0;         // scenarios explored while shrinking
 };
 
 struct ExploreBound {
@@ -94,9 +163,19 @@ struct ExploreResult {
   bool deadlocked = false;  // stopped at a deadlock
   double elapsed_s = 0;
   std::vector<ExploreViolation> violations;  // one per kind/invariant/data_losing
+  bool nondeterministic = false;  // some violation's re-runs differed
+  bool has_minimal = false;
+  MinimalCounterexample minimal;  // with has_minimal
 
   double schedules_per_s() const { return elapsed_s > 0 ? executions / elapsed_s : 0; }
 };
+
+// Shrinks `violation` of `scenario` (see MinimalCounterexample); each
+// candidate scenario is explored up to the violation's preemptions, at most
+// `max_runs` runs each.
+absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scenario& scenario,
+                                               const ExploreViolation& violation,
+                                               uint64_t max_runs);
 
 struct ExploreProgress {
   int bound;

@@ -5,8 +5,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -222,6 +224,9 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
 }
 
 absl::StatusOr<Scenario> LoadScenario(const std::string& spec) {
+  if (absl::StartsWith(spec, "text:")) {
+    return ParseScenario(absl::StrReplaceAll(spec.substr(5), {{"|", "\n"}}), "text");
+  }
   if (!spec.empty() && spec[0] == '@') {
     std::ifstream in(spec.substr(1));
     if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read scenario file ", spec.substr(1)));
@@ -239,5 +244,44 @@ absl::StatusOr<Scenario> LoadScenario(const std::string& spec) {
 }
 
 const std::vector<BuiltinScenario>& BuiltinScenarios() { return kBuiltins; }
+
+std::string FormatScenarioOp(const ScenarioOp& op) {
+  switch (op.kind) {
+    case ScenarioOp::kStore:
+      return absl::StrCat("store ", op.page, " ", op.vma);
+    case ScenarioOp::kWrite:
+      return absl::StrCat("write ", op.page, " ", op.vma);
+    case ScenarioOp::kLoad:
+      return absl::StrCat("load ", op.page, " ", op.vma);
+    case ScenarioOp::kPwrite:
+      return absl::StrCat("pwrite ", op.page);
+    case ScenarioOp::kPass:
+      return "pass";
+    case ScenarioOp::kSync:
+      return "sync";
+    case ScenarioOp::kReclaim:
+      return absl::StrCat("reclaim ", op.page);
+    case ScenarioOp::kSnapshot:
+      return "snapshot";
+    case ScenarioOp::kWriteback:
+      return "writeback";
+  }
+  return "?";
+}
+
+std::string FormatScenario(const Scenario& sc) {
+  auto ops = [](const std::vector<ScenarioOp>& list) {
+    std::string out;
+    for (const ScenarioOp& op : list) absl::StrAppend(&out, out.empty() ? " " : "; ", FormatScenarioOp(op));
+    return out;
+  };
+  std::string out = absl::StrCat("pages ", sc.pages, "\nmappings ", sc.mappings, "\n");
+  if (sc.workload != "mixed") absl::StrAppend(&out, "workload ", sc.workload, "\n");
+  if (!sc.setup.empty()) absl::StrAppend(&out, "setup:", ops(sc.setup), "\n");
+  for (const ScenarioThread& t : sc.threads) {
+    absl::StrAppend(&out, RoleName(t.role), ":", ops(t.ops), "\n");
+  }
+  return out;
+}
 
 }  // namespace pagerace

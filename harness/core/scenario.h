@@ -72,7 +72,8 @@ struct Scenario {
 
 // Parses the text form.  InvalidArgument naming the line on bad input.
 absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view name);
-// A built-in scenario by name, or a file: "seed", "@path/to/file".
+// A built-in scenario by name, a file, or the text inline with '|' for
+// newlines: "seed", "@path/to/file", "text:mmap0: store 0|writeback: pass".
 absl::StatusOr<Scenario> LoadScenario(const std::string& spec);
 
 struct BuiltinScenario {
@@ -81,6 +82,10 @@ struct BuiltinScenario {
   const char* text;
 };
 const std::vector<BuiltinScenario>& BuiltinScenarios();
+
+// The text form of `scenario` (ParseScenario gives it back), and of one op.
+std::string FormatScenario(const Scenario& scenario);
+std::string FormatScenarioOp(const ScenarioOp& op);
 
 }  // namespace pagerace
 

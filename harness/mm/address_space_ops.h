@@ -56,6 +56,11 @@ class AddressSpaceOps {
   virtual const char* name() const = 0;
 
   virtual bool has_page_mkwrite() const = 0;
+  // Story vocabulary (the explorer's numbered counterexamples): the kernel
+  // function behind ->page_mkwrite, and what the filesystem attaches there
+  // (a noun without article: "write request (nfs_page)").
+  virtual const char* page_mkwrite_name() const { return "->page_mkwrite"; }
+  virtual const char* metadata_name() const { return "fs metadata"; }
   // Whether this filesystem's 5.15 ->page_mkwrite waits for writeback before
   // returning the page locked: its own wait_on_page_writeback (NFS, ceph,
   // btrfs) or wait_for_stable_page on a device with SB_I_STABLE_WRITES.

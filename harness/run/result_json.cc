@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/race_signature.h"
 #include "harness/run/build_info.h"
@@ -295,6 +296,23 @@ std::string FormatSummary(const RunResult& res) {
   return out;
 }
 
+// How `--scenario` names `s` for a replay: its built-in name when it is one
+// unchanged, else its text inline (shell-quoted).
+std::string ScenarioSpec(const Scenario& s) {
+  for (const BuiltinScenario& b : BuiltinScenarios()) {
+    if (s.name == b.name && s.text == b.text) return s.name;
+  }
+  std::string text = FormatScenario(s);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return absl::StrCat("'text:", absl::StrReplaceAll(text, {{"\n", "|"}}), "'");
+}
+
+std::string ScheduleReplay(const ExploreResult& r, const Scenario& s, const std::string& schedule) {
+  return absl::StrFormat("%s --scheme=%s --fs=%s --scenario=%s --schedule=%s",
+                         r.config.binary.empty() ? "pagerace" : r.config.binary, r.config.scheme->name,
+                         r.config.fs->name, ScenarioSpec(s), schedule);
+}
+
 nlohmann::json ExploreToJson(const ExploreResult& r) {
   nlohmann::json bounds = nlohmann::json::array();
   for (const ExploreBound& b : r.bounds) {
@@ -312,10 +330,23 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
                           {"detail", v.detail},
                           {"schedules", v.schedules},
                           {"deterministic", v.deterministic},
-                          {"replay", absl::StrFormat("%s --scheme=%s --fs=%s --scenario=%s --schedule=%s",
-                                                     r.config.binary.empty() ? "pagerace" : r.config.binary,
-                                                     r.config.scheme->name, r.config.fs->name,
-                                                     r.scenario.name, v.schedule)}});
+                          {"nondeterminism", v.nondeterminism},
+                          {"replay", ScheduleReplay(r, r.scenario, v.schedule)}});
+  }
+  nlohmann::json minimal = nullptr;
+  if (r.has_minimal) {
+    const MinimalCounterexample& m = r.minimal;
+    minimal = {{"kind", RaceKindName(m.violation.kind)},
+               {"invariant", InvariantName(m.violation.invariant)},
+               {"data_losing", m.violation.data_losing},
+               {"preemptions", m.violation.preemptions},
+               {"schedule", m.schedule},
+               {"scenario_text", m.scenario.text},
+               {"ops", m.ops},
+               {"original_ops", m.original_ops},
+               {"candidates", m.candidates},
+               {"story", m.story},
+               {"replay", ScheduleReplay(r, m.scenario, m.schedule)}};
   }
   return {{"schema", kExploreSchema},
           {"config",
@@ -334,6 +365,8 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
           {"elapsed_s", r.elapsed_s},
           {"schedules_per_s", r.schedules_per_s()},
           {"violations", violations},
+          {"nondeterministic", r.nondeterministic},
+          {"minimal", minimal},
           {"verdict", r.violations.empty() ? "clean" : "violations"}};
 }
 
@@ -368,6 +401,20 @@ std::string FormatExploreSummary(const ExploreResult& r) {
                           r.deadlocked ? "" : (v.deterministic ? ", replays identically" : ", NOT DETERMINISTIC"),
                           v.schedule);
     if (!v.detail.empty()) absl::StrAppendFormat(&out, "      %s\n", v.detail);
+    if (!v.nondeterminism.empty()) {
+      absl::StrAppendFormat(&out, "      uncontrolled nondeterminism in the model: %s\n", v.nondeterminism);
+    }
+  }
+  if (r.has_minimal) {
+    const MinimalCounterexample& m = r.minimal;
+    absl::StrAppendFormat(&out,
+                          "  minimal counterexample: %s (%s)%s, %d preemption%s, %d ops (from %d; %d "
+                          "smaller scenarios tried)\n",
+                          RaceKindName(m.violation.kind), InvariantName(m.violation.invariant),
+                          m.violation.data_losing ? " data-losing" : "", m.violation.preemptions,
+                          m.violation.preemptions == 1 ? "" : "s", m.ops, m.original_ops, m.candidates);
+    for (const std::string& line : m.story) absl::StrAppendFormat(&out, "    %s\n", line);
+    absl::StrAppendFormat(&out, "    replay: %s\n", ScheduleReplay(r, m.scenario, m.schedule));
   }
   absl::StrAppend(&out, "  verdict: violations\n");
   return out;

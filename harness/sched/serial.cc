@@ -23,6 +23,7 @@ thread_local int tls_index = -1;
 
 namespace internal {
 SerialRun* CurrentSerialRun() { return tls_run; }
+int CurrentSerialIndex() { return tls_run ? tls_index : -1; }
 }  // namespace internal
 
 const char* SerialSiteName(uint16_t site) {

@@ -192,6 +192,8 @@ class SerialRun {
 namespace internal {
 // The calling thread's run (null: not a participant).
 SerialRun* CurrentSerialRun();
+// The calling thread's participant index (-1: not a participant).
+int CurrentSerialIndex();
 }  // namespace internal
 
 }  // namespace pagerace::sched
