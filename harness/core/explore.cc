@@ -296,7 +296,9 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
     return out;
   }
   for (std::thread& t : threads) t.join();
-  for (const auto& st : stats) faults += st->v[static_cast<int>(Stat::kFaults)].load(std::memory_order_relaxed);
+  for (const auto& st : stats) {
+    faults += st->v[static_cast<int>(Stat::kFaults)].load(std::memory_order_relaxed);
+  }
   out.faults = faults;
   sched::Reset();
   {

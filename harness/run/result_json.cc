@@ -518,7 +518,11 @@ std::string FormatExploreSummary(const ExploreResult& r) {
                           RaceKindName(v.kind), InvariantName(v.invariant),
                           v.data_losing ? " data-losing" : "", v.preemptions,
                           v.preemptions == 1 ? "" : "s", v.schedules,
-                          dfs ? "" : absl::StrFormat(" (rate %.3g)", r.schedules ? static_cast<double>(v.schedules) / r.schedules : 0.0),
+                          dfs ? ""
+                              : absl::StrFormat(" (rate %.3g)",
+                                                r.schedules ? static_cast<double>(v.schedules) /
+                                                                  r.schedules
+                                                            : 0.0),
                           r.deadlocked ? "" : (v.deterministic ? ", replays identically" : ", NOT DETERMINISTIC"),
                           v.schedule);
     if (!v.detail.empty()) absl::StrAppendFormat(&out, "      %s\n", v.detail);
