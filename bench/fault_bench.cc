@@ -13,9 +13,19 @@
 //   BM_Writeback/threads:N          one dirty page written back: pwrite-path
 //                                   dirtying, write_cache_pages, completion
 //                                   (on an I/O thread with N=2), COMMIT
+//   BM_ExploreSchedule/<scheme>/<walk>
+//                                   one whole schedule of the explorer's
+//                                   `seed` scenario on nfs (RunSchedule: a
+//                                   fresh Machine, setup, the serial run,
+//                                   the final sync and checks); walk 0 is
+//                                   the default schedule, walk 1 a fixed
+//                                   random walk (seed 1)
 //
 // Read the results as the ratio FaultPath / BareFault at the same N, from one
-// run on one machine.
+// run on one machine.  For the explorer: 1 / (schedules/s) is a schedule's
+// cost, and BM_BareFault/threads:1's time times faults/schedule is the part
+// of it the faults' floor explains; the rest is the harness (Machine setup,
+// the scheduler's hand-offs, the checks).
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -30,7 +40,10 @@
 #include "benchmark/benchmark.h"
 #include "absl/strings/match.h"
 #include "harness/base/thread_registry.h"
+#include "harness/core/explore.h"
 #include "harness/core/machine.h"
+#include "harness/core/scenario.h"
+#include "harness/sched/choosers.h"
 #include "harness/mm/filemap.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
@@ -194,6 +207,40 @@ void BM_Writeback(benchmark::State& state) {
   Rate(state, "pages/s");
 }
 BENCHMARK(BM_Writeback)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
+// One schedule of the `seed` scenario per iteration, as `pagerace explore`
+// runs each one.  state.range(0): 0 the default schedule, 1 the random walk
+// of seed 1 (the same picks every iteration: the scheduler is deterministic).
+void BM_ExploreSchedule(benchmark::State& state, const std::string& scheme_name) {
+  RunConfig base;
+  base.scheme = &Scheme(scheme_name);
+  base.fs = &Adapter("nfs");
+  const Scenario scenario = LoadScenario("seed").value();
+  uint64_t faults = 0, choices = 0;
+  for (auto _ : state) {
+    absl::StatusOr<ScheduleRun> run;
+    if (state.range(0) == 0) {
+      run = RunSchedule(base, scenario, {});
+    } else {
+      sched::RandomChooser walk(1);
+      run = RunScheduleWith(base, scenario, &walk);
+    }
+    if (!run.ok() || run->deadlocked) {
+      state.SkipWithError("the schedule failed or deadlocked");
+      break;
+    }
+    faults += run->faults;
+    choices += run->choices.size();
+  }
+  Rate(state, "schedules/s");
+  const double n = static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
+  state.counters["faults/schedule"] = static_cast<double>(faults) / n;
+  state.counters["choices/schedule"] = static_cast<double>(choices) / n;
+}
+BENCHMARK_CAPTURE(BM_ExploreSchedule, locked, std::string("locked"))
+    ->ArgName("walk")->Arg(0)->Arg(1)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ExploreSchedule, legacy, std::string("legacy"))
+    ->ArgName("walk")->Arg(0)->UseRealTime();
 
 // ---------------------------------------------------------------------------
 // Scaling with threads.  Every thread stores to a page of its own in one shared

@@ -256,7 +256,16 @@ then echo "FAIL: naive/buffer deadlock in a 1 s run (exit $rc)"; fail=1; else ec
 # pagerace explore / one serial run (issue 11): bad input is one line, exit 2.
 expect_usage_error "--preemptions" explore --preemptions=x
 expect_usage_error "scenario" explore --scenario=nope
-expect_usage_error "--strategy" explore --strategy=pct
+expect_usage_error "--strategy" explore --strategy=bogus
+expect_usage_error "--shard" explore --shard=0/3
+expect_usage_error "--shard" explore --shard=4/3
+expect_usage_error "--shard" explore --shard=x
+expect_usage_error "--shard" explore --strategy=random --shard=1/2
+expect_usage_error "--preemptions" explore --strategy=pct --preemptions=1
+expect_usage_error "--pct-depth" explore --strategy=pct --pct-depth=0
+expect_usage_error "--seed" explore --seed=3
+expect_usage_error "--merge" explore --merge=/nonexistent.json
+expect_usage_error "--merge" explore --merge="$0"
 expect_usage_error "does not apply" explore --duration=1s
 expect_usage_error "--schedule" --scenario=seed --schedule='0*'
 expect_usage_error "only" --preemptions=1
@@ -299,6 +308,43 @@ assert r['deadlocked'] and any(v['kind'] == 'deadlock' and 'held by' in v['detai
 else
   echo "ok: explore reports naive/buffer's deadlock"
 fi
+
+# explore --shard: three shards' files merge (--merge) to the unsharded
+# search's totals; random and pct with a seed find the data loss, and say so
+# in their JSON (pct with its parameters).
+for i in 1 2 3; do
+  "$bin" explore --scheme=legacy --fs=nfs --scenario=seed --preemptions=1 --shard=$i/3 \
+    --out="$tmp/sh$i.json" >/dev/null
+done
+"$bin" explore --merge="$tmp/sh1.json,$tmp/sh2.json,$tmp/sh3.json" --out="$tmp/merged.json" >/dev/null; rc=$?
+if [[ $rc -ne 1 ]] || ! python3 - "$tmp/ex.json" "$tmp/merged.json" <<'PY'
+import json, sys
+one, merged = (json.load(open(f)) for f in sys.argv[1:3])
+assert merged["merged_shards"] == [1, 2, 3] and merged["complete"] is True, merged
+assert [b["schedules"] for b in merged["bounds"]] == [b["schedules"] for b in one["bounds"]]
+key = lambda r: [(v["kind"], v["invariant"], v["data_losing"], v["preemptions"], v["schedule"],
+                  v["schedules"]) for v in r["violations"]]
+assert key(merged) == key(one), (key(merged), key(one))
+PY
+then echo "FAIL: explore --shard 1..3/3 --merge (exit $rc)"; fail=1; else echo "ok: three shards merge to one run"; fi
+expect_usage_error "twice" explore --merge="$tmp/sh1.json,$tmp/sh1.json"
+for st in random pct; do
+  "$bin" explore --scheme=legacy --fs=nfs --scenario=seed --strategy=$st --seed=2 --max-schedules=100 \
+    --out="$tmp/$st.json" >/dev/null; rc=$?
+  if [[ $rc -ne 1 ]] || ! python3 - "$tmp/$st.json" "$st" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+c = r["config"]
+assert c["strategy"] == sys.argv[2] and c["seed"] == 2 and r["schedules"] == 100, c
+assert r["complete"] is False and any(v["data_losing"] for v in r["violations"]), r
+assert 0 < r["observed_rate"] <= 1
+if sys.argv[2] == "pct":
+    p = r["pct"]
+    assert p["d"] == 3 and p["n"] == 3
+    assert abs(p["bound"] - 1 / (p["n"] * p["k"] ** (p["d"] - 1))) < 1e-12, p
+PY
+  then echo "FAIL: explore --strategy=$st (exit $rc)"; fail=1; else echo "ok: explore --strategy=$st finds the data loss"; fi
+done
 
 # SIGINT: stops early and still writes a valid, partial result.
 "$bin" --scheme=locked --fs=nfs --duration=600s --out="$tmp/int.json" >/dev/null 2>&1 &

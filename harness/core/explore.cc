@@ -256,6 +256,15 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
 absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& scenario,
                                         const std::vector<int>& picks,
                                         const std::function<void(MmContext&)>& op_hook) {
+  auto chooser = std::make_unique<sched::PrefixChooser>(&picks);
+  auto out = RunScheduleWith(base, scenario, chooser.get(), op_hook);
+  if (out.ok() && out->deadlocked) (void)chooser.release();  // the blocked run keeps it
+  return out;
+}
+
+absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenario& scenario,
+                                            sched::SerialChooser* chooser,
+                                            const std::function<void(MmContext&)>& op_hook) {
   auto config = ScenarioConfig(base, scenario);
   if (!config.ok()) return config.status();
   sched::Reset();
@@ -267,6 +276,7 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
   Machine& m = *machine;
   const int mmaps = config->threads;
   std::string inversion;  // the first lock-order inversion seen
+  uint64_t faults = 0;
   Writers writers;
   writers.seq.assign(static_cast<size_t>(config->threads + config->pwriters), 0);
   // Never freed while a deadlocked run's threads may still record into it.
@@ -283,11 +293,11 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
     }
     // Named now, while the setup's thread still holds its id.
     inversion = LockOrderInversion();
+    faults += stats.v[static_cast<int>(Stat::kFaults)].load(std::memory_order_relaxed);
   }
 
   const int n = static_cast<int>(scenario.threads.size());
-  auto chooser = std::make_unique<sched::PrefixChooser>(&picks);
-  auto run = std::make_unique<sched::SerialRun>(n, chooser.get(), kMaxChoices);
+  auto run = std::make_unique<sched::SerialRun>(n, chooser, kMaxChoices);
   log->set_phase(LogEntry::kRun, run.get());
   std::vector<std::unique_ptr<Role>> roles;
   std::vector<std::unique_ptr<ThreadStats>> stats;
@@ -351,12 +361,15 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
     for (std::thread& t : threads) t.detach();
     (void)machine.release();
     (void)run.release();
-    (void)chooser.release();
     for (auto& r : roles) (void)r.release();
     for (auto& s : stats) (void)s.release();
     return out;
   }
   for (std::thread& t : threads) t.join();
+  for (const auto& st : stats) {
+    faults += st->v[static_cast<int>(Stat::kFaults)].load(std::memory_order_relaxed);
+  }
+  out.faults = faults;
   sched::Reset();
   log->set_phase(LogEntry::kFinal, nullptr);
   {
@@ -379,6 +392,26 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
   return out;
 }
 
+const char* ExploreStrategyName(ExploreStrategy s) {
+  switch (s) {
+    case ExploreStrategy::kDfs:
+      return "dfs";
+    case ExploreStrategy::kRandom:
+      return "random";
+    case ExploreStrategy::kPct:
+      return "pct";
+  }
+  return "?";
+}
+
+absl::StatusOr<ExploreStrategy> ExploreStrategyByName(absl::string_view name) {
+  for (ExploreStrategy s : {ExploreStrategy::kDfs, ExploreStrategy::kRandom, ExploreStrategy::kPct}) {
+    if (name == ExploreStrategyName(s)) return s;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--strategy: want dfs | random | pct, got '", name, "'"));
+}
+
 namespace {
 
 // One level of the search tree: a choice of the current path.
@@ -399,6 +432,15 @@ absl::StatusOr<ExploreResult> Explore(
   ExploreResult result;
   auto config = ScenarioConfig(base, scenario);
   if (!config.ok()) return config.status();
+  const bool dfs = options.strategy == ExploreStrategy::kDfs;
+  if (options.shard_count < 1 || options.shard_index < 1 ||
+      options.shard_index > options.shard_count || options.shard_depth < 1 ||
+      (!dfs && options.shard_count > 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad shard ", options.shard_index, "/",
+                                                   options.shard_count, " (depth ",
+                                                   options.shard_depth, ") for ",
+                                                   ExploreStrategyName(options.strategy)));
+  }
   result.config = *config;
   result.scenario = scenario;
   result.options = options;
@@ -431,14 +473,32 @@ absl::StatusOr<ExploreResult> Explore(
     }
   };
 
-  for (int bound = 0; bound <= options.max_preemptions && !out_of_budget && !result.deadlocked;
-       ++bound) {
+  if (!dfs) {
+    absl::Status s = explore_internal::ExploreSampled(base, scenario, options, on_progress, &result);
+    if (!s.ok()) return s;
+  }
+  // dfs shards: subtrees below the first shard_depth choices, numbered
+  // across bounds in the order the search meets them (ExploreOptions).
+  const size_t split = static_cast<size_t>(options.shard_depth);
+  uint64_t subtrees = 0;
+  uint64_t subtree_runs = 0;
+  const int last_bound = dfs ? options.max_preemptions : -1;
+  for (int bound = 0; bound <= last_bound && !out_of_budget && !result.deadlocked; ++bound) {
     ExploreBound eb;
     eb.preemptions = bound;
     const double bound_t0 = elapsed();
     std::vector<Node> stack;
     std::vector<int> prefix;
     for (;;) {
+      // A prefix that ends above the split leads into a subtree not yet met.
+      if (prefix.size() <= split) {
+        ++subtrees;
+        subtree_runs = 0;
+      }
+      const uint64_t subtree = subtrees - 1;
+      const uint64_t subtree_run = subtree_runs++;
+      const bool mine = subtree % static_cast<uint64_t>(options.shard_count) ==
+                        static_cast<uint64_t>(options.shard_index - 1);
       auto run = RunSchedule(base, scenario, prefix, options.op_hook);
       if (!run.ok()) return run.status();
       ++result.executions;
@@ -456,10 +516,17 @@ absl::StatusOr<ExploreResult> Explore(
             j == 0 ? 0 : stack[j - 1].preemptions_before + stack[j - 1].choice.preemption();
         stack.push_back(node);
       }
-      if (run->preemptions == bound) {
+      const size_t known = result.violations.size();
+      if (run->preemptions == bound && mine) {
         ++eb.schedules;
         ++result.schedules;
         note(*run);
+      } else if (run->deadlocked) {
+        note(*run);  // another shard's, but it ends this search too: say why
+      }
+      for (size_t i = known; i < result.violations.size(); ++i) {
+        result.violations[i].dfs_subtree = subtree;
+        result.violations[i].dfs_run = subtree_run;
       }
       if (run->deadlocked) {
         result.deadlocked = true;
@@ -473,6 +540,8 @@ absl::StatusOr<ExploreResult> Explore(
         out_of_budget = true;
         break;
       }
+      // Another shard's subtree: only its first schedule is run here.
+      if (!mine && stack.size() > split) stack.resize(split);
       // Backtrack: the deepest choice with an untried pick within the bound.
       bool found = false;
       while (!stack.empty() && !found) {
@@ -497,7 +566,7 @@ absl::StatusOr<ExploreResult> Explore(
     eb.elapsed_s = elapsed() - bound_t0;
     result.bounds.push_back(eb);
   }
-  result.complete = !out_of_budget && !result.deadlocked;
+  result.complete = dfs && !out_of_budget && !result.deadlocked;
 
   // The determinism check: each violation's schedule, run again; the runs'
   // choices, total-order logs and reports must be the same.  A difference
@@ -527,9 +596,11 @@ absl::StatusOr<ExploreResult> Explore(
 
   // The minimal counterexample: the first data-losing violation (else the
   // first), shrunk.  Only a deterministic one: a shrink judged by runs that
-  // do not repeat proves nothing.
-  if (options.minimize && !result.deadlocked && !result.violations.empty() &&
-      !result.nondeterministic) {
+  // do not repeat proves nothing.  dfs only: its violations carry the
+  // fewest preemptions, which bound the shrinking searches; a random walk's
+  // may carry many.
+  if (options.minimize && options.strategy == ExploreStrategy::kDfs && !result.deadlocked &&
+      !result.violations.empty() && !result.nondeterministic) {
     const ExploreViolation* pick = &result.violations.front();
     for (const ExploreViolation& v : result.violations) {
       if (v.data_losing && (!pick->data_losing || v.preemptions < pick->preemptions)) pick = &v;

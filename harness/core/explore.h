@@ -2,7 +2,10 @@
 // serializing scheduler (harness/sched/serial.h), one schedule at a time, on
 // a fresh Machine each time, and searches its schedules exhaustively up to K
 // preemptions (iterative context bounding, as CHESS: every schedule with 0
-// preemptions, then every one with exactly 1, ... up to K), depth first.
+// preemptions, then every one with exactly 1, ... up to K), depth first; or
+// samples schedules by seeded random walks or strict PCT
+// (explore_strategies.cc).  A depth-first search splits into shards that
+// separate processes run and MergeShards adds up.
 //
 // One schedule: the Machine is built, the scenario's setup runs on the
 // driver's thread with no policy, then every scenario thread (a Role with a
@@ -25,9 +28,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "harness/check/oracle.h"
 #include "harness/core/config.h"
 #include "harness/core/scenario.h"
+#include "harness/sched/choosers.h"
 #include "harness/sched/serial.h"
 
 namespace pagerace {
@@ -77,6 +82,7 @@ struct ScheduleRun {
   std::vector<LogEntry> log;     // the total-order log (see LogEntry)
   bool log_overflowed = false;   // the log holds only its first entries
   StoryVocabulary vocabulary;
+  uint64_t faults = 0;           // user faults handled, the setup's included (0 if deadlocked)
 
   std::string schedule() const { return sched::FormatSchedule(picks); }
   // The schedule without its trailing default picks: it replays the same run.
@@ -104,14 +110,47 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
 absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& scenario,
                                         const std::vector<int>& picks,
                                         const std::function<void(MmContext&)>& op_hook = {});
+// The same with any chooser.  After a deadlock the blocked threads keep the
+// run (never freed), and the chooser with it: the caller must not free it.
+absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenario& scenario,
+                                            sched::SerialChooser* chooser,
+                                            const std::function<void(MmContext&)>& op_hook = {});
+
+enum class ExploreStrategy {
+  kDfs,     // every schedule up to the bound, depth first (complete)
+  kRandom,  // seeded random walks: every choice uniform among runnable threads
+  kPct,     // strict PCT (sched/choosers.h), seeded
+};
+const char* ExploreStrategyName(ExploreStrategy s);  // "dfs", "random", "pct"
+absl::StatusOr<ExploreStrategy> ExploreStrategyByName(absl::string_view name);
+
+// random and pct run this many schedules unless told otherwise.
+inline constexpr uint64_t kDefaultSampledSchedules = 1000;
+// dfs shards split the tree at its first kDefaultShardDepth choices.
+inline constexpr int kDefaultShardDepth = 6;
 
 struct ExploreOptions {
-  int max_preemptions = 2;
-  uint64_t max_schedules = 0;  // 0: no limit (else the search stops, incomplete)
+  ExploreStrategy strategy = ExploreStrategy::kDfs;
+  int max_preemptions = 2;     // dfs
+  // dfs: 0 is no limit (else the search stops, incomplete); random, pct: the
+  // schedules to run (0: kDefaultSampledSchedules).
+  uint64_t max_schedules = 0;
+  uint64_t seed = 1;           // random, pct
+  int pct_depth = 3;           // pct: d
+  // dfs: this process explores shard `shard_index` (1-based) of
+  // `shard_count`.  The subtrees below the first `shard_depth` choices are
+  // numbered in the order the search meets them (every shard walks the
+  // choices above them alike) and dealt round-robin: shard i runs those
+  // numbered i-1 mod N, and, of the others, only the first schedule (the one
+  // that tells it the subtree's picks).  Together the N shards count every
+  // schedule of one unsharded run exactly once, bound by bound.
+  int shard_index = 1;
+  int shard_count = 1;
+  int shard_depth = kDefaultShardDepth;
   // Each violation's schedule is run this many more times and compared
   // (choices, total-order log and reports): the determinism check.
   int determinism_runs = 2;
-  // Shrink the first violation (data-losing preferred) to a minimal
+  // dfs: shrink the first violation (data-losing preferred) to a minimal
   // counterexample and tell its story.
   bool minimize = true;
   // Test seam: called by each scenario thread before each of its ops (a
@@ -131,6 +170,11 @@ struct ExploreViolation {
   uint64_t schedules = 0;  // explored schedules that showed it
   bool deterministic = false;  // re-runs of `schedule` gave the same choices, log and reports
   std::string nondeterminism;  // where the re-runs differed ("" if they did not)
+  // dfs: where `schedule` comes in the search's order (subtree number, then
+  // run within that subtree), the same in every shard and in an unsharded
+  // run: MergeShards keeps the earliest.
+  uint64_t dfs_subtree = 0;
+  uint64_t dfs_run = 0;
 };
 
 // The first violation, shrunk: fewer ops, threads, pages and mappings while
@@ -166,8 +210,23 @@ struct ExploreResult {
   bool nondeterministic = false;  // some violation's re-runs differed
   bool has_minimal = false;
   MinimalCounterexample minimal;  // with has_minimal
+  // random, pct: schedules that showed any violation; bounds then count the
+  // schedules run by their preemptions.
+  uint64_t violating_schedules = 0;
+  // pct: n, d, and k measured before the search (the most choices of the
+  // default schedule and kPctCalibrationWalks random walks); the most choices
+  // any PCT run made (above k: steps no change point could land on).
+  sched::PctParams pct;
+  uint64_t pct_max_steps = 0;
+  // dfs shards merged into this result (MergeShards), in order; empty for
+  // one process's result.
+  std::vector<int> merged_shards;
 
   double schedules_per_s() const { return elapsed_s > 0 ? executions / elapsed_s : 0; }
+  // random, pct: the share of schedules run that showed a violation.
+  double observed_rate() const {
+    return schedules ? static_cast<double>(violating_schedules) / schedules : 0;
+  }
 };
 
 // Shrinks `violation` of `scenario` (see MinimalCounterexample); each
@@ -176,6 +235,8 @@ struct ExploreResult {
 absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scenario& scenario,
                                                const ExploreViolation& violation,
                                                uint64_t max_runs);
+// pct measures k with the default schedule and this many random walks.
+inline constexpr int kPctCalibrationWalks = 8;
 
 struct ExploreProgress {
   int bound;
@@ -185,11 +246,29 @@ struct ExploreProgress {
   double elapsed_s;
 };
 
-// Depth-first search with iterative context bounding.  `on_progress` is
-// called after every schedule (may be empty).
+// Depth-first search with iterative context bounding, or the sampling
+// strategy `options` names.  `on_progress` is called after every schedule
+// (may be empty).
 absl::StatusOr<ExploreResult> Explore(
     const RunConfig& base, const Scenario& scenario, const ExploreOptions& options,
     const std::function<void(const ExploreProgress&)>& on_progress);
+
+// Adds up the results of dfs shards of one exploration (same scheme,
+// adapter, scenario, bound, limit, shard count and depth; InvalidArgument
+// naming the difference otherwise, or a shard given twice): schedules per
+// bound and in all, runs, violations (each from its earliest schedule in
+// the search's order, schedules showing it summed), elapsed time (the
+// longest shard's).  Complete only if every shard is, all N present.
+absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shards);
+
+namespace explore_internal {
+// explore_strategies.cc: random walks and PCT, run by Explore; fills
+// `result`'s bounds, schedules, executions, violations and pct fields.
+absl::Status ExploreSampled(const RunConfig& base, const Scenario& scenario,
+                            const ExploreOptions& options,
+                            const std::function<void(const ExploreProgress&)>& on_progress,
+                            ExploreResult* result);
+}  // namespace explore_internal
 
 }  // namespace pagerace
 

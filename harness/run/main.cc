@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,6 +23,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
 #include "harness/core/config.h"
 #include "harness/core/explore.h"
 #include "harness/core/replay.h"
@@ -44,11 +47,13 @@ ABSL_FLAG(std::string, pages, "", "pages in the file (default 64)");
 ABSL_FLAG(std::string, mappings, "", "user mappings of the file (default 2)");
 ABSL_FLAG(std::string, duration, "", "run time, e.g. 10s (default 10s; or --ops)");
 ABSL_FLAG(std::string, ops, "", "total worker operations instead of --duration");
-ABSL_FLAG(std::string, seed, "", "seed for every random choice (default 1)");
+ABSL_FLAG(std::string, seed, "",
+          "seed for every random choice (default 1); explore: of --strategy=random|pct");
 ABSL_FLAG(std::string, sched, "", "schedule policy: off | jitter | ordered | pct (default off)");
 ABSL_FLAG(std::string, jitter_max_us, "",
           "--sched=jitter: longest delay at a schedule point, in microseconds (default 50)");
-ABSL_FLAG(std::string, pct_depth, "", "--sched=pct: bug depth d, d-1 priority changes (default 3)");
+ABSL_FLAG(std::string, pct_depth, "",
+          "--sched=pct, or explore --strategy=pct: bug depth d, d-1 priority changes (default 3)");
 ABSL_FLAG(std::string, order, "",
           "--sched=ordered: dependencies A<B,C<D between schedule points (a thread at B waits "
           "for A)");
@@ -67,9 +72,18 @@ ABSL_FLAG(std::string, scenario, "",
 ABSL_FLAG(std::string, schedule, "",
           "with --scenario: run this schedule (e.g. 0*7,1*3) under the serial scheduler");
 ABSL_FLAG(std::string, preemptions, "", "explore: the most preemptions per schedule (default 2)");
-ABSL_FLAG(std::string, strategy, "", "explore: search strategy: dfs (default)");
+ABSL_FLAG(std::string, strategy, "",
+          "explore: search strategy: dfs (default: every schedule up to --preemptions) | random "
+          "(seeded random walks) | pct (strict PCT, seeded)");
 ABSL_FLAG(std::string, max_schedules, "",
-          "explore: stop after this many runs (the result says it is incomplete)");
+          "explore: dfs: stop after this many runs (the result says it is incomplete; default no "
+          "limit); random, pct: the schedules to run (default 1000)");
+ABSL_FLAG(std::string, shard, "",
+          "explore --strategy=dfs: run shard I/N of the search (e.g. 2/3); N processes with "
+          "I=1..N together run it once (--merge adds their --out files up)");
+ABSL_FLAG(std::string, merge, "",
+          "explore: add up dfs shards' result files A.json,B.json,... into one summary (and "
+          "--out)");
 
 namespace {
 
@@ -106,6 +120,45 @@ void PrescanArgs(int argc, char** argv) {
   }
 }
 
+// `pagerace explore --merge=A.json,B.json,...`: dfs shards added up into one
+// summary (and --out), as one unsharded run would have printed it.
+int MergeMain() {
+  for (auto [name, value] : {std::pair{"scheme", absl::GetFlag(FLAGS_scheme)},
+                             {"fs", absl::GetFlag(FLAGS_fs)},
+                             {"scenario", absl::GetFlag(FLAGS_scenario)},
+                             {"strategy", absl::GetFlag(FLAGS_strategy)},
+                             {"preemptions", absl::GetFlag(FLAGS_preemptions)},
+                             {"max-schedules", absl::GetFlag(FLAGS_max_schedules)},
+                             {"shard", absl::GetFlag(FLAGS_shard)},
+                             {"seed", absl::GetFlag(FLAGS_seed)},
+                             {"pct-depth", absl::GetFlag(FLAGS_pct_depth)}}) {
+    if (!value.empty()) {
+      Usage(absl::StrFormat("--%s does not apply to --merge (the shards' files fix it)", name));
+    }
+  }
+  std::vector<pagerace::ExploreResult> shards;
+  for (absl::string_view file : absl::StrSplit(absl::GetFlag(FLAGS_merge), ',')) {
+    const std::string path(file);
+    std::ifstream in(path);
+    if (path.empty() || !in) Usage(absl::StrFormat("--merge: cannot read '%s'", path));
+    const nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) Usage(absl::StrFormat("--merge: '%s' is not JSON", path));
+    auto r = pagerace::ExploreFromJson(doc);
+    if (!r.ok()) Usage(absl::StrFormat("--merge: '%s': %s", path, r.status().message()));
+    shards.push_back(*std::move(r));
+  }
+  auto merged = pagerace::MergeShards(shards);
+  if (!merged.ok()) Usage(std::string(merged.status().message()));
+  fputs(pagerace::FormatExploreSummary(*merged).c_str(), stdout);
+  if (const std::string out = absl::GetFlag(FLAGS_out); !out.empty()) {
+    if (absl::Status s = pagerace::WriteExploreFile(*merged, out); !s.ok()) {
+      fprintf(stderr, "pagerace: harness failure: %s\n", std::string(s.message()).c_str());
+      return 3;
+    }
+  }
+  return merged->violations.empty() ? 0 : 1;
+}
+
 // `pagerace explore` and `pagerace --scenario=S [--schedule=P]`: the serial
 // scheduler's two commands.  Flags of the stress run do not apply.
 int SerialMain(bool explore, const char* binary) {
@@ -129,11 +182,17 @@ int SerialMain(bool explore, const char* binary) {
   if (!explore) {
     for (auto [name, value] : {std::pair{"preemptions", absl::GetFlag(FLAGS_preemptions)},
                                {"strategy", absl::GetFlag(FLAGS_strategy)},
-                               {"max-schedules", absl::GetFlag(FLAGS_max_schedules)}}) {
+                               {"max-schedules", absl::GetFlag(FLAGS_max_schedules)},
+                               {"shard", absl::GetFlag(FLAGS_shard)},
+                               {"merge", absl::GetFlag(FLAGS_merge)},
+                               {"seed", absl::GetFlag(FLAGS_seed)},
+                               {"pct-depth", absl::GetFlag(FLAGS_pct_depth)}}) {
       if (!value.empty()) Usage(absl::StrFormat("--%s applies to `pagerace explore` only", name));
     }
   } else if (!absl::GetFlag(FLAGS_schedule).empty()) {
     Usage("--schedule replays one schedule: drop `explore`");
+  } else if (!absl::GetFlag(FLAGS_merge).empty()) {
+    return MergeMain();
   }
   pagerace::RawFlags raw;
   raw.scheme = absl::GetFlag(FLAGS_scheme);
@@ -178,8 +237,49 @@ int SerialMain(bool explore, const char* binary) {
   }
 
   pagerace::ExploreOptions options;
-  if (const std::string st = absl::GetFlag(FLAGS_strategy); !st.empty() && st != "dfs") {
-    Usage(absl::StrFormat("--strategy: '%s' is not implemented (want dfs)", st));
+  if (const std::string st = absl::GetFlag(FLAGS_strategy); !st.empty()) {
+    auto s = pagerace::ExploreStrategyByName(st);
+    if (!s.ok()) Usage(std::string(s.status().message()));
+    options.strategy = *s;
+  }
+  const bool dfs = options.strategy == pagerace::ExploreStrategy::kDfs;
+  const bool pct = options.strategy == pagerace::ExploreStrategy::kPct;
+  if (dfs) {
+    for (auto [name, value] : {std::pair{"seed", absl::GetFlag(FLAGS_seed)},
+                               {"pct-depth", absl::GetFlag(FLAGS_pct_depth)}}) {
+      if (!value.empty()) Usage(absl::StrFormat("--%s applies to --strategy=random|pct", name));
+    }
+  } else {
+    if (!absl::GetFlag(FLAGS_preemptions).empty()) {
+      Usage("--preemptions bounds --strategy=dfs (random and pct take --max-schedules)");
+    }
+    if (!absl::GetFlag(FLAGS_shard).empty()) {
+      Usage("--shard splits --strategy=dfs's tree (shard random or pct by --seed)");
+    }
+    if (!pct && !absl::GetFlag(FLAGS_pct_depth).empty()) {
+      Usage("--pct-depth applies to --strategy=pct");
+    }
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_seed); !v.empty()) {
+    if (!absl::SimpleAtoi(v, &options.seed)) {
+      Usage(absl::StrFormat("--seed: want an unsigned integer, got '%s'", v));
+    }
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_pct_depth); !v.empty()) {
+    if (!absl::SimpleAtoi(v, &options.pct_depth) || options.pct_depth < 1 ||
+        options.pct_depth > pagerace::sched::kMaxPctDepth) {
+      Usage(absl::StrFormat("--pct-depth: want 1..%d, got '%s'", pagerace::sched::kMaxPctDepth, v));
+    }
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_shard); !v.empty()) {
+    const size_t slash = v.find('/');
+    if (slash == std::string::npos ||
+        !absl::SimpleAtoi(v.substr(0, slash), &options.shard_index) ||
+        !absl::SimpleAtoi(v.substr(slash + 1), &options.shard_count) || options.shard_count < 1 ||
+        options.shard_count > 4096 || options.shard_index < 1 ||
+        options.shard_index > options.shard_count) {
+      Usage(absl::StrFormat("--shard: want I/N with 1 <= I <= N <= 4096, got '%s'", v));
+    }
   }
   if (const std::string p = absl::GetFlag(FLAGS_preemptions); !p.empty()) {
     if (!absl::SimpleAtoi(p, &options.max_preemptions) || options.max_preemptions < 0 ||
@@ -191,6 +291,8 @@ int SerialMain(bool explore, const char* binary) {
     if (!absl::SimpleAtoi(m, &options.max_schedules) || options.max_schedules == 0) {
       Usage(absl::StrFormat("--max-schedules: want a positive count, got '%s'", m));
     }
+  } else if (!dfs) {
+    options.max_schedules = pagerace::kDefaultSampledSchedules;
   }
   const bool tty = isatty(STDERR_FILENO);
   double last = -1;
@@ -265,10 +367,11 @@ int main(int argc, char** argv) {
   if (explore || !absl::GetFlag(FLAGS_scenario).empty() || !absl::GetFlag(FLAGS_schedule).empty()) {
     return SerialMain(explore, argv[0]);
   }
-  for (const char* f : {"preemptions", "strategy", "max-schedules"}) {
-    const std::string v = std::string(f) == "preemptions" ? absl::GetFlag(FLAGS_preemptions)
-                          : std::string(f) == "strategy"  ? absl::GetFlag(FLAGS_strategy)
-                                                          : absl::GetFlag(FLAGS_max_schedules);
+  for (auto [f, v] : {std::pair{"preemptions", absl::GetFlag(FLAGS_preemptions)},
+                      {"strategy", absl::GetFlag(FLAGS_strategy)},
+                      {"max-schedules", absl::GetFlag(FLAGS_max_schedules)},
+                      {"shard", absl::GetFlag(FLAGS_shard)},
+                      {"merge", absl::GetFlag(FLAGS_merge)}}) {
     if (!v.empty()) Usage(absl::StrFormat("--%s applies to `pagerace explore` only", f));
   }
 

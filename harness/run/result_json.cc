@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_join.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/race_signature.h"
 #include "harness/run/build_info.h"
@@ -314,6 +315,7 @@ std::string ScheduleReplay(const ExploreResult& r, const Scenario& s, const std:
 }
 
 nlohmann::json ExploreToJson(const ExploreResult& r) {
+  const bool dfs = r.options.strategy == ExploreStrategy::kDfs;
   nlohmann::json bounds = nlohmann::json::array();
   for (const ExploreBound& b : r.bounds) {
     bounds.push_back({{"preemptions", b.preemptions}, {"schedules", b.schedules},
@@ -332,6 +334,11 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
                           {"deterministic", v.deterministic},
                           {"nondeterminism", v.nondeterminism},
                           {"replay", ScheduleReplay(r, r.scenario, v.schedule)}});
+    if (dfs) {
+      violations.back()["dfs_order"] = {v.dfs_subtree, v.dfs_run};
+    } else {
+      violations.back()["rate"] = r.schedules ? static_cast<double>(v.schedules) / r.schedules : 0.0;
+    }
   }
   nlohmann::json minimal = nullptr;
   if (r.has_minimal) {
@@ -348,15 +355,28 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
                {"story", m.story},
                {"replay", ScheduleReplay(r, m.scenario, m.schedule)}};
   }
-  return {{"schema", kExploreSchema},
-          {"config",
-           {{"scheme", r.config.scheme->name},
-            {"fs", r.config.fs->name},
-            {"scenario", r.scenario.name},
-            {"scenario_text", r.scenario.text},
-            {"strategy", "dfs"},
-            {"max_preemptions", r.options.max_preemptions},
-            {"max_schedules", r.options.max_schedules}}},
+  nlohmann::json config = {{"scheme", r.config.scheme->name},
+                            {"fs", r.config.fs->name},
+                            {"scenario", r.scenario.name},
+                            {"scenario_text", r.scenario.text},
+                            {"strategy", ExploreStrategyName(r.options.strategy)},
+                            {"max_preemptions", r.options.max_preemptions},
+                            {"max_schedules", r.options.max_schedules}};
+  if (dfs) {
+    config["seed"] = nullptr;
+    config["shard"] = r.options.shard_count > 1 && r.options.shard_index > 0
+                          ? nlohmann::json(absl::StrCat(r.options.shard_index, "/",
+                                                        r.options.shard_count))
+                          : nlohmann::json(nullptr);
+    config["shard_count"] = r.options.shard_count;
+    config["shard_depth"] = r.options.shard_depth;
+  } else {
+    config["max_preemptions"] = nullptr;
+    config["seed"] = r.options.seed;
+    config["shard"] = nullptr;
+  }
+  nlohmann::json j = {{"schema", kExploreSchema},
+          {"config", config},
           {"bounds", bounds},
           {"schedules", r.schedules},
           {"executions", r.executions},
@@ -368,6 +388,92 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
           {"nondeterministic", r.nondeterministic},
           {"minimal", minimal},
           {"verdict", r.violations.empty() ? "clean" : "violations"}};
+  if (!dfs) {
+    j["violating_schedules"] = r.violating_schedules;
+    j["observed_rate"] = r.observed_rate();
+  }
+  if (r.options.strategy == ExploreStrategy::kPct) {
+    j["pct"] = {{"n", r.pct.n},
+                {"k", r.pct.k},
+                {"d", r.pct.d},
+                {"bound", r.pct.bound()},
+                {"k_from", absl::StrFormat("the most choices of the default schedule and %d "
+                                           "random walks",
+                                           kPctCalibrationWalks)},
+                {"max_steps", r.pct_max_steps}};
+  }
+  if (!r.merged_shards.empty()) j["merged_shards"] = r.merged_shards;
+  return j;
+}
+
+absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
+  auto bad = [](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat("not a dfs shard's ", kExploreSchema,
+                                                   " result: ", why));
+  };
+  try {
+    if (j.at("schema") != kExploreSchema) return bad("schema");
+    const nlohmann::json& c = j.at("config");
+    ExploreResult r;
+    const std::string strategy = c.at("strategy").get<std::string>();
+    auto st = ExploreStrategyByName(strategy);
+    if (!st.ok() || *st != ExploreStrategy::kDfs) return bad("strategy " + strategy);
+    const SchemeEntry* scheme = SchemeRegistry().Find(c.at("scheme").get<std::string>());
+    const AdapterEntry* fs = AdapterRegistry().Find(c.at("fs").get<std::string>());
+    if (!scheme || !fs) return bad("unknown scheme or fs");
+    r.config.scheme = scheme;
+    r.config.fs = fs;
+    auto scenario = ParseScenario(c.at("scenario_text").get<std::string>(),
+                                  c.at("scenario").get<std::string>());
+    if (!scenario.ok()) return bad(std::string(scenario.status().message()));
+    r.scenario = *scenario;
+    r.options.max_preemptions = c.at("max_preemptions").get<int>();
+    r.options.max_schedules = c.at("max_schedules").get<uint64_t>();
+    r.options.shard_count = c.value("shard_count", 1);
+    r.options.shard_depth = c.value("shard_depth", kDefaultShardDepth);
+    r.options.shard_index = 1;
+    if (c.contains("shard") && c.at("shard").is_string()) {
+      const std::string shard = c.at("shard").get<std::string>();
+      if (sscanf(shard.c_str(), "%d/", &r.options.shard_index) != 1) return bad("shard " + shard);
+    }
+    for (const nlohmann::json& b : j.at("bounds")) {
+      ExploreBound eb;
+      eb.preemptions = b.at("preemptions").get<int>();
+      eb.schedules = b.at("schedules").get<uint64_t>();
+      eb.elapsed_s = b.at("elapsed_s").get<double>();
+      r.bounds.push_back(eb);
+    }
+    r.schedules = j.at("schedules").get<uint64_t>();
+    r.executions = j.at("executions").get<uint64_t>();
+    r.complete = j.at("complete").get<bool>();
+    r.deadlocked = j.at("deadlocked").get<bool>();
+    r.elapsed_s = j.at("elapsed_s").get<double>();
+    if (j.contains("merged_shards")) r.merged_shards = j.at("merged_shards").get<std::vector<int>>();
+    for (const nlohmann::json& x : j.at("violations")) {
+      ExploreViolation v;
+      auto kind = RaceKindByName(x.at("kind").get<std::string>());
+      auto inv = InvariantByName(x.at("invariant").get<std::string>());
+      if (!kind.ok() || !inv.ok()) return bad("unknown violation kind or invariant");
+      v.kind = *kind;
+      v.invariant = *inv;
+      v.data_losing = x.at("data_losing").get<bool>();
+      v.preemptions = x.at("preemptions").get<int>();
+      v.schedule = x.at("schedule").get<std::string>();
+      v.page = x.at("page").get<uint64_t>();
+      v.detail = x.at("detail").get<std::string>();
+      v.schedules = x.at("schedules").get<uint64_t>();
+      v.deterministic = x.at("deterministic").get<bool>();
+      const nlohmann::json& order = x.at("dfs_order");
+      v.dfs_subtree = order.at(0).get<uint64_t>();
+      v.dfs_run = order.at(1).get<uint64_t>();
+      r.violations.push_back(std::move(v));
+    }
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    // nlohmann's typed accessors throw on a missing or mistyped field; it
+    // stops here, as a Status.
+    return bad(e.what());
+  }
 }
 
 absl::Status WriteExploreFile(const ExploreResult& result, const std::string& path) {
@@ -375,29 +481,81 @@ absl::Status WriteExploreFile(const ExploreResult& result, const std::string& pa
 }
 
 std::string FormatExploreSummary(const ExploreResult& r) {
-  std::string out = absl::StrFormat("pagerace explore: scheme=%s fs=%s scenario=%s strategy=dfs preemptions<=%d\n",
-                                    r.config.scheme->name, r.config.fs->name, r.scenario.name,
-                                    r.options.max_preemptions);
+  const bool dfs = r.options.strategy == ExploreStrategy::kDfs;
+  std::string how;
+  if (dfs) {
+    how = absl::StrFormat("strategy=dfs preemptions<=%d", r.options.max_preemptions);
+    if (!r.merged_shards.empty()) {
+      absl::StrAppendFormat(&how, " merged shards %s of %d", absl::StrJoin(r.merged_shards, ","),
+                            r.options.shard_count);
+    } else if (r.options.shard_count > 1) {
+      absl::StrAppendFormat(&how, " shard %d/%d", r.options.shard_index, r.options.shard_count);
+    }
+  } else {
+    how = absl::StrFormat("strategy=%s seed=%d schedules=%d", ExploreStrategyName(r.options.strategy),
+                          r.options.seed, r.options.max_schedules);
+  }
+  std::string out = absl::StrFormat("pagerace explore: scheme=%s fs=%s scenario=%s %s\n",
+                                    r.config.scheme->name, r.config.fs->name, r.scenario.name, how);
+  std::string histogram;  // random, pct: preemptions:schedules
   for (const ExploreBound& b : r.bounds) {
-    absl::StrAppendFormat(&out, "  %d preemption%s: %d schedules in %.2f s\n", b.preemptions,
-                          b.preemptions == 1 ? "" : "s", b.schedules, b.elapsed_s);
+    if (dfs) {
+      absl::StrAppendFormat(&out, "  %d preemption%s: %d schedules in %.2f s\n", b.preemptions,
+                            b.preemptions == 1 ? "" : "s", b.schedules, b.elapsed_s);
+    } else if (b.schedules > 0) {
+      absl::StrAppendFormat(&histogram, " %d:%d", b.preemptions, b.schedules);
+    }
+  }
+  if (!histogram.empty()) {
+    absl::StrAppend(&out, "  schedules by preemptions (preemptions:schedules):", histogram, "\n");
+  }
+  std::string coverage;
+  if (r.complete) {
+    coverage = absl::StrFormat("every schedule up to %d preemptions covered%s",
+                               r.options.max_preemptions,
+                               r.options.shard_count > 1 && r.merged_shards.empty()
+                                   ? " in this shard's subtrees"
+                                   : "");
+  } else if (r.deadlocked) {
+    coverage = "stopped at a deadlock";
+  } else if (!dfs) {
+    coverage = "sampled: never complete";
+  } else if (!r.merged_shards.empty() &&
+             r.merged_shards.size() != static_cast<size_t>(r.options.shard_count)) {
+    coverage = "shards missing: incomplete";
+  } else {
+    coverage = "stopped by --max-schedules: incomplete";
   }
   absl::StrAppendFormat(&out, "  %d schedules (%d runs) in %.2f s, %.0f runs/s; %s\n", r.schedules,
-                        r.executions, r.elapsed_s, r.schedules_per_s(),
-                        r.complete ? absl::StrFormat("every schedule up to %d preemptions covered",
-                                                     r.options.max_preemptions)
-                        : r.deadlocked ? std::string("stopped at a deadlock")
-                                       : std::string("stopped by --max-schedules: incomplete"));
+                        r.executions, r.elapsed_s, r.schedules_per_s(), coverage);
+  if (r.options.strategy == ExploreStrategy::kPct) {
+    absl::StrAppendFormat(&out,
+                          "  pct: n=%d threads, k=%d steps (the most choices of the default "
+                          "schedule and %d random walks; PCT's runs made at most %d), d=%d: "
+                          "strict PCT finds a depth-%d bug with p >= 1/(n k^(d-1)) = %.3g per "
+                          "schedule\n",
+                          r.pct.n, r.pct.k, kPctCalibrationWalks, r.pct_max_steps, r.pct.d,
+                          r.pct.d, r.pct.bound());
+  }
+  if (!dfs) {
+    absl::StrAppendFormat(&out, "  observed: %d of %d schedules showed a violation (rate %.3g)\n",
+                          r.violating_schedules, r.schedules, r.observed_rate());
+  }
   if (r.violations.empty()) {
     absl::StrAppend(&out, "  violations: none\n  verdict: clean\n");
     return out;
   }
   absl::StrAppendFormat(&out, "  violations: %d distinct\n", r.violations.size());
   for (const ExploreViolation& v : r.violations) {
-    absl::StrAppendFormat(&out, "    %s (%s)%s: %d preemption%s, %d schedules%s; schedule %s\n",
+    absl::StrAppendFormat(&out, "    %s (%s)%s: %d preemption%s, %d schedules%s%s; schedule %s\n",
                           RaceKindName(v.kind), InvariantName(v.invariant),
                           v.data_losing ? " data-losing" : "", v.preemptions,
                           v.preemptions == 1 ? "" : "s", v.schedules,
+                          dfs ? ""
+                              : absl::StrFormat(" (rate %.3g)",
+                                                r.schedules ? static_cast<double>(v.schedules) /
+                                                                  r.schedules
+                                                            : 0.0),
                           r.deadlocked ? "" : (v.deterministic ? ", replays identically" : ", NOT DETERMINISTIC"),
                           v.schedule);
     if (!v.detail.empty()) absl::StrAppendFormat(&out, "      %s\n", v.detail);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "harness/core/explore.h"
 #include "harness/core/stress_driver.h"
@@ -28,6 +29,9 @@ inline constexpr char kExploreSchema[] = "pagerace.explore/1";
 nlohmann::json ExploreToJson(const ExploreResult& result);
 absl::Status WriteExploreFile(const ExploreResult& result, const std::string& path);
 std::string FormatExploreSummary(const ExploreResult& result);
+// A dfs shard's (or a merged) result read back, for MergeShards:
+// InvalidArgument (one line) on anything else.
+absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j);
 
 }  // namespace pagerace
 

@@ -1,0 +1,224 @@
+// The explorer's strategies besides depth-first search (explore.h): seeded
+// random walks and strict PCT, and the merge of dfs shards.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "harness/base/clock.h"
+#include "harness/base/rng.h"
+#include "harness/core/explore.h"
+#include "harness/sched/choosers.h"
+
+namespace pagerace {
+namespace explore_internal {
+namespace {
+
+// Records the violations `r` showed: one entry per kind/invariant/data_losing,
+// counted once per schedule, keeping the schedule with the fewest
+// preemptions (the first of those).
+void NoteSampled(const ScheduleRun& r, ExploreResult* result) {
+  std::set<std::tuple<RaceKind, Invariant, bool>> seen;
+  for (const RaceGroup& g : r.races) {
+    const RaceRecord& f = g.first;
+    if (!seen.insert({f.kind, f.invariant, f.data_losing}).second) continue;
+    auto it = std::find_if(result->violations.begin(), result->violations.end(),
+                           [&](const ExploreViolation& v) {
+                             return v.kind == f.kind && v.invariant == f.invariant &&
+                                    v.data_losing == f.data_losing;
+                           });
+    if (it == result->violations.end()) {
+      result->violations.emplace_back();
+      it = result->violations.end() - 1;
+      it->kind = f.kind;
+      it->invariant = f.invariant;
+      it->data_losing = f.data_losing;
+    } else if (r.preemptions >= it->preemptions) {
+      ++it->schedules;
+      continue;
+    }
+    ++it->schedules;
+    it->preemptions = r.preemptions;
+    it->schedule = r.schedule();
+    it->page = f.page;
+    it->detail = f.detail;
+  }
+}
+
+// One run under `chooser`, which a deadlocked run keeps.
+absl::StatusOr<ScheduleRun> RunOwned(const RunConfig& base, const Scenario& scenario,
+                                     std::unique_ptr<sched::SerialChooser> chooser) {
+  auto run = RunScheduleWith(base, scenario, chooser.get());
+  if (run.ok() && run->deadlocked) (void)chooser.release();
+  if (run.ok() && run->overflowed) {
+    return absl::InternalError(
+        absl::StrCat("harness bug: schedule ", run->schedule(), " overflowed the choice record"));
+  }
+  return run;
+}
+
+}  // namespace
+
+absl::Status ExploreSampled(const RunConfig& base, const Scenario& scenario,
+                            const ExploreOptions& options,
+                            const std::function<void(const ExploreProgress&)>& on_progress,
+                            ExploreResult* result) {
+  const bool pct = options.strategy == ExploreStrategy::kPct;
+  const int n = static_cast<int>(scenario.threads.size());
+  if (n < 1 || n > sched::kMaxSerialThreads) {
+    return absl::InvalidArgumentError(absl::StrCat("scenario ", scenario.name, ": ", n, " threads"));
+  }
+  if (pct && (options.pct_depth < 1 || options.pct_depth > sched::kMaxPctDepth)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--pct-depth: want 1..", sched::kMaxPctDepth, ", got ", options.pct_depth));
+  }
+  const uint64_t budget = options.max_schedules ? options.max_schedules : kDefaultSampledSchedules;
+  result->options.max_schedules = budget;
+  const int64_t t0 = now_ns();
+  auto elapsed = [t0] { return static_cast<double>(now_ns() - t0) / 1e9; };
+  // Every draw of the search, calibration's included, comes from here in a
+  // fixed order: the same seed runs the same schedules.
+  Rng rng(options.seed);
+
+  auto stop_at_deadlock = [result](const ScheduleRun& r) {
+    result->deadlocked = true;
+    NoteSampled(r, result);
+  };
+
+  if (pct) {
+    // k: the most choices seen in the default schedule and a few random
+    // walks.  Their reports are not counted: they are not PCT's runs.
+    uint64_t k = 0;
+    for (int i = 0; i <= kPctCalibrationWalks; ++i) {
+      std::unique_ptr<sched::SerialChooser> chooser;
+      static const std::vector<int> kNoPicks;
+      if (i == 0) {
+        chooser = std::make_unique<sched::PrefixChooser>(&kNoPicks);
+      } else {
+        chooser = std::make_unique<sched::RandomChooser>(rng.Next());
+      }
+      auto run = RunOwned(base, scenario, std::move(chooser));
+      if (!run.ok()) return run.status();
+      ++result->executions;
+      if (run->deadlocked) {
+        stop_at_deadlock(*run);
+        return absl::OkStatus();
+      }
+      k = std::max<uint64_t>(k, run->choices.size());
+    }
+    result->pct = {n, std::max<uint64_t>(k, 1), options.pct_depth};
+  }
+
+  for (uint64_t i = 0; i < budget; ++i) {
+    std::unique_ptr<sched::SerialChooser> chooser;
+    if (pct) {
+      chooser = std::make_unique<sched::PctChooser>(result->pct, &rng);
+    } else {
+      chooser = std::make_unique<sched::RandomChooser>(rng.Next());
+    }
+    auto run = RunOwned(base, scenario, std::move(chooser));
+    if (!run.ok()) return run.status();
+    ++result->executions;
+    ++result->schedules;
+    result->pct_max_steps = std::max<uint64_t>(result->pct_max_steps, run->choices.size());
+    const size_t p = static_cast<size_t>(run->preemptions);
+    while (result->bounds.size() <= p) {
+      result->bounds.emplace_back();
+      result->bounds.back().preemptions = static_cast<int>(result->bounds.size() - 1);
+    }
+    ++result->bounds[p].schedules;
+    if (!run->races.empty()) ++result->violating_schedules;
+    if (run->deadlocked) {
+      stop_at_deadlock(*run);
+      break;
+    }
+    NoteSampled(*run, result);
+    if (on_progress) {
+      on_progress({run->preemptions, result->schedules, result->executions,
+                   result->violations.size(), elapsed()});
+    }
+  }
+  if (!pct) result->pct_max_steps = 0;
+  return absl::OkStatus();
+}
+
+}  // namespace explore_internal
+
+absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shards) {
+  if (shards.empty()) return absl::InvalidArgumentError("--merge: no shard results");
+  const ExploreResult& first = shards.front();
+  ExploreResult out;
+  out.config = first.config;
+  out.scenario = first.scenario;
+  out.options = first.options;
+  out.options.shard_index = 0;
+  out.complete = true;
+  std::set<int> seen;
+  for (const ExploreResult& s : shards) {
+    const ExploreOptions& o = s.options;
+    auto differs = [&](const char* what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--merge: shard ", o.shard_index, "/", o.shard_count, " differs in ", what));
+    };
+    if (o.strategy != ExploreStrategy::kDfs) return differs("strategy (only dfs shards merge)");
+    if (!s.merged_shards.empty()) return differs("kind: it is a merged result already");
+    if (s.config.scheme != first.config.scheme) return differs("scheme");
+    if (s.config.fs != first.config.fs) return differs("fs");
+    if (s.scenario.text != first.scenario.text) return differs("scenario");
+    if (o.max_preemptions != first.options.max_preemptions) return differs("preemptions");
+    if (o.max_schedules != first.options.max_schedules) return differs("max-schedules");
+    if (o.shard_count != first.options.shard_count) return differs("shard count");
+    if (o.shard_depth != first.options.shard_depth) return differs("shard depth");
+    if (!seen.insert(o.shard_index).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--merge: shard ", o.shard_index, "/",
+                                                     o.shard_count, " given twice"));
+    }
+    for (const ExploreBound& b : s.bounds) {
+      while (out.bounds.size() <= static_cast<size_t>(b.preemptions)) {
+        out.bounds.emplace_back();
+        out.bounds.back().preemptions = static_cast<int>(out.bounds.size() - 1);
+      }
+      ExploreBound& m = out.bounds[static_cast<size_t>(b.preemptions)];
+      m.schedules += b.schedules;
+      m.elapsed_s = std::max(m.elapsed_s, b.elapsed_s);
+    }
+    out.schedules += s.schedules;
+    out.executions += s.executions;
+    out.complete &= s.complete;
+    out.deadlocked |= s.deadlocked;
+    out.elapsed_s = std::max(out.elapsed_s, s.elapsed_s);
+    for (const ExploreViolation& v : s.violations) {
+      auto it = std::find_if(out.violations.begin(), out.violations.end(),
+                             [&](const ExploreViolation& w) {
+                               return w.kind == v.kind && w.invariant == v.invariant &&
+                                      w.data_losing == v.data_losing;
+                             });
+      if (it == out.violations.end()) {
+        out.violations.push_back(v);
+        continue;
+      }
+      const uint64_t count = it->schedules + v.schedules;
+      if (std::tie(v.preemptions, v.dfs_subtree, v.dfs_run) <
+          std::tie(it->preemptions, it->dfs_subtree, it->dfs_run)) {
+        *it = v;
+      }
+      it->schedules = count;
+    }
+  }
+  out.complete &= seen.size() == static_cast<size_t>(first.options.shard_count);
+  out.merged_shards.assign(seen.begin(), seen.end());
+  // The order one run would have met them in.
+  std::stable_sort(out.violations.begin(), out.violations.end(),
+                   [](const ExploreViolation& a, const ExploreViolation& b) {
+                     return std::tie(a.preemptions, a.dfs_subtree, a.dfs_run) <
+                            std::tie(b.preemptions, b.dfs_subtree, b.dfs_run);
+                   });
+  return out;
+}
+
+}  // namespace pagerace
