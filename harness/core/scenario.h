@@ -44,11 +44,17 @@
 //                 (AddressSpaceOps::InjectMkwriteFailures(N)): nfs and ceph
 //                 fail every N-th ->page_mkwrite call from here on (N = 1:
 //                 every call); buffer and btrfs run their allocators short
-//                 (N >= 2: a 1/N share of the file's space is missing).  Use
-//                 it with `workload enospc`, which refuses adapters without
-//                 ->page_mkwrite
+//                 (buffer: 1/max(N,2) of the file's blocks missing; btrfs:
+//                 room for max(1, pages/max(N,2)) pages in all).  Use it with
+//                 `workload enospc`, which refuses adapters without
+//                 ->page_mkwrite (`workload isize` fills a buffer disk)
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
+//
+// Built-in scenarios (BuiltinScenarios(); each summary names the window it
+// targets): seed, seed_dirty, seed_fault (the seed's windows); truncate
+// (I5), isize (EOF inside the last page), enospc (I6), reuse (I1 without
+// ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
