@@ -112,6 +112,18 @@ void MixedWorkload::ReclaimStep(Rng* rng) {
   shrink_page(*mm_, index);
 }
 
+void MixedWorkload::TruncateTo(int64_t new_size) {
+  if (new_size >= mm_->mapping().i_size()) {
+    vmtruncate(*mm_, new_size);
+    return;
+  }
+  const uint64_t first = static_cast<uint64_t>(new_size) / mm_->page_size();
+  const uint64_t pages = mm_->pages();
+  for (uint64_t p = first; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+  vmtruncate(*mm_, new_size);
+  for (uint64_t p = first; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+}
+
 void MixedWorkload::TruncateStep(Rng* rng, bool grow) {
   const uint64_t pages = mm_->pages();
   const int64_t full = static_cast<int64_t>(pages * mm_->page_size());
@@ -128,16 +140,12 @@ void MixedWorkload::TruncateStep(Rng* rng, bool grow) {
     const int64_t slot = static_cast<int64_t>(sizeof(uint64_t));
     const int64_t off =
         slot * (1 + static_cast<int64_t>(rng->Below(static_cast<uint64_t>(ps / slot - 1))));
-    trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
-    vmtruncate(*mm_, static_cast<int64_t>(last) * ps + off);
-    trunc_seq_[last].fetch_add(1, std::memory_order_acq_rel);
+    TruncateTo(static_cast<int64_t>(last) * ps + off);
     return;
   }
   const uint64_t floor = std::max<uint64_t>(1, pages / 2);
   const uint64_t keep = floor + rng->Below(pages - floor + 1);
-  for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
-  vmtruncate(*mm_, static_cast<int64_t>(keep * mm_->page_size()));
-  for (uint64_t p = keep; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+  TruncateTo(static_cast<int64_t>(keep * mm_->page_size()));
 }
 
 void MixedWorkload::FsyncStep() { sync_mapping(*mm_, /*drain=*/false); }

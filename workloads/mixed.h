@@ -84,6 +84,10 @@ class MixedWorkload {
   // Shrinks the file (`truncate`: to a size in its upper half; `isize`: EOF
   // inside the last page), or with `grow`, grows it back to its full size.
   void TruncateStep(Rng* rng, bool grow);
+  // Sets the file's size to `new_size` bytes (vmtruncate); a shrink marks
+  // the pages it cuts, the one the new end falls inside included, as
+  // truncated for the read-back checks.  REQUIRES: one truncating thread.
+  void TruncateTo(int64_t new_size);
   // fsync(2) of the whole file: WB_SYNC_ALL writeback that waits on pages
   // under writeback, racing the faults.
   void FsyncStep();

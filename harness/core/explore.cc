@@ -39,7 +39,13 @@ struct Writers {
 void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
   MmContext& mm = m.mm();
   Ledger& ledger = m.ledger();
-  const uint32_t slot = ledger.owned_slot(static_cast<uint32_t>(writer), 0);
+  // The writer's first slot at or after byte op.offset (its last if none).
+  const auto w = static_cast<uint32_t>(writer);
+  uint32_t k = 0;
+  while (k + 1 < ledger.owned_slots(w) && ledger.owned_slot(w, k) * sizeof(uint64_t) < op.offset) {
+    ++k;
+  }
+  const uint32_t slot = ledger.owned_slot(w, k);
   switch (op.kind) {
     case ScenarioOp::kStore:
       m.workload().StoreOp(writer, op.vma, op.page, slot, seq);
@@ -84,6 +90,12 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       mm.a_ops().commit();
       break;
     }
+    case ScenarioOp::kTruncate:
+      m.workload().TruncateTo(static_cast<int64_t>(op.page * mm.page_size() + op.offset));
+      break;
+    case ScenarioOp::kEnospc:
+      mm.a_ops().InjectMkwriteFailures(op.one_in);
+      break;
   }
 }
 

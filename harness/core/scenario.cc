@@ -18,6 +18,8 @@ namespace {
 constexpr uint64_t kMaxPages = 16;  // pages x mappings stays far below vm.max_map_count
 constexpr int kMaxMappings = 4;
 constexpr size_t kMaxOps = 64;
+// Byte offsets are checked against the smallest page size Linux has.
+constexpr uint64_t kMinPageSize = 4096;
 
 absl::Status LineError(int line, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("scenario line ", line, ": ", what));
@@ -51,6 +53,16 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
               : verb == "write" ? ScenarioOp::kWrite
                                 : ScenarioOp::kLoad;
     if (!(s = allowed(setup || who == RoleKind::kMmap)).ok()) return s;
+    // The byte offset, "@OFF", comes last.
+    if (w.size() >= 3 && absl::StartsWith(w.back(), "@")) {
+      const absl::string_view at = w.back();
+      uint64_t off = 0;
+      if (!ParseNumber(at.substr(1), &off) || off >= kMinPageSize) {
+        return LineError(line, absl::StrCat("bad offset '", at, "' (@0..@", kMinPageSize - 1, ")"));
+      }
+      op.offset = static_cast<uint32_t>(off);
+      w.pop_back();
+    }
     if (!(s = args(1, 2)).ok() || !(s = page_arg()).ok()) return s;
     uint64_t vma = 0;
     if (w.size() == 3 && !ParseNumber(w[2], &vma)) {
@@ -79,10 +91,31 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
     op.kind = ScenarioOp::kWriteback;
     if (!(s = allowed(setup)).ok()) return s;
     if (!(s = args(0, 0)).ok()) return s;
+  } else if (verb == "truncate") {
+    op.kind = ScenarioOp::kTruncate;
+    if (!(s = allowed(setup || who == RoleKind::kTruncate)).ok()) return s;
+    if (!(s = args(1, 2)).ok()) return s;
+    if (!ParseNumber(w[1], &op.page)) return LineError(line, absl::StrCat("bad size in pages '", w[1], "'"));
+    uint64_t bytes = 0;
+    if (w.size() == 3 &&
+        (!ParseNumber(w[2], &bytes) || bytes >= kMinPageSize || bytes % sizeof(uint64_t) != 0)) {
+      return LineError(line, absl::StrCat("bad byte count '", w[2], "' (a multiple of 8 below ",
+                                          kMinPageSize, ")"));
+    }
+    op.offset = static_cast<uint32_t>(bytes);
+  } else if (verb == "enospc") {
+    op.kind = ScenarioOp::kEnospc;
+    if (!(s = allowed(setup)).ok()) return s;
+    if (!(s = args(1, 1)).ok()) return s;
+    uint64_t n = 0;
+    if (!ParseNumber(w[1], &n) || n < 1 || n > 1000) {
+      return LineError(line, absl::StrCat("bad failure rate '", w[1], "' (one in 1..1000)"));
+    }
+    op.one_in = static_cast<uint32_t>(n);
   } else {
     return LineError(line, absl::StrCat("unknown op '", verb,
                                         "' (store, write, load, pwrite, pass, sync, reclaim, snapshot, "
-                                        "writeback)"));
+                                        "writeback, truncate, enospc)"));
   }
   return op;
 }
@@ -113,6 +146,68 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: store 0 0; writeback; reclaim 0\n"
      "mmap0: write 0 0; store 0 0\n"
      "writeback: pass; pass\n"},
+    {"truncate",
+     "truncation racing the fault's relock (I5): page 1 not cached; mmap0 stores to it twice, "
+     "the first a write fault on a not-present pte, while the truncate thread cuts the file "
+     "to one page and grows it back; a ->page_mkwrite returning unlocked (nfs:unlocked) "
+     "makes the VM relock and re-check page->mapping (mutant:no_mapping_recheck)",
+     "pages 2\n"
+     "mappings 2\n"
+     "workload truncate\n"
+     "mmap0: write 1 0; store 1 0\n"
+     "truncate: truncate 1; truncate 2\n"},
+    {"isize",
+     "EOF inside the last page, on a full disk: i_size ends 1 KiB into page 1, which is "
+     "clean and read-only in mapping 0; mmap0 stores to its first KiB, then at 3 KiB, while "
+     "the truncate thread grows the file to 2 pages; a pte made writable at the old size "
+     "lets the second store land where no block (buffer) or request (nfs) covers it "
+     "(v2.6.29/30 growth does not lock or write-protect the EOF page; v5.15's does)",
+     "pages 2\n"
+     "mappings 2\n"
+     "workload isize\n"
+     "setup: truncate 1 1024; store 1 0; writeback\n"
+     "mmap0: store 1 0; store 1 0 @3072\n"
+     "truncate: truncate 2\n"},
+    {"enospc",
+     "a failing ->page_mkwrite (I6): page 0 clean and read-only in mapping 0, every "
+     "->page_mkwrite fails (enospc 1: nfs, ceph); mmap0 and mmap1 store to it through "
+     "mapping 0: each store must be refused and none may land "
+     "(mutant:pte_write_before_mkwrite)",
+     "pages 2\n"
+     "mappings 2\n"
+     "workload enospc\n"
+     "setup: load 0 0; enospc 1\n"
+     "mmap0: store 0 0\n"
+     "mmap1: store 0 0\n"},
+    {"reuse",
+     "do_wp_page's reuse path without ->page_mkwrite (I1; run with --fs=none): page 0 "
+     "read-only and never dirtied in mapping 0; mmap0 stores to it while writeback runs a "
+     "pass: the pte becomes writable and the page must be dirty "
+     "(mutant:skip_set_page_dirty)",
+     "pages 2\n"
+     "mappings 2\n"
+     "setup: load 0 0\n"
+     "mmap0: store 0 0\n"
+     "writeback: pass\n"},
+    {"snapshot",
+     "a snapshot between two writes of a page (ceph's flush-first rule, the `fs` invariant): "
+     "page 0 dirty in the current snap context; the snapshot thread starts a new context "
+     "while pwrite0 writes page 0: its data of the older context must be written out first "
+     "(ceph:no_snap_flush)",
+     "pages 2\n"
+     "mappings 2\n"
+     "setup: store 0 0\n"
+     "snapshot: snapshot\n"
+     "pwrite0: pwrite 0\n"},
+    {"delalloc",
+     "a page written twice while it holds delalloc (btrfs: the second reservation goes "
+     "back, I4): page 1 read-only and never written; mmap0 stores to it (->page_mkwrite "
+     "reserves) while pwrite0 writes it (write_begin reserves) (btrfs:leak_reservation)",
+     "pages 2\n"
+     "mappings 2\n"
+     "setup: load 1 0\n"
+     "mmap0: store 1 0\n"
+     "pwrite0: pwrite 1\n"},
 };
 
 }  // namespace
@@ -169,7 +264,7 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
       if (!r.ok()) return LineError(line_no, r.status().message());
       role = *r;
       if (role.kind == RoleKind::kMain || role.kind == RoleKind::kTest ||
-          role.kind == RoleKind::kBench || role.kind == RoleKind::kTruncate) {
+          role.kind == RoleKind::kBench) {
         return LineError(line_no, absl::StrCat("no scenario thread of role ", who));
       }
       for (const ScenarioThread& t : sc.threads) {
@@ -205,6 +300,11 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
+    }
+    if (op.kind == ScenarioOp::kTruncate &&
+        (op.page > sc.pages || (op.page == sc.pages && op.offset > 0))) {
+      return absl::InvalidArgumentError(absl::StrCat("scenario: truncate ", op.page, " ", op.offset,
+                                                     " past the file's pages (", sc.pages, ")"));
     }
     if (op.vma >= sc.mappings) {
       return absl::InvalidArgumentError(
@@ -246,13 +346,14 @@ absl::StatusOr<Scenario> LoadScenario(const std::string& spec) {
 const std::vector<BuiltinScenario>& BuiltinScenarios() { return kBuiltins; }
 
 std::string FormatScenarioOp(const ScenarioOp& op) {
+  const std::string at = op.offset ? absl::StrCat(" @", op.offset) : "";
   switch (op.kind) {
     case ScenarioOp::kStore:
-      return absl::StrCat("store ", op.page, " ", op.vma);
+      return absl::StrCat("store ", op.page, " ", op.vma, at);
     case ScenarioOp::kWrite:
-      return absl::StrCat("write ", op.page, " ", op.vma);
+      return absl::StrCat("write ", op.page, " ", op.vma, at);
     case ScenarioOp::kLoad:
-      return absl::StrCat("load ", op.page, " ", op.vma);
+      return absl::StrCat("load ", op.page, " ", op.vma, at);
     case ScenarioOp::kPwrite:
       return absl::StrCat("pwrite ", op.page);
     case ScenarioOp::kPass:
@@ -265,6 +366,11 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
       return "snapshot";
     case ScenarioOp::kWriteback:
       return "writeback";
+    case ScenarioOp::kTruncate:
+      return op.offset ? absl::StrCat("truncate ", op.page, " ", op.offset)
+                       : absl::StrCat("truncate ", op.page);
+    case ScenarioOp::kEnospc:
+      return absl::StrCat("enospc ", op.one_in);
   }
   return "?";
 }

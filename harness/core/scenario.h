@@ -14,22 +14,47 @@
 //   io:                         # optional: added last when not named
 //
 // Threads are named as roles are (thread_roles.def: mmap0, pwrite0,
-// writeback, reclaim, fsync, snapshot, io); their order is their index in
-// schedule strings.  Ops:
-//   store P [M]   mmap threads (and setup, as mmap0): the read-back check and a
-//                 stamped store to page P through mapping M (default 0)
-//   write P [M]   the same store without the read-back load before it, so a
+// writeback, reclaim, truncate, fsync, snapshot, io); their order is their
+// index in schedule strings.  Ops:
+//   store P [M] [@OFF]
+//                 mmap threads (and setup, as mmap0): the read-back check and a
+//                 stamped store to page P through mapping M (default 0), into
+//                 the thread's first ledger slot at or after byte OFF of the
+//                 page (default 0; its last slot if it owns none there)
+//   write P [M] [@OFF]
+//                 the same store without the read-back load before it, so a
 //                 page with no pte takes a write fault on a not-present pte
 //                 (__do_fault / do_shared_fault)
-//   load P [M]    mmap threads: a load (a read fault if not present)
+//   load P [M] [@OFF]
+//                 mmap threads: a load (a read fault if not present)
 //   pwrite P      pwrite threads (setup: as pwrite0): a stamped pwrite
 //   pass          one write_cache_pages pass (WB_SYNC_NONE), then ->commit
 //   sync          fsync: data-integrity writeback, wait, ->commit
 //   reclaim P     shrink_page_list on page P (unmap, pageout, evict)
 //   snapshot      the adapter's background step (ceph: a new snap context)
 //   writeback     setup only: a pass with its I/O completed inline, ->commit
+//   truncate P [B]
+//                 the truncate thread (and setup): the file's size becomes P
+//                 pages and B bytes (B a multiple of 8 below 4096, the
+//                 smallest page size; P B within the file's pages), through
+//                 vmtruncate (harness/mm/truncate.h), which shrinks or grows
+//                 as the scheme's era did; a shrink marks the pages it cuts
+//                 as truncated for the ledger, as the truncate workload does
+//   enospc N      setup only: the adapter's failure injection, deterministic
+//                 (AddressSpaceOps::InjectMkwriteFailures(N)): nfs and ceph
+//                 fail every N-th ->page_mkwrite call from here on (N = 1:
+//                 every call); buffer and btrfs run their allocators short
+//                 (buffer: 1/max(N,2) of the file's blocks missing; btrfs:
+//                 room for max(1, pages/max(N,2)) pages in all).  Use it with
+//                 `workload enospc`, which refuses adapters without
+//                 ->page_mkwrite (`workload isize` fills a buffer disk)
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
+//
+// Built-in scenarios (BuiltinScenarios(); each summary names the window it
+// targets): seed, seed_dirty, seed_fault (the seed's windows); truncate
+// (I5), isize (EOF inside the last page), enospc (I6), reuse (I1 without
+// ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
@@ -46,10 +71,15 @@
 namespace pagerace {
 
 struct ScenarioOp {
-  enum Kind { kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback };
+  enum Kind {
+    kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
+    kEnospc
+  };
   Kind kind = kPass;
-  uint64_t page = 0;
+  uint64_t page = 0;    // store/write/load/pwrite/reclaim: the page; truncate: whole pages
   int vma = 0;
+  uint32_t offset = 0;  // store/write/load: byte in the page; truncate: bytes past `page` pages
+  uint32_t one_in = 0;  // enospc
 };
 
 struct ScenarioThread {
