@@ -268,6 +268,8 @@ int SerialMain(bool explore, const char* binary) {
 // schedule, exactly, under the serial scheduler (replay.h); --scheme/--fs
 // replace the recorded ones (the distinguishing-schedule replay).
 int ScheduleReplayMain(const std::string& spec, const char* binary) {
+  auto t = pagerace::LoadScheduleReplay(spec);
+  if (!t.ok()) Usage(std::string(t.status().message()));
   for (auto [name, value] : {std::pair{"workload", absl::GetFlag(FLAGS_workload)},
                              {"threads", absl::GetFlag(FLAGS_threads)},
                              {"pwriters", absl::GetFlag(FLAGS_pwriters)},
@@ -293,8 +295,6 @@ int ScheduleReplayMain(const std::string& spec, const char* binary) {
           name));
     }
   }
-  auto t = pagerace::LoadScheduleReplay(spec);
-  if (!t.ok()) Usage(std::string(t.status().message()));
   pagerace::RawFlags raw;
   raw.scheme = absl::GetFlag(FLAGS_scheme).empty() ? t->scheme : absl::GetFlag(FLAGS_scheme);
   raw.fs = absl::GetFlag(FLAGS_fs).empty() ? t->fs : absl::GetFlag(FLAGS_fs);
