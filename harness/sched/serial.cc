@@ -206,6 +206,7 @@ void SerialRun::LockTaken(const std::atomic<uint32_t>* word, uint32_t mask, bool
   if (!entry) {
     entry = &taken_[taken_next_];
     taken_next_ = (taken_next_ + 1) % kMaxTaken;
+    *entry = Taken{};  // a handing-off of a lock taken before the run: no holder known
   }
   entry->word = word;
   entry->mask = mask;
