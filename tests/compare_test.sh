@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # scripts/compare: bad usage exits 2 with one line; a matrix run in two
 # shards and merged gives the same table rows (cells, runs) as the matrix run
-# whole, and verdict columns that a 1 s run of these cells cannot miss.
+# whole, and verdict columns that a 1 s run of these cells cannot miss; with
+# --explore 2, the exhaustive column: locked/nfs@mixed (the seed scenario)
+# has no violating schedule and the search is complete, legacy's has some.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$1"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cmp=("$root/scripts/compare" --bin "$bin" --out-dir "$tmp")
-m=(--schemes legacy,locked --cells nfs@mixed --seeds 1-2 --duration 1s --jobs 2)
+m=(--schemes legacy,locked --cells nfs@mixed --seeds 1-2 --duration 1s --jobs 2 --explore 2)
 
 usage() {
   local want="$1"; shift
@@ -24,6 +26,8 @@ usage "unknown adapter" --schemes legacy --cells bogus@mixed --seeds 1
 usage "ADAPTER@WORKLOAD" --schemes legacy --cells nfs --seeds 1
 usage "--stop-on" "${m[@]}" --stop-on soon
 usage "--sched" "${m[@]}" --sched sometimes
+usage "--explore" "${m[@]}" --explore x
+usage "--explore" "${m[@]}" --explore 9
 
 "${cmp[@]}" "${m[@]}" >/dev/null
 "${cmp[@]}" "${m[@]}" --shard 1/2 >/dev/null
@@ -43,7 +47,35 @@ rows = {r["scheme"]: r for r in whole["table"]}
 assert rows["legacy"]["losing_runs"] == 2 and rows["locked"]["losing_runs"] == 0, rows
 assert sorted((r["scheme"], r["seed"]) for r in merged["runs"]) == \
        sorted((r["scheme"], r["seed"]) for r in whole["runs"])
-print("compare_test: ok", key(whole))
+# The explore column, whole and merged alike.
+ex = lambda d: [(r["scheme"], r["explore"]["status"], r["explore"]["schedules"],
+                 r["explore"]["complete"], r["explore"]["violations"]) for r in d["table"]]
+assert ex(whole) == ex(merged), (ex(whole), ex(merged))
+e = rows["locked"]["explore"]
+assert e["status"] == "ok" and e["complete"] is True and e["preemptions"] == 2, e
+assert e["violating_schedules"] == 0 and e["violations"] == 0 and e["schedules"] > 0, e
+e = rows["legacy"]["explore"]
+assert e["complete"] is True and e["data_losing"] and e["violating_schedules"] > 0, e
+md = open(sorted(glob.glob(sys.argv[1] + "/compare-*.md"))[0]).read()
+head = md.splitlines()[0]
+assert "| ≤2 preemptions |" in head, head
+locked = next(l for l in md.splitlines() if l.startswith("| locked | nfs | mixed |"))
+assert "| 0 violating of %d schedules (complete) |" % rows["locked"]["explore"]["schedules"] in locked, locked
+print("compare_test: ok", key(whole), ex(whole))
+PY
+
+# A workload whose scenario the binary may not have (truncate): the cell
+# shows "no scenario" or the search's line, and the comparison still ends.
+"${cmp[@]}" --schemes locked --cells nfs@truncate --seeds 1 --duration 300ms --jobs 1 \
+  --explore 0 --out-dir "$tmp/trunc" >/dev/null
+/usr/bin/python3 - "$tmp/trunc" <<'PY'
+import glob, json, re, sys
+doc = json.load(open(glob.glob(sys.argv[1] + "/compare-*.json")[0]))
+e = doc["table"][0]["explore"]
+assert e["scenario"] == "truncate" and e["status"] in ("no scenario", "ok"), e
+line = open(glob.glob(sys.argv[1] + "/compare-*.md")[0]).read().splitlines()[2]
+assert "| no scenario |" in line or re.search(r"\| ≈?\d+ violating of \d+ schedules \((in)?complete\)", line), line
+print("compare_test: explore", e["status"])
 PY
 
 # scripts/reports over the compare files: one line per distinct race, each

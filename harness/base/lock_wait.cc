@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "harness/base/sched_hooks.h"
 #include "harness/base/thread_registry.h"
 
 namespace pagerace {
@@ -25,6 +26,7 @@ void OwnedMutex::Lock() {
     NoteNotWaiting();
   }
   owner_.store(current_thread().tid, std::memory_order_release);
+  NoteLockTaken(&mu_.word_, ~0u);
 }
 
 void OwnedMutex::Unlock() {
@@ -54,6 +56,14 @@ std::vector<LockWait> CurrentLockWaits() {
     out.push_back({tid, kind, g_waiting[tid].what.load(std::memory_order_relaxed)});
   }
   return out;
+}
+
+bool LockWaitOf(uint32_t tid, LockWait* out) {
+  if (tid == 0 || tid > kMaxThreads) return false;
+  const auto kind = static_cast<LockKind>(g_waiting[tid].kind.load(std::memory_order_acquire));
+  if (kind == LockKind::kNone) return false;
+  *out = {tid, kind, g_waiting[tid].what.load(std::memory_order_relaxed)};
+  return true;
 }
 
 }  // namespace pagerace

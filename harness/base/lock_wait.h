@@ -60,6 +60,9 @@ struct LockWait {
 };
 // A snapshot of every registered thread currently waiting on a lock.
 std::vector<LockWait> CurrentLockWaits();
+// What the thread `tid` has published it waits for (false: nothing).
+// Allocation-free: the serial scheduler reads it inside the SIGSEGV handler.
+bool LockWaitOf(uint32_t tid, LockWait* out);
 
 }  // namespace pagerace
 

@@ -25,6 +25,11 @@ struct SchedHooks {
   // word means "blocked regardless" (a thread joining others).
   void (*blocked)(const std::atomic<uint32_t>* word, uint32_t mask);
   void (*unblocked)();
+  // The calling thread took the lock whose bits `mask` live in `word` (a
+  // page's flags and PG_locked, an OwnedMutex's word); `to_io`: it handed a
+  // page lock it holds to its I/O instead.  Who holds which lock since when,
+  // for the serial scheduler's infeasible-pick reports.
+  void (*lock_taken)(const std::atomic<uint32_t>* word, uint32_t mask, bool to_io);
 };
 
 // `hooks` must outlive every thread that registers.
@@ -46,6 +51,16 @@ inline void NotifyThreadStart(uint32_t tid) {
 inline void NotifyThreadExit() {
   if (const SchedHooks* h = internal::g_sched_hooks.load(std::memory_order_acquire)) {
     h->thread_exit();
+  }
+}
+
+// Called by the lock implementations once the calling thread holds the
+// lock (SchedHooks::lock_taken).  One relaxed load unless a policy tracks
+// blocking; allocation-free (it runs inside the SIGSEGV handler).
+inline void NoteLockTaken(const std::atomic<uint32_t>* word, uint32_t mask, bool to_io = false) {
+  if (!internal::g_track_blocked.load(std::memory_order_relaxed)) return;
+  if (const SchedHooks* h = internal::g_sched_hooks.load(std::memory_order_acquire)) {
+    h->lock_taken(word, mask, to_io);
   }
 }
 

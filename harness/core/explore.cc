@@ -15,6 +15,7 @@
 #include "harness/check/watchdog.h"
 #include "harness/core/machine.h"
 #include "harness/mm/filemap.h"
+#include "harness/mm/page.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/writeback.h"
 #include "harness/sched/sched.h"
@@ -236,6 +237,81 @@ std::string DescribeDeadlock(Machine& m, const sched::SerialRun& run, uint64_t* 
   return absl::StrCat("no thread can run: ", out);
 }
 
+// The story of the first infeasible pick, in the roles' names.
+InfeasiblePick DescribeInfeasible(const sched::SerialInfeasibility& f,
+                                  const std::vector<std::unique_ptr<Role>>& roles) {
+  using F = sched::SerialInfeasibility;
+  InfeasiblePick p;
+  p.step = f.at + 1;
+  p.thread = f.thread;
+  const auto name = [&roles](int i) {
+    return i >= 0 && i < static_cast<int>(roles.size()) ? roles[static_cast<size_t>(i)]->name()
+                                                        : std::string();
+  };
+  p.thread_name = name(f.thread);
+  p.holder = f.holder_io ? -1 : f.holder;
+  p.holder_name = f.holder_io ? "the write in flight (I/O)" : name(f.holder);
+  p.since_step = f.since;
+  const std::string since = f.since < 0    ? ""
+                            : f.since == 0 ? " since before step 1"
+                                           : absl::StrCat(" since step ", f.since);
+  std::string held;
+  if (f.holder_io) {
+    held = f.holder >= 0 ? absl::StrCat(", held by the write in flight (I/O), to which ",
+                                        name(f.holder), " handed it (taken", since, ")")
+                         : ", held by the write in flight (I/O)";
+  } else if (f.holder >= 0) {
+    held = absl::StrCat(", held by ", p.holder_name, since);
+  } else {
+    held = ", held by a thread not named (taken before the scenario's threads ran)";
+  }
+  switch (f.why) {
+    case F::kNone:
+      return InfeasiblePick{};
+    case F::kNoSuchThread:
+      p.why = "no such thread";
+      p.message = absl::StrCat("the scenario has no thread ", f.thread, " (it has ",
+                               roles.size(), ")");
+      break;
+    case F::kFinished:
+      p.why = "finished";
+      p.message = absl::StrCat(p.thread_name, " (thread ", f.thread, ") has already finished");
+      break;
+    case F::kWaiting:
+      p.why = "waiting";
+      p.message = absl::StrCat(p.thread_name,
+                               " waits for I/O to complete or the other threads to finish");
+      break;
+    case F::kBlockedOnWord:
+      if (f.lock_kind == LockKind::kPage) {
+        p.why = "lock";
+        p.lock = absl::StrCat("the lock of page ", f.lock_what);
+      } else if (f.lock_kind == LockKind::kFsLock) {
+        p.why = "lock";
+        p.lock = f.lock_name ? f.lock_name : "an fs lock";
+      }
+      if (!p.lock.empty()) {
+        p.message = absl::StrCat(p.thread_name, " cannot take ", p.lock, held);
+      } else if (f.mask == PG_locked) {
+        p.why = "page bit";
+        p.lock = "PG_locked of a page";
+        p.message = absl::StrCat(p.thread_name,
+                                 " waits for a page lock to be released (wait_on_page_locked)", held);
+      } else if (f.mask == PG_writeback) {
+        p.why = "page bit";
+        p.lock = "PG_writeback of a page";
+        p.message = absl::StrCat(p.thread_name,
+                                 " waits for a page's writeback to end (wait_on_page_writeback)");
+      } else {
+        p.why = "word";
+        p.message = absl::StrCat(p.thread_name, " is blocked on a harness lock the run does not name",
+                                 f.holder >= 0 ? held : "");
+      }
+      break;
+  }
+  return p;
+}
+
 int CountPreemptions(const std::vector<sched::SerialChoice>& choices) {
   int n = 0;
   for (const sched::SerialChoice& c : choices) n += c.preemption();
@@ -347,6 +423,7 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
   out.vocabulary.page_mkwrite = m.mm().a_ops().page_mkwrite_name();
   out.vocabulary.metadata = m.mm().a_ops().metadata_name();
   out.vocabulary.do_fault = m.mm().scheme().do_fault_name();
+  if (out.infeasible_at >= 0) out.infeasible = DescribeInfeasible(run->infeasibility(), roles);
   Oracle& oracle = m.mm().oracle();
   if (!finished) {
     // No thread can run.  They stay blocked on the run token: their run,

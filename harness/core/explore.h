@@ -68,6 +68,24 @@ struct StoryVocabulary {
   const char* do_wp_page = "do_wp_page";
 };
 
+// Why a schedule's pick could not run (ScheduleRun::infeasible): a schedule
+// replayed under another scheme or configuration than it was found under.
+// Steps are choices, numbered from 1 (the schedule string's Nth pick).
+struct InfeasiblePick {
+  int64_t step = 0;          // 0: every pick was feasible
+  int thread = -1;           // the picked thread's index
+  std::string thread_name;   // "writeback" ("" for no such thread)
+  // "lock" (a page lock or a named fs lock), "page bit" (wait_on_page_*),
+  // "word" (an unnamed harness lock), "waiting" (I/O, or the others to
+  // finish), "finished", "no such thread".
+  std::string why;
+  std::string lock;          // "the lock of page 0", "journal", "PG_writeback of a page"
+  int holder = -1;           // the holding thread's index (-1: unknown or I/O)
+  std::string holder_name;   // "mmap0", "the write in flight (I/O)", "" unknown
+  int64_t since_step = -1;   // the holder took it while running after this step (0: before step 1; -1: unknown)
+  std::string message;       // "writeback cannot take the lock of page 0, held by mmap0 since step 2"
+};
+
 // The outcome of one schedule.
 struct ScheduleRun {
   std::vector<sched::SerialChoice> choices;  // every choice, in order
@@ -83,6 +101,9 @@ struct ScheduleRun {
   bool log_overflowed = false;   // the log holds only its first entries
   StoryVocabulary vocabulary;
   uint64_t faults = 0;           // user faults handled, the setup's included (0 if deadlocked)
+  // With infeasible_at >= 0: why, and the run went on with default picks
+  // from there (its reports are that run's, not the schedule's).
+  InfeasiblePick infeasible;
 
   std::string schedule() const { return sched::FormatSchedule(picks); }
   // The schedule without its trailing default picks: it replays the same run.
@@ -105,7 +126,8 @@ std::string FirstDifference(const ScheduleRun& a, const ScheduleRun& b);
 absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& scenario);
 
 // Runs `scenario` once, following `picks` (then the default: keep the
-// current thread, else the lowest-numbered runnable).  Errors are harness
+// current thread, else the lowest-numbered runnable).  A pick that cannot
+// run ends the following of `picks` (ScheduleRun::infeasible).  Errors are harness
 // failures (the OS refused memory or mappings).
 absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& scenario,
                                         const std::vector<int>& picks,

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -44,35 +45,110 @@ std::optional<sched::Point> OtherPoint(const absl::StatusOr<RoleId>& role,
 
 }  // namespace
 
-absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
-  ReplayTarget t;
-  t.file = spec;
-  t.index = -1;
+namespace {
+
+// "FILE[:INDEX]" (index -1: none given).
+void SplitSpec(const std::string& spec, std::string* file, int* index) {
+  *file = spec;
+  *index = -1;
   if (auto colon = spec.rfind(':'); colon != std::string::npos) {
     int i;
     if (absl::SimpleAtoi(spec.substr(colon + 1), &i)) {
-      t.file = spec.substr(0, colon);
-      t.index = i;
+      *file = spec.substr(0, colon);
+      *index = i;
     }
   }
-  std::ifstream in(t.file);
-  if (!in) return Bad(absl::StrCat("--replay: cannot read '", t.file, "'"));
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
+// The file's JSON (discarded when unreadable or not JSON).
+nlohmann::json ReadJson(const std::string& file, bool* readable) {
+  std::ifstream in(file);
+  *readable = static_cast<bool>(in);
+  if (!in) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
+// Without an index: the first data-losing entry, else the first.
+int PickIndex(const nlohmann::json& entries, int index) {
+  if (index >= 0) return index;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].value("data_losing", false)) return static_cast<int>(i);
+  }
+  return 0;
+}
+
+constexpr const char* kExploreSchema = "pagerace.explore/1";
+
+}  // namespace
+
+bool IsExploreResult(const std::string& spec) {
+  std::string file;
+  int index;
+  SplitSpec(spec, &file, &index);
+  bool readable;
+  const nlohmann::json doc = ReadJson(file, &readable);
+  return !doc.is_discarded() && doc.is_object() && doc.value("schema", "") == kExploreSchema;
+}
+
+absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec) {
+  ScheduleReplayTarget t;
+  SplitSpec(spec, &t.file, &t.index);
+  bool readable;
+  const nlohmann::json doc = ReadJson(t.file, &readable);
+  if (!readable) return Bad(absl::StrCat("--replay: cannot read '", t.file, "'"));
+  if (doc.is_discarded() || !doc.is_object() || doc.value("schema", "") != kExploreSchema ||
+      !doc.contains("config") || !doc["config"].is_object() || !doc.contains("violations") ||
+      !doc["violations"].is_array()) {
+    return Bad(absl::StrCat("--replay: '", t.file, "' is not a pagerace explore result"));
+  }
+  const nlohmann::json& vs = doc["violations"];
+  if (vs.empty()) return Bad(absl::StrCat("--replay: '", t.file, "' holds no violation"));
+  t.index = PickIndex(vs, t.index);
+  if (t.index >= static_cast<int>(vs.size())) {
+    return Bad(absl::StrCat("--replay: '", t.file, "' has ", vs.size(), " violations, no index ",
+                            t.index));
+  }
+  const nlohmann::json& v = vs[t.index];
+  const std::string kind = Str(v, "kind"), inv = Str(v, "invariant");
+  auto k = RaceKindByName(kind);
+  if (!k.ok()) {
+    return Bad(absl::StrCat("--replay: violation ", t.index, " has an unknown kind '", kind, "'"));
+  }
+  auto i = InvariantByName(inv);
+  if (!i.ok()) {
+    return Bad(absl::StrCat("--replay: violation ", t.index, " has an unknown invariant '", inv,
+                            "'"));
+  }
+  t.kind = *k;
+  t.invariant = *i;
+  t.data_losing = v.value("data_losing", false);
+  t.preemptions = v.value("preemptions", 0);
+  t.schedule = Str(v, "schedule");
+  const nlohmann::json& c = doc["config"];
+  t.scheme = Str(c, "scheme");
+  t.fs = Str(c, "fs");
+  const std::string name = Str(c, "scenario");
+  auto scenario = ParseScenario(Str(c, "scenario_text"), name);
+  if (!scenario.ok()) {
+    return Bad(absl::StrCat("--replay: '", t.file, "': its scenario: ", scenario.status().message()));
+  }
+  t.scenario = *std::move(scenario);
+  return t;
+}
+
+absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
+  ReplayTarget t;
+  SplitSpec(spec, &t.file, &t.index);
+  bool readable;
+  nlohmann::json doc = ReadJson(t.file, &readable);
+  if (!readable) return Bad(absl::StrCat("--replay: cannot read '", t.file, "'"));
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("config") ||
       !doc.contains("races") || !doc["races"].is_array()) {
     return Bad(absl::StrCat("--replay: '", t.file, "' is not a pagerace result"));
   }
   const nlohmann::json& races = doc["races"];
   if (races.empty()) return Bad(absl::StrCat("--replay: '", t.file, "' holds no race"));
-  if (t.index < 0) {
-    t.index = 0;
-    for (size_t i = 0; i < races.size(); ++i) {
-      if (races[i].value("data_losing", false)) {
-        t.index = static_cast<int>(i);
-        break;
-      }
-    }
-  }
+  t.index = PickIndex(races, t.index);
   if (t.index >= static_cast<int>(races.size())) {
     return Bad(absl::StrCat("--replay: '", t.file, "' has ", races.size(), " races, no index ",
                             t.index));

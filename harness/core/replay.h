@@ -1,8 +1,24 @@
-// Race replay (DESIGN §9): `pagerace --replay=<result.json>[:index]` re-runs
-// a recorded run's configuration, seed and schedule policy and stops at the
-// first report of the recorded race's kind; with --sched=ordered and no
-// --order, the ordered dependencies are derived from the race's trace, so a
-// race found under jitter replays deterministically.
+// Race replay (DESIGN §9): `pagerace --replay=<result.json>[:index]`.
+//
+// Two kinds of result, two replays:
+//   - a stress run's race (schema pagerace.result/*): re-runs the recorded
+//     run's configuration, seed and schedule policy and stops at the first
+//     report of the recorded race's kind; with --sched=ordered and no
+//     --order, the ordered dependencies are derived from the race's trace,
+//     so a race found under jitter replays (nearly) deterministically.  A
+//     stress run has no schedule string to follow: its threads ran free (or
+//     jittered) on real cores, and its trace ring holds only the events
+//     near the race, so the ordered derivation is what it can offer.
+//   - an explore result's violation (schema pagerace.explore/1): the
+//     serial scheduler replaces the derivation.  The violation carries the
+//     exact schedule that showed it; the replay runs that schedule on the
+//     recorded scenario (its text, from the file), under the recorded
+//     scheme and fs or those given by --scheme / --fs.  Under another
+//     scheme it is the distinguishing-schedule replay: the schedule either
+//     runs to its end with the invariants' verdict, or stops at its first
+//     infeasible pick, named with the lock, its holder and the step
+//     (ScheduleRun::infeasible): not reproduced.
+// Either way: exit 1 reproduced, 0 not.
 #ifndef PAGERACE_HARNESS_CORE_REPLAY_H_
 #define PAGERACE_HARNESS_CORE_REPLAY_H_
 
@@ -11,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "harness/check/oracle.h"
 #include "harness/core/config.h"
+#include "harness/core/scenario.h"
 #include "nlohmann/json.hpp"
 
 namespace pagerace {
@@ -36,6 +53,28 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec);
 // it uses (FaultScheme::do_fault_name: "__do_fault", "do_shared_fault").
 absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race,
                                         absl::string_view do_fault = "__do_fault");
+
+// An explore result's violation, to re-run under the serial scheduler.
+struct ScheduleReplayTarget {
+  std::string file;
+  int index = 0;           // into the file's violations
+  std::string scheme, fs;  // as recorded
+  Scenario scenario;       // parsed from the recorded scenario_text
+  std::string schedule;
+  RaceKind kind{};
+  Invariant invariant{};
+  bool data_losing = false;
+  int preemptions = 0;
+};
+
+// Whether FILE of "FILE[:INDEX]" is an explore result (false when it cannot
+// be read or parsed: LoadReplay then names the problem).
+bool IsExploreResult(const std::string& spec);
+
+// Loads "FILE[:INDEX]" of an explore result.  Without an index: the first
+// data-losing violation, else the first.  InvalidArgument (one line) on
+// anything unusable.
+absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec);
 
 }  // namespace pagerace
 

@@ -1,6 +1,7 @@
 #include "harness/mm/address_space.h"
 
 #include "harness/base/lock_order.h"
+#include "harness/base/sched_hooks.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/trace.h"
 #include "harness/mm/address_space_ops.h"
@@ -59,6 +60,7 @@ Page* AddressSpace::find_or_create_page(uint64_t index, bool* created) {
     // Locked before anyone could see it, so it never waited: a trylock for
     // the lock-order check.
     LockOrderTryAcquired(LockClass::kPageLock, "PG_locked");
+    NoteLockTaken(&fresh->flags, PG_locked);
     tracer_->Record(index, Event::kPageAlloc);
     *created = true;
     return fresh;

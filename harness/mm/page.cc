@@ -69,6 +69,7 @@ bool page_trylock_bit(Page* page) {
   if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
   NoteLock(page, true);
+  NoteLockTaken(&page->flags, PG_locked);
   return true;
 }
 
@@ -108,6 +109,7 @@ void lock_page(Page* page) {
   NoteNotWaiting();
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
   NoteLock(page, true);
+  NoteLockTaken(&page->flags, PG_locked);
 }
 
 namespace {
@@ -144,6 +146,7 @@ void hand_off_page_lock(Page* page) {
   }
   LockOrderRelease(LockClass::kPageLock);
   page->lock_owner.store(kLockOwnerIo, std::memory_order_relaxed);
+  NoteLockTaken(&page->flags, PG_locked, /*to_io=*/true);
 }
 
 void unlock_page_from_io(Page* page) {

@@ -58,7 +58,8 @@ ABSL_FLAG(std::string, order, "",
           "--sched=ordered: dependencies A<B,C<D between schedule points (a thread at B waits "
           "for A)");
 ABSL_FLAG(std::string, replay, "",
-          "re-run the race FILE[:INDEX] of a result JSON (exit 1: reproduced, 0: not)");
+          "re-run the race FILE[:INDEX] of a result JSON (exit 1: reproduced, 0: not); of an "
+          "explore result: its violation's schedule, under the serial scheduler");
 ABSL_FLAG(std::string, stop_on, "",
           "end the run at the first report of: race | data_losing | an invariant (I0..I7, "
           "ledger, watchdog, lockdep, fs); default: run the whole --duration/--ops");
@@ -160,6 +161,63 @@ int MergeMain() {
   return merged->violations.empty() ? 0 : 1;
 }
 
+// Prints one serial run of `picks` and returns the exit status.  A pick
+// that cannot run makes the schedule infeasible here: that is an answer
+// (exit 0), and the run's own reports, made after it left the schedule, are
+// not the schedule's verdict.  `target`: an explore result's violation being
+// replayed (exit 1: reproduced, 0: not).
+int ReportScheduleRun(const pagerace::RunConfig& config, const pagerace::Scenario& scenario,
+                      const std::vector<int>& picks, const pagerace::ScheduleRun& run,
+                      const std::optional<pagerace::ScheduleReplayTarget>& target) {
+  const std::string wanted = pagerace::sched::FormatSchedule(picks);
+  printf("pagerace: scheme=%s fs=%s scenario=%s schedule=%s\n", config.scheme->name.c_str(),
+         config.fs->name.c_str(), scenario.name.c_str(), wanted.c_str());
+  if (run.infeasible_at >= 0) {
+    const pagerace::InfeasiblePick& f = run.infeasible;
+    printf("pagerace: schedule %s is infeasible under %s at step %lld: %s (the schedule was "
+           "found under another scheme or configuration)\n",
+           wanted.c_str(), config.scheme->name.c_str(), static_cast<long long>(f.step),
+           f.message.c_str());
+    printf("  infeasible at step %lld (steps are the schedule's choices, from 1): the run went "
+           "on with default picks, its reports are not the schedule's\n",
+           static_cast<long long>(f.step));
+  }
+  printf("  %zu choices, %d preemption%s%s\n", run.choices.size(), run.preemptions,
+         run.preemptions == 1 ? "" : "s", run.deadlocked ? "; deadlocked" : "");
+  for (const pagerace::RaceGroup& g : run.races) {
+    printf("  %s (%s)%s page %llu%s%s\n", pagerace::RaceKindName(g.first.kind),
+           pagerace::InvariantName(g.first.invariant), g.first.data_losing ? " data-losing" : "",
+           static_cast<unsigned long long>(g.first.page), g.first.detail[0] ? ": " : "",
+           g.first.detail);
+  }
+  bool reproduced = false;
+  if (run.infeasible_at >= 0) {
+    printf("  verdict: infeasible\n");
+  } else {
+    printf("  verdict: %s\n", run.races.empty() ? "clean" : "violations");
+    if (target) {
+      for (const pagerace::RaceGroup& g : run.races) {
+        reproduced |= g.first.kind == target->kind && g.first.invariant == target->invariant &&
+                      g.first.data_losing == target->data_losing;
+      }
+    }
+  }
+  if (target) {
+    printf("replay: %s %s (%s)%s\n", reproduced ? "reproduced" : "not reproduced",
+           pagerace::RaceKindName(target->kind), pagerace::InvariantName(target->invariant),
+           target->data_losing ? " data-losing" : "");
+  }
+  fflush(stdout);
+  // A deadlock's threads still hold harness locks: no orderly teardown.  An
+  // infeasible schedule is an answer (0) even if the default picks after it
+  // deadlocked: the deadlock is reported above, as the run's.
+  const int rc = run.infeasible_at >= 0 ? 0
+                 : target               ? (reproduced ? 1 : 0)
+                                        : (run.races.empty() ? 0 : 1);
+  if (run.deadlocked) _exit(rc);
+  return rc;
+}
+
 // `pagerace explore` and `pagerace --scenario=S [--schedule=P]`: the serial
 // scheduler's two commands.  Flags of the stress run do not apply.
 int SerialMain(bool explore, const char* binary) {
@@ -217,24 +275,7 @@ int SerialMain(bool explore, const char* binary) {
       fprintf(stderr, "pagerace: harness failure: %s\n", std::string(run.status().message()).c_str());
       return 3;
     }
-    printf("pagerace: scheme=%s fs=%s scenario=%s schedule=%s\n", config->scheme->name.c_str(),
-           config->fs->name.c_str(), scenario->name.c_str(), run->schedule().c_str());
-    if (run->infeasible_at >= 0) {
-      printf("  infeasible: choice %lld picks a thread that cannot run there (the default ran)\n",
-             static_cast<long long>(run->infeasible_at));
-    }
-    printf("  %zu choices, %d preemption%s%s\n", run->choices.size(), run->preemptions,
-           run->preemptions == 1 ? "" : "s", run->deadlocked ? "; deadlocked" : "");
-    for (const pagerace::RaceGroup& g : run->races) {
-      printf("  %s (%s)%s page %llu%s%s\n", pagerace::RaceKindName(g.first.kind),
-             pagerace::InvariantName(g.first.invariant), g.first.data_losing ? " data-losing" : "",
-             static_cast<unsigned long long>(g.first.page), g.first.detail[0] ? ": " : "",
-             g.first.detail);
-    }
-    printf("  verdict: %s\n", run->races.empty() ? "clean" : "violations");
-    fflush(stdout);
-    if (run->deadlocked) _exit(1);  // its threads still hold harness locks
-    return run->races.empty() ? 0 : 1;
+    return ReportScheduleRun(*config, *scenario, *picks, *run, std::nullopt);
   }
 
   pagerace::ExploreOptions options;
@@ -326,6 +367,62 @@ int SerialMain(bool explore, const char* binary) {
   return result->violations.empty() ? 0 : 1;
 }
 
+// `pagerace --replay=X.json[:I]` of an explore result: the violation's
+// schedule, exactly, under the serial scheduler (replay.h); --scheme/--fs
+// replace the recorded ones (the distinguishing-schedule replay).
+int ScheduleReplayMain(const std::string& spec, const char* binary) {
+  auto t = pagerace::LoadScheduleReplay(spec);
+  if (!t.ok()) Usage(std::string(t.status().message()));
+  for (auto [name, value] : {std::pair{"workload", absl::GetFlag(FLAGS_workload)},
+                             {"threads", absl::GetFlag(FLAGS_threads)},
+                             {"pwriters", absl::GetFlag(FLAGS_pwriters)},
+                             {"pages", absl::GetFlag(FLAGS_pages)},
+                             {"mappings", absl::GetFlag(FLAGS_mappings)},
+                             {"duration", absl::GetFlag(FLAGS_duration)},
+                             {"ops", absl::GetFlag(FLAGS_ops)},
+                             {"seed", absl::GetFlag(FLAGS_seed)},
+                             {"sched", absl::GetFlag(FLAGS_sched)},
+                             {"order", absl::GetFlag(FLAGS_order)},
+                             {"stop-on", absl::GetFlag(FLAGS_stop_on)},
+                             {"out", absl::GetFlag(FLAGS_out)},
+                             {"trace-out", absl::GetFlag(FLAGS_trace_out)},
+                             {"scenario", absl::GetFlag(FLAGS_scenario)},
+                             {"schedule", absl::GetFlag(FLAGS_schedule)},
+                             {"preemptions", absl::GetFlag(FLAGS_preemptions)},
+                             {"strategy", absl::GetFlag(FLAGS_strategy)},
+                             {"max-schedules", absl::GetFlag(FLAGS_max_schedules)}}) {
+    if (!value.empty()) {
+      Usage(absl::StrFormat(
+          "--%s does not apply to the replay of an explore result (its scenario and schedule "
+          "fix the run; --scheme and --fs may change)",
+          name));
+    }
+  }
+  pagerace::RawFlags raw;
+  raw.scheme = absl::GetFlag(FLAGS_scheme).empty() ? t->scheme : absl::GetFlag(FLAGS_scheme);
+  raw.fs = absl::GetFlag(FLAGS_fs).empty() ? t->fs : absl::GetFlag(FLAGS_fs);
+  auto config = pagerace::ParseConfig(raw);
+  if (!config.ok()) Usage(std::string(config.status().message()));
+  config->binary = binary;
+  if (auto c = pagerace::ScenarioConfig(*config, t->scenario); !c.ok()) {
+    Usage(std::string(c.status().message()));
+  }
+  auto picks = pagerace::sched::ParseSchedule(t->schedule);
+  if (!picks.ok()) Usage(absl::StrCat("--replay: the violation's schedule: ", picks.status().message()));
+  printf("replay of %s:%d: %s (%s)%s, schedule %s (%d preemption%s) found under scheme=%s fs=%s; "
+         "serial\n",
+         t->file.c_str(), t->index, pagerace::RaceKindName(t->kind),
+         pagerace::InvariantName(t->invariant), t->data_losing ? " data-losing" : "",
+         t->schedule.c_str(), t->preemptions, t->preemptions == 1 ? "" : "s", t->scheme.c_str(),
+         t->fs.c_str());
+  auto run = pagerace::RunSchedule(*config, t->scenario, *picks);
+  if (!run.ok()) {
+    fprintf(stderr, "pagerace: harness failure: %s\n", std::string(run.status().message()).c_str());
+    return 3;
+  }
+  return ReportScheduleRun(*config, t->scenario, *picks, *run, *t);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -365,6 +462,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (const std::string spec = absl::GetFlag(FLAGS_replay);
+      !explore && !spec.empty() && pagerace::IsExploreResult(spec)) {
+    return ScheduleReplayMain(spec, argv[0]);
+  }
   if (explore || !absl::GetFlag(FLAGS_scenario).empty() || !absl::GetFlag(FLAGS_schedule).empty()) {
     return SerialMain(explore, argv[0]);
   }

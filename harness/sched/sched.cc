@@ -211,6 +211,11 @@ void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask) {
   Bump();
 }
 
+void NoteLockTaken(const std::atomic<uint32_t>* word, uint32_t mask, bool to_io) {
+  if (g_policy.load(std::memory_order_relaxed) != Policy::kSerial) return;
+  if (SerialRun* run = CurrentSerialRun()) run->LockTaken(word, mask, to_io);
+}
+
 void NoteUnblocked() {
   if (g_policy.load(std::memory_order_relaxed) == Policy::kSerial) return;
   const uint32_t tid = current_thread().tid;
@@ -360,7 +365,7 @@ void OnThreadExit() {
 // The primitives below the scheduler (thread registry, lock slow paths)
 // reach it through this table, installed before main().
 const SchedHooks kHooks = {OnThreadStart, OnThreadExit, internal::NoteBlocked,
-                           internal::NoteUnblocked};
+                           internal::NoteUnblocked, internal::NoteLockTaken};
 [[maybe_unused]] const bool kHooksInstalled = (InstallSchedHooks(&kHooks), true);
 
 }  // namespace

@@ -120,10 +120,14 @@ int SerialRun::Decide(int me, uint16_t site) {
   if ((runnable & (runnable - 1)) == 0) {
     pick = __builtin_ctz(runnable);  // forced: not a choice
   } else {
-    pick = chooser_->Pick(num_choices_, runnable, me, me_can_run);
-    if (pick < 0 || pick >= threads_ || !(runnable & (1u << pick))) {
-      if (infeasible_at_ < 0) infeasible_at_ = static_cast<int64_t>(num_choices_);
-      pick = DefaultPick(runnable, me, me_can_run);
+    if (infeasible_at_ >= 0) {
+      pick = DefaultPick(runnable, me, me_can_run);  // the schedule was abandoned
+    } else {
+      pick = chooser_->Pick(num_choices_, runnable, me, me_can_run);
+      if (pick < 0 || pick >= threads_ || !(runnable & (1u << pick))) {
+        NoteInfeasible(pick);
+        pick = DefaultPick(runnable, me, me_can_run);
+      }
     }
     if (num_choices_ < max_choices_) {
       SerialChoice& c = choices_[num_choices_++];
@@ -141,6 +145,79 @@ int SerialRun::Decide(int me, uint16_t site) {
     futex_wake_all(&turn_);
   }
   return pick;
+}
+
+void SerialRun::NoteInfeasible(int pick) {
+  infeasible_at_ = static_cast<int64_t>(num_choices_);
+  SerialInfeasibility& f = infeasible_;
+  f.at = infeasible_at_;
+  f.thread = pick;
+  if (pick < 0 || pick >= threads_) {
+    f.why = SerialInfeasibility::kNoSuchThread;
+    return;
+  }
+  const Slot& s = slots_[pick];
+  switch (s.state.load(std::memory_order_acquire)) {
+    case kExited:
+      f.why = SerialInfeasibility::kFinished;
+      return;
+    case kBlockedPred:
+      f.why = SerialInfeasibility::kWaiting;
+      return;
+    case kBlockedWord:
+      break;
+    default:  // not runnable yet neither blocked nor gone: cannot happen
+      fprintf(stderr, "pagerace: harness bug: serial thread %d not runnable in state %d\n", pick,
+              s.state.load(std::memory_order_relaxed));
+      abort();
+  }
+  f.why = SerialInfeasibility::kBlockedOnWord;
+  f.word = s.word;
+  f.mask = s.mask;
+  LockWait w;
+  if (LockWaitOf(s.tid, &w)) {
+    f.lock_kind = w.kind;
+    f.lock_what = w.what;
+  }
+  for (const Taken& t : taken_) {
+    if (t.word == s.word && (t.mask & s.mask) != 0) {
+      f.holder = t.holder;
+      f.since = t.since;
+      f.holder_io = t.io;
+      break;
+    }
+  }
+  if (f.lock_kind == LockKind::kFsLock) {
+    const auto* m = reinterpret_cast<const OwnedMutex*>(f.lock_what);
+    f.lock_name = m->name();
+    if (f.holder < 0) {
+      const uint32_t owner = m->owner();
+      for (int i = 0; i < threads_ && owner; ++i) {
+        if (slots_[i].tid == owner) f.holder = i;
+      }
+    }
+  }
+}
+
+void SerialRun::LockTaken(const std::atomic<uint32_t>* word, uint32_t mask, bool to_io) {
+  Taken* entry = nullptr;
+  for (Taken& t : taken_) {
+    if (t.word == word) entry = &t;
+  }
+  if (!entry) {
+    entry = &taken_[taken_next_];
+    taken_next_ = (taken_next_ + 1) % kMaxTaken;
+    *entry = Taken{};  // a handing-off of a lock taken before the run: no holder known
+  }
+  entry->word = word;
+  entry->mask = mask;
+  if (to_io) {
+    entry->io = true;  // held on by the I/O since its taking
+    return;
+  }
+  entry->holder = static_cast<int8_t>(tls_index);
+  entry->io = false;
+  entry->since = static_cast<int64_t>(num_choices_);
 }
 
 void SerialRun::WaitTurn(int me) {

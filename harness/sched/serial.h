@@ -14,6 +14,10 @@
 //     again only when its wait condition holds (the lock bit clear), and
 //     then finds the lock free, since nobody else ran in between;
 //   - Detach(): the thread finished.
+// A pick that cannot run (a schedule found under another scheme, replayed
+// here) is infeasible: the run records why (infeasibility()) and abandons
+// the schedule there, taking the default at that choice and every later one,
+// so that no thread is left blocked by a forced order.
 // A point where only one thread can run is forced and not recorded; the
 // others are *choices*.  A choice that switches away from a thread that
 // could continue is a preemption.  When no thread can run and some have not
@@ -42,6 +46,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "harness/base/lock_wait.h"
 
 namespace pagerace::sched {
 
@@ -109,6 +114,33 @@ struct SerialWaiter {
   bool on_lock;  // blocked on a lock word (else on a WaitUntil predicate)
 };
 
+// Why the first infeasible pick could not run, captured at that choice with
+// the token held (SerialRun::infeasibility()).
+struct SerialInfeasibility {
+  enum Why : uint8_t {
+    kNone,           // every pick was feasible
+    kNoSuchThread,   // the pick is not a participant's index
+    kFinished,       // the picked thread has detached
+    kBlockedOnWord,  // it sleeps on `word` while (*word & mask) != 0
+    kWaiting,        // it waits on a WaitUntil predicate
+  };
+  Why why = kNone;
+  int64_t at = -1;  // the choice (0-based)
+  int thread = -1;  // the pick
+  // kBlockedOnWord:
+  const void* word = nullptr;
+  uint32_t mask = 0;
+  LockKind lock_kind = LockKind::kNone;  // what the thread published (lock_wait.h)
+  uint64_t lock_what = 0;                // page index, or an OwnedMutex*
+  const char* lock_name = nullptr;       // an OwnedMutex's name
+  // The participant that last took the lock on `word` (-1: unknown, e.g.
+  // taken before the run), and the number of choices made by then: it took
+  // it while running after choice `since` (1-based; 0: before the first).
+  int holder = -1;
+  int64_t since = -1;
+  bool holder_io = false;  // the holder handed the (page) lock to its I/O
+};
+
 class SerialRun {
  public:
   // `threads` participants (indices 0..threads-1) will Attach; at most
@@ -143,14 +175,17 @@ class SerialRun {
   const SerialChoice* choices() const { return choices_.get(); }
   size_t num_choices() const { return num_choices_; }
   bool overflowed() const { return overflowed_; }
-  // The first choice whose pick could not run (-1: none).
+  // The first choice whose pick could not run (-1: none), and why.
   int64_t infeasible_at() const { return infeasible_at_; }
+  const SerialInfeasibility& infeasibility() const { return infeasible_; }
   // With a deadlock: who is blocked.
   std::vector<SerialWaiter> Waiters() const;
 
   // --- the hooks (sched.cc) ---
   void AtPoint(uint16_t site);
   void Blocked(const std::atomic<uint32_t>* word, uint32_t mask);
+  // The calling participant took a lock (sched_hooks.h, lock_taken).
+  void LockTaken(const std::atomic<uint32_t>* word, uint32_t mask, bool to_io);
 
  private:
   enum State : int { kDetached, kReady, kBlockedWord, kBlockedPred, kExited };
@@ -170,7 +205,20 @@ class SerialRun {
     const void* arg = nullptr;
   };
 
+  // The last taking of a lock word by a participant: locks are exclusive,
+  // so while the word's bits are set, its entry names the holder.
+  struct Taken {
+    const void* word = nullptr;
+    uint32_t mask = 0;
+    int8_t holder = -1;
+    bool io = false;
+    int64_t since = -1;
+  };
+  static constexpr int kMaxTaken = 64;
+
   bool Runnable(int i) const;
+  // Records why `pick` cannot run at the current choice.
+  void NoteInfeasible(int pick);
   // Picks the next thread and hands it the token (or ends the run); returns
   // the pick (-1: none).  REQUIRES: the caller holds the token.
   int Decide(int me, uint16_t site);
@@ -187,6 +235,9 @@ class SerialRun {
   size_t num_choices_ = 0;
   bool overflowed_ = false;
   int64_t infeasible_at_ = -1;
+  SerialInfeasibility infeasible_;
+  Taken taken_[kMaxTaken];  // a ring when more words than this were taken
+  int taken_next_ = 0;
 };
 
 namespace internal {
