@@ -609,6 +609,7 @@ absl::StatusOr<ExploreResult> Explore(
       if (run->preemptions == bound && mine) {
         ++eb.schedules;
         ++result.schedules;
+        if (!run->races.empty()) ++result.violating_schedules;
         note(*run);
       } else if (run->deadlocked) {
         note(*run);  // another shard's, but it ends this search too: say why

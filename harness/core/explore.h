@@ -232,8 +232,8 @@ struct ExploreResult {
   bool nondeterministic = false;  // some violation's re-runs differed
   bool has_minimal = false;
   MinimalCounterexample minimal;  // with has_minimal
-  // random, pct: schedules that showed any violation; bounds then count the
-  // schedules run by their preemptions.
+  // Schedules that showed any violation (random, pct: bounds then count the
+  // schedules run by their preemptions).
   uint64_t violating_schedules = 0;
   // pct: n, d, and k measured before the search (the most choices of the
   // default schedule and kPctCalibrationWalks random walks); the most choices

@@ -188,6 +188,7 @@ absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shar
       m.elapsed_s = std::max(m.elapsed_s, b.elapsed_s);
     }
     out.schedules += s.schedules;
+    out.violating_schedules += s.violating_schedules;
     out.executions += s.executions;
     out.complete &= s.complete;
     out.deadlocked |= s.deadlocked;

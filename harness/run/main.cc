@@ -190,6 +190,10 @@ int ReportScheduleRun(const pagerace::RunConfig& config, const pagerace::Scenari
            static_cast<unsigned long long>(g.first.page), g.first.detail[0] ? ": " : "",
            g.first.detail);
   }
+  if (run.infeasible_at < 0) {
+    // The run in kernel terms, step by step.
+    for (const std::string& line : pagerace::TellStory(scenario, run)) printf("    %s\n", line.c_str());
+  }
   bool reproduced = false;
   if (run.infeasible_at >= 0) {
     printf("  verdict: infeasible\n");

@@ -388,10 +388,8 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
           {"nondeterministic", r.nondeterministic},
           {"minimal", minimal},
           {"verdict", r.violations.empty() ? "clean" : "violations"}};
-  if (!dfs) {
-    j["violating_schedules"] = r.violating_schedules;
-    j["observed_rate"] = r.observed_rate();
-  }
+  j["violating_schedules"] = r.violating_schedules;
+  if (!dfs) j["observed_rate"] = r.observed_rate();
   if (r.options.strategy == ExploreStrategy::kPct) {
     j["pct"] = {{"n", r.pct.n},
                 {"k", r.pct.k},
@@ -444,6 +442,7 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
       r.bounds.push_back(eb);
     }
     r.schedules = j.at("schedules").get<uint64_t>();
+    r.violating_schedules = j.value("violating_schedules", uint64_t{0});
     r.executions = j.at("executions").get<uint64_t>();
     r.complete = j.at("complete").get<bool>();
     r.deadlocked = j.at("deadlocked").get<bool>();
@@ -540,6 +539,9 @@ std::string FormatExploreSummary(const ExploreResult& r) {
   if (!dfs) {
     absl::StrAppendFormat(&out, "  observed: %d of %d schedules showed a violation (rate %.3g)\n",
                           r.violating_schedules, r.schedules, r.observed_rate());
+  } else if (!r.violations.empty()) {
+    absl::StrAppendFormat(&out, "  %d of %d schedules showed a violation\n", r.violating_schedules,
+                          r.schedules);
   }
   if (r.violations.empty()) {
     absl::StrAppend(&out, "  violations: none\n  verdict: clean\n");
