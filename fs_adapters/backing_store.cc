@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "harness/check/root_cause.h"
 #include "harness/mm/mm_context.h"
 
 namespace pagerace {
@@ -79,7 +80,13 @@ void StoreBackedOps::read_persisted(uint64_t index, uint8_t* dst) const {
 
 void StoreBackedOps::mkwrite_wait_stable(Page* page) const {
   if (!mm_->stable_page_era() || !stable_writes()) return;
-  if (mm_->skip_stable_wait()) return;  // MUTANT: mutant:no_stable_wait
+  if (mm_->skip_stable_wait()) {  // MUTANT: mutant:no_stable_wait
+    if (PageWriteback(page)) {
+      mm_->causes().Transition(page->index, FaultPath::kPageMkwrite,
+                               FaultWindow::kStoreWithoutStableWait);
+    }
+    return;
+  }
   wait_on_page_writeback(page);
 }
 

@@ -51,6 +51,8 @@ uint32_t RegisterThread(const std::string& role, bool user_access, ThreadStats* 
   tls_info.tid = tid;
   tls_info.user_access = user_access;
   tls_info.stats = stats;
+  auto parsed = ParseRole(role);
+  tls_info.kind = parsed.ok() ? parsed->kind : RoleKind::kMain;
   NotifyThreadStart(tid);
   return tid;
 }

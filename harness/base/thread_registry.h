@@ -24,6 +24,7 @@ struct ThreadInfo {
   uint32_t tid = 0;              // 1-based; 0 = unregistered
   bool user_access = false;      // may store/load through user mappings
   ThreadStats* stats = nullptr;  // owned by the caller of RegisterThread
+  RoleKind kind = RoleKind::kMain;  // the role's kind (kMain for unnamed roles like "setup")
 };
 
 // The calling thread's identity (zero-initialised until registered).

@@ -3,6 +3,7 @@
 #include "harness/base/clock.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/race_signature.h"
+#include "harness/check/root_cause.h"
 
 namespace pagerace {
 
@@ -16,10 +17,13 @@ void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losin
   by_kind_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed);
   by_invariant_[static_cast<int>(inv)].fetch_add(1, std::memory_order_relaxed);
   tracer_->NoteReport(page, static_cast<int>(kind), static_cast<int>(inv), data_losing);
+  const uint32_t cause = tracer_->causes().CauseFor(page, kind, data_losing);
 
   TraceEntry trace[RaceRecord::kMaxTrace];
   int n = tracer_->Snapshot(page, trace, RaceRecord::kMaxTrace);
-  const uint64_t sig = RaceSignatureHash(kind, inv, data_losing, trace, n);
+  // One group per signature and cause: every group has one root cause.
+  const uint64_t sig =
+      RaceSignatureHash(kind, inv, data_losing, trace, n) ^ (static_cast<uint64_t>(cause) * 0x9e3779b97f4a7c15ull);
 
   FutexLock l(&mu_);
   for (int g = 0; g < ngroups_; ++g) {
@@ -41,6 +45,7 @@ void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losin
   r.invariant = inv;
   r.data_losing = data_losing;
   r.page = page;
+  r.cause = cause;
   r.t_ns = now_ns() - tracer_->t0_ns();
   r.tid = current_thread().tid;
   r.expected = expected;

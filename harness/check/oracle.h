@@ -35,6 +35,7 @@ struct RaceRecord {
   uint64_t found;    // ledger: stamp found; else 0
   int trace_len;
   TraceEntry trace[kMaxTrace];
+  uint32_t cause;     // packed RootCause (root_cause.h)
   char detail[512];  // free text (deadlock: who waits for whom); "" if none
 };
 
@@ -67,6 +68,8 @@ class Oracle {
   // The groups, in order of first detection.
   std::vector<RaceGroup> Groups() const;
   int64_t t0_ns() const { return tracer_->t0_ns(); }
+  // Every report's root cause, counted (root_cause.h).
+  const CauseTracker& causes() const { return tracer_->causes(); }
 
  private:
   const Tracer* const tracer_;

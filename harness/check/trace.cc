@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "harness/base/clock.h"
 #include "harness/base/thread_registry.h"
+#include "harness/check/root_cause.h"
 
 namespace pagerace {
 namespace {
@@ -28,11 +29,14 @@ absl::StatusOr<Event> EventByName(absl::string_view name) {
 }
 
 Tracer::Tracer(uint64_t pages, int64_t t0_ns)
-    : pages_(pages), t0_ns_(t0_ns), rings_(new Ring[pages]) {}
+    : pages_(pages), t0_ns_(t0_ns), rings_(new Ring[pages]), causes_(new CauseTracker(pages)) {}
+
+Tracer::~Tracer() = default;
 
 void Tracer::Record(uint64_t index, Event e) {
   if (index >= pages_) return;
   if (sink_) sink_->OnEvent(index, e);
+  causes_->OnEvent(index, e);
   Ring& r = rings_[index];
   uint64_t h = r.head.fetch_add(1, std::memory_order_relaxed);
   Slot& s = r.slots[h & (kRing - 1)];

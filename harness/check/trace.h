@@ -54,11 +54,17 @@ struct TraceEntry {
   Event event = Event::kPageAlloc;
 };
 
+class CauseTracker;
+
 class Tracer {
  public:
   static constexpr int kRing = 32;  // power of two
 
   Tracer(uint64_t pages, int64_t t0_ns);
+  ~Tracer();
+
+  // The root-cause tracker (root_cause.h), which sees every event recorded.
+  CauseTracker& causes() const { return *causes_; }
 
   void Record(uint64_t index, Event e);
   // Passes an oracle report to the sink (nothing without one).
@@ -87,6 +93,7 @@ class Tracer {
   const int64_t t0_ns_;  // constant after construction
   std::unique_ptr<Ring[]> rings_;
   TraceSink* sink_ = nullptr;  // see set_sink
+  const std::unique_ptr<CauseTracker> causes_;
 };
 
 }  // namespace pagerace

@@ -159,6 +159,8 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     result.data_losing_reports = oracle.data_losing_total();
     result.ungrouped_reports = oracle.ungrouped();
     result.races = oracle.Groups();
+    result.causes = oracle.causes().Causes();
+    result.windows = oracle.causes().Windows();
   };
   // Threads stuck on locks cannot be joined, and the machine cannot be torn
   // down under them: they keep their share of the run state, and the caller

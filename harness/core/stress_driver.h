@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "harness/check/oracle.h"
+#include "harness/check/root_cause.h"
 #include "harness/core/config.h"
 #include "harness/base/stats.h"
 #include "harness/check/trace.h"
@@ -35,6 +36,11 @@ struct RunResult {
   uint64_t data_losing_reports = 0;
   uint64_t ungrouped_reports = 0; // reports beyond the distinct-signature table
   std::vector<RaceGroup> races;   // distinct signatures, first detection first
+  // Every report's root cause with its count and symptoms (every report,
+  // those past the race table included), and the fault windows opened and
+  // entered (harness/check/root_cause.h).
+  std::vector<CauseTracker::CauseCount> causes;
+  std::vector<CauseTracker::WindowCount> windows;
   uint64_t jitter_delays = 0;
   sched::PctStats pct;  // meaningful with --sched=pct
   // With config.trace_out: every page's last events (page lock holds

@@ -1,5 +1,6 @@
 #include "harness/mm/fault_helpers.h"
 
+#include "harness/check/root_cause.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
 
@@ -43,7 +44,15 @@ vm_fault_t do_page_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints& poi
     // relock.  A fs whose metadata writeback retires (NFS requests) must
     // return kVmFaultLocked to be safe ("NFS: Close page_mkwrite() races",
     // 7fdf5230, v2.6.30-rc5).
-    if (!relock_page_after_mkwrite(mm, vmf, points, recheck)) return 0;
+    // Open until the relock (the page lock then covers the rest).
+    mm.causes().Open(vmf.pgoff,
+                     points.after_mkwrite == sched::kDoWpPageAfterMkwrite ? FaultPath::kDoWpPage
+                                                                          : FaultPath::kDoFault,
+                     recheck == MappingRecheck::kCheck ? FaultWindow::kUnlockedMkwriteToRelock
+                                                       : FaultWindow::kRelockWithoutMappingCheck);
+    const bool relocked = relock_page_after_mkwrite(mm, vmf, points, recheck);
+    mm.causes().Close(vmf.pgoff);
+    if (!relocked) return 0;
     ret |= kVmFaultLocked;
   }
   return ret;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "harness/check/root_cause.h"
 #include "harness/base/clock.h"
 #include "harness/base/thread_registry.h"
 #include "harness/mm/recovery.h"
@@ -105,10 +106,16 @@ int MmContext::set_page_dirty(Page* page) {
 PageState MmContext::page_state(const Page* page) const {
   PageState s;
   s.index = page->index;
-  s.dirty = PageDirty(page);
-  s.writeback = PageWriteback(page);
+  // Read in the reverse of a fault's order (window enter, pte writable,
+  // set_page_dirty, window exit), so a fault that runs its whole window
+  // between two of these reads cannot look like a writable, clean page
+  // outside any window (a false I1, seen under TSan's slower timing): a
+  // writable pte read here implies its fault's window enter; a window then
+  // read closed implies its set_page_dirty, which the dirty read sees.
   s.writable = mmu_->any_writable(page->index);
   s.in_fault_window = page->mkwrite_window.load(std::memory_order_acquire) > 0;
+  s.dirty = PageDirty(page);
+  s.writeback = PageWriteback(page);
   s.past_eof = page_past_eof(page);
   return s;
 }
@@ -210,6 +217,7 @@ vm_fault_t MmContext::call_page_mkwrite(VmFault& vmf) {
 
 void MmContext::dirty_faulted_page(Page* page) {
   set_page_dirty(page);
+  causes().Close(page->index);
   fault_window_exit(page);
   check_dirty_has_metadata(page);
   SCHED_POINT(kFaultAfterSetPageDirty);

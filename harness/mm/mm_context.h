@@ -44,6 +44,9 @@ class MmContext : public FaultTarget {
   AddressSpaceOps& a_ops() { return *a_ops_; }
   FaultScheme& scheme() { return *scheme_; }
   Tracer& tracer() { return *tracer_; }
+  // Root causes (harness/check/root_cause.h): the windows the fault paths
+  // open on a page, and the incidents other paths make inside them.
+  CauseTracker& causes() { return tracer_->causes(); }
   Oracle& oracle() { return *oracle_; }
   // The invariants (harness/check/invariants.h), reporting to oracle().
   Checks& checks() { return *checks_; }

@@ -16,6 +16,7 @@
 #include "harness/mm/fault_helpers.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
+#include "harness/check/root_cause.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {
@@ -43,10 +44,13 @@ class LegacyScheme : public FaultScheme {
         put_page(old_page);
         return tmp;
       }
-      // 2.6.29 does not relock the page here: the window.
+      // 2.6.29 does not relock the page here: the window, open until
+      // set_page_dirty (dirty_faulted_page closes it).
+      mm.causes().Open(vmf.pgoff, FaultPath::kDoWpPage, FaultWindow::kMkwriteToSetPageDirty);
       SCHED_POINT(kDoWpPageAfterMkwrite);
       SCHED_POINT(kDoWpPageBeforePtlRelock);
       if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/false)) {
+        mm.causes().Close(vmf.pgoff);
         put_page(old_page);
         CountStat(Stat::kFaultRetries);
         mm.trace(vmf.pgoff, Event::kPteNotSameRetry);
@@ -86,9 +90,13 @@ class LegacyScheme : public FaultScheme {
         put_page(page);
         return tmp;
       }
+      // The window, open until set_page_dirty: the relock below only
+      // narrows it (the page is unlocked again before the dirtying).
+      mm.causes().Open(vmf.pgoff, FaultPath::kDoFault, FaultWindow::kMkwriteToSetPageDirty);
       SCHED_POINT(kDoFaultAfterMkwrite);
       // 2.6.29 relocks whatever ->page_mkwrite returned.
       if (!relock_page_after_mkwrite(mm, vmf, kDoFaultMkwritePoints, MappingRecheck::kCheck)) {
+        mm.causes().Close(vmf.pgoff);
         put_page(page);
         return 0;
       }
@@ -106,6 +114,7 @@ class LegacyScheme : public FaultScheme {
       mm.dirty_faulted_page(dirty_page);
       put_page(dirty_page);
     } else {
+      mm.causes().Close(vmf.pgoff);
       CountStat(Stat::kFaultRetries);
     }
     put_page(page);

@@ -13,6 +13,7 @@
 #include "harness/mm/fault_helpers.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
+#include "harness/check/root_cause.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {
@@ -64,6 +65,8 @@ class LockedScheme : public FaultScheme {
       if (mutation_ == Mutation::kPteWriteBeforeMkwrite) {
         // MUTANT: "the VM cannot mark the pte dirty before page_mkwrite,
         // because page_mkwrite is allowed to fail" (the seed's changelog).
+        mm.causes().Transition(vmf.pgoff, FaultPath::kDoWpPage,
+                               FaultWindow::kPteWritableBeforeMkwrite);
         mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
         vmf.orig_pte = vmf.pte->val.load(std::memory_order_relaxed);
       }
@@ -96,12 +99,15 @@ class LockedScheme : public FaultScheme {
     }
     if (locked && mutation_ == Mutation::kUnlockBeforeSetPageDirty) {
       unlock_page(old_page);  // MUTANT: reopens legacy's window
+      mm.causes().Open(vmf.pgoff, FaultPath::kDoWpPage, FaultWindow::kUnlockToSetPageDirty);
       locked = false;
     }
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
     if (mutation_ != Mutation::kSkipSetPageDirty) {
       mm.dirty_faulted_page(old_page);
     } else {
+      mm.causes().Transition(vmf.pgoff, FaultPath::kDoWpPage,
+                             FaultWindow::kWritableWithoutSetPageDirty);
       mm.fault_window_exit(old_page);  // MUTANT: never dirtied
     }
     if (locked) unlock_page(old_page);

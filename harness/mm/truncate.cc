@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "harness/check/root_cause.h"
 #include "harness/mm/mm_context.h"
 #include "harness/sched/sched.h"
 
@@ -42,6 +43,10 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     // checks it).
     if (old_size % ps) {
       if (Page* eof = mapping.find_get_page(static_cast<uint64_t>(old_size / ps))) {
+        if (mm.page_state(eof).writable) {
+          mm.causes().Transition(eof->index, FaultPath::kTruncate,
+                                 FaultWindow::kGrowthPastWritableEofPage);
+        }
         mm.mark_stale_tail(eof, static_cast<uint32_t>(old_size % ps));
         put_page(eof);
       }

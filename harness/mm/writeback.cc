@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "harness/check/root_cause.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/page.h"
 #include "harness/base/stats.h"
@@ -72,7 +73,11 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
     // the page is clean while a pte still maps it writable, and page_mkclean
     // does not hand the pte's dirtiness back to the page.
     const bool was_dirty = TestClearPageFlag(page, PG_dirty);
-    if (was_dirty) mm.mapping().clear_dirty_tag(page);
+    if (was_dirty) {
+      mm.causes().Transition(page->index, FaultPath::kWriteback,
+                             FaultWindow::kDirtyClearedBeforeMkclean);
+      mm.mapping().clear_dirty_tag(page);
+    }
     mm.check_clean_not_writable(page);
     if (mm.mmu().page_mkclean(page)) mm.trace(page->index, Event::kPageMkclean);
     return was_dirty;

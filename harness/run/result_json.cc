@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/race_signature.h"
+#include "harness/check/root_cause.h"
 #include "harness/run/build_info.h"
 
 namespace pagerace {
@@ -48,6 +49,8 @@ nlohmann::json RaceToJson(const RaceGroup& g, const RunConfig& config) {
       {"count", g.count},
       {"signature", sig.hex},
       {"signature_events", sig_events},
+      {"root_cause", RootCause::Unpack(r.cause).Id()},
+      {"root_cause_title", RootCause::Unpack(r.cause).Title()},
       {"trace", trace},
       {"replay", ReplayCommand(config)},
   };
@@ -90,6 +93,53 @@ nlohmann::json ResultToJson(const RunResult& res) {
   stats["ungrouped_reports"] = res.ungrouped_reports;
   nlohmann::json races = nlohmann::json::array();
   for (const RaceGroup& g : res.races) races.push_back(RaceToJson(g, c));
+  nlohmann::json causes = nlohmann::json::array();
+  for (const CauseTracker::CauseCount& cc : res.causes) {
+    const RootCause rc = RootCause::Unpack(cc.cause);
+    nlohmann::json symptoms = nlohmann::json::object();
+    for (int k = 0; k < kNumRaceKinds; ++k) {
+      if (!cc.by_kind[k]) continue;
+      const auto kind = static_cast<RaceKind>(k);
+      symptoms[absl::StrCat(InvariantName(RaceKindInvariant(kind)), " ", RaceKindName(kind))] =
+          cc.by_kind[k];
+    }
+    nlohmann::json first_race = nullptr;
+    nlohmann::json first_s = nullptr;
+    for (size_t i = 0; i < res.races.size(); ++i) {
+      if (res.races[i].first.cause != cc.cause) continue;
+      if (first_s.is_null() || res.races[i].first.t_ns / 1e9 < first_s.get<double>()) {
+        first_race = i;
+        first_s = res.races[i].first.t_ns / 1e9;
+      }
+    }
+    causes.push_back({{"id", rc.Id()},
+                      {"title", rc.Title()},
+                      {"fault_path", FaultPathName(rc.path)},
+                      {"window", rc.window == FaultWindow::kNone ? "" : FaultWindowName(rc.window)},
+                      {"intruder", rc.intruder == RootCause::kNoIntruder
+                                       ? ""
+                                       : RoleKindName(static_cast<RoleKind>(rc.intruder))},
+                      {"invariant", rc.symptom < kNumRaceKinds
+                                        ? InvariantName(RaceKindInvariant(static_cast<RaceKind>(rc.symptom)))
+                                        : "?"},
+                      {"data_losing", cc.data_losing},
+                      {"count", cc.count},
+                      {"symptoms", symptoms},
+                      {"first_detected_s", first_s},
+                      {"first_race", first_race}});
+  }
+  nlohmann::json windows = nlohmann::json::array();
+  for (const CauseTracker::WindowCount& w : res.windows) {
+    nlohmann::json entered = nlohmann::json::object();
+    for (int r = 0; r < kNumRoleKinds; ++r) {
+      if (w.entered[r]) entered[RoleKindName(static_cast<RoleKind>(r))] = w.entered[r];
+    }
+    windows.push_back({{"fault_path", FaultPathName(w.path)},
+                       {"window", FaultWindowName(w.window)},
+                       {"text", FaultWindowText(w.window)},
+                       {"opened", w.opened},
+                       {"entered", entered}});
+  }
   nlohmann::json config = {
       {"scheme", c.scheme->name}, {"fs", c.fs->name}, {"workload", c.workload->name},
       {"threads", c.threads}, {"pwriters", c.pwriters}, {"pages", c.pages},
@@ -125,6 +175,8 @@ nlohmann::json ResultToJson(const RunResult& res) {
         {"git_commit", std::string(kGitCommit)}}},
       {"stats", stats},
       {"races", races},
+      {"root_causes", causes},
+      {"windows", windows},
       {"interrupted", res.interrupted},
       {"deadlocked", res.deadlocked},
       {"verdict", res.race_found() ? "race" : "clean"},
@@ -280,6 +332,19 @@ std::string FormatSummary(const RunResult& res) {
     absl::StrAppendFormat(&out, "    %-27s %-6s page %-4d first at %.4f s  x%d%s\n",
                           RaceKindName(r.kind), InvariantName(r.invariant), r.page,
                           r.t_ns / 1e9, g.count, r.data_losing ? "  DATA-LOSING" : "");
+  }
+  // One line per root cause: what made the reports above (and those past
+  // the table), with every symptom it led to.
+  absl::StrAppendFormat(&out, "  root causes: %d\n", res.causes.size());
+  for (const CauseTracker::CauseCount& cc : res.causes) {
+    std::string symptoms;
+    for (int k = 0; k < kNumRaceKinds; ++k) {
+      if (!cc.by_kind[k]) continue;
+      absl::StrAppendFormat(&symptoms, "%s%s x%d", symptoms.empty() ? "" : ", ",
+                            InvariantName(RaceKindInvariant(static_cast<RaceKind>(k))), cc.by_kind[k]);
+    }
+    absl::StrAppendFormat(&out, "    %6dx %s [%s]%s\n", cc.count, RootCause::Unpack(cc.cause).Title(),
+                          symptoms, cc.data_losing ? "  DATA-LOSING" : "");
   }
   // The details of the groups shown, each once (a deadlock's says who waits
   // for whom).

@@ -1,0 +1,239 @@
+#include "harness/check/root_cause.h"
+
+#include "absl/strings/str_cat.h"
+#include "harness/base/thread_registry.h"
+
+namespace pagerace {
+namespace {
+
+constexpr const char* kWindowNames[] = {
+#define PAGERACE_X(id, name, text) name,
+    PAGERACE_WINDOWS(PAGERACE_X)
+#undef PAGERACE_X
+};
+constexpr const char* kWindowTexts[] = {
+#define PAGERACE_X(id, name, text) text,
+    PAGERACE_WINDOWS(PAGERACE_X)
+#undef PAGERACE_X
+};
+
+uint32_t OpenWord(uint32_t tid, FaultPath path, FaultWindow window) {
+  return tid << 16 | static_cast<uint32_t>(path) << 8 | static_cast<uint32_t>(window);
+}
+
+}  // namespace
+
+const char* FaultPathName(FaultPath p) {
+  switch (p) {
+    case FaultPath::kDoWpPage: return "do_wp_page";
+    case FaultPath::kDoFault: return "__do_fault";
+    case FaultPath::kTruncate: return "vmtruncate";
+    case FaultPath::kWriteback: return "writeback";
+    case FaultPath::kPageMkwrite: return "->page_mkwrite";
+    case FaultPath::kNone: break;
+  }
+  return "";
+}
+
+const char* FaultWindowName(FaultWindow w) {
+  auto i = static_cast<size_t>(w);
+  return i < static_cast<size_t>(kNumFaultWindows) ? kWindowNames[i] : "?";
+}
+
+const char* FaultWindowText(FaultWindow w) {
+  auto i = static_cast<size_t>(w);
+  return i < static_cast<size_t>(kNumFaultWindows) ? kWindowTexts[i] : "?";
+}
+
+RootCause RootCause::Unpack(uint32_t v) {
+  RootCause c;
+  c.window = static_cast<FaultWindow>(v & 0xff);
+  c.path = static_cast<FaultPath>((v >> 8) & 0xff);
+  c.intruder = static_cast<uint8_t>((v >> 16) & 0xff);
+  c.symptom = static_cast<uint8_t>(v >> 24);
+  return c;
+}
+
+std::string RootCause::Id() const {
+  if (window == FaultWindow::kNone) {
+    return absl::StrCat("no_window/", symptom < kNumRaceKinds
+                                          ? InvariantName(RaceKindInvariant(static_cast<RaceKind>(symptom)))
+                                          : "?");
+  }
+  return absl::StrCat(FaultPathName(path), "/", FaultWindowName(window), "/",
+                      intruder == kNoIntruder ? "transition"
+                                              : RoleKindName(static_cast<RoleKind>(intruder)));
+}
+
+std::string RootCause::Title() const {
+  if (window == FaultWindow::kNone) {
+    return absl::StrCat(symptom < kNumRaceKinds
+                            ? absl::StrCat(InvariantName(RaceKindInvariant(static_cast<RaceKind>(symptom))),
+                                           " ", RaceKindName(static_cast<RaceKind>(symptom)))
+                            : std::string("?"),
+                        " with no fault window open");
+  }
+  if (intruder == kNoIntruder) {
+    return absl::StrCat(FaultPathName(path), " ", FaultWindowText(window));
+  }
+  return absl::StrCat(FaultPathName(path), ": ", RoleKindName(static_cast<RoleKind>(intruder)), " ",
+                      FaultWindowText(window));
+}
+
+bool IntrudingEvent(Event e) {
+  switch (e) {
+    case Event::kClearPageDirtyForIo:
+    case Event::kPageMkclean:
+    case Event::kWritepage:
+    case Event::kMetadataRetire:
+    case Event::kPageout:
+    case Event::kReleaseBuffers:
+    case Event::kTruncate:
+    case Event::kInvalidatepage:
+    case Event::kEvict:
+    case Event::kSnapcFlush:
+      return true;
+    default:
+      return false;
+  }
+}
+
+CauseTracker::CauseTracker(uint64_t pages) : pages_(pages), page_(new PageSlot[pages]) {}
+
+void CauseTracker::Open(uint64_t index, FaultPath path, FaultWindow window) {
+  if (index >= pages_) return;
+  const uint32_t word = OpenWord(current_thread().tid, path, window);
+  bool placed = false;
+  for (std::atomic<uint32_t>& slot : page_[index].open) {
+    uint32_t free = 0;
+    if (slot.compare_exchange_strong(free, word, std::memory_order_acq_rel)) {
+      placed = true;
+      break;
+    }
+  }
+  // More faults in windows on this page than slots: the newest replaces one.
+  if (!placed) page_[index].open[0].store(word, std::memory_order_release);
+  opened_[static_cast<int>(path)][static_cast<int>(window)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void CauseTracker::Close(uint64_t index) {
+  if (index >= pages_) return;
+  // Only the holder closes its own window (another fault may hold one too).
+  for (std::atomic<uint32_t>& open : page_[index].open) {
+    uint32_t w = open.load(std::memory_order_acquire);
+    if (w && (w >> 16) == current_thread().tid) open.compare_exchange_strong(w, 0, std::memory_order_acq_rel);
+  }
+}
+
+void CauseTracker::Record(uint64_t index, RootCause c) {
+  page_[index].incident.store(c.Pack(), std::memory_order_release);
+}
+
+void CauseTracker::Transition(uint64_t index, FaultPath path, FaultWindow window) {
+  if (index >= pages_) return;
+  RootCause c;
+  c.window = window;
+  c.path = path;
+  Record(index, c);
+}
+
+void CauseTracker::OnEvent(uint64_t index, Event e) {
+  if (index >= pages_ || !IntrudingEvent(e)) return;
+  const ThreadInfo& me = current_thread();
+  for (std::atomic<uint32_t>& open : page_[index].open) {
+    const uint32_t w = open.load(std::memory_order_acquire);
+    if (!w || (w >> 16) == me.tid) continue;
+    // The first intrusion of this opening: the window word is cleared so the
+    // intruder's later events (writepage after clear_page_dirty_for_io, the
+    // completion) do not count again; the holder's Close finds it gone.
+    uint32_t expected = w;
+    if (!open.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) continue;
+    Intrusion(index, w, me);
+    return;
+  }
+}
+
+void CauseTracker::Intrusion(uint64_t index, uint32_t w, const ThreadInfo& me) {
+  const auto path = static_cast<FaultPath>((w >> 8) & 0xff);
+  const auto window = static_cast<FaultWindow>(w & 0xff);
+  entered_[static_cast<int>(path)][static_cast<int>(window)][static_cast<int>(me.kind)].fetch_add(
+      1, std::memory_order_relaxed);
+  RootCause c;
+  c.window = window;
+  c.path = path;
+  c.intruder = static_cast<uint8_t>(me.kind);
+  Record(index, c);
+}
+
+uint32_t CauseTracker::CauseFor(uint64_t index, RaceKind kind, bool data_losing) {
+  RootCause c;
+  c.symptom = static_cast<uint8_t>(kind);
+  if (index < pages_) {
+    std::atomic<uint32_t>& incident = page_[index].incident;
+    uint32_t v = incident.load(std::memory_order_acquire);
+    while (v) {
+      // A window's cause is the window, its path and its intruder, whatever
+      // symptom shows first (that varies with timing); the symptoms are
+      // counted under it.
+      c = RootCause::Unpack(v);
+      c.symptom = RootCause::kAnySymptom;
+      break;
+    }
+  }
+  const uint32_t packed = c.Pack();
+  const uint64_t key = static_cast<uint64_t>(packed) + 1;
+  for (Slot& s : causes_) {
+    uint32_t cur = s.cause.load(std::memory_order_acquire);
+    if (cur == 0) {
+      uint32_t want = 0;
+      if (!s.cause.compare_exchange_strong(want, static_cast<uint32_t>(key), std::memory_order_acq_rel) &&
+          want != key) {
+        continue;  // another cause took the slot
+      }
+      cur = static_cast<uint32_t>(key);
+    }
+    if (cur != key) continue;
+    s.count.fetch_add(1, std::memory_order_relaxed);
+    s.by_kind[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed);
+    if (data_losing) s.data_losing.store(true, std::memory_order_relaxed);
+    return packed;
+  }
+  uncounted_.fetch_add(1, std::memory_order_relaxed);
+  return packed;
+}
+
+std::vector<CauseTracker::CauseCount> CauseTracker::Causes() const {
+  std::vector<CauseCount> out;
+  for (const Slot& s : causes_) {
+    const uint32_t key = s.cause.load(std::memory_order_acquire);
+    if (!key) break;
+    CauseCount c;
+    c.cause = key - 1;
+    c.count = s.count.load(std::memory_order_relaxed);
+    c.data_losing = s.data_losing.load(std::memory_order_relaxed);
+    for (int i = 0; i < kNumRaceKinds; ++i) c.by_kind[i] = s.by_kind[i].load(std::memory_order_relaxed);
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<CauseTracker::WindowCount> CauseTracker::Windows() const {
+  std::vector<WindowCount> out;
+  for (int p = 0; p < kPaths; ++p) {
+    for (int w = 1; w < kNumFaultWindows; ++w) {
+      WindowCount c;
+      c.path = static_cast<FaultPath>(p);
+      c.window = static_cast<FaultWindow>(w);
+      c.opened = opened_[p][w].load(std::memory_order_relaxed);
+      bool any = c.opened > 0;
+      for (int r = 0; r < kNumRoleKinds; ++r) {
+        c.entered[r] = entered_[p][w][r].load(std::memory_order_relaxed);
+        any |= c.entered[r] > 0;
+      }
+      if (any) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace pagerace

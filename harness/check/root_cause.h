@@ -1,0 +1,174 @@
+// Root causes (issue 12): one bug, one identity.  A race report's symptoms
+// (I2, then I3, I0 and the ledger's lost write on the same page) vary with
+// whatever else the threads did; what made them does not: a fault path left
+// a window open on the page (the schemes declare it: FaultWindow below), and
+// another kernel path acted on the page while it was open (the intruder:
+// writeback's clear_page_dirty_for_io, reclaim's try_to_unmap, truncate, a
+// the I/O completion retiring metadata).  The invariants it breaks are its
+// symptoms, counted under it.  A few causes need no intruder: a transition the model
+// marks as it happens (a mutant's forbidden step, v2.6.29/30's growth past a
+// writable EOF page).
+//
+// How a report gets its cause (CauseTracker):
+//   - a fault path calls Open(page, path, window) where its window opens and
+//     Close(page) where it closes;
+//   - every trace event of the intruding kinds (IntrudingEvent) on a page
+//     whose window another thread holds open records an incident on the page
+//     (the first intrusion of that opening; a later opening's intrusion
+//     replaces it);
+//   - Transition(page, window) records an incident with no intruder;
+//   - Oracle::Report asks CauseFor(page, kind): the page's incident, so
+//     every symptom on the page (I2, then I3, I0, the ledger's lost write)
+//     links to it; a page without an incident gets the cause "no window"
+//     with the report's own invariant.  The symptoms are counted per cause.
+// The id and title are the same across seeds, thread counts and adapters
+// (they name no page, thread or filesystem).
+//
+// Thread-safety: safe for concurrent access; allocation-free and lock-free
+// except Titles/stats readers, which may allocate (not in the handler).
+#ifndef PAGERACE_HARNESS_CHECK_ROOT_CAUSE_H_
+#define PAGERACE_HARNESS_CHECK_ROOT_CAUSE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/base/thread_registry.h"
+#include "harness/base/thread_roles.h"
+#include "harness/check/race_kind.h"
+#include "harness/check/trace.h"
+
+namespace pagerace {
+
+// The fault path that holds a window.
+enum class FaultPath : uint8_t { kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite };
+const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
+
+// Windows and transitions the schemes (and mutants) declare.
+#define PAGERACE_WINDOWS(X)                                                                   \
+  X(kNone, "none", "")                                                                        \
+  X(kMkwriteToSetPageDirty, "mkwrite_to_set_page_dirty",                                      \
+    "between ->page_mkwrite and set_page_dirty")                                              \
+  X(kUnlockedMkwriteToRelock, "unlocked_mkwrite_to_relock",                                   \
+    "between ->page_mkwrite returning unlocked and lock_page")                                \
+  X(kUnlockToSetPageDirty, "unlock_to_set_page_dirty", "between unlock_page and set_page_dirty") \
+  X(kPteWritableBeforeMkwrite, "pte_writable_before_mkwrite",                                 \
+    "made the pte writable before ->page_mkwrite")                                            \
+  X(kWritableWithoutSetPageDirty, "writable_without_set_page_dirty",                          \
+    "made the pte writable without set_page_dirty")                                           \
+  X(kDirtyClearedBeforeMkclean, "dirty_cleared_before_mkclean",                               \
+    "cleared PG_dirty before page_mkclean")                                                   \
+  X(kRelockWithoutMappingCheck, "relock_without_mapping_check",                               \
+    "between ->page_mkwrite and a relock that skips the page->mapping check")                 \
+  X(kGrowthPastWritableEofPage, "growth_past_writable_eof_page",                              \
+    "grew the file past a writable EOF page (no pagecache_isize_extended before v3.18)")      \
+  X(kStoreWithoutStableWait, "store_without_stable_wait",                                     \
+    "made the pte writable under writeback without the stable-page wait")
+
+enum class FaultWindow : uint8_t {
+#define PAGERACE_X(id, name, text) id,
+  PAGERACE_WINDOWS(PAGERACE_X)
+#undef PAGERACE_X
+      kNumWindows
+};
+inline constexpr int kNumFaultWindows = static_cast<int>(FaultWindow::kNumWindows);
+const char* FaultWindowName(FaultWindow w);  // "mkwrite_to_set_page_dirty"
+const char* FaultWindowText(FaultWindow w);  // "between ->page_mkwrite and set_page_dirty"
+
+// A root cause, packed: window, path, intruder (a RoleKind, or kNoIntruder),
+// and, for a report with no window, its RaceKind (a window's cause holds
+// kAnySymptom: the symptoms it leads to are counted under it).
+struct RootCause {
+  static constexpr uint8_t kNoIntruder = 0xff;
+  static constexpr uint8_t kAnySymptom = 0xfe;  // a window's cause: every symptom
+  FaultWindow window = FaultWindow::kNone;
+  FaultPath path = FaultPath::kNone;
+  uint8_t intruder = kNoIntruder;
+  uint8_t symptom = 0xff;  // RaceKind
+
+  uint32_t Pack() const {
+    return static_cast<uint32_t>(window) | static_cast<uint32_t>(path) << 8 |
+           static_cast<uint32_t>(intruder) << 16 | static_cast<uint32_t>(symptom) << 24;
+  }
+  static RootCause Unpack(uint32_t v);
+  // "do_wp_page/mkwrite_to_set_page_dirty/writeback": stable, for grouping.
+  std::string Id() const;
+  // "do_wp_page: writeback between ->page_mkwrite and set_page_dirty".
+  std::string Title() const;
+};
+
+// Whether a trace event changes what the page's dirty state or fs metadata
+// means (the kinds a path other than the window's holder intrudes with).
+bool IntrudingEvent(Event e);
+
+class CauseTracker {
+ public:
+  static constexpr int kMaxCauses = 64;
+
+  explicit CauseTracker(uint64_t pages);
+
+  // The calling thread's fault path opens / closes `window` on page `index`.
+  void Open(uint64_t index, FaultPath path, FaultWindow window);
+  void Close(uint64_t index);
+  // A transition with no intruder (a mutant's step, growth past a writable
+  // EOF page), by the calling thread's path.
+  void Transition(uint64_t index, FaultPath path, FaultWindow window);
+  // Every trace event (Tracer::Record): an intrusion when another thread
+  // holds a window open on `index` and `e` intrudes.
+  void OnEvent(uint64_t index, Event e);
+  // The cause of a report of `kind` on `index`, counted (`data_losing`
+  // marks the cause data-losing).  Allocation-free.
+  uint32_t CauseFor(uint64_t index, RaceKind kind, bool data_losing);
+
+  struct CauseCount {
+    uint32_t cause = 0;  // packed RootCause
+    uint64_t count = 0;
+    bool data_losing = false;
+    uint64_t by_kind[kNumRaceKinds] = {};  // the symptoms
+  };
+  // Every cause reported, in order of first report.
+  std::vector<CauseCount> Causes() const;
+  // Reports whose cause did not fit in the table (none with kMaxCauses).
+  uint64_t uncounted() const { return uncounted_.load(std::memory_order_relaxed); }
+
+  struct WindowCount {
+    FaultPath path;
+    FaultWindow window;
+    uint64_t opened = 0;
+    uint64_t entered[kNumRoleKinds] = {};
+  };
+  // Each window some path opened, with the intrusions into it by role.
+  std::vector<WindowCount> Windows() const;
+
+ private:
+  // Windows open at once on one page: two faults through two mappings.
+  static constexpr int kOpenSlots = 2;
+  struct PageSlot {
+    // tid << 16 | path << 8 | window of each open window; 0: none.
+    std::atomic<uint32_t> open[kOpenSlots] = {};
+    // Packed RootCause of the page's latest incident; 0: none.
+    std::atomic<uint32_t> incident{0};
+  };
+  struct Slot {
+    std::atomic<uint32_t> cause{0};  // 0: free (a packed cause is never 0)
+    std::atomic<uint64_t> count{0};
+    std::atomic<bool> data_losing{false};
+    std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
+  };
+  static constexpr int kPaths = 6;
+  void Record(uint64_t index, RootCause c);
+  void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me);
+
+  const uint64_t pages_;
+  std::unique_ptr<PageSlot[]> page_;
+  Slot causes_[kMaxCauses];
+  std::atomic<uint64_t> uncounted_{0};
+  std::atomic<uint64_t> opened_[kPaths][kNumFaultWindows] = {};
+  std::atomic<uint64_t> entered_[kPaths][kNumFaultWindows][kNumRoleKinds] = {};
+};
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_CHECK_ROOT_CAUSE_H_
