@@ -113,7 +113,7 @@ assert mix[2]["count"] == 5 and mix[2]["signature"] is None, mix[2]
 assert mix[0]["replay"] is None, mix[0]  # A's only race is past result-v3's table
 mixt = open(f"{d}/mix.txt").read().splitlines()
 assert mixt[0] == "2 root causes in 1 run (1 distinct race signature)", mixt
-assert "1 distinct races without a root cause (1 runs written before root causes)" in mixt, mixt
+assert "1 distinct race without a root cause (1 run written before root causes)" in mixt, mixt
 leg = {r["root_cause"]: r for r in json.load(open(f"{d}/legacy-rows.json"))}
 assert leg[A]["replay"] == f"pagerace --replay={d}/legacy.json:0", leg[A]
 assert leg[B]["replay"] == f"pagerace --replay={d}/legacy.json:2", leg[B]
