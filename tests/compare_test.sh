@@ -78,14 +78,23 @@ assert "| no scenario |" in line or re.search(r"\| ≈?\d+ violating of \d+ sche
 print("compare_test: explore", e["status"])
 PY
 
-# scripts/reports over the compare files: one line per distinct race, each
-# with a replay command; the locked runs contribute none.
+# scripts/reports over the compare files: one line per root cause (or, for
+# results written before causes, per distinct race), each with a replay
+# command; the locked runs contribute none.
 out="$("$root/scripts/reports" "$tmp"/compare-*-shard-*.json)"
-head -1 <<<"$out" | grep -q "distinct races in 4 runs" || { echo "FAIL: reports: $out"; exit 1; }
-tail -n +2 <<<"$out" | grep -v -q "replay: " && { echo "FAIL: a line without replay"; exit 1; }
-grep -q "legacy/nfs" <<<"$out" && ! grep -q "locked/nfs" <<<"$out" || { echo "FAIL: reports"; exit 1; }
-# ... merged by the signature each race of the results carries.
-tail -n +2 <<<"$out" | grep -E -v -q "\[[0-9a-f]{16}: " && { echo "FAIL: a line without signature"; exit 1; }
+if head -1 <<<"$out" | grep -q "root causes\? in 4 runs"; then
+  # Cause lines, each followed by its cross-scheme lines (indented, no replay).
+  grep -E "^ *[0-9]+x in " <<<"$out" | grep -v -q "replay: " && { echo "FAIL: a line without replay"; exit 1; }
+  grep -q "legacy/nfs" <<<"$out" && ! grep -q "locked/nfs" <<<"$out" || { echo "FAIL: reports"; exit 1; }
+  "$root/scripts/reports" --check "$tmp"/compare-*-shard-*.json >/dev/null ||
+    { echo "FAIL: reports --check"; exit 1; }
+else
+  head -1 <<<"$out" | grep -q "distinct races in 4 runs" || { echo "FAIL: reports: $out"; exit 1; }
+  tail -n +2 <<<"$out" | grep -v -q "replay: " && { echo "FAIL: a line without replay"; exit 1; }
+  grep -q "legacy/nfs" <<<"$out" && ! grep -q "locked/nfs" <<<"$out" || { echo "FAIL: reports"; exit 1; }
+  # ... merged by the signature each race of the results carries.
+  tail -n +2 <<<"$out" | grep -E -v -q "\[[0-9a-f]{16}: " && { echo "FAIL: a line without signature"; exit 1; }
+fi
 set +e; "$root/scripts/reports" /nonexistent.json 2>/dev/null; rc=$?; set -e
 [[ $rc == 2 ]] || { echo "FAIL: reports on a missing file exited $rc"; exit 1; }
 echo "compare_test: reports ok"
