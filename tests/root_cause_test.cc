@@ -1,0 +1,161 @@
+// Root causes (issue 12): one bug, one identity.
+//
+//   A. The same cause id and title for legacy/nfs@mixed over seeds and
+//      thread counts, and on ceph, whose window is the same.
+//   B. No symptom is lost: every report is counted under a cause, and every
+//      data-losing race's cause is a data-losing cause of the run.
+//   C. Each mutant's reports name the window or transition its mutation
+//      opened (found by the explorer in the mutant's scenario, replayed).
+// Stress runs here are bounded by ops with seeded jitter and stop at the
+// first data-losing report; the mutant cases run fixed schedules.
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "harness/check/root_cause.h"
+#include "harness/core/explore.h"
+#include "harness/core/scenario.h"
+#include "harness/core/stress_driver.h"
+
+namespace pagerace {
+namespace {
+
+constexpr char kSeedWindow[] = "do_wp_page/mkwrite_to_set_page_dirty/writeback";
+
+RunResult RunMixed(const char* scheme, const char* fs, uint64_t seed, int threads) {
+  RunConfig c;
+  c.scheme = &Scheme(scheme);
+  c.fs = &Adapter(fs);
+  c.workload = &Workload("mixed");
+  c.pages = 16;
+  c.threads = threads;
+  c.ops = 300000;
+  c.seed = seed;
+  c.sched = sched::Policy::kJitter;
+  c.stop_invariant = Invariant::kI2;  // the seed window's first symptom
+  c.stop_needs_losing = true;
+  c.stop_at_first_race = true;
+  auto r = RunStress(c, nullptr, {});
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : RunResult{};
+}
+
+// B, on one run: every report counted under a cause; every data-losing race
+// under a data-losing cause of the run.
+void ExpectNoSymptomLost(const RunResult& r) {
+  uint64_t counted = 0;
+  std::set<uint32_t> losing;
+  for (const CauseTracker::CauseCount& c : r.causes) {
+    counted += c.count;
+    if (c.data_losing) losing.insert(c.cause);
+  }
+  EXPECT_EQ(counted, r.race_reports) << "reports not counted under any cause";
+  for (const RaceGroup& g : r.races) {
+    if (!g.first.data_losing) continue;
+    EXPECT_TRUE(losing.count(g.first.cause)) << RaceKindName(g.first.kind) << " under "
+                                             << RootCause::Unpack(g.first.cause).Id();
+  }
+  if (r.data_losing_reports > 0) EXPECT_FALSE(losing.empty());
+}
+
+std::set<std::string> Ids(const RunResult& r) {
+  std::set<std::string> out;
+  for (const CauseTracker::CauseCount& c : r.causes) out.insert(RootCause::Unpack(c.cause).Id());
+  return out;
+}
+
+TEST(RootCauseTest, SameCauseAcrossSeedsThreadsAndAdapters) {
+  std::string title;
+  for (int threads : {2, 4}) {
+    for (uint64_t seed = 1; seed <= 10; ++seed) {
+      const RunResult r = RunMixed("legacy", "nfs", seed, threads);
+      ASSERT_GT(r.data_losing_reports, 0u) << "seed " << seed << " threads " << threads;
+      ExpectNoSymptomLost(r);
+      EXPECT_TRUE(Ids(r).count(kSeedWindow)) << "seed " << seed << " threads " << threads;
+      for (const CauseTracker::CauseCount& c : r.causes) {
+        const RootCause rc = RootCause::Unpack(c.cause);
+        if (rc.Id() != kSeedWindow) continue;
+        if (title.empty()) title = rc.Title();
+        EXPECT_EQ(rc.Title(), title);
+      }
+    }
+  }
+  EXPECT_EQ(title, "do_wp_page: writeback between ->page_mkwrite and set_page_dirty");
+  // ceph under legacy: the same window, the same intruder, the same cause.
+  const RunResult ceph = RunMixed("legacy", "ceph", 1, 2);
+  ExpectNoSymptomLost(ceph);
+  EXPECT_TRUE(Ids(ceph).count(kSeedWindow));
+}
+
+// The fixed scheme never opens the window, so nothing is reported under it.
+TEST(RootCauseTest, LockedOpensNoSeedWindow) {
+  RunConfig c;
+  c.scheme = &Scheme("locked");
+  c.fs = &Adapter("nfs");
+  c.workload = &Workload("mixed");
+  c.pages = 16;
+  c.ops = 40000;
+  c.seed = 1;
+  c.sched = sched::Policy::kJitter;
+  auto r = RunStress(c, nullptr, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->race_reports, 0u);
+  for (const CauseTracker::WindowCount& w : r->windows) {
+    EXPECT_NE(w.window, FaultWindow::kMkwriteToSetPageDirty) << FaultPathName(w.path);
+  }
+}
+
+struct MutantCase {
+  const char* scheme;
+  const char* fs;
+  const char* scenario;
+  FaultWindow window;
+};
+
+class MutantCauseTest : public ::testing::TestWithParam<MutantCase> {};
+
+TEST_P(MutantCauseTest, NamesTheWindowItOpened) {
+  const MutantCase& m = GetParam();
+  RunConfig base;
+  base.scheme = &Scheme(m.scheme);
+  base.fs = &Adapter(m.fs);
+  const Scenario s = LoadScenario(m.scenario).value();
+  ExploreOptions o;
+  o.max_preemptions = 2;
+  o.minimize = false;
+  o.determinism_runs = 0;
+  auto r = Explore(base, s, o, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->violations.empty());
+  bool named = false;
+  for (const ExploreViolation& v : r->violations) {
+    auto run = RunSchedule(base, s, sched::ParseSchedule(v.schedule).value());
+    ASSERT_TRUE(run.ok()) << run.status();
+    for (const RaceGroup& g : run->races) {
+      named |= RootCause::Unpack(g.first.cause).window == m.window;
+    }
+  }
+  EXPECT_TRUE(named) << m.scheme << ": no report names " << FaultWindowName(m.window);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mutants, MutantCauseTest,
+    ::testing::Values(
+        MutantCase{"mutant:unlock_before_set_page_dirty", "nfs", "seed",
+                   FaultWindow::kUnlockToSetPageDirty},
+        MutantCase{"mutant:clear_dirty_before_mkclean", "nfs", "seed",
+                   FaultWindow::kDirtyClearedBeforeMkclean},
+        MutantCase{"mutant:no_stable_wait", "nfs", "seed", FaultWindow::kStoreWithoutStableWait},
+        MutantCase{"mutant:no_mapping_recheck", "nfs:unlocked", "truncate",
+                   FaultWindow::kRelockWithoutMappingCheck},
+        MutantCase{"mutant:pte_write_before_mkwrite", "nfs", "enospc",
+                   FaultWindow::kPteWritableBeforeMkwrite},
+        MutantCase{"mutant:skip_set_page_dirty", "none", "reuse",
+                   FaultWindow::kWritableWithoutSetPageDirty}),
+    [](const auto& info) {
+      std::string n = std::string(info.param.scheme).substr(7);
+      return n;
+    });
+
+}  // namespace
+}  // namespace pagerace
