@@ -160,6 +160,7 @@ TEST(ExploreTest, LegacyNfsSeedMinimalStory) {
   const Scenario s = LoadScenario("seed").value();
   ExploreOptions o;
   o.max_preemptions = 1;
+  o.minimize = true;
   auto r = Explore(Base("legacy", "nfs"), s, o, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->has_minimal) << Describe(*r);
@@ -211,7 +212,7 @@ TEST(ExploreTest, DeterminismCheckCatchesUncontrolledState) {
   int calls = 0;  // the scenario's threads run one at a time
   ExploreOptions o;
   o.max_preemptions = 1;
-  o.minimize = false;
+  o.minimize = true;  // and no shrinking may follow
   // Every other run records one event more before its first op: consecutive
   // runs of the same schedule differ.
   o.op_hook = [&calls, ops](MmContext& mm) {

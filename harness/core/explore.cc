@@ -26,7 +26,7 @@ namespace {
 // Far more choices than a scenario of kMaxOps ops per thread makes.
 constexpr size_t kMaxChoices = 1 << 16;
 // Runs per candidate scenario while shrinking.
-constexpr uint64_t kMinimizeRuns = 20000;
+constexpr uint64_t kMinimizeRuns = 5000;
 
 // What the scenario's threads share with the driver: the per-writer stamp
 // sequences (each touched by its writer's thread only, or by the setup

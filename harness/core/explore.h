@@ -173,8 +173,10 @@ struct ExploreOptions {
   // (choices, total-order log and reports): the determinism check.
   int determinism_runs = 2;
   // dfs: shrink the first violation (data-losing preferred) to a minimal
-  // counterexample and tell its story.
-  bool minimize = true;
+  // counterexample and tell its story (`pagerace explore` does; a caller
+  // that only wants the search's verdict leaves it off: shrinking explores
+  // every candidate scenario again).
+  bool minimize = false;
   // Test seam: called by each scenario thread before each of its ops (a
   // model that reads state no schedule controls, like a clock, is what the
   // determinism check must catch).

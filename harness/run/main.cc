@@ -77,6 +77,9 @@ ABSL_FLAG(std::string, preemptions, "", "explore: the most preemptions per sched
 ABSL_FLAG(std::string, strategy, "",
           "explore: search strategy: dfs (default: every schedule up to --preemptions) | random "
           "(seeded random walks) | pct (strict PCT, seeded)");
+ABSL_FLAG(bool, minimize, true,
+          "explore (dfs): shrink the first violation to a minimal counterexample and tell its "
+          "story (--minimize=false: the search's verdict only)");
 ABSL_FLAG(std::string, max_schedules, "",
           "explore: dfs: stop after this many runs (the result says it is incomplete; default no "
           "limit); random, pct: the schedules to run (default 1000)");
@@ -283,6 +286,7 @@ int SerialMain(bool explore, const char* binary) {
   }
 
   pagerace::ExploreOptions options;
+  options.minimize = absl::GetFlag(FLAGS_minimize);
   if (const std::string st = absl::GetFlag(FLAGS_strategy); !st.empty()) {
     auto s = pagerace::ExploreStrategyByName(st);
     if (!s.ok()) Usage(std::string(s.status().message()));
