@@ -148,20 +148,30 @@ void CauseTracker::OnEvent(uint64_t index, Event e) {
     // completion) do not count again; the holder's Close finds it gone.
     uint32_t expected = w;
     if (!open.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) continue;
-    Intrusion(index, w, me);
+    Intrusion(index, w, me, e);
     return;
   }
 }
 
-void CauseTracker::Intrusion(uint64_t index, uint32_t w, const ThreadInfo& me) {
+void CauseTracker::Intrusion(uint64_t index, uint32_t w, const ThreadInfo& me, Event e) {
   const auto path = static_cast<FaultPath>((w >> 8) & 0xff);
   const auto window = static_cast<FaultWindow>(w & 0xff);
-  entered_[static_cast<int>(path)][static_cast<int>(window)][static_cast<int>(me.kind)].fetch_add(
+  // The intruder is the kernel path, named by the role that runs it, except
+  // that a write path cleaning the page (ceph's ->page_mkwrite and
+  // ->write_begin write an older snap context's page out: writepage from
+  // inside the write path) is writeback, whoever's thread it runs on.
+  RoleKind who = me.kind;
+  if ((who == RoleKind::kMmap || who == RoleKind::kPwrite) &&
+      (e == Event::kClearPageDirtyForIo || e == Event::kPageMkclean || e == Event::kWritepage ||
+       e == Event::kSnapcFlush)) {
+    who = RoleKind::kWriteback;
+  }
+  entered_[static_cast<int>(path)][static_cast<int>(window)][static_cast<int>(who)].fetch_add(
       1, std::memory_order_relaxed);
   RootCause c;
   c.window = window;
   c.path = path;
-  c.intruder = static_cast<uint8_t>(me.kind);
+  c.intruder = static_cast<uint8_t>(who);
   Record(index, c);
 }
 

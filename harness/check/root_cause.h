@@ -63,7 +63,8 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kRelockWithoutMappingCheck, "relock_without_mapping_check",                               \
     "between ->page_mkwrite and a relock that skips the page->mapping check")                 \
   X(kGrowthPastWritableEofPage, "growth_past_writable_eof_page",                              \
-    "grew the file past a writable EOF page (no pagecache_isize_extended before v3.18)")      \
+    "grew the file past a cached EOF page without write-protecting it (no "                   \
+    "pagecache_isize_extended before v3.18)")                                                 \
   X(kStoreWithoutStableWait, "store_without_stable_wait",                                     \
     "made the pte writable under writeback without the stable-page wait")
 
@@ -159,7 +160,7 @@ class CauseTracker {
   };
   static constexpr int kPaths = 6;
   void Record(uint64_t index, RootCause c);
-  void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me);
+  void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);
 
   const uint64_t pages_;
   std::unique_ptr<PageSlot[]> page_;

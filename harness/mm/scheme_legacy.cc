@@ -39,14 +39,13 @@ class LegacyScheme : public FaultScheme {
     if (mm.a_ops().has_page_mkwrite()) {
       vmf.pte->ptl.Unlock();
       SCHED_POINT(kDoWpPageAfterUnlockPtl);
-      vm_fault_t tmp = call_page_mkwrite(mm, vmf);
+      vm_fault_t tmp = call_page_mkwrite(mm, vmf, FaultPath::kDoWpPage);
       if (tmp & (kVmFaultError | kVmFaultNoPage)) {
         put_page(old_page);
         return tmp;
       }
       // 2.6.29 does not relock the page here: the window, open until
       // set_page_dirty (dirty_faulted_page closes it).
-      mm.causes().Open(vmf.pgoff, FaultPath::kDoWpPage, FaultWindow::kMkwriteToSetPageDirty);
       SCHED_POINT(kDoWpPageAfterMkwrite);
       SCHED_POINT(kDoWpPageBeforePtlRelock);
       if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/false)) {
@@ -85,14 +84,14 @@ class LegacyScheme : public FaultScheme {
     if (mm.a_ops().has_page_mkwrite()) {
       unlock_page(page);
       SCHED_POINT(kDoFaultAfterUnlockPage);
-      vm_fault_t tmp = call_page_mkwrite(mm, vmf);
+      // The window opens as ->page_mkwrite returns and stays open until
+      // set_page_dirty: the relock below only narrows it (the page is
+      // unlocked again before the dirtying).
+      vm_fault_t tmp = call_page_mkwrite(mm, vmf, FaultPath::kDoFault);
       if (tmp & (kVmFaultError | kVmFaultNoPage)) {
         put_page(page);
         return tmp;
       }
-      // The window, open until set_page_dirty: the relock below only
-      // narrows it (the page is unlocked again before the dirtying).
-      mm.causes().Open(vmf.pgoff, FaultPath::kDoFault, FaultWindow::kMkwriteToSetPageDirty);
       SCHED_POINT(kDoFaultAfterMkwrite);
       // 2.6.29 relocks whatever ->page_mkwrite returned.
       if (!relock_page_after_mkwrite(mm, vmf, kDoFaultMkwritePoints, MappingRecheck::kCheck)) {
@@ -124,10 +123,13 @@ class LegacyScheme : public FaultScheme {
  private:
   // ->page_mkwrite under the v2.6.29 convention (era-specific, so not
   // fault_helpers' do_page_mkwrite): the page comes back unlocked.
-  static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf) {
+  // The seed's window opens here, before the page lock the fs returned
+  // with goes (root causes: CauseTracker).
+  static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf, FaultPath path) {
     vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
     vm_fault_t tmp = mm.call_page_mkwrite(vmf);
     if (tmp & (kVmFaultError | kVmFaultNoPage)) return tmp;
+    mm.causes().Open(vmf.pgoff, path, FaultWindow::kMkwriteToSetPageDirty);
     // 2.6.29 filesystems returned with the page unlocked.
     if (tmp & kVmFaultLocked) unlock_page(vmf.page);
     return tmp & ~kVmFaultLocked;

@@ -78,6 +78,25 @@ std::string Rate(double n, double s) {
 
 }  // namespace
 
+// The most basic invariant a cause broke: the first of the chain a lost
+// dirty state runs down (the pte and metadata invariants, then writepage,
+// counters and fs, then the lost bytes) among its symptoms.
+const char* PrimaryInvariant(const CauseTracker::CauseCount& cc) {
+  static constexpr Invariant kOrder[] = {Invariant::kI1, Invariant::kI2, Invariant::kI5,
+                                         Invariant::kI6, Invariant::kI7, Invariant::kI3,
+                                         Invariant::kI4, Invariant::kFs,  Invariant::kI0,
+                                         Invariant::kLedger};
+  for (Invariant inv : kOrder) {
+    for (int k = 0; k < kNumRaceKinds; ++k) {
+      if (cc.by_kind[k] && RaceKindInvariant(static_cast<RaceKind>(k)) == inv) return InvariantName(inv);
+    }
+  }
+  for (int k = 0; k < kNumRaceKinds; ++k) {
+    if (cc.by_kind[k]) return InvariantName(RaceKindInvariant(static_cast<RaceKind>(k)));
+  }
+  return "";
+}
+
 nlohmann::json ResultToJson(const RunResult& res) {
   const RunConfig& c = res.config;
   nlohmann::json stats;
@@ -119,9 +138,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
                       {"intruder", rc.intruder == RootCause::kNoIntruder
                                        ? ""
                                        : RoleKindName(static_cast<RoleKind>(rc.intruder))},
-                      {"invariant", rc.symptom < kNumRaceKinds
-                                        ? InvariantName(RaceKindInvariant(static_cast<RaceKind>(rc.symptom)))
-                                        : "?"},
+                      {"invariant", PrimaryInvariant(cc)},
                       {"data_losing", cc.data_losing},
                       {"count", cc.count},
                       {"symptoms", symptoms},
