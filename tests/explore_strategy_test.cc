@@ -23,19 +23,13 @@
 
 #include "gtest/gtest.h"
 #include "harness/core/explore.h"
+#include "tests/explore_test_util.h"
 #include "harness/core/scenario.h"
 #include "harness/run/result_json.h"
 #include "harness/sched/choosers.h"
 
 namespace pagerace {
 namespace {
-
-RunConfig Base(const char* scheme, const char* fs) {
-  RunConfig c;
-  c.scheme = &Scheme(scheme);
-  c.fs = &Adapter(fs);
-  return c;
-}
 
 const ExploreViolation* DataLosing(const ExploreResult& r) {
   for (const ExploreViolation& v : r.violations) {

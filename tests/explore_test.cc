@@ -17,29 +17,13 @@
 
 #include "gtest/gtest.h"
 #include "harness/core/explore.h"
+#include "tests/explore_test_util.h"
 #include "harness/core/scenario.h"
 #include "harness/mm/mm_context.h"
 #include "harness/sched/serial.h"
 
 namespace pagerace {
 namespace {
-
-RunConfig Base(const char* scheme, const char* fs) {
-  RunConfig c;
-  c.scheme = &Scheme(scheme);
-  c.fs = &Adapter(fs);
-  return c;
-}
-
-std::string Describe(const ExploreResult& r) {
-  std::string out;
-  for (const ExploreViolation& v : r.violations) {
-    out += std::string("\n  ") + RaceKindName(v.kind) + " " + InvariantName(v.invariant) +
-           (v.data_losing ? " data-losing" : "") + " preemptions=" +
-           std::to_string(v.preemptions) + " schedule=" + v.schedule + " " + v.detail;
-  }
-  return out;
-}
 
 TEST(ScheduleStringTest, RunLengthEncodedRoundTrip) {
   const std::vector<int> picks = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 2};

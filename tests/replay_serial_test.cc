@@ -18,6 +18,7 @@
 
 #include "gtest/gtest.h"
 #include "harness/core/explore.h"
+#include "tests/explore_test_util.h"
 #include "harness/core/replay.h"
 #include "harness/core/scenario.h"
 #include "harness/run/result_json.h"
@@ -25,13 +26,6 @@
 
 namespace pagerace {
 namespace {
-
-RunConfig Base(const char* scheme, const char* fs) {
-  RunConfig c;
-  c.scheme = &Scheme(scheme);
-  c.fs = &Adapter(fs);
-  return c;
-}
 
 // legacy/nfs's data-losing schedule of `seed`, as the explorer finds it.
 std::string LegacyLosingSchedule() {

@@ -19,18 +19,12 @@
 #include "fs_adapters/adapters.h"
 #include "gtest/gtest.h"
 #include "harness/core/explore.h"
+#include "tests/explore_test_util.h"
 #include "harness/core/scenario.h"
 #include "harness/mm/schemes.h"
 
 namespace pagerace {
 namespace {
-
-RunConfig Base(const std::string& scheme, const std::string& fs) {
-  RunConfig c;
-  c.scheme = &Scheme(scheme);
-  c.fs = &Adapter(fs);
-  return c;
-}
 
 ExploreResult ExploreUpTo2(const std::string& scheme, const std::string& fs,
                            const std::string& scenario) {
@@ -39,16 +33,6 @@ ExploreResult ExploreUpTo2(const std::string& scheme, const std::string& fs,
   auto r = Explore(Base(scheme, fs), LoadScenario(scenario).value(), options, nullptr);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *std::move(r) : ExploreResult{};
-}
-
-std::string Describe(const ExploreResult& r) {
-  std::string out;
-  for (const ExploreViolation& v : r.violations) {
-    out += std::string("\n  ") + RaceKindName(v.kind) + " " + InvariantName(v.invariant) +
-           (v.data_losing ? " data-losing" : "") + " preemptions=" +
-           std::to_string(v.preemptions) + " schedule=" + v.schedule + " " + v.detail;
-  }
-  return out;
 }
 
 const ExploreViolation* Find(const ExploreResult& r, const std::string& invariant) {
