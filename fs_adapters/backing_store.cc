@@ -82,7 +82,7 @@ void StoreBackedOps::mkwrite_wait_stable(Page* page) const {
   if (!mm_->stable_page_era() || !stable_writes()) return;
   if (mm_->skip_stable_wait()) {  // MUTANT: mutant:no_stable_wait
     if (PageWriteback(page)) {
-      mm_->causes().Transition(page->index, FaultPath::kPageMkwrite,
+      mm_->transition(page->index, FaultPath::kPageMkwrite,
                                FaultWindow::kStoreWithoutStableWait);
     }
     return;

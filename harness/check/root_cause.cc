@@ -116,13 +116,18 @@ void CauseTracker::Open(uint64_t index, FaultPath path, FaultWindow window) {
   opened_[static_cast<int>(path)][static_cast<int>(window)].fetch_add(1, std::memory_order_relaxed);
 }
 
-void CauseTracker::Close(uint64_t index) {
-  if (index >= pages_) return;
+int CauseTracker::Close(uint64_t index) {
+  if (index >= pages_) return -1;
   // Only the holder closes its own window (another fault may hold one too).
+  int closed = -1;
   for (std::atomic<uint32_t>& open : page_[index].open) {
     uint32_t w = open.load(std::memory_order_acquire);
-    if (w && (w >> 16) == current_thread().tid) open.compare_exchange_strong(w, 0, std::memory_order_acq_rel);
+    if (w && (w >> 16) == current_thread().tid &&
+        open.compare_exchange_strong(w, 0, std::memory_order_acq_rel)) {
+      closed = static_cast<int>(w & (kEnteredBit - 1));
+    }
   }
+  return closed;
 }
 
 void CauseTracker::Record(uint64_t index, RootCause c) {
@@ -137,20 +142,21 @@ void CauseTracker::Transition(uint64_t index, FaultPath path, FaultWindow window
   Record(index, c);
 }
 
-void CauseTracker::OnEvent(uint64_t index, Event e) {
-  if (index >= pages_ || !IntrudingEvent(e)) return;
+int CauseTracker::OnEvent(uint64_t index, Event e) {
+  if (index >= pages_ || !IntrudingEvent(e)) return -1;
   const ThreadInfo& me = current_thread();
   for (std::atomic<uint32_t>& open : page_[index].open) {
     const uint32_t w = open.load(std::memory_order_acquire);
-    if (!w || (w >> 16) == me.tid) continue;
-    // The first intrusion of this opening: the window word is cleared so the
-    // intruder's later events (writepage after clear_page_dirty_for_io, the
-    // completion) do not count again; the holder's Close finds it gone.
+    if (!w || (w & kEnteredBit) || (w >> 16) == me.tid) continue;
+    // The first intrusion of this opening: the window is marked entered so
+    // the intruder's later events (writepage after clear_page_dirty_for_io,
+    // the completion) do not count again; the holder still closes it.
     uint32_t expected = w;
-    if (!open.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) continue;
+    if (!open.compare_exchange_strong(expected, w | kEnteredBit, std::memory_order_acq_rel)) continue;
     Intrusion(index, w, me, e);
-    return;
+    return static_cast<int>(w & (kEnteredBit - 1));
   }
+  return -1;
 }
 
 void CauseTracker::Intrusion(uint64_t index, uint32_t w, const ThreadInfo& me, Event e) {

@@ -112,13 +112,15 @@ class CauseTracker {
 
   // The calling thread's fault path opens / closes `window` on page `index`.
   void Open(uint64_t index, FaultPath path, FaultWindow window);
-  void Close(uint64_t index);
+  // Returns the window the caller closed (a FaultWindow), -1 if it held none.
+  int Close(uint64_t index);
   // A transition with no intruder (a mutant's step, growth past a writable
   // EOF page), by the calling thread's path.
   void Transition(uint64_t index, FaultPath path, FaultWindow window);
   // Every trace event (Tracer::Record): an intrusion when another thread
-  // holds a window open on `index` and `e` intrudes.
-  void OnEvent(uint64_t index, Event e);
+  // holds a window open on `index` and `e` intrudes.  Returns the window
+  // entered (a FaultWindow; an opening is entered once), -1 if none.
+  int OnEvent(uint64_t index, Event e);
   // The cause of a report of `kind` on `index`, counted (`data_losing`
   // marks the cause data-losing).  Allocation-free.
   uint32_t CauseFor(uint64_t index, RaceKind kind, bool data_losing);
@@ -147,7 +149,8 @@ class CauseTracker {
   // Windows open at once on one page: two faults through two mappings.
   static constexpr int kOpenSlots = 2;
   struct PageSlot {
-    // tid << 16 | path << 8 | window of each open window; 0: none.
+    // tid << 16 | path << 8 | entered << 7 | window of each open window
+    // (entered: an intruder has been counted for this opening); 0: none.
     std::atomic<uint32_t> open[kOpenSlots] = {};
     // Packed RootCause of the page's latest incident; 0: none.
     std::atomic<uint32_t> incident{0};
@@ -159,6 +162,7 @@ class CauseTracker {
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
   static constexpr int kPaths = 6;
+  static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);
 

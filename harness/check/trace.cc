@@ -36,13 +36,43 @@ Tracer::~Tracer() = default;
 void Tracer::Record(uint64_t index, Event e) {
   if (index >= pages_) return;
   if (sink_) sink_->OnEvent(index, e);
-  causes_->OnEvent(index, e);
+  const int entered = causes_->OnEvent(index, e);
+  Append(index, e);
+  if (entered >= 0) {
+    if (sink_) sink_->OnWindowEvent(index, Event::kWindowEntered, entered);
+    Append(index, Event::kWindowEntered);
+  }
+}
+
+void Tracer::Append(uint64_t index, Event e) {
   Ring& r = rings_[index];
   uint64_t h = r.head.fetch_add(1, std::memory_order_relaxed);
   Slot& s = r.slots[h & (kRing - 1)];
   s.t_ns.store(now_ns() - t0_ns_, std::memory_order_relaxed);
   s.tid_event.store((current_thread().tid << 16) | static_cast<uint32_t>(e),
                     std::memory_order_release);
+}
+
+void Tracer::OpenWindow(uint64_t index, uint8_t path, uint8_t window) {
+  if (index >= pages_) return;
+  causes_->Open(index, static_cast<FaultPath>(path), static_cast<FaultWindow>(window));
+  if (sink_) sink_->OnWindowEvent(index, Event::kWindowOpen, window);
+  Append(index, Event::kWindowOpen);
+}
+
+void Tracer::CloseWindow(uint64_t index) {
+  if (index >= pages_) return;
+  const int closed = causes_->Close(index);
+  if (closed < 0) return;
+  if (sink_) sink_->OnWindowEvent(index, Event::kWindowClose, closed);
+  Append(index, Event::kWindowClose);
+}
+
+void Tracer::Transition(uint64_t index, uint8_t path, uint8_t window) {
+  if (index >= pages_) return;
+  causes_->Transition(index, static_cast<FaultPath>(path), static_cast<FaultWindow>(window));
+  if (sink_) sink_->OnWindowEvent(index, Event::kWindowTransition, window);
+  Append(index, Event::kWindowTransition);
 }
 
 int Tracer::Snapshot(uint64_t index, TraceEntry* out, int max) const {

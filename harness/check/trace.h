@@ -46,6 +46,10 @@ class TraceSink {
   // `kind` and `invariant` are RaceKind and Invariant (race_kind.h, which
   // includes this header).
   virtual void OnReport(uint64_t index, int kind, int invariant, bool data_losing) = 0;
+  // A window event (kWindowOpen, kWindowClose, kWindowEntered,
+  // kWindowTransition) with the window it is about (a FaultWindow,
+  // root_cause.h); by default an event like the others.
+  virtual void OnWindowEvent(uint64_t index, Event e, int window) { OnEvent(index, e); }
 };
 
 struct TraceEntry {
@@ -67,6 +71,14 @@ class Tracer {
   CauseTracker& causes() const { return *causes_; }
 
   void Record(uint64_t index, Event e);
+  // Root-cause windows (root_cause.h): the CauseTracker's Open, Close and
+  // Transition, each also recorded as a window event (events.def), so the
+  // page's trace, the Chrome trace and a serial run's story show where the
+  // window opened, was entered and closed.  `path` and `window` are a
+  // FaultPath and a FaultWindow.  Allocation-free.
+  void OpenWindow(uint64_t index, uint8_t path, uint8_t window);
+  void CloseWindow(uint64_t index);
+  void Transition(uint64_t index, uint8_t path, uint8_t window);
   // Passes an oracle report to the sink (nothing without one).
   void NoteReport(uint64_t index, int kind, int invariant, bool data_losing) const {
     if (sink_) sink_->OnReport(index, kind, invariant, data_losing);
@@ -81,6 +93,7 @@ class Tracer {
   int64_t t0_ns() const { return t0_ns_; }
 
  private:
+  void Append(uint64_t index, Event e);
   struct Slot {
     std::atomic<int64_t> t_ns{0};
     std::atomic<uint32_t> tid_event{0};  // tid << 16 | event

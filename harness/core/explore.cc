@@ -120,6 +120,10 @@ class SerialLog : public TraceSink {
   void OnReport(uint64_t index, int kind, int invariant, bool data_losing) override {
     Append(index, true, static_cast<uint16_t>(kind), static_cast<uint8_t>(invariant), data_losing);
   }
+  // A window event keeps its window in `invariant` (LogEntry).
+  void OnWindowEvent(uint64_t index, Event e, int window) override {
+    Append(index, false, static_cast<uint16_t>(e), static_cast<uint8_t>(window), false);
+  }
   std::vector<LogEntry>& entries() { return entries_; }
   bool overflowed() const { return overflowed_; }
 

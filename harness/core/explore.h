@@ -51,7 +51,7 @@ struct LogEntry {
   uint64_t page = 0;
   bool report = false;  // an oracle report (else a trace event)
   uint16_t what = 0;    // Event, or RaceKind for a report
-  uint8_t invariant = 0;
+  uint8_t invariant = 0;  // a report's Invariant; a window event's FaultWindow
   bool data_losing = false;
   friend bool operator==(const LogEntry& a, const LogEntry& b) {
     return a.phase == b.phase && a.thread == b.thread && a.step == b.step && a.page == b.page &&

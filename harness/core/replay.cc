@@ -198,6 +198,12 @@ absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race, absl::string
     for (const auto& e : race["trace"]) {
       const std::string thread = Str(e, "thread");
       auto event = EventByName(Str(e, "event"));
+      // Window events (root_cause.h) mark the model's own bookkeeping, not a
+      // step of any kernel path: the derivation reads the steps around them.
+      if (event.ok() && (*event == Event::kWindowOpen || *event == Event::kWindowClose ||
+                         *event == Event::kWindowEntered || *event == Event::kWindowTransition)) {
+        continue;
+      }
       ev.push_back({ParseRole(thread), thread,
                     event.ok() ? std::optional<Event>(*event) : std::nullopt});
     }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "harness/check/race_kind.h"
+#include "harness/check/root_cause.h"
 #include "harness/check/trace.h"
 #include "harness/core/explore.h"
 
@@ -20,7 +21,16 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
                         RaceKindName(static_cast<RaceKind>(e.what)),
                         e.data_losing ? " (data-losing)" : "");
   }
+  const auto window = static_cast<FaultWindow>(e.invariant);
   switch (static_cast<Event>(e.what)) {
+    case Event::kWindowOpen:
+      return absl::StrCat("[window opens: ", FaultWindowText(window), "]");
+    case Event::kWindowClose:
+      return "[window closes]";
+    case Event::kWindowEntered:
+      return absl::StrCat("[enters the window ", FaultWindowText(window), "]");
+    case Event::kWindowTransition:
+      return absl::StrCat("[", FaultWindowText(window), "]");
     case Event::kFaultWriteWp:
       return absl::StrCat("write fault on a read-only pte: ", v.do_wp_page);
     case Event::kFaultWriteNopage:

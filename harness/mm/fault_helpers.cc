@@ -45,13 +45,13 @@ vm_fault_t do_page_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints& poi
     // return kVmFaultLocked to be safe ("NFS: Close page_mkwrite() races",
     // 7fdf5230, v2.6.30-rc5).
     // Open until the relock (the page lock then covers the rest).
-    mm.causes().Open(vmf.pgoff,
+    mm.open_window(vmf.pgoff,
                      points.after_mkwrite == sched::kDoWpPageAfterMkwrite ? FaultPath::kDoWpPage
                                                                           : FaultPath::kDoFault,
                      recheck == MappingRecheck::kCheck ? FaultWindow::kUnlockedMkwriteToRelock
                                                        : FaultWindow::kRelockWithoutMappingCheck);
     const bool relocked = relock_page_after_mkwrite(mm, vmf, points, recheck);
-    mm.causes().Close(vmf.pgoff);
+    mm.close_window(vmf.pgoff);
     if (!relocked) return 0;
     ret |= kVmFaultLocked;
   }

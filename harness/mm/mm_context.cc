@@ -217,7 +217,7 @@ vm_fault_t MmContext::call_page_mkwrite(VmFault& vmf) {
 
 void MmContext::dirty_faulted_page(Page* page) {
   set_page_dirty(page);
-  causes().Close(page->index);
+  close_window(page->index);
   fault_window_exit(page);
   check_dirty_has_metadata(page);
   SCHED_POINT(kFaultAfterSetPageDirty);

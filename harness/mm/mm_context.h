@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "harness/check/invariants.h"
 #include "harness/check/oracle.h"
+#include "harness/check/root_cause.h"
 #include "harness/check/trace.h"
 #include "harness/mm/address_space.h"
 #include "harness/mm/address_space_ops.h"
@@ -47,6 +48,16 @@ class MmContext : public FaultTarget {
   // Root causes (harness/check/root_cause.h): the windows the fault paths
   // open on a page, and the incidents other paths make inside them.
   CauseTracker& causes() { return tracer_->causes(); }
+  // The calling thread's `path` opens / closes a window on page `index`, or
+  // makes a transition: recorded in the CauseTracker and as window events in
+  // the page's trace (Tracer::OpenWindow).
+  void open_window(uint64_t index, FaultPath path, FaultWindow window) {
+    tracer_->OpenWindow(index, static_cast<uint8_t>(path), static_cast<uint8_t>(window));
+  }
+  void close_window(uint64_t index) { tracer_->CloseWindow(index); }
+  void transition(uint64_t index, FaultPath path, FaultWindow window) {
+    tracer_->Transition(index, static_cast<uint8_t>(path), static_cast<uint8_t>(window));
+  }
   Oracle& oracle() { return *oracle_; }
   // The invariants (harness/check/invariants.h), reporting to oracle().
   Checks& checks() { return *checks_; }

@@ -49,7 +49,7 @@ class LegacyScheme : public FaultScheme {
       SCHED_POINT(kDoWpPageAfterMkwrite);
       SCHED_POINT(kDoWpPageBeforePtlRelock);
       if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/false)) {
-        mm.causes().Close(vmf.pgoff);
+        mm.close_window(vmf.pgoff);
         put_page(old_page);
         CountStat(Stat::kFaultRetries);
         mm.trace(vmf.pgoff, Event::kPteNotSameRetry);
@@ -95,7 +95,7 @@ class LegacyScheme : public FaultScheme {
       SCHED_POINT(kDoFaultAfterMkwrite);
       // 2.6.29 relocks whatever ->page_mkwrite returned.
       if (!relock_page_after_mkwrite(mm, vmf, kDoFaultMkwritePoints, MappingRecheck::kCheck)) {
-        mm.causes().Close(vmf.pgoff);
+        mm.close_window(vmf.pgoff);
         put_page(page);
         return 0;
       }
@@ -113,7 +113,7 @@ class LegacyScheme : public FaultScheme {
       mm.dirty_faulted_page(dirty_page);
       put_page(dirty_page);
     } else {
-      mm.causes().Close(vmf.pgoff);
+      mm.close_window(vmf.pgoff);
       CountStat(Stat::kFaultRetries);
     }
     put_page(page);
@@ -129,7 +129,7 @@ class LegacyScheme : public FaultScheme {
     vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
     vm_fault_t tmp = mm.call_page_mkwrite(vmf);
     if (tmp & (kVmFaultError | kVmFaultNoPage)) return tmp;
-    mm.causes().Open(vmf.pgoff, path, FaultWindow::kMkwriteToSetPageDirty);
+    mm.open_window(vmf.pgoff, path, FaultWindow::kMkwriteToSetPageDirty);
     // 2.6.29 filesystems returned with the page unlocked.
     if (tmp & kVmFaultLocked) unlock_page(vmf.page);
     return tmp & ~kVmFaultLocked;

@@ -65,7 +65,7 @@ class LockedScheme : public FaultScheme {
       if (mutation_ == Mutation::kPteWriteBeforeMkwrite) {
         // MUTANT: "the VM cannot mark the pte dirty before page_mkwrite,
         // because page_mkwrite is allowed to fail" (the seed's changelog).
-        mm.causes().Transition(vmf.pgoff, FaultPath::kDoWpPage,
+        mm.transition(vmf.pgoff, FaultPath::kDoWpPage,
                                FaultWindow::kPteWritableBeforeMkwrite);
         mm.set_pte(vmf.vma, vmf.pgoff, kPteWritable, old_page);
         vmf.orig_pte = vmf.pte->val.load(std::memory_order_relaxed);
@@ -99,14 +99,14 @@ class LockedScheme : public FaultScheme {
     }
     if (locked && mutation_ == Mutation::kUnlockBeforeSetPageDirty) {
       unlock_page(old_page);  // MUTANT: reopens legacy's window
-      mm.causes().Open(vmf.pgoff, FaultPath::kDoWpPage, FaultWindow::kUnlockToSetPageDirty);
+      mm.open_window(vmf.pgoff, FaultPath::kDoWpPage, FaultWindow::kUnlockToSetPageDirty);
       locked = false;
     }
     SCHED_POINT(kDoWpPageBeforeSetPageDirty);
     if (mutation_ != Mutation::kSkipSetPageDirty) {
       mm.dirty_faulted_page(old_page);
     } else {
-      mm.causes().Transition(vmf.pgoff, FaultPath::kDoWpPage,
+      mm.transition(vmf.pgoff, FaultPath::kDoWpPage,
                              FaultWindow::kWritableWithoutSetPageDirty);
       mm.fault_window_exit(old_page);  // MUTANT: never dirtied
     }

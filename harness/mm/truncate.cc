@@ -46,7 +46,7 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
         // Writable now, or about to be (a fault between ->page_mkwrite,
         // which read the old size, and pte_mkwrite): either way stores past
         // the old EOF land where ->page_mkwrite prepared nothing.
-        mm.causes().Transition(eof->index, FaultPath::kTruncate,
+        mm.transition(eof->index, FaultPath::kTruncate,
                                FaultWindow::kGrowthPastWritableEofPage);
         mm.mark_stale_tail(eof, static_cast<uint32_t>(old_size % ps));
         put_page(eof);

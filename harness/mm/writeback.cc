@@ -74,7 +74,7 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
     // does not hand the pte's dirtiness back to the page.
     const bool was_dirty = TestClearPageFlag(page, PG_dirty);
     if (was_dirty) {
-      mm.causes().Transition(page->index, FaultPath::kWriteback,
+      mm.transition(page->index, FaultPath::kWriteback,
                              FaultWindow::kDirtyClearedBeforeMkclean);
       mm.mapping().clear_dirty_tag(page);
     }

@@ -229,9 +229,11 @@ struct PageEvent {
 };
 
 // One process of the Chrome trace: a track per thread, the page lock held as
-// a span ("X"), every other event an instant ("i"), named as in reports.
+// a span ("X"), a root-cause window (window_open .. window_close, named
+// `window_name`) as a span, every other event an instant ("i"), named as in
+// reports.
 void AppendTimeline(nlohmann::json* out, int pid, const std::string& name,
-                    std::vector<PageEvent> events) {
+                    std::vector<PageEvent> events, const std::string& window_name) {
   std::sort(events.begin(), events.end(),
             [](const PageEvent& a, const PageEvent& b) { return a.e.t_ns < b.e.t_ns; });
   out->push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", pid}, {"tid", 0},
@@ -247,10 +249,25 @@ void AppendTimeline(nlohmann::json* out, int pid, const std::string& name,
     if (open) j["args"]["still_held"] = true;
     out->push_back(std::move(j));
   };
+  std::map<std::pair<uint32_t, uint64_t>, int64_t> windows;  // (tid, page) -> opened
+  auto window_span = [&](uint32_t tid, uint64_t page, int64_t from, int64_t to, bool open) {
+    nlohmann::json j = {{"name", window_name}, {"cat", "root_cause_window"}, {"ph", "X"},
+                        {"pid", pid}, {"tid", tid}, {"ts", us(from)}, {"dur", us(to - from)},
+                        {"args", {{"page", page}}}};
+    if (open) j["args"]["still_open"] = true;
+    out->push_back(std::move(j));
+  };
   for (const PageEvent& pe : events) {
     const TraceEntry& e = pe.e;
     tids.insert(e.tid);
-    if (e.event == Event::kLockPage) {
+    if (e.event == Event::kWindowOpen) {
+      windows[{e.tid, pe.page}] = e.t_ns;
+    } else if (e.event == Event::kWindowClose) {
+      auto it = windows.find({e.tid, pe.page});
+      if (it == windows.end()) continue;  // opened before the trace's window
+      window_span(e.tid, pe.page, it->second, e.t_ns, false);
+      windows.erase(it);
+    } else if (e.event == Event::kLockPage) {
       held[{e.tid, pe.page}] = e.t_ns;
     } else if (e.event == Event::kUnlockPage) {
       auto it = held.find({e.tid, pe.page});
@@ -270,6 +287,7 @@ void AppendTimeline(nlohmann::json* out, int pid, const std::string& name,
     }
   }
   for (const auto& [key, since] : held) span(key.first, key.second, since, last, true);
+  for (const auto& [key, since] : windows) window_span(key.first, key.second, since, last, true);
   for (uint32_t tid : tids) {
     out->push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", pid}, {"tid", tid}, {"ts", 0},
                     {"args", {{"name", ThreadRole(tid)}}}});
@@ -288,7 +306,7 @@ absl::Status WriteChromeTrace(const RunResult& res, const std::string& path) {
   AppendTimeline(&events, 1,
                  absl::StrCat("run: ", c.scheme->name, " ", c.fs->name, " ", c.workload->name, " seed ", c.seed,
                               " (each page's last events)"),
-                 std::move(run));
+                 std::move(run), "fault window (root cause)");
   for (size_t i = 0; i < res.races.size(); ++i) {
     const RaceRecord& r = res.races[i].first;
     std::vector<PageEvent> race;
@@ -297,7 +315,9 @@ absl::Status WriteChromeTrace(const RunResult& res, const std::string& path) {
                    absl::StrCat("race ", i, ": ", RaceKindName(r.kind), " ",
                                 InvariantName(r.invariant), " page ", r.page,
                                 r.data_losing ? " (data-losing)" : ""),
-                   std::move(race));
+                   std::move(race), RootCause::Unpack(r.cause).window == FaultWindow::kNone
+                                        ? std::string("fault window")
+                                        : RootCause::Unpack(r.cause).Title());
   }
   nlohmann::json doc = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
   return WriteFileAtomic(path, doc.dump() + "\n");
