@@ -67,6 +67,48 @@ class Run:
         return races[race_index].get("replay") if 0 <= race_index < len(races) else None
 
 
+def explore_results(doc):
+    """The explore results (schema pagerace.explore/...) a document holds: an
+    explore result itself, or a compare file's `explore` records (--explore)."""
+    if doc.get("schema", "").startswith("pagerace.explore/"):
+        return [doc]
+    return [rec["result"] for rec in doc.get("explore") or [] if "result" in rec]
+
+
+def explore_evidence(explores):
+    """{cause id: evidence} from explore results: per cause the schedule with
+    the fewest preemptions (then one that lost data under the cause, then the
+    shortest story) as {"kind": "explore", scheme, fs, scenario, preemptions,
+    schedule, replay, story, minimal}; `minimal` when it is the search's shrunk
+    counterexample (`minimal`, whose root_cause matches), whose story is the
+    shortest the explorer tells.  Results written before root causes carry
+    none."""
+    best = {}
+    for r in explores:
+        cfg = r.get("config", {})
+        where = {"scheme": cfg.get("scheme", "?"), "fs": cfg.get("fs", "?"),
+                 "scenario": cfg.get("scenario", "?")}
+        cands = []
+        for c in r.get("root_causes") or []:
+            cands.append((c.get("id"), dict(where, kind="explore", minimal=False,
+                                           preemptions=c.get("preemptions", 0),
+                                           data_losing=bool(c.get("schedule_data_losing")),
+                                           schedule=c.get("schedule"), replay=c.get("replay"),
+                                           story=c.get("story") or [])))
+        m = r.get("minimal")
+        if isinstance(m, dict) and m.get("root_cause"):
+            cands.append((m["root_cause"], dict(where, kind="explore", minimal=True,
+                                               preemptions=m.get("preemptions", 0),
+                                               data_losing=bool(m.get("data_losing")),
+                                               schedule=m.get("schedule"), replay=m.get("replay"),
+                                               story=m.get("story") or [])))
+        for cid, ev in cands:
+            key = (ev["preemptions"], not ev["data_losing"], not ev["minimal"], len(ev["story"]))
+            if cid and (cid not in best or key < best[cid][0]):
+                best[cid] = (key, ev)
+    return {cid: ev for cid, (_, ev) in best.items()}
+
+
 def window_stats(runs):
     """{scheme: {"runs": n, "windows": {(fault_path, window): {"opened": n,
     "entered": {role: n}}}}} summed over each scheme's runs."""
@@ -85,13 +127,16 @@ def window_stats(runs):
     return out
 
 
-def cause_rows(runs, exists, signature_key):
+def cause_rows(runs, exists, signature_key, explored=None):
     """One row per root-cause id over `runs` (Run objects with causes):
     count summed from each result's `root_causes` (reports past the race
     table included), runs, schemes, adapters, workloads, merged symptoms,
     data_losing, the first detection and a replay command for it, the
-    distinct race signatures under it (`signature_key(run, race)`), and
-    `cross_scheme` (see cross_scheme)."""
+    distinct race signatures under it (`signature_key(run, race)`),
+    `cross_scheme` (see cross_scheme), and `evidence`: the explorer's
+    (`explored`, from explore_evidence) where it found the cause, else the
+    shortest recorded trace holding the window's opening (kind "trace":
+    events from there to the report, and a replay), else None."""
     rows = {}
     for run in runs:
         for cid, c in run.causes.items():
@@ -123,6 +168,15 @@ def cause_rows(runs, exists, signature_key):
             replay = run.replay(c.get("first_race"), exists)
             if replay and (row["_first"] is None or first < row["_first"]):
                 row["_first"], row["replay"] = first, replay
+            # The shortest recorded trace holding the window's opening.
+            ev = c.get("evidence")
+            if isinstance(ev, dict) and ev.get("kind") == "trace":
+                cur = row.get("_trace")
+                if cur is None or ev.get("events", 0) < cur["events"]:
+                    row["_trace"] = {"kind": "trace", "events": ev.get("events", 0),
+                                     "from": ev.get("from", ""),
+                                     "scheme": run.scheme, "fs": run.cfg.get("fs", "?"),
+                                     "replay": run.replay(ev.get("race"), exists)}
         for race in run.result.get("races", []):
             if race.get("root_cause") in rows:
                 rows[race["root_cause"]]["signatures"].add(signature_key(run, race))
@@ -131,6 +185,8 @@ def cause_rows(runs, exists, signature_key):
     for row in rows.values():
         row["signatures"] = len(row["signatures"])
         row["cross_scheme"] = cross_scheme(row, stats)
+        row["evidence"] = (explored or {}).get(row["root_cause"]) or row.get("_trace")
+        row.pop("_trace", None)
         del row["_first"], row["_counts"]
         out.append(row)
     out.sort(key=lambda r: (not r["data_losing"], -r["runs"], -r["count"], r["root_cause"]))
@@ -197,6 +253,20 @@ def cross_scheme_text(rec, intruder):
     else:
         text = f"not seen ({runs}; no window statistics)"
     return f"    {rec['scheme']}: {text}"
+
+
+def evidence_lines(ev):
+    """The indented lines that show a cause's evidence."""
+    if not ev:
+        return ["    evidence: none recorded (no race's trace holds the window's opening)"]
+    if ev["kind"] == "explore":
+        what = "minimal counterexample" if ev.get("minimal") else "exhaustive search"
+        lines = [f"    evidence: {what}, {ev['scheme']}/{ev['fs']} scenario {ev['scenario']}, "
+                 f"{plural(ev['preemptions'], 'preemption')}: {ev.get('replay') or '-'}"]
+        return lines + [f"      {line}" for line in ev.get("story", [])]
+    return [f"    evidence: shortest recorded trace, {ev['scheme']}/{ev['fs']}: "
+            f"{plural(ev['events'], 'event')} from {ev.get('from') or 'the window'} to the "
+            f"report: {ev.get('replay') or '-'}"]
 
 
 def check(path, index, result):

@@ -157,7 +157,8 @@ fi
 # --trace-out: a Chrome trace (Perfetto) with the run's and the races'
 # timelines: a track per thread, page lock holds as spans, instants for pte
 # changes, set_page_dirty and writepage; a race's process shows its
-# interleaving (more than one thread on the race's page).
+# interleaving (more than one thread on the race's page); root-cause windows
+# (window_open .. window_close) are spans named by the race's cause.
 "$bin" --scheme=legacy --fs=nfs --duration=2s --sched=jitter --trace-out="$tmp/trace.json" \
   >/dev/null
 if ! python3 - "$tmp/trace.json" <<'PY'
@@ -182,6 +183,13 @@ threads = {e["tid"] for e in ev if e["pid"] == first and e["ph"] != "M"}
 assert len(threads) >= 2, (title, threads)
 named = {e["args"]["name"] for e in ev if e["pid"] == first and e["name"] == "thread_name"}
 assert "writeback" in named or "io" in named, named
+# Root-cause windows are spans too: legacy's faults open them on the run's
+# track; in a race's process the span is named by the race's cause.
+wins = [e for e in ev if e["ph"] == "X" and e.get("cat") == "root_cause_window"]
+assert any(e["pid"] == 1 and e["dur"] >= 0 for e in wins), "no window span in the run"
+titles = {e["args"]["name"] for e in ev if e["pid"] >= 100 and e["name"] == "process_name"}
+assert any(e["pid"] >= 100 and e["name"] == "do_wp_page: writeback between ->page_mkwrite and set_page_dirty"
+           for e in wins), sorted({(e["pid"], e["name"]) for e in wins})
 PY
 then echo "FAIL: --trace-out structure"; fail=1; else echo "ok: --trace-out is a Chrome trace"; fi
 # The same recorded configuration under `locked` does not reproduce it.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "harness/check/root_cause.h"
 #include "harness/core/explore.h"
 #include "tests/explore_test_util.h"
 #include "harness/core/scenario.h"
@@ -186,6 +187,18 @@ std::vector<std::tuple<std::string, int, std::string, uint64_t>> Violations(cons
   return out;
 }
 
+// The root causes as a merge must keep them: id, evidence schedule and its
+// preemptions, schedules counted, symptoms, and the story told.
+std::vector<std::tuple<std::string, int, std::string, uint64_t, uint64_t, size_t>> Causes(
+    const ExploreResult& r) {
+  std::vector<std::tuple<std::string, int, std::string, uint64_t, uint64_t, size_t>> out;
+  for (const ExploreCause& c : r.causes) {
+    out.emplace_back(RootCause::Unpack(c.cause).Id() + (c.data_losing ? "/losing" : ""),
+                     c.preemptions, c.schedule, c.schedules, c.symptoms, c.story.size());
+  }
+  return out;
+}
+
 std::vector<uint64_t> PerBound(const ExploreResult& r) {
   std::vector<uint64_t> out;
   for (const ExploreBound& b : r.bounds) out.push_back(b.schedules);
@@ -224,11 +237,14 @@ TEST(ExploreShardTest, ThreeShardsMergeToOneRun) {
   EXPECT_EQ(PerBound(*merged), PerBound(*whole));
   EXPECT_EQ(merged->schedules, whole->schedules);
   EXPECT_EQ(Violations(*merged), Violations(*whole));
+  ASSERT_FALSE(whole->causes.empty());
+  EXPECT_EQ(Causes(*merged), Causes(*whole));
 
   // Shards in another order merge the same.
   auto reversed = MergeShards({shards[2], shards[0], shards[1]});
   ASSERT_TRUE(reversed.ok());
   EXPECT_EQ(Violations(*reversed), Violations(*whole));
+  EXPECT_EQ(Causes(*reversed), Causes(*whole));
   // A missing shard: incomplete, and fewer schedules.
   auto two = MergeShards({shards[0], shards[2]});
   ASSERT_TRUE(two.ok());

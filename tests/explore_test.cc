@@ -15,10 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
+#include "harness/check/root_cause.h"
 #include "harness/core/explore.h"
 #include "tests/explore_test_util.h"
 #include "harness/core/scenario.h"
+#include "harness/run/result_json.h"
 #include "harness/mm/mm_context.h"
 #include "harness/sched/serial.h"
 
@@ -135,6 +138,48 @@ TEST(ExploreTest, LegacyNfsSeedNeedsOnePreemption) {
     if (i == 0) first = run->choices;
     EXPECT_EQ(run->choices, first) << "replay " << i << " took other choices";
   }
+}
+
+// Root causes (issue 12) in the search: every violating schedule of the
+// seed's race is counted under the one cause the model gives it, whose
+// evidence (its fewest-preemption schedule that lost data, told) shows the
+// window opening, writeback entering it and the fault closing it; the fixed
+// scheme's search has none.
+TEST(ExploreTest, LegacyNfsSeedHasOneRootCauseWithItsStory) {
+  const Scenario s = LoadScenario("seed").value();
+  ExploreOptions o;
+  o.max_preemptions = 1;
+  auto r = Explore(Base("legacy", "nfs"), s, o, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->causes.size(), 1u) << Describe(*r);
+  const ExploreCause& c = r->causes[0];
+  EXPECT_EQ(RootCause::Unpack(c.cause).Id(), "do_wp_page/mkwrite_to_set_page_dirty/writeback");
+  EXPECT_TRUE(c.data_losing);
+  EXPECT_TRUE(c.schedule_data_losing);
+  EXPECT_EQ(c.preemptions, 1);
+  EXPECT_EQ(c.schedules, r->violating_schedules);
+  for (const ExploreViolation& v : r->violations) EXPECT_EQ(v.cause, c.cause) << v.schedule;
+  const std::string story = absl::StrJoin(c.story, "\n");
+  const size_t open = story.find("[window opens: between ->page_mkwrite and set_page_dirty]");
+  const size_t entered = story.find("writeback: clear_page_dirty_for_io → [enters the window");
+  const size_t closed = story.find("[window closes]");
+  ASSERT_NE(open, std::string::npos) << story;
+  ASSERT_NE(entered, std::string::npos) << story;
+  ASSERT_NE(closed, std::string::npos) << story;
+  EXPECT_LT(open, entered) << story;
+  EXPECT_LT(entered, closed) << story;
+  EXPECT_NE(story.find("(data-losing)"), std::string::npos) << story;
+  // Written out and read back (--merge reads shards so).
+  auto back = ExploreFromJson(ExploreToJson(*r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->causes.size(), 1u);
+  EXPECT_EQ(back->causes[0].cause, c.cause);
+  EXPECT_EQ(back->causes[0].story, c.story);
+  EXPECT_EQ(back->causes[0].symptoms, c.symptoms);
+
+  auto locked = Explore(Base("locked", "nfs"), s, o, nullptr);
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_TRUE(locked->causes.empty()) << Describe(*locked);
 }
 
 // A, the minimal counterexample: the first data-losing violation shrunk to a

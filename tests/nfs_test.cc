@@ -56,6 +56,28 @@ TEST_P(NfsTest, RequestLifecycleThroughWritebackAndCommit) {
   put_page(p);
 }
 
+// I2's check after a set_page_dirty made without the page lock (legacy's
+// fault path after it unlocked, reclaim's try_to_unmap): a whole writeback
+// may clean the page and retire its request before the check reads it.  A
+// clean page without a request is no violation; a dirty one is.
+TEST_P(NfsTest, DirtyWithoutRequestCheckIgnoresAPageWritebackCleaned) {
+  m.store(0, 1, 0, 7);
+  m.writeback();
+  nfs().commit();
+  Page* p = page(1);
+  ASSERT_EQ(nfs().request_state(1), ReqState::kNone);
+  ASSERT_FALSE(PageDirty(p));
+  m.mm->check_dirty_has_metadata(p);
+  EXPECT_EQ(m.races(RaceKind::kDirtyWithoutMetadata), 0u);
+  // The same page dirtied behind the fs's back: reported.
+  lock_page(p);
+  m.mm->set_page_dirty(p);
+  unlock_page(p);
+  m.mm->check_dirty_has_metadata(p);
+  EXPECT_EQ(m.races(RaceKind::kDirtyWithoutMetadata), 1u);
+  put_page(p);
+}
+
 TEST_P(NfsTest, WritepageWithoutARequestSendsNothing) {
   m.store(0, 0, 0, 5);
   m.writeback();  // sent, committed, retired

@@ -151,6 +151,58 @@ set -e
 [[ $rc == 1 ]] || { echo "FAIL: legacy run exited $rc, want 1 (race)"; exit 1; }
 "$reports" "$tmp/run.json" --json "$tmp/run-rows.json" >/dev/null
 "$reports" --check "$tmp/run.json" >/dev/null || { echo "FAIL: --check on a fresh run"; exit 1; }
+# A cause's best evidence: the explorer's story where an explore result of the
+# input found it (here: the seed scenario, searched and shrunk), else the
+# shortest recorded trace holding the window's opening.  A run that goes on
+# past its first race (the seed's window is legacy's main cause on nfs).
+set +e
+"$bin" --scheme=legacy --fs=nfs --sched=jitter --seed=1 --duration=2s --out="$tmp/run2.json" \
+  >/dev/null 2>&1
+rc=$?
+set -e
+[[ $rc == 1 ]] || { echo "FAIL: legacy run exited $rc, want 1 (race)"; exit 1; }
+"$reports" "$tmp/run2.json" --json "$tmp/run2-rows.json" >"$tmp/run2-rows.txt"
+set +e
+"$bin" explore --scheme=legacy --fs=nfs --scenario=seed --preemptions=1 \
+  --out="$tmp/explore.json" >/dev/null 2>&1
+rc=$?
+set -e
+[[ $rc == 1 ]] || { echo "FAIL: legacy explore exited $rc, want 1 (violations)"; exit 1; }
+"$reports" "$tmp/run2.json" "$tmp/explore.json" --json "$tmp/ev-rows.json" >"$tmp/ev-rows.txt"
+python3 - "$tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+W = "do_wp_page/mkwrite_to_set_page_dirty/writeback"
+run = json.load(open(f"{d}/run2.json"))
+ex = json.load(open(f"{d}/explore.json"))
+# The run's own evidence: the shortest trace holding the window's opening.
+evs = {c["id"]: c["evidence"] for c in run["root_causes"]}
+assert evs.get(W), evs
+ev = evs[W]
+race = run["races"][ev["race"]]
+assert race["root_cause"] == W and ev["from"] == "window_open", ev
+assert race["trace"][-ev["events"]]["event"] == "window_open", (ev, race["trace"])
+assert all(ev["events"] <= len(r["trace"]) - max(i for i, e in enumerate(r["trace"])
+                                                 if e["event"] == "window_open")
+           for r in run["races"] if r["root_cause"] == W and
+           any(e["event"] == "window_open" for e in r["trace"])), ev
+rows = {r["root_cause"]: r for r in json.load(open(f"{d}/run2-rows.json")) if "root_cause" in r}
+assert rows[W]["evidence"]["kind"] == "trace" and rows[W]["evidence"]["events"] == ev["events"], rows[W]
+assert rows[W]["evidence"]["replay"], rows[W]
+txt = open(f"{d}/run2-rows.txt").read()
+assert f"    evidence: shortest recorded trace, legacy/nfs: {ev['events']} events from window_open" in txt, txt
+# With the explore result: the shrunk counterexample's story.
+assert ex["minimal"]["root_cause"] == W, ex["minimal"]
+assert [c["id"] for c in ex["root_causes"]] == [W], ex["root_causes"]
+rows = {r["root_cause"]: r for r in json.load(open(f"{d}/ev-rows.json")) if "root_cause" in r}
+e = rows[W]["evidence"]
+assert e["kind"] == "explore" and e["minimal"] and e["preemptions"] == 1, e
+assert e["story"] == ex["minimal"]["story"] and e["replay"] == ex["minimal"]["replay"], e
+txt = open(f"{d}/ev-rows.txt").read()
+assert "    evidence: minimal counterexample, legacy/nfs scenario seed, 1 preemption: " in txt, txt
+assert "      1. mmap0: " in txt and "[enters the window" in txt, txt
+print("reports_test: evidence ok")
+PY
 
 python3 - "$tmp" <<'PY'
 import json, re, sys

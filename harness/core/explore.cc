@@ -562,6 +562,7 @@ absl::StatusOr<ExploreResult> Explore(
       v.page = f.page;
       v.detail = f.detail;
       v.schedules = 1;
+      v.cause = f.cause;
       result.violations.push_back(std::move(v));
     }
   };
@@ -621,6 +622,9 @@ absl::StatusOr<ExploreResult> Explore(
       for (size_t i = known; i < result.violations.size(); ++i) {
         result.violations[i].dfs_subtree = subtree;
         result.violations[i].dfs_run = subtree_run;
+      }
+      if ((run->preemptions == bound && mine) || run->deadlocked) {
+        explore_internal::NoteCauses(*run, subtree, subtree_run, &result);
       }
       if (run->deadlocked) {
         result.deadlocked = true;
@@ -688,6 +692,17 @@ absl::StatusOr<ExploreResult> Explore(
     }
   }
 
+  // Each cause's evidence: its schedule, told.
+  if (!result.deadlocked) {
+    for (ExploreCause& c : result.causes) {
+      auto picks = sched::ParseSchedule(c.schedule);
+      if (!picks.ok()) return picks.status();
+      auto run = RunSchedule(base, scenario, *picks, options.op_hook);
+      if (!run.ok()) return run.status();
+      c.story = TellStory(scenario, *run);
+    }
+  }
+
   // The minimal counterexample: the first data-losing violation (else the
   // first), shrunk.  Only a deterministic one: a shrink judged by runs that
   // do not repeat proves nothing.  dfs only: its violations carry the
@@ -707,6 +722,46 @@ absl::StatusOr<ExploreResult> Explore(
   result.elapsed_s = elapsed();
   return result;
 }
+
+namespace explore_internal {
+
+void NoteCauses(const ScheduleRun& r, uint64_t subtree, uint64_t run, ExploreResult* result) {
+  std::vector<size_t> seen;  // indices into result->causes met in this run
+  for (const RaceGroup& g : r.races) {
+    const RaceRecord& f = g.first;
+    auto it = std::find_if(result->causes.begin(), result->causes.end(),
+                           [&](const ExploreCause& c) { return c.cause == f.cause; });
+    const auto i = static_cast<size_t>(it - result->causes.begin());
+    if (it == result->causes.end()) {
+      ExploreCause c;
+      c.cause = f.cause;
+      c.preemptions = r.preemptions;
+      c.schedule = r.schedule();
+      c.dfs_subtree = subtree;
+      c.dfs_run = run;
+      result->causes.push_back(std::move(c));
+    }
+    ExploreCause& c = result->causes[i];
+    // The evidence: the fewest preemptions (a sampling strategy may meet a
+    // cause again with fewer), then a schedule that lost data under it.
+    if (r.preemptions < c.preemptions ||
+        (r.preemptions == c.preemptions && f.data_losing && !c.schedule_data_losing)) {
+      c.preemptions = r.preemptions;
+      c.schedule = r.schedule();
+      c.schedule_data_losing = f.data_losing;
+      c.dfs_subtree = subtree;
+      c.dfs_run = run;
+    }
+    c.data_losing |= f.data_losing;
+    c.symptoms |= uint64_t{1} << static_cast<int>(f.kind);
+    if (std::find(seen.begin(), seen.end(), i) == seen.end()) {
+      seen.push_back(i);
+      ++c.schedules;
+    }
+  }
+}
+
+}  // namespace explore_internal
 
 namespace {
 

@@ -199,6 +199,26 @@ struct ExploreViolation {
   // run: MergeShards keeps the earliest.
   uint64_t dfs_subtree = 0;
   uint64_t dfs_run = 0;
+  uint32_t cause = 0;  // packed RootCause of `schedule`'s report (root_cause.h)
+};
+
+// A root cause the search met (root_cause.h): every violating schedule's
+// reports are counted under the causes the model gave them, once per
+// schedule.  The cause's best evidence is its first schedule with the fewest
+// preemptions, told as a story.
+struct ExploreCause {
+  uint32_t cause = 0;         // packed RootCause
+  bool data_losing = false;   // some report under it lost data
+  int preemptions = 0;        // of `schedule`: the fewest that show it
+  // The first schedule with that many, preferring one whose report under
+  // this cause lost data (`schedule_data_losing`).
+  std::string schedule;
+  bool schedule_data_losing = false;
+  uint64_t schedules = 0;     // schedules whose reports include it
+  uint64_t symptoms = 0;      // bit per RaceKind reported under it
+  uint64_t dfs_subtree = 0;   // dfs: `schedule`'s place in the search's order
+  uint64_t dfs_run = 0;
+  std::vector<std::string> story;  // TellStory of `schedule` (empty if not told)
 };
 
 // The first violation, shrunk: fewer ops, threads, pages and mappings while
@@ -231,6 +251,7 @@ struct ExploreResult {
   bool deadlocked = false;  // stopped at a deadlock
   double elapsed_s = 0;
   std::vector<ExploreViolation> violations;  // one per kind/invariant/data_losing
+  std::vector<ExploreCause> causes;          // in the order the search met them
   bool nondeterministic = false;  // some violation's re-runs differed
   bool has_minimal = false;
   MinimalCounterexample minimal;  // with has_minimal
@@ -292,6 +313,9 @@ absl::Status ExploreSampled(const RunConfig& base, const Scenario& scenario,
                             const ExploreOptions& options,
                             const std::function<void(const ExploreProgress&)>& on_progress,
                             ExploreResult* result);
+// Counts `r`'s reports under their causes (ExploreCause), at `subtree`/`run`
+// of a dfs search (0 for the sampling strategies).
+void NoteCauses(const ScheduleRun& r, uint64_t subtree, uint64_t run, ExploreResult* result);
 }  // namespace explore_internal
 
 }  // namespace pagerace

@@ -47,7 +47,9 @@ void NoteSampled(const ScheduleRun& r, ExploreResult* result) {
     it->schedule = r.schedule();
     it->page = f.page;
     it->detail = f.detail;
+    it->cause = f.cause;
   }
+  NoteCauses(r, 0, 0, result);
 }
 
 // One run under `chooser`, which a deadlocked run keeps.
@@ -210,12 +212,38 @@ absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shar
       }
       it->schedules = count;
     }
+    for (const ExploreCause& c : s.causes) {
+      auto it = std::find_if(out.causes.begin(), out.causes.end(),
+                             [&](const ExploreCause& d) { return d.cause == c.cause; });
+      if (it == out.causes.end()) {
+        out.causes.push_back(c);
+        continue;
+      }
+      const uint64_t count = it->schedules + c.schedules;
+      const uint64_t symptoms = it->symptoms | c.symptoms;
+      const bool losing = it->data_losing || c.data_losing;
+      if (std::make_tuple(c.preemptions, !c.schedule_data_losing, c.dfs_subtree, c.dfs_run) <
+          std::make_tuple(it->preemptions, !it->schedule_data_losing, it->dfs_subtree,
+                          it->dfs_run)) {
+        *it = c;
+      }
+      it->schedules = count;
+      it->symptoms = symptoms;
+      it->data_losing = losing;
+    }
   }
   out.complete &= seen.size() == static_cast<size_t>(first.options.shard_count);
   out.merged_shards.assign(seen.begin(), seen.end());
   // The order one run would have met them in.
   std::stable_sort(out.violations.begin(), out.violations.end(),
                    [](const ExploreViolation& a, const ExploreViolation& b) {
+                     return std::tie(a.preemptions, a.dfs_subtree, a.dfs_run) <
+                            std::tie(b.preemptions, b.dfs_subtree, b.dfs_run);
+                   });
+  // Causes stay in the order an unsharded run meets them: by their first
+  // schedule's place in the search (each shard's list is in that order).
+  std::stable_sort(out.causes.begin(), out.causes.end(),
+                   [](const ExploreCause& a, const ExploreCause& b) {
                      return std::tie(a.preemptions, a.dfs_subtree, a.dfs_run) <
                             std::tie(b.preemptions, b.dfs_subtree, b.dfs_run);
                    });

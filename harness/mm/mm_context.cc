@@ -128,8 +128,19 @@ void MmContext::check_dirty_has_metadata(Page* page) {
   if (page->mapping.load(std::memory_order_acquire) == nullptr) return;  // truncated: no fs
   // Wholly past EOF: no file data to lose; the truncate under way drops it.
   if (page_past_eof(page)) return;
+  // Without the page lock (legacy's fault path after it unlocked, reclaim's
+  // try_to_unmap) a whole writeback may have cleaned the page and retired
+  // its metadata since this path's set_page_dirty: a clean page without
+  // metadata breaks nothing.  So the metadata is read, then PG_dirty, then
+  // the metadata again, and only a page dirty between two reads that both
+  // lack metadata is reported (a fault attaching metadata in between shows
+  // in the second read).
   const bool writable = mmu_->any_writable(page->index);
-  checks_->DirtyHasMetadata(page->index, writable, a_ops_->metadata_state(page, writable));
+  if (CarriesData(a_ops_->metadata_state(page, writable))) return;
+  if (!PageDirty(page)) return;
+  const bool still_writable = mmu_->any_writable(page->index);
+  checks_->DirtyHasMetadata(page->index, still_writable,
+                            a_ops_->metadata_state(page, still_writable));
 }
 
 namespace {

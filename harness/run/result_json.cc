@@ -131,6 +131,26 @@ nlohmann::json ResultToJson(const RunResult& res) {
         first_s = res.races[i].first.t_ns / 1e9;
       }
     }
+    // The cause's best recorded evidence: of its races whose trace holds the
+    // window's opening (or the transition), the one with the fewest events
+    // from there to the report.
+    nlohmann::json evidence = nullptr;
+    int best = -1;
+    for (size_t i = 0; i < res.races.size(); ++i) {
+      const RaceRecord& race = res.races[i].first;
+      if (race.cause != cc.cause || rc.window == FaultWindow::kNone) continue;
+      for (int k = race.trace_len - 1; k >= 0; --k) {
+        const Event e = race.trace[k].event;
+        if (e != Event::kWindowOpen && e != Event::kWindowTransition) continue;
+        const int events = race.trace_len - k;
+        if (best < 0 || events < best) {
+          best = events;
+          evidence = {{"kind", "trace"}, {"race", i}, {"events", events},
+                      {"from", EventName(e)}};
+        }
+        break;
+      }
+    }
     causes.push_back({{"id", rc.Id()},
                       {"title", rc.Title()},
                       {"fault_path", FaultPathName(rc.path)},
@@ -143,7 +163,8 @@ nlohmann::json ResultToJson(const RunResult& res) {
                       {"count", cc.count},
                       {"symptoms", symptoms},
                       {"first_detected_s", first_s},
-                      {"first_race", first_race}});
+                      {"first_race", first_race},
+                      {"evidence", evidence}});
   }
   nlohmann::json windows = nlohmann::json::array();
   for (const CauseTracker::WindowCount& w : res.windows) {
@@ -435,6 +456,8 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
                           {"schedules", v.schedules},
                           {"deterministic", v.deterministic},
                           {"nondeterminism", v.nondeterminism},
+                          {"root_cause", RootCause::Unpack(v.cause).Id()},
+                          {"root_cause_title", RootCause::Unpack(v.cause).Title()},
                           {"replay", ScheduleReplay(r, r.scenario, v.schedule)}});
     if (dfs) {
       violations.back()["dfs_order"] = {v.dfs_subtree, v.dfs_run};
@@ -455,6 +478,8 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
                {"original_ops", m.original_ops},
                {"candidates", m.candidates},
                {"story", m.story},
+               {"root_cause", RootCause::Unpack(m.violation.cause).Id()},
+               {"root_cause_title", RootCause::Unpack(m.violation.cause).Title()},
                {"replay", ScheduleReplay(r, m.scenario, m.schedule)}};
   }
   nlohmann::json config = {{"scheme", r.config.scheme->name},
@@ -477,6 +502,28 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
     config["seed"] = r.options.seed;
     config["shard"] = nullptr;
   }
+  nlohmann::json causes = nlohmann::json::array();
+  for (const ExploreCause& c : r.causes) {
+    const RootCause rc = RootCause::Unpack(c.cause);
+    nlohmann::json symptoms = nlohmann::json::array();
+    for (int k = 0; k < kNumRaceKinds; ++k) {
+      if (!(c.symptoms >> k & 1)) continue;
+      const auto kind = static_cast<RaceKind>(k);
+      symptoms.push_back(absl::StrCat(InvariantName(RaceKindInvariant(kind)), " ", RaceKindName(kind)));
+    }
+    causes.push_back({{"id", rc.Id()},
+                      {"title", rc.Title()},
+                      {"code", c.cause},
+                      {"data_losing", c.data_losing},
+                      {"preemptions", c.preemptions},
+                      {"schedule", c.schedule},
+                      {"schedule_data_losing", c.schedule_data_losing},
+                      {"schedules", c.schedules},
+                      {"symptoms", symptoms},
+                      {"replay", ScheduleReplay(r, r.scenario, c.schedule)},
+                      {"story", c.story}});
+    if (dfs) causes.back()["dfs_order"] = {c.dfs_subtree, c.dfs_run};
+  }
   nlohmann::json j = {{"schema", kExploreSchema},
           {"config", config},
           {"bounds", bounds},
@@ -487,6 +534,7 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
           {"elapsed_s", r.elapsed_s},
           {"schedules_per_s", r.schedules_per_s()},
           {"violations", violations},
+          {"root_causes", causes},
           {"nondeterministic", r.nondeterministic},
           {"minimal", minimal},
           {"verdict", r.violations.empty() ? "clean" : "violations"}};
@@ -567,7 +615,32 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
       const nlohmann::json& order = x.at("dfs_order");
       v.dfs_subtree = order.at(0).get<uint64_t>();
       v.dfs_run = order.at(1).get<uint64_t>();
+      // Root causes came with issue 12: an older result's violations have none.
+      v.cause = 0;
       r.violations.push_back(std::move(v));
+    }
+    if (j.contains("root_causes")) {
+      for (const nlohmann::json& x : j.at("root_causes")) {
+        ExploreCause ec;
+        ec.cause = x.at("code").get<uint32_t>();
+        ec.data_losing = x.at("data_losing").get<bool>();
+        ec.preemptions = x.at("preemptions").get<int>();
+        ec.schedule = x.at("schedule").get<std::string>();
+        ec.schedule_data_losing = x.at("schedule_data_losing").get<bool>();
+        ec.schedules = x.at("schedules").get<uint64_t>();
+        for (const nlohmann::json& sym : x.at("symptoms")) {
+          const std::string name = sym.get<std::string>();
+          const size_t space = name.find(' ');
+          auto kind = RaceKindByName(space == std::string::npos ? name : name.substr(space + 1));
+          if (!kind.ok()) return bad("unknown root-cause symptom " + name);
+          ec.symptoms |= uint64_t{1} << static_cast<int>(*kind);
+        }
+        const nlohmann::json& order = x.at("dfs_order");
+        ec.dfs_subtree = order.at(0).get<uint64_t>();
+        ec.dfs_run = order.at(1).get<uint64_t>();
+        ec.story = x.at("story").get<std::vector<std::string>>();
+        r.causes.push_back(std::move(ec));
+      }
     }
     return r;
   } catch (const nlohmann::json::exception& e) {
@@ -666,6 +739,12 @@ std::string FormatExploreSummary(const ExploreResult& r) {
     if (!v.nondeterminism.empty()) {
       absl::StrAppendFormat(&out, "      uncontrolled nondeterminism in the model: %s\n", v.nondeterminism);
     }
+  }
+  absl::StrAppendFormat(&out, "  root causes: %d\n", r.causes.size());
+  for (const ExploreCause& c : r.causes) {
+    absl::StrAppendFormat(&out, "    %s%s: %d preemption%s, %d schedules; schedule %s\n",
+                          RootCause::Unpack(c.cause).Title(), c.data_losing ? " (data-losing)" : "",
+                          c.preemptions, c.preemptions == 1 ? "" : "s", c.schedules, c.schedule);
   }
   if (r.has_minimal) {
     const MinimalCounterexample& m = r.minimal;
