@@ -63,6 +63,11 @@ int StoreBackedOps::readpage(Page* page) {
   return 0;
 }
 
+void StoreBackedOps::write_bounce_copy(Page* page) {
+  const uint32_t keep = bytes_in_isize(page->index);
+  if (keep > 0) store_->Write(page->index, 0, keep, mm_->mmu().kmap(page->index));
+}
+
 bool StoreBackedOps::mkwrite_page_ok(const Page* page) const {
   return page->mapping.load(std::memory_order_acquire) == &mm_->mapping() &&
          bytes_in_isize(page->index) != 0;

@@ -46,6 +46,10 @@ class StoreBackedOps : public AddressSpaceOps {
   void Attach(MmContext* mm) override;
   int readpage(Page* page) override;
   void read_persisted(uint64_t index, uint8_t* dst) const override;
+  // The bytes inside i_size straight to the store, synchronously: a bounce
+  // page's write, with no fs metadata consumed (no request sent, no snap
+  // context dropped, no buffer cleaned).
+  void write_bounce_copy(Page* page) override;
   void truncate_store(int64_t size) override { store_->Truncate(size); }
   BackingStore& store() { return *store_; }
   // Failure injection (the enospc workload) for a filesystem whose

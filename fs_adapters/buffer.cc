@@ -228,42 +228,23 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[index];
     const uint32_t in = buffers_in_isize(index);
-    if (!pb.attached) {
-      // create_empty_buffers: every buffer dirty, block map from disk.
-      pb.attached = true;
-      pb.dirty = all_buffers();
-      pb.data = in;
-      SetPageFlag(page, PG_private);
-    }
-    // Buffers past EOF are cleaned, not written; the page's bytes past EOF
-    // are zeroed, as a page straddling i_size must be on every writepage
-    // because it may be mmapped.
-    const uint32_t dirty = pb.dirty & in;
-    const uint32_t data = pb.data & in;
-    pb.dirty = 0;
-    pb.data = 0;
-    if (const uint32_t keep = bytes_in_isize(index); keep > 0 && keep < page_size_) {
-      memset(mm_->mmu().kmap(index) + keep, 0, page_size_ - keep);
-    }
-    // get_block(create=1) for dirty buffers without a block: on ENOSPC the
-    // data is dropped, with only a mapping error to show for it.
-    for (uint32_t b = 0; b < nbuf_; ++b) {
-      if (!(dirty & (1u << b))) continue;
-      if (!(pb.mapped & (1u << b)) && !get_blocks(pb, 1u << b)) {
-        if (data & (1u << b)) dropped_.fetch_add(1, std::memory_order_relaxed);
-        continue;
+    if (!pb.attached && ext4_drops_page_without_buffers()) {
+      // 5.15 ext4_writepage / mpage_prepare_extent_to_map: "page %lu does
+      // not have buffers attached" (a warning), ClearPageDirty (already
+      // clear: clear_page_dirty_for_io), unlock, nothing written: the data
+      // is lost.  Only a dirty page that never went through ->page_mkwrite
+      // gets here (get_user_pages' set_page_dirty_lock after reclaim
+      // released the buffers of the page writeback had cleaned).
+      ext4_no_buffers_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      if (!pb.attached) {
+        // create_empty_buffers: every buffer dirty, block map from disk.
+        pb.attached = true;
+        pb.dirty = all_buffers();
+        pb.data = in;
+        SetPageFlag(page, PG_private);
       }
-      send |= 1u << b;
-    }
-    if (send) {
-      pb.in_flight = send;
-      test_set_page_writeback(page);
-      for (uint32_t b = 0; b < nbuf_; ++b) {
-        if (send & (1u << b)) {
-          memcpy(snapshot(index) + b * blocksize_, mm_->mmu().kmap(index) + b * blocksize_,
-                 blocksize_);
-        }
-      }
+      send = write_buffers(page, pb, in);
     }
   }
   if (!send) {
@@ -277,6 +258,44 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
   return 0;
 }
 
+// __block_write_full_page's walk over the buffers of a page that has them:
+// returns the buffers it sends.
+uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) {
+  const uint64_t index = page->index;
+  uint32_t send = 0;
+  // Buffers past EOF are cleaned, not written; the page's bytes past EOF
+  // are zeroed, as a page straddling i_size must be on every writepage
+  // because it may be mmapped.
+  const uint32_t dirty = pb.dirty & in;
+  const uint32_t data = pb.data & in;
+  pb.dirty = 0;
+  pb.data = 0;
+  if (const uint32_t keep = bytes_in_isize(index); keep > 0 && keep < page_size_) {
+    memset(mm_->mmu().kmap(index) + keep, 0, page_size_ - keep);
+  }
+  // get_block(create=1) for dirty buffers without a block: on ENOSPC the
+  // data is dropped, with only a mapping error to show for it.
+  for (uint32_t b = 0; b < nbuf_; ++b) {
+    if (!(dirty & (1u << b))) continue;
+    if (!(pb.mapped & (1u << b)) && !get_blocks(pb, 1u << b)) {
+      if (data & (1u << b)) dropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    send |= 1u << b;
+  }
+  if (send) {
+    pb.in_flight = send;
+    test_set_page_writeback(page);
+    for (uint32_t b = 0; b < nbuf_; ++b) {
+      if (send & (1u << b)) {
+        memcpy(snapshot(index) + b * blocksize_, mm_->mmu().kmap(index) + b * blocksize_,
+               blocksize_);
+      }
+    }
+  }
+  return send;
+}
+
 void BufferAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
@@ -287,6 +306,10 @@ void BufferAdapter::end_io(Page* page) {
     }
   }
   pb.in_flight = 0;
+}
+
+bool BufferAdapter::ext4_drops_page_without_buffers() const {
+  return options_.mkwrite == BufferMkwrite::kExt4Journal && mm_->stable_page_era();
 }
 
 // try_to_free_buffers: clean buffer heads can go (the block map stays).
@@ -372,6 +395,10 @@ MetadataState BufferAdapter::metadata_state(const Page* page, bool writable) con
   // blocks with get_block, as v2.6.30's __block_write_full_page does, so a
   // page wholly on allocated blocks loses nothing; with a hole it must
   // allocate there, which is what ->page_mkwrite exists to have done.
+  if (!pb.attached && ext4_drops_page_without_buffers()) {
+    // 5.15 ext4 writes nothing for a dirty page without buffers (writepage).
+    return MetadataState::kAbsent;
+  }
   if (!pb.attached) {
     const uint32_t want = buffers_in_isize(page->index);
     return (pb.mapped & want) == want ? MetadataState::kDirtyCapable

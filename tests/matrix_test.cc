@@ -40,6 +40,10 @@ constexpr char kNoMetadata[] =
 constexpr char kNoMetadataModern[] =
     "tmpfs-like, under 5.15: no ->page_mkwrite, so no fs metadata and no stable-page promise "
     "(do_shared_fault and wp_page_reuse wait for no writeback without it)";
+constexpr char kGupNfs[] =
+    "5.15 pin_user_pages faults the page in through ->page_mkwrite, writeback may clean it while "
+    "pinned (pins are not consulted) and NFS retires the request; set_page_dirty_lock "
+    "(__set_page_dirty_nobuffers) dirties it without one, and nfs_writepage sends nothing";
 constexpr char kMutantFact[] = "a deliberate bug, declared with the invariant it must trip";
 constexpr char kEnospc[] =
     "a failed ->page_mkwrite is VM_FAULT_SIGBUS: do_wp_page makes no pte writable, no store "
@@ -196,6 +200,7 @@ const Cell kCells[] = {
         // Truncation racing faults: the !mapping re-checks hold.
         Cell{"locked", "nfs", "truncate", "clean", false, kTruncateFact},
         Cell{"modern", "nfs", "truncate", "clean", false, kTruncateFact},
+        Cell{"modern", "nfs", "dio", "I3", true, kGupNfs},
         Cell{"legacy", "none", "truncate", "clean", false, kNoMetadata},
         Cell{"locked", "none", "truncate", "clean", false, kNoMetadata},
         // buffer.c under a journal: the fix holds for every workload.

@@ -1,5 +1,7 @@
 #include "workloads/mixed.h"
 
+#include <time.h>
+
 #include <algorithm>
 
 #include <cstring>
@@ -10,7 +12,10 @@
 
 #include "fs_adapters/backing_store.h"
 #include "harness/base/stats.h"
+#include "harness/check/root_cause.h"
 #include "harness/mm/filemap.h"
+#include "harness/mm/gup.h"
+#include "harness/sched/sched.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
 #include "harness/mm/writeback.h"
@@ -83,6 +88,68 @@ void MixedWorkload::MmapStep(int w, Rng* rng, uint64_t* seq) {
       static_cast<uint32_t>(rng->Below(ledger_->owned_slots(static_cast<uint32_t>(w)))));
   const int vma = static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas())));
   StoreOp(w, vma, page, slot, seq);
+}
+
+void MixedWorkload::GupStep(int g, Rng* rng, uint64_t* seq) {
+  const uint64_t page = rng->Below(span());
+  const uint32_t slot = ledger_->owned_slot(
+      static_cast<uint32_t>(g),
+      static_cast<uint32_t>(rng->Below(ledger_->owned_slots(static_cast<uint32_t>(g)))));
+  const int vma = static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas())));
+  GupOp(g, vma, page, slot, seq);
+}
+
+void MixedWorkload::GupOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq) {
+  GupIo io;
+  if (!GupPin(vma, page, slot, &io)) return;
+  SCHED_POINT(kGupAfterPin);
+  // The I/O's latency: the device has the page for this long (pacing, so
+  // writeback and reclaim get to the pinned page as they would while a real
+  // direct I/O is in flight; no thread waits on it).
+  if (options_.gup_io_ns > 0) {
+    timespec ts{0, static_cast<long>(options_.gup_io_ns)};
+    nanosleep(&ts, nullptr);
+  }
+  GupDeviceWrite(writer, io, seq);
+  SCHED_POINT(kGupAfterDeviceWrite);
+  GupComplete(&io);
+}
+
+bool MixedWorkload::GupPin(int vma, uint64_t page, uint32_t slot, GupIo* io) {
+  const GupResult r = get_user_pages_one(*mm_, vma, page, options_.gup_mode);
+  if (!r.page) return false;
+  io->page = r.page;
+  io->index = page;
+  io->slot = slot;
+  io->mode = options_.gup_mode;
+  // From here to set_page_dirty_lock the page is the device's: a writeback
+  // or reclaim that cleans it, or drops its fs metadata, meanwhile is the
+  // race (root_cause.h).
+  mm_->open_window(page, FaultPath::kGup, FaultWindow::kGupPinToSetPageDirtyLock);
+  return true;
+}
+
+void MixedWorkload::GupDeviceWrite(int writer, const GupIo& io, uint64_t* seq) {
+  const uint32_t off = io.slot * static_cast<uint32_t>(sizeof(uint64_t));
+  // Read-back (the device reads what the page holds, fsx-style): only this
+  // writer stores to the slot, so anything but its last stamp was lost.
+  uint64_t found;
+  mm_->mmu().device_read(io.index, off, &found, sizeof(found));
+  CountStat(Stat::kReadbacks);
+  CheckSlot(io.index, io.slot, found);
+  const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
+  mm_->mmu().device_write(io.index, off, &stamp, sizeof(stamp));
+  ledger_->expected(io.index, io.slot) = stamp;
+  seq_at_store_[io.index * ledger_->slots_per_page() + io.slot] = trunc_seq(io.index);
+  CountStat(Stat::kOps);
+}
+
+void MixedWorkload::GupComplete(GupIo* io) {
+  set_page_dirty_lock(*mm_, io->page);
+  mm_->close_window(io->index);
+  SCHED_POINT(kGupAfterSetPageDirtyLock);
+  unpin_user_page(io->page, io->mode);
+  io->page = nullptr;
 }
 
 void MixedWorkload::PwriteStep(int p, Rng* rng, uint64_t* seq) {
@@ -211,6 +278,13 @@ void MixedWorkload::AddRoles(std::vector<std::unique_ptr<Role>>* roles) {
     roles->push_back(std::make_unique<WorkloadRole>(
         RoleId{RoleKind::kPwrite, p}, false, budget, options_.pwrite_pause_ns,
         [this, p, rng, seq] { PwriteStep(p, rng.get(), seq.get()); }));
+  }
+  for (int g = 0; g < options_.gup; ++g) {
+    auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, g));
+    auto seq = std::make_shared<uint64_t>(0);
+    roles->push_back(std::make_unique<WorkloadRole>(
+        RoleId{RoleKind::kGup, g}, false, budget, 0,
+        [this, g, rng, seq] { GupStep(g, rng.get(), seq.get()); }));
   }
   for (int w = 0; w < options_.threads; ++w) {
     auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, w));

@@ -19,6 +19,15 @@
 //    store may read back as zero.  pwriters stay in the lower half, which is
 //    never truncated.
 //
+//  - with `dio` (issue 13), the workers are get_user_pages callers instead
+//    of mmap workers, as a process doing O_DIRECT reads into its shared
+//    mapping of the file: each step pins a page through the fault path
+//    with write access (->page_mkwrite runs), lets "the device" write a
+//    stamp into it through the kernel alias after an I/O latency, then
+//    set_page_dirty_lock and unpin (harness/mm/gup.h).  Writeback and
+//    reclaim run beside them; no pwriters.  The device's stamps are in the
+//    ledger like any store's.
+//
 //  - with `isize`, the file ends inside its last page: the truncator moves
 //    the end to a random offset inside that page (not page- or
 //    block-aligned) and back to the full size, and mmap workers store to
@@ -41,6 +50,7 @@
 #include "harness/base/rng.h"
 #include "harness/base/role.h"
 #include "harness/check/ledger.h"
+#include "harness/mm/gup.h"
 #include "harness/mm/mm_context.h"
 
 namespace pagerace {
@@ -65,6 +75,21 @@ struct MixedOptions {
   bool isize = false;      // `isize`: the truncator moves EOF inside the last page
   bool fsync = false;      // `fsync`: a thread running data-integrity syncs
   int64_t fsync_pause_ns = 2'000'000;
+  // `dio`: get_user_pages callers (writers 0..gup-1, in place of the mmap
+  // workers), how they take pages, and how long "the device" takes to write
+  // a pinned page (an I/O's latency: pacing, not synchronisation).
+  int gup = 0;
+  GupMode gup_mode = GupMode::kGet;
+  int64_t gup_io_ns = 200'000;
+};
+
+// One direct I/O through get_user_pages, in its three phases (a test can
+// run each on its own thread).
+struct GupIo {
+  Page* page = nullptr;  // referenced or pinned; nullptr: not taken
+  uint64_t index = 0;
+  uint32_t slot = 0;
+  GupMode mode = GupMode::kGet;
 };
 
 class MixedWorkload {
@@ -91,6 +116,21 @@ class MixedWorkload {
   // fsync(2) of the whole file: WB_SYNC_ALL writeback that waits on pages
   // under writeback, racing the faults.
   void FsyncStep();
+
+  // One get_user_pages caller's step (`dio`): a page and slot of its own,
+  // then GupOp.
+  void GupStep(int g, Rng* rng, uint64_t* seq);
+  // One direct I/O by `writer` into `page` of mapping `vma`: GupPin, the I/O
+  // latency, GupDeviceWrite, GupComplete, with schedule points between.
+  void GupOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq);
+  // get_user_pages(FOLL_WRITE) in the workload's mode; opens the root-cause
+  // window.  False when refused (FOLL_LONGTERM) or the fault failed.
+  bool GupPin(int vma, uint64_t page, uint32_t slot, GupIo* io);
+  // The device's write: read-back of the slot, then the writer's next stamp
+  // through the kernel alias (never a user pte).
+  void GupDeviceWrite(int writer, const GupIo& io, uint64_t* seq);
+  // The I/O's completion: set_page_dirty_lock, the window closed, unpin.
+  void GupComplete(GupIo* io);
 
   // One mmap-worker operation (read-back check, then a store) on a chosen
   // page and slot.  Exposed for tests.

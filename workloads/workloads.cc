@@ -21,6 +21,16 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
       {"enospc", "mixed, with 1 in 16 page_mkwrite calls failing (SIGBUS: no store may land)",
        nullptr, [](AddressSpaceOps* a) { a->InjectMkwriteFailures(kEnospcOneIn); },
        /*min_mappings=*/1, /*needs_page_mkwrite=*/true},
+      {"dio",
+       "get_user_pages callers (the --threads workers) pin pages with write access, a device writes "
+       "them, set_page_dirty_lock; writeback and reclaim beside them (issue 13)",
+       [](MixedOptions* o) {
+         o->gup = o->threads;
+         o->threads = 0;
+         o->pwriters = 0;
+         o->hot_pages = 8;
+       },
+       nullptr, /*min_mappings=*/1, /*needs_page_mkwrite=*/false},
       {"isize", "mixed, EOF moving inside the last page and back, on a full disk",
        [](MixedOptions* o) { o->isize = true; }, [](AddressSpaceOps* a) { a->FillDisk(); }},
   });

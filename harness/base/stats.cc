@@ -7,7 +7,9 @@ namespace pagerace {
 const char* StatName(Stat s) {
   static constexpr const char* kNames[] = {
       "ops", "faults", "faults_wp", "faults_nopage", "fault_retries", "mkwrite_calls",
-      "writebacks", "pwrites", "evictions", "readbacks", "refused", "writable_during_writeback"};
+      "writebacks", "pwrites", "evictions", "readbacks", "refused", "writable_during_writeback",
+      "gup_pins", "gup_longterm_refused", "pinned_skipped", "pinned_bounced", "pinned_kept"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(Stat::kNumStats));
   return kNames[static_cast<int>(s)];
 }
 

@@ -29,6 +29,11 @@ enum class Stat : int {
   kWritableDuringWriteback,  // 5.15-era faults that made a pte writable while
                              // PG_writeback was set, on a filesystem without
                              // stable writes: the store lands during the I/O
+  kGupPins,        // get_user_pages / pin_user_pages references taken
+  kGupRefused,     // FOLL_LONGTERM write pins refused (v6.5)
+  kPinnedSkipped,  // writeback passes over a pinned page (--pin-writeback=skip)
+  kPinnedBounced,  // bounce copies written of a pinned page (--pin-writeback=bounce)
+  kPinnedKept,     // reclaim kept a pinned page (--pin-writeback=v6.4)
   kNumStats
 };
 const char* StatName(Stat s);

@@ -4,7 +4,7 @@ namespace pagerace {
 
 void Checks::CleanMatchesStore(const PageState& page,
                                absl::FunctionRef<bool(char*, size_t)> matches_store) {
-  if (page.dirty || page.writable || page.writeback) return;
+  if (page.dirty || page.writable || page.writeback || page.gup_write) return;
   char detail[96];
   if (!matches_store(detail, sizeof(detail))) {
     oracle_->Report(RaceKind::kLostDirty, Invariant::kI0, page.index, true, 0, 0, detail);

@@ -41,6 +41,10 @@ struct PageState {
   bool writeback = false;        // PG_writeback
   bool writable = false;         // a user pte maps it writable
   bool in_fault_window = false;  // a fault between pte_mkwrite and set_page_dirty
+  // A get_user_pages write reference whose set_page_dirty_lock has not run:
+  // the device may be writing the page (a writable mapping the rmap does not
+  // see).  Like a writable pte, the bytes may be newer than the store.
+  bool gup_write = false;
   // Wholly at or past i_size: none of its bytes are the file's.  Only a
   // shrinking truncate that has set i_size and not yet removed the page
   // leaves such a page cached, and that truncate discards it (and whatever a
@@ -53,7 +57,8 @@ class Checks {
   Checks(Oracle* oracle, Tracer* tracer) : oracle_(oracle), tracer_(tracer) {}
 
   // I0 coherence: a page the VM considers clean (not dirty, not under
-  // writeback, writable nowhere) holds its backing store's bytes.
+  // writeback, writable nowhere, no device write under way through a
+  // get_user_pages reference) holds its backing store's bytes.
   // `matches_store` compares them (filling a detail on a mismatch); it is
   // called only for a clean page.
   void CleanMatchesStore(const PageState& page,

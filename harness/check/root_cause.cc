@@ -30,6 +30,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kTruncate: return "vmtruncate";
     case FaultPath::kWriteback: return "writeback";
     case FaultPath::kPageMkwrite: return "->page_mkwrite";
+    case FaultPath::kGup: return "get_user_pages";
     case FaultPath::kNone: break;
   }
   return "";

@@ -43,7 +43,9 @@
 namespace pagerace {
 
 // The fault path that holds a window.
-enum class FaultPath : uint8_t { kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite };
+enum class FaultPath : uint8_t {
+  kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup
+};
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
 // Windows and transitions the schemes (and mutants) declare.
@@ -66,7 +68,9 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "grew the file past a cached EOF page without write-protecting it (no "                   \
     "pagecache_isize_extended before v3.18)")                                                 \
   X(kStoreWithoutStableWait, "store_without_stable_wait",                                     \
-    "made the pte writable under writeback without the stable-page wait")
+    "made the pte writable under writeback without the stable-page wait")                     \
+  X(kGupPinToSetPageDirtyLock, "gup_pin_to_set_page_dirty_lock",                              \
+    "between get_user_pages and set_page_dirty_lock")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -161,7 +165,7 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 6;
+  static constexpr int kPaths = 7;
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

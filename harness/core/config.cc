@@ -61,6 +61,33 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
                absl::StrCat("needs an adapter with ->page_mkwrite (--fs=", c.fs->name,
                             " has none)"));
   }
+  c.gup = GupModeForEra(*c.scheme);
+  const bool era_has_pin = c.scheme->make()->stable_pages();
+  if (!raw.gup.empty()) {
+    const std::optional<GupMode> m = GupModeByName(raw.gup);
+    if (!m) return Bad("gup", raw.gup, "unknown get_user_pages mode (want get|pin|longterm)");
+    if (!WorkloadHasGup(*c.workload)) {
+      return Bad("gup", raw.gup,
+                 absl::StrCat("--workload=", c.workload->name, " runs no get_user_pages callers (want --workload=dio)"));
+    }
+    if (*m != GupMode::kGet && !era_has_pin) {
+      return Bad("gup", raw.gup,
+                 absl::StrCat("FOLL_PIN arrived in v5.6; --scheme=", c.scheme->name,
+                              " models v2.6.29/30, which has get_user_pages only (want get)"));
+    }
+    c.gup = *m;
+    c.gup_given = true;
+  }
+  if (!raw.pin_writeback.empty()) {
+    const std::optional<PinWriteback> p = PinWritebackByName(raw.pin_writeback);
+    if (!p) return Bad("pin-writeback", raw.pin_writeback, "unknown answer (want none|v6.4|skip|bounce)");
+    if (*p != PinWriteback::kNone && !era_has_pin) {
+      return Bad("pin-writeback", raw.pin_writeback,
+                 absl::StrCat("page_maybe_dma_pinned arrived in v5.6; --scheme=", c.scheme->name,
+                              " models v2.6.29/30 (want none)"));
+    }
+    c.pin_writeback = *p;
+  }
   absl::Status st;
   if (!(st = ParseInt("threads", raw.threads, 1, 64, &c.threads)).ok()) return st;
   if (!(st = ParseInt("pwriters", raw.pwriters, 0, 64, &c.pwriters)).ok()) return st;
@@ -155,6 +182,35 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   return c;
 }
 
+GupMode GupModeForEra(const SchemeEntry& scheme) {
+  return scheme.make()->stable_pages() ? GupMode::kPin : GupMode::kGet;
+}
+
+bool WorkloadHasGup(const WorkloadEntry& workload) {
+  MixedOptions o;
+  o.threads = 1;
+  if (workload.shape) workload.shape(&o);
+  return o.gup > 0;
+}
+
+std::vector<std::string> GupNotes(const RunConfig& c, uint64_t longterm_refused) {
+  std::vector<std::string> notes;
+  if (!WorkloadHasGup(*c.workload)) return notes;
+  if (c.gup == GupMode::kLongterm) {
+    notes.push_back(absl::StrCat(
+        "gup=longterm: FOLL_LONGTERM write pins on this file mapping are refused, as v6.5 does "
+        "(writable_file_mapping_allowed: --fs=", c.fs->name,
+        c.fs->make()->has_page_mkwrite() ? " needs dirty tracking" : " needs no dirty tracking, so none was",
+        "); ", longterm_refused, " refused"));
+  }
+  if (c.gup == GupMode::kGet && c.pin_writeback != PinWriteback::kNone) {
+    notes.push_back(absl::StrCat("pin-writeback=", PinWritebackName(c.pin_writeback),
+                                 " has nothing to act on with gup=get: page_maybe_dma_pinned() is false "
+                                 "for FOLL_GET references"));
+  }
+  return notes;
+}
+
 std::string FormatRegistries() {
   std::string out;
   for (const SchemeEntry& e : SchemeRegistry().entries()) {
@@ -183,6 +239,10 @@ std::string ReplayCommand(const RunConfig& c) {
     absl::StrAppend(&cmd, " --jitter-max-us=", c.jitter_max_us);
   }
   if (!c.stop_on.empty()) absl::StrAppend(&cmd, " --stop-on=", c.stop_on);
+  if (c.gup_given) absl::StrAppend(&cmd, " --gup=", GupModeName(c.gup));
+  if (c.pin_writeback != PinWriteback::kNone) {
+    absl::StrAppend(&cmd, " --pin-writeback=", PinWritebackName(c.pin_writeback));
+  }
   if (c.ops) {
     absl::StrAppend(&cmd, " --ops=", c.ops);
   } else {

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "fs_adapters/adapters.h"
 #include "harness/check/oracle.h"
+#include "harness/mm/gup.h"
 #include "harness/mm/schemes.h"
 #include "harness/sched/sched.h"
 #include "workloads/workloads.h"
@@ -22,7 +23,7 @@ namespace pagerace {
 // The flags as given (strings; empty = not given).
 struct RawFlags {
   std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
-      sched, order, pct_depth, jitter_max_us, out, trace_out, stop_on;
+      sched, order, pct_depth, jitter_max_us, out, trace_out, stop_on, gup, pin_writeback;
 };
 
 // Typed: the scheme, adapter and workload are registry entries, resolved once
@@ -43,6 +44,12 @@ struct RunConfig {
   std::vector<sched::OrderedDep> deps;
   int pct_depth = 3;  // --sched=pct: d
   int jitter_max_us = 50;  // --sched=jitter: longest delay at a point
+  // --gup (workloads with get_user_pages callers: `dio`): as given, or the
+  // scheme's era's call when not given (GupModeForEra).
+  GupMode gup = GupMode::kGet;
+  bool gup_given = false;
+  // --pin-writeback: writeback's and reclaim's answer to pinned pages.
+  PinWriteback pin_writeback = PinWriteback::kNone;
   std::string out;     // result JSON path; empty = none
   std::string trace_out;  // Chrome trace path; empty = none
   std::string binary;  // argv[0], for the replay command
@@ -56,6 +63,16 @@ struct RunConfig {
   // --replay: end the run at the first report of this kind (and invariant).
   std::optional<RaceKind> stop_kind;
 };
+
+// The get_user_pages call of a scheme's era: get_user_pages (FOLL_GET) in
+// v2.6.29/30, pin_user_pages (FOLL_PIN, since v5.6) in 5.15.
+GupMode GupModeForEra(const SchemeEntry& scheme);
+// Whether the workload runs get_user_pages callers (`dio`).
+bool WorkloadHasGup(const WorkloadEntry& workload);
+// The notes a run prints once (summary and result JSON) about its
+// get_user_pages variant: a refused FOLL_LONGTERM, a --pin-writeback that
+// FOLL_GET references cannot trigger.  Empty when none applies.
+std::vector<std::string> GupNotes(const RunConfig& config, uint64_t longterm_refused);
 
 // InvalidArgument with a message naming the flag and the problem.
 absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw);

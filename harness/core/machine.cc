@@ -12,6 +12,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const RunConfig& config
   MmOptions mo;
   mo.pages = config.pages;
   mo.mappings = config.mappings;
+  mo.pin_writeback = config.pin_writeback;
   auto mm = MmContext::Create(mo, m->scheme_.get(), m->adapter_.get());
   if (!mm.ok()) return mm.status();
   m->mm_ = *std::move(mm);
@@ -25,6 +26,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const RunConfig& config
   wo.pwriters = config.pwriters;
   wo.seed = config.seed;
   if (config.ops) wo.ops_per_writer = std::max<uint64_t>(1, config.ops / writers);
+  wo.gup_mode = config.gup;
   if (config.workload->shape) config.workload->shape(&wo);
   m->workload_ = std::make_unique<MixedWorkload>(m->mm_.get(), m->ledger_.get(), wo);
   return m;

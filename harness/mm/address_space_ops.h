@@ -109,6 +109,10 @@ class AddressSpaceOps {
   virtual void truncate_store(int64_t size) = 0;
   // Returns false to keep the page (metadata attached that must not be lost).
   virtual bool releasepage(Page* page) { return true; }
+  // --pin-writeback=bounce (a proposal, no kernel has it): writes a copy of
+  // the page's bytes inside i_size to the backing store, leaving the page,
+  // its dirty state and its fs metadata as they are.  REQUIRES: page locked.
+  virtual void write_bounce_copy(Page* page) {}
   // Whether the fs's private data (PG_private) holds a page reference, as
   // every kernel user of PG_private does (buffer heads, nfs_page, btrfs's
   // extent mapping); reclaim's is_page_cache_freeable() discounts it.  Only

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "harness/mm/gup.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
 #include "harness/base/stats.h"
@@ -128,6 +129,18 @@ bool shrink_locked_page(MmContext& mm, Page* page, ShrinkResult* r) {
     mm.check_dirty_has_metadata(page);
   }
   SCHED_POINT(kReclaimAfterTryToUnmap);
+  // d824ec2a1546 ("mm: do not reclaim private data from pinned page",
+  // v6.4; the patch read in the mm-commits/stable mail, not a v6.4 tree):
+  // once unmapped the page cannot be newly pinned, and a pinned one is
+  // activated rather than written out or stripped of its fs private data.
+  // The pin-aware writeback proposals came with this patch (it was their
+  // series' first part), so `skip` and `bounce` have it too.  5.15 has no
+  // such check for file pages (its only page_maybe_dma_pinned test in
+  // shrink_page_list is for anonymous pages).
+  if (mm.pin_writeback() != PinWriteback::kNone && page_maybe_dma_pinned(page)) {
+    CountStat(Stat::kPinnedKept);
+    return true;
+  }
   if (PageDirty(page)) {
     // v2.6.29 keeps a dirty page that was referenced, or when the caller may
     // not enter the fs or write; the model's reclaim is kswapd (__GFP_FS,

@@ -114,6 +114,9 @@ PageState MmContext::page_state(const Page* page) const {
   // read closed implies its set_page_dirty, which the dirty read sees.
   s.writable = mmu_->any_writable(page->index);
   s.in_fault_window = page->mkwrite_window.load(std::memory_order_acquire) > 0;
+  // A device write ends after its set_page_dirty (set_page_dirty_lock), as a
+  // fault's window does: read before PG_dirty for the same reason.
+  s.gup_write = page->gup_write.load(std::memory_order_acquire) > 0;
   s.dirty = PageDirty(page);
   s.writeback = PageWriteback(page);
   s.past_eof = page_past_eof(page);

@@ -19,6 +19,7 @@
 #include "harness/mm/address_space.h"
 #include "harness/mm/address_space_ops.h"
 #include "harness/mm/fault_handler.h"
+#include "harness/mm/gup.h"
 #include "harness/mm/page.h"
 #include "harness/mm/schemes.h"
 #include "harness/mm/shadow_mmu.h"
@@ -29,6 +30,8 @@ namespace pagerace {
 struct MmOptions {
   uint64_t pages = 64;
   int mappings = 2;
+  // What writeback and reclaim do with a page_maybe_dma_pinned page (gup.h).
+  PinWriteback pin_writeback = PinWriteback::kNone;
 };
 
 class MmContext : public FaultTarget {
@@ -64,6 +67,8 @@ class MmContext : public FaultTarget {
   IoQueue& io() { return *io_; }
   PagePool& pool() { return *pool_; }
   uint64_t pages() const { return options_.pages; }
+  // Writeback's and reclaim's answer to pinned pages (--pin-writeback).
+  PinWriteback pin_writeback() const { return options_.pin_writeback; }
   size_t page_size() const { return ShadowMmu::page_size(); }
 
   void trace(uint64_t index, Event e) { tracer_->Record(index, e); }

@@ -203,6 +203,7 @@ Page* PagePool::Alloc(uint64_t index, AddressSpace* mapping) {
   p->flags.store(0, std::memory_order_relaxed);
   p->lock_owner.store(0, std::memory_order_relaxed);
   p->mkwrite_window.store(0, std::memory_order_relaxed);
+  p->gup_write.store(0, std::memory_order_relaxed);
   p->mapping.store(mapping, std::memory_order_relaxed);
   p->refcount.store(1, std::memory_order_release);
   return p;

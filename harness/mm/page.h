@@ -50,6 +50,14 @@ struct Page {
   // Atomic; faults currently between making a pte writable and calling
   // set_page_dirty (I1's allowed window).
   std::atomic<int32_t> mkwrite_window{0};
+  // Atomic; write references taken by get_user_pages (gup.h) whose
+  // set_page_dirty_lock has not run yet: "the device" may be writing the
+  // page through the kernel alias.  Harness bookkeeping, no kernel field:
+  // like a writable pte, it means the page's bytes may be newer than the VM
+  // thinks (I0 is not asked of such a page).  Incremented under the pte's
+  // ptl as the reference is taken; decremented under the page lock after
+  // set_page_dirty.
+  std::atomic<int32_t> gup_write{0};
 
   bool test(uint32_t bit) const { return flags.load(std::memory_order_acquire) & bit; }
 };

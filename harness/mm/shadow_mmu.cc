@@ -106,6 +106,25 @@ ShadowMmu::~ShadowMmu() {
   if (memfd_ >= 0) close(memfd_);
 }
 
+void ShadowMmu::device_write(uint64_t index, uint32_t offset, const void* src,
+                             uint32_t len) const {
+  const off_t off = static_cast<off_t>(index * page_size_ + offset);
+  if (pwrite(memfd_, src, len, off) != static_cast<ssize_t>(len)) {
+    fprintf(stderr, "pagerace: harness bug: device write to page %llu failed\n",
+            static_cast<unsigned long long>(index));
+    abort();
+  }
+}
+
+void ShadowMmu::device_read(uint64_t index, uint32_t offset, void* dst, uint32_t len) const {
+  const off_t off = static_cast<off_t>(index * page_size_ + offset);
+  if (pread(memfd_, dst, len, off) != static_cast<ssize_t>(len)) {
+    fprintf(stderr, "pagerace: harness bug: device read of page %llu failed\n",
+            static_cast<unsigned long long>(index));
+    abort();
+  }
+}
+
 bool ShadowMmu::Lookup(const void* addr, int* vma, uint64_t* index) const {
   auto a = reinterpret_cast<uintptr_t>(addr);
   const uintptr_t len = pages_ * page_size_;

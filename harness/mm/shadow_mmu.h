@@ -71,6 +71,14 @@ class ShadowMmu {
   }
   Pte& pte(int vma, uint64_t index) const { return vmas_[vma].ptes[index]; }
 
+  // "The device" (a DMA into a page pinned by get_user_pages): reads and
+  // writes bytes of page `index` through the memfd (pread/pwrite), i.e.
+  // through the kernel alias's memory but by no CPU store of this process —
+  // no pte involved, and the data race a DMA is stays out of TSan's sight,
+  // as it is out of the CPU's.  Aborts if the OS refuses (a harness bug).
+  void device_write(uint64_t index, uint32_t offset, const void* src, uint32_t len) const;
+  void device_read(uint64_t index, uint32_t offset, void* dst, uint32_t len) const;
+
   // Decodes a faulting address; false if it is not inside a user mapping.
   bool Lookup(const void* addr, int* vma, uint64_t* index) const;
 

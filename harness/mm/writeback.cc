@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "harness/check/root_cause.h"
+#include "harness/mm/gup.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/page.h"
 #include "harness/base/stats.h"
@@ -106,6 +107,35 @@ void end_page_writeback(MmContext& mm, Page* page) {
   mm.trace(page->index, Event::kEndPageWriteback);
 }
 
+// The proposed pin-aware writeback (PinWriteback::kSkip / kBounce; Jan Kara,
+// "[LSF/MM/BPF TOPIC] Pinned pages and writeback" and the RFC series of
+// 2023-02-09, https://lore.kernel.org/all/20230209121046.25360-1-jack@suse.cz/;
+// not merged as far as we know, so this models no released kernel): a page
+// page_maybe_dma_pinned() is not cleaned, so its fs metadata is not retired
+// while the device may write it.  `bounce` also writes a copy of its bytes
+// (a stable snapshot, as a bounce page would carry) to the store, keeping
+// the page dirty with its metadata; `skip` writes nothing.  Returns whether
+// the page stays dirty.  REQUIRES: page locked.
+static bool pinned_page_stays_dirty(MmContext& mm, Page* page) {
+  const PinWriteback p = mm.pin_writeback();
+  if (p != PinWriteback::kSkip && p != PinWriteback::kBounce) return false;
+  if (!page_maybe_dma_pinned(page)) return false;
+  if (p == PinWriteback::kBounce) {
+    mm.a_ops().write_bounce_copy(page);
+    CountStat(Stat::kPinnedBounced);
+  } else {
+    CountStat(Stat::kPinnedSkipped);
+  }
+  return true;
+}
+
+// clear_page_dirty_for_io cleaned a page that is pinned after all: PG_dirty
+// and the dirty tag come back, as redirty_page_for_writepage would, but
+// without ->set_page_dirty (the fs metadata was never retired: nothing to
+// re-attach).  page_mkclean's write protection stays: the next user store
+// faults into ->page_mkwrite.  REQUIRES: page locked.
+static void redirty_pinned_page(Page* page) { __set_page_dirty_nobuffers(page); }
+
 // Models mm/page-writeback.c:write_cache_pages() as of v2.6.29; differences:
 // one file, the whole range every pass, no nr_to_write budget, the dirty-tag
 // snapshot is taken once at the start (as tag_pages_for_writeback later did).
@@ -138,7 +168,23 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
       }
       wait_on_page_writeback(page);
     }
+    // Pin-aware writeback (proposed, not merged): a pinned page is not
+    // cleaned.  Asked before clear_page_dirty_for_io, and again after it: a
+    // write pin taken meanwhile through a still-writable pte is visible once
+    // page_mkclean has write-protected every pte (a new one needs a write
+    // fault, whose ->page_mkwrite waits for the page lock held here).
+    if (pinned_page_stays_dirty(mm, page)) {
+      unlock_page(page);
+      put_page(page);
+      continue;
+    }
     if (!clear_page_dirty_for_io(mm, page)) {
+      unlock_page(page);
+      put_page(page);
+      continue;
+    }
+    if (pinned_page_stays_dirty(mm, page)) {
+      redirty_pinned_page(page);
       unlock_page(page);
       put_page(page);
       continue;

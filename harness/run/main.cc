@@ -63,6 +63,12 @@ ABSL_FLAG(std::string, replay, "",
 ABSL_FLAG(std::string, stop_on, "",
           "end the run at the first report of: race | data_losing | an invariant (I0..I7, "
           "ledger, watchdog, lockdep, fs); default: run the whole --duration/--ops");
+ABSL_FLAG(std::string, gup, "",
+          "--workload=dio: how the get_user_pages callers take pages: get | pin | longterm "
+          "(default: the scheme's era: get for legacy/locked, pin for modern)");
+ABSL_FLAG(std::string, pin_writeback, "",
+          "what writeback and reclaim do with a pinned page: none (5.15) | v6.4 (reclaim keeps it) | "
+          "skip | bounce (proposed pin-aware writeback) (default none)");
 ABSL_FLAG(std::string, out, "", "write the result JSON here");
 ABSL_FLAG(std::string, trace_out, "",
           "write the run's and its races' event timelines here (Chrome trace format)");
@@ -239,6 +245,8 @@ int SerialMain(bool explore, const char* binary) {
                              {"order", absl::GetFlag(FLAGS_order)},
                              {"replay", absl::GetFlag(FLAGS_replay)},
                              {"stop-on", absl::GetFlag(FLAGS_stop_on)},
+                             {"gup", absl::GetFlag(FLAGS_gup)},
+                             {"pin-writeback", absl::GetFlag(FLAGS_pin_writeback)},
                              {"trace-out", absl::GetFlag(FLAGS_trace_out)}}) {
     if (!value.empty()) {
       Usage(absl::StrFormat("--%s does not apply to %s (the scenario fixes the run)", name,
@@ -503,6 +511,8 @@ int main(int argc, char** argv) {
   raw.pct_depth = absl::GetFlag(FLAGS_pct_depth);
   raw.jitter_max_us = absl::GetFlag(FLAGS_jitter_max_us);
   raw.stop_on = absl::GetFlag(FLAGS_stop_on);
+  raw.gup = absl::GetFlag(FLAGS_gup);
+  raw.pin_writeback = absl::GetFlag(FLAGS_pin_writeback);
   std::optional<pagerace::ReplayTarget> replay;
   if (const std::string spec = absl::GetFlag(FLAGS_replay); !spec.empty()) {
     auto t = pagerace::LoadReplay(spec);

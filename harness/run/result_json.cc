@@ -186,6 +186,10 @@ nlohmann::json ResultToJson(const RunResult& res) {
   };
   if (c.sched == sched::Policy::kOrdered) config["order"] = c.order;
   if (!c.stop_on.empty()) config["stop_on"] = c.stop_on;
+  if (WorkloadHasGup(*c.workload)) {
+    config["gup"] = GupModeName(c.gup);
+    config["pin_writeback"] = PinWritebackName(c.pin_writeback);
+  }
   if (c.sched == sched::Policy::kJitter) config["jitter_max_us"] = c.jitter_max_us;
   if (c.sched == sched::Policy::kPct) {
     config["pct_depth"] = c.pct_depth;
@@ -212,6 +216,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
         {"page_size", sysconf(_SC_PAGESIZE)},
         {"git_commit", std::string(kGitCommit)}}},
       {"stats", stats},
+      {"notes", GupNotes(c, static_cast<uint64_t>(res.stat(Stat::kGupRefused)))},
       {"races", races},
       {"root_causes", causes},
       {"windows", windows},
@@ -367,6 +372,15 @@ std::string FormatSummary(const RunResult& res) {
                         res.stat(Stat::kWritebacks), res.stat(Stat::kPwrites),
                         res.stat(Stat::kEvictions), res.fault_p50_ns / 1e3,
                         res.fault_p99_ns / 1e3);
+  if (WorkloadHasGup(*c.workload)) {
+    absl::StrAppendFormat(&out, "  gup=%s pin-writeback=%s: %d pins, writeback skipped %d, bounced %d, reclaim kept %d\n",
+                          GupModeName(c.gup), PinWritebackName(c.pin_writeback),
+                          res.stat(Stat::kGupPins), res.stat(Stat::kPinnedSkipped),
+                          res.stat(Stat::kPinnedBounced), res.stat(Stat::kPinnedKept));
+  }
+  for (const std::string& note : GupNotes(c, static_cast<uint64_t>(res.stat(Stat::kGupRefused)))) {
+    absl::StrAppendFormat(&out, "  note: %s\n", note);
+  }
   if (c.sched == sched::Policy::kPct) {
     absl::StrAppendFormat(&out,
                           "  pct: n=%d threads, k=%d steps, d=%d (%d steps taken): strict PCT "
