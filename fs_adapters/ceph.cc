@@ -36,10 +36,23 @@ void CephAdapter::check_counters(uint64_t index) {
 // none for a newly dirty page still holding a context — v2.6.34 overwrites
 // page->private as the model replaces the context and counts the reference
 // (5.15 has BUG_ON(PagePrivate(page)) there instead).
+//
+// 5.15 (modern) adds BUG_ON(ci->i_wr_ref == 0) for a newly dirty page: the
+// caller must hold an Fw cap reference, as ceph_page_mkwrite and the write
+// path do.  set_page_dirty_lock after get_user_pages (the GUP race: a page
+// writeback cleaned while the device wrote into it) holds none: with no other
+// writer holding Fw at that moment the kernel BUGs (reported, data-losing as
+// every modeled BUG: dirty data unwritten); with one, the page is dirtied
+// into the head snap context and nothing is lost.  v2.6.34 has no such check.
 int CephAdapter::set_page_dirty(Page* page) {
   if (!__set_page_dirty_nobuffers(page)) return 0;  // already dirty: nothing attached
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
+  if (wr_ref_ == 0 && mm_->scheme().era() >= KernelEra::kV5_15) {
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+                         "BUG_ON(ci->i_wr_ref == 0) in ceph_set_page_dirty (5.15): a clean "
+                         "page dirtied without an Fw cap reference");
+  }
   ++wrbuffer_ref_;
   if (snapc_[index] == 0) ++nr_snapc_pages_;
   snapc_[index] = realm_seq_.load(std::memory_order_acquire);
@@ -122,34 +135,56 @@ void CephAdapter::finish_dirty(Page* page) {
 // `legacy` every ceph variant is a combination that never shipped (v2.6.29's
 // ->page_mkwrite took (vma, page); ceph's takes v2.6.30's (vma, vmf)): kept
 // as the model of an fs whose writeback keeps per-page context.
+void CephAdapter::get_wr_ref() {
+  FutexLock l(&i_lock_);
+  ++wr_ref_;
+}
+
+void CephAdapter::put_wr_ref() {
+  FutexLock l(&i_lock_);
+  --wr_ref_;
+}
+
+// The Fw cap reference (ceph_get_caps before the page lock,
+// ceph_put_cap_refs after) is held throughout, as in 5.15; v2.6.34's takes
+// none here (the model's count then matters to no check).
 vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
+  get_wr_ref();
   mkwrite_lock_page(vmf);
   if (!mkwrite_page_ok(page)) {
     mkwrite_unlock_page(vmf);
+    put_wr_ref();
     return kVmFaultNoPage;  // truncated, or wholly past EOF
   }
   // Injected failure: ceph_write_begin failing (-ENOSPC, -EDQUOT from the
   // cap or quota checks) turns into VM_FAULT_SIGBUS before anything is dirtied.
   if (inject_mkwrite_failure()) {
     mkwrite_unlock_page(vmf);
+    put_wr_ref();
     return kVmFaultSigbus;
   }
   update_writeable_page(page);
   finish_dirty(page);
-  return mkwrite_done(vmf, options_.mkwrite_returns_locked);
+  const vm_fault_t ret = mkwrite_done(vmf, options_.mkwrite_returns_locked);
+  put_wr_ref();
+  return ret;
 }
 
 // Models fs/ceph/addr.c:ceph_write_begin() / ceph_write_end() as of v2.6.34:
 // the pwrite path waits and flushes as mkwrite does.  snap_rwsem is held from
 // write_begin to write_end, as in v2.6.34.
+// The write path's Fw reference (ceph_write_iter's ceph_get_caps ..
+// ceph_put_cap_refs) is modeled from write_begin to write_end.
 int CephAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
+  get_wr_ref();
   update_writeable_page(page);
   return 0;
 }
 
 int CephAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   finish_dirty(page);
+  put_wr_ref();
   return 0;
 }
 

@@ -128,6 +128,12 @@ class CephAdapter : public StoreBackedOps {
   std::unique_ptr<uint64_t[]> snapc_ ABSL_GUARDED_BY(i_lock_);  // per page; 0: none
   std::unique_ptr<uint32_t[]> len_ ABSL_GUARDED_BY(i_lock_);    // per page: bytes in flight
   int64_t wrbuffer_ref_ ABSL_GUARDED_BY(i_lock_) = 0;
+  // ci->i_wr_ref: Fw cap references held by writers (ceph_page_mkwrite's and
+  // the write path's ceph_get_caps .. ceph_put_cap_refs).  5.15's
+  // ceph_set_page_dirty BUGs on a newly dirty page while it is 0.
+  int64_t wr_ref_ ABSL_GUARDED_BY(i_lock_) = 0;
+  void get_wr_ref();
+  void put_wr_ref();
   int64_t nr_snapc_pages_ ABSL_GUARDED_BY(i_lock_) = 0;
   CounterInvariant i4_ ABSL_GUARDED_BY(i_lock_);
 };

@@ -242,6 +242,45 @@ TEST(GupRaceTest, ModernNfsLosesTheDevicesData) {
   EXPECT_TRUE(r.gup_cause);
 }
 
+// ceph: 5.15's ceph_set_page_dirty BUGs on a newly dirty page when no writer
+// holds an Fw cap reference (BUG_ON(ci->i_wr_ref == 0)); set_page_dirty_lock
+// after writeback cleaned the pinned page holds none.  The v2.6.34 model
+// (`locked`) has no such check: the page gets the head snap context and is
+// written.  Pin-aware writeback leaves the page dirty, so nothing BUGs.
+TEST(GupRaceTest, ModernCephBugsOnADirtyWithoutFwReference) {
+  auto bugs = [](Kara& k) {
+    uint64_t n = 0;
+    for (const RaceGroup& g : k.mm().oracle().Groups()) {
+      if (g.first.kind == RaceKind::kKernelBug &&
+          std::string(g.first.detail).find("BUG_ON(ci->i_wr_ref == 0)") != std::string::npos) {
+        n += g.count;
+      }
+    }
+    return n;
+  };
+  {
+    Kara k("modern", "ceph", GupMode::kPin, PinWriteback::kNone);
+    Result r = Play(k, /*reclaim=*/false);
+    ASSERT_TRUE(r.pinned);
+    EXPECT_EQ(bugs(k), 1u) << Reports(k);
+    EXPECT_TRUE(r.gup_cause) << Reports(k);
+  }
+  {
+    Kara k("locked", "ceph", GupMode::kGet, PinWriteback::kNone);
+    Result r = Play(k, /*reclaim=*/false);
+    ASSERT_TRUE(r.pinned);
+    EXPECT_EQ(k.mm().oracle().total(), 0u) << Reports(k);
+    EXPECT_TRUE(r.stamp_persisted);
+  }
+  {
+    Kara k("modern", "ceph", GupMode::kPin, PinWriteback::kSkip);
+    Result r = Play(k, /*reclaim=*/false);
+    ASSERT_TRUE(r.pinned);
+    EXPECT_EQ(k.mm().oracle().total(), 0u) << Reports(k);
+    EXPECT_TRUE(r.stamp_persisted);
+  }
+}
+
 // v6.4 (d824ec2a1546): reclaim keeps a pinned page's buffers, which closes
 // the reclaim variant on buffer; writeback still cleans the pinned page, so
 // NFS (the writeback-only variant) still loses.

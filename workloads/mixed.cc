@@ -122,6 +122,7 @@ bool MixedWorkload::GupPin(int vma, uint64_t page, uint32_t slot, GupIo* io) {
   io->index = page;
   io->slot = slot;
   io->mode = options_.gup_mode;
+  mm_->trace(page, Event::kGupTake);
   // From here to set_page_dirty_lock the page is the device's: a writeback
   // or reclaim that cleans it, or drops its fs metadata, meanwhile is the
   // race (root_cause.h).
@@ -139,6 +140,7 @@ void MixedWorkload::GupDeviceWrite(int writer, const GupIo& io, uint64_t* seq) {
   CheckSlot(io.index, io.slot, found);
   const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
   mm_->mmu().device_write(io.index, off, &stamp, sizeof(stamp));
+  mm_->trace(io.index, Event::kDeviceWrite);
   ledger_->expected(io.index, io.slot) = stamp;
   seq_at_store_[io.index * ledger_->slots_per_page() + io.slot] = trunc_seq(io.index);
   CountStat(Stat::kOps);
@@ -149,6 +151,7 @@ void MixedWorkload::GupComplete(GupIo* io) {
   mm_->close_window(io->index);
   SCHED_POINT(kGupAfterSetPageDirtyLock);
   unpin_user_page(io->page, io->mode);
+  mm_->trace(io->index, Event::kGupRelease);
   io->page = nullptr;
 }
 

@@ -97,6 +97,18 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
     case ScenarioOp::kEnospc:
       mm.a_ops().InjectMkwriteFailures(op.one_in);
       break;
+    case ScenarioOp::kDio: {
+      // MixedWorkload::GupOp without the I/O latency's pacing: the
+      // schedule decides what runs while the device holds the page.
+      GupIo io;
+      CountStat(Stat::kOps);
+      if (!m.workload().GupPin(op.vma, op.page, slot, &io)) break;
+      SCHED_POINT(kGupAfterPin);
+      m.workload().GupDeviceWrite(writer, io, seq);
+      SCHED_POINT(kGupAfterDeviceWrite);
+      m.workload().GupComplete(&io);
+      break;
+    }
   }
 }
 
@@ -328,7 +340,9 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
   RunConfig c = base;
   c.pages = scenario.pages;
   c.mappings = scenario.mappings;
-  c.threads = std::max(1, scenario.mmap_threads());  // setup stores as mmap0
+  // Ledger writers: the mmap threads (the setup stores as mmap0), then the
+  // gup threads, then the pwriters.
+  c.threads = std::max(1, scenario.mmap_threads()) + scenario.gup_threads();
   c.pwriters = scenario.pwrite_threads();
   const WorkloadEntry* w = WorkloadRegistry().Find(scenario.workload);
   if (!w) {
@@ -402,6 +416,7 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
     }
     int writer = 0;
     if (t.role.kind == RoleKind::kMmap) writer = t.role.index;
+    if (t.role.kind == RoleKind::kGup) writer = std::max(1, scenario.mmap_threads()) + t.role.index;
     if (t.role.kind == RoleKind::kPwrite) writer = mmaps + t.role.index;
     roles.push_back(std::make_unique<ScenarioRole>(
         &m, &t, writer, &writers.seq[static_cast<size_t>(writer)], &op_hook));

@@ -127,6 +127,8 @@ absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec)
   const nlohmann::json& c = doc["config"];
   t.scheme = Str(c, "scheme");
   t.fs = Str(c, "fs");
+  t.gup = Str(c, "gup");
+  t.pin_writeback = Str(c, "pin_writeback");
   const std::string name = Str(c, "scenario");
   auto scenario = ParseScenario(Str(c, "scenario_text"), name);
   if (!scenario.ok()) {

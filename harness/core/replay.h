@@ -59,6 +59,9 @@ struct ScheduleReplayTarget {
   std::string file;
   int index = 0;           // into the file's violations
   std::string scheme, fs;  // as recorded
+  // --gup and --pin-writeback as recorded ("" when not given: the era's
+  // get_user_pages mode, writeback as the kernel has it)
+  std::string gup, pin_writeback;
   Scenario scenario;       // parsed from the recorded scenario_text
   std::string schedule;
   RaceKind kind{};

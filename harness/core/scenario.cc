@@ -69,6 +69,15 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
       return LineError(line, absl::StrCat("bad mapping '", w[2], "'"));
     }
     op.vma = static_cast<int>(vma);
+  } else if (verb == "dio") {
+    op.kind = ScenarioOp::kDio;
+    if (!(s = allowed(who == RoleKind::kGup)).ok()) return s;
+    if (!(s = args(1, 2)).ok() || !(s = page_arg()).ok()) return s;
+    uint64_t vma = 0;
+    if (w.size() == 3 && !ParseNumber(w[2], &vma)) {
+      return LineError(line, absl::StrCat("bad mapping '", w[2], "'"));
+    }
+    op.vma = static_cast<int>(vma);
   } else if (verb == "pwrite") {
     op.kind = ScenarioOp::kPwrite;
     if (!(s = allowed(setup || who == RoleKind::kPwrite)).ok()) return s;
@@ -115,7 +124,7 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
   } else {
     return LineError(line, absl::StrCat("unknown op '", verb,
                                         "' (store, write, load, pwrite, pass, sync, reclaim, snapshot, "
-                                        "writeback, truncate, enospc)"));
+                                        "writeback, truncate, enospc, dio)"));
   }
   return op;
 }
@@ -208,6 +217,18 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: load 1 0\n"
      "mmap0: store 1 0\n"
      "pwrite0: pwrite 1\n"},
+    {"dio",
+     "the get_user_pages race (Jan Kara, linux-mm, 2018; issue 13): gup0 pins page 0 for a "
+     "direct read (its ->page_mkwrite attaches the fs metadata), writeback cleans the page "
+     "and reclaim may release its buffers while the device writes into it, then "
+     "set_page_dirty_lock dirties it again with no ->page_mkwrite: buffer (5.15 ext4) and "
+     "nfs lose the device's data, 5.15 ceph BUGs (pin-aware writeback closes it)",
+     "pages 2\n"
+     "mappings 1\n"
+     "workload dio\n"
+     "gup0: dio 0 0\n"
+     "writeback: pass\n"
+     "reclaim: reclaim 0\n"},
 };
 
 }  // namespace
@@ -216,6 +237,14 @@ int Scenario::mmap_threads() const {
   int n = 0;
   for (const ScenarioThread& t : threads) {
     if (t.role.kind == RoleKind::kMmap) n = std::max(n, t.role.index + 1);
+  }
+  return n;
+}
+
+int Scenario::gup_threads() const {
+  int n = 0;
+  for (const ScenarioThread& t : threads) {
+    if (t.role.kind == RoleKind::kGup) n = std::max(n, t.role.index + 1);
   }
   return n;
 }
@@ -296,7 +325,8 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
   // Every page and mapping an op names must exist.
   auto check = [&](const ScenarioOp& op) -> absl::Status {
     const bool paged = op.kind == ScenarioOp::kStore || op.kind == ScenarioOp::kWrite || op.kind == ScenarioOp::kLoad ||
-                       op.kind == ScenarioOp::kPwrite || op.kind == ScenarioOp::kReclaim;
+                       op.kind == ScenarioOp::kPwrite || op.kind == ScenarioOp::kReclaim ||
+                       op.kind == ScenarioOp::kDio;
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
@@ -371,6 +401,8 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
                        : absl::StrCat("truncate ", op.page);
     case ScenarioOp::kEnospc:
       return absl::StrCat("enospc ", op.one_in);
+    case ScenarioOp::kDio:
+      return absl::StrCat("dio ", op.page, " ", op.vma);
   }
   return "?";
 }

@@ -48,13 +48,21 @@
 //                 room for max(1, pages/max(N,2)) pages in all).  Use it with
 //                 `workload enospc`, which refuses adapters without
 //                 ->page_mkwrite (`workload isize` fills a buffer disk)
+//   dio P [M]     gup threads: one direct I/O into page P through mapping M
+//                 (default 0), as the dio workload's (workloads/mixed.h):
+//                 get_user_pages with write access in the run's --gup mode
+//                 (the fault path and ->page_mkwrite as a store's), the
+//                 device's stamp written through the kernel alias,
+//                 set_page_dirty_lock and the unpin, with a schedule point
+//                 after the pin and after the device's write
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
 // Built-in scenarios (BuiltinScenarios(); each summary names the window it
 // targets): seed, seed_dirty, seed_fault (the seed's windows); truncate
 // (I5), isize (EOF inside the last page), enospc (I6), reuse (I1 without
-// ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4).
+// ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4),
+// dio (the get_user_pages race, issue 13).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
@@ -73,10 +81,10 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc
+    kEnospc, kDio
   };
   Kind kind = kPass;
-  uint64_t page = 0;    // store/write/load/pwrite/reclaim: the page; truncate: whole pages
+  uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages
   int vma = 0;
   uint32_t offset = 0;  // store/write/load: byte in the page; truncate: bytes past `page` pages
   uint32_t one_in = 0;  // enospc
@@ -98,6 +106,7 @@ struct Scenario {
 
   int mmap_threads() const;     // 1 + the highest mmap index (0: none)
   int pwrite_threads() const;   // 1 + the highest pwrite index
+  int gup_threads() const;      // 1 + the highest gup index
 };
 
 // Parses the text form.  InvalidArgument naming the line on bad input.

@@ -31,6 +31,12 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return absl::StrCat("[enters the window ", FaultWindowText(window), "]");
     case Event::kWindowTransition:
       return absl::StrCat("[", FaultWindowText(window), "]");
+    case Event::kGupTake:
+      return "get_user_pages takes the page (FOLL_WRITE)";
+    case Event::kDeviceWrite:
+      return "the device writes into the page (DMA, no pte)";
+    case Event::kGupRelease:
+      return "the page's reference (pin) is dropped";
     case Event::kFaultWriteWp:
       return absl::StrCat("write fault on a read-only pte: ", v.do_wp_page);
     case Event::kFaultWriteNopage:

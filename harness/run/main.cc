@@ -245,8 +245,6 @@ int SerialMain(bool explore, const char* binary) {
                              {"order", absl::GetFlag(FLAGS_order)},
                              {"replay", absl::GetFlag(FLAGS_replay)},
                              {"stop-on", absl::GetFlag(FLAGS_stop_on)},
-                             {"gup", absl::GetFlag(FLAGS_gup)},
-                             {"pin-writeback", absl::GetFlag(FLAGS_pin_writeback)},
                              {"trace-out", absl::GetFlag(FLAGS_trace_out)}}) {
     if (!value.empty()) {
       Usage(absl::StrFormat("--%s does not apply to %s (the scenario fixes the run)", name,
@@ -268,15 +266,20 @@ int SerialMain(bool explore, const char* binary) {
   } else if (!absl::GetFlag(FLAGS_merge).empty()) {
     return MergeMain();
   }
-  pagerace::RawFlags raw;
-  raw.scheme = absl::GetFlag(FLAGS_scheme);
-  raw.fs = absl::GetFlag(FLAGS_fs);
-  auto config = pagerace::ParseConfig(raw);
-  if (!config.ok()) Usage(std::string(config.status().message()));
-  config->binary = binary;
   const std::string spec = absl::GetFlag(FLAGS_scenario).empty() ? "seed" : absl::GetFlag(FLAGS_scenario);
   auto scenario = pagerace::LoadScenario(spec);
   if (!scenario.ok()) Usage(std::string(scenario.status().message()));
+  pagerace::RawFlags raw;
+  raw.scheme = absl::GetFlag(FLAGS_scheme);
+  raw.fs = absl::GetFlag(FLAGS_fs);
+  // get_user_pages' mode and the pin-aware writeback answer apply to a
+  // scenario with gup threads (its workload, dio, is checked for them).
+  raw.workload = scenario->workload;
+  raw.gup = absl::GetFlag(FLAGS_gup);
+  raw.pin_writeback = absl::GetFlag(FLAGS_pin_writeback);
+  auto config = pagerace::ParseConfig(raw);
+  if (!config.ok()) Usage(std::string(config.status().message()));
+  config->binary = binary;
   if (auto c = pagerace::ScenarioConfig(*config, *scenario); !c.ok()) {
     Usage(std::string(c.status().message()));
   }
@@ -410,13 +413,17 @@ int ScheduleReplayMain(const std::string& spec, const char* binary) {
     if (!value.empty()) {
       Usage(absl::StrFormat(
           "--%s does not apply to the replay of an explore result (its scenario and schedule "
-          "fix the run; --scheme and --fs may change)",
+          "fix the run; --scheme, --fs, --gup and --pin-writeback may change)",
           name));
     }
   }
   pagerace::RawFlags raw;
   raw.scheme = absl::GetFlag(FLAGS_scheme).empty() ? t->scheme : absl::GetFlag(FLAGS_scheme);
   raw.fs = absl::GetFlag(FLAGS_fs).empty() ? t->fs : absl::GetFlag(FLAGS_fs);
+  raw.workload = t->scenario.workload;
+  raw.gup = absl::GetFlag(FLAGS_gup).empty() ? t->gup : absl::GetFlag(FLAGS_gup);
+  raw.pin_writeback =
+      absl::GetFlag(FLAGS_pin_writeback).empty() ? t->pin_writeback : absl::GetFlag(FLAGS_pin_writeback);
   auto config = pagerace::ParseConfig(raw);
   if (!config.ok()) Usage(std::string(config.status().message()));
   config->binary = binary;

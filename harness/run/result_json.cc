@@ -445,10 +445,20 @@ std::string ScenarioSpec(const Scenario& s) {
   return absl::StrCat("'text:", absl::StrReplaceAll(text, {{"\n", "|"}}), "'");
 }
 
+// --gup and --pin-writeback as given (ConfigCommand's words).
+std::string GupFlags(const RunConfig& c) {
+  std::string out;
+  if (c.gup_given) absl::StrAppend(&out, " --gup=", GupModeName(c.gup));
+  if (c.pin_writeback != PinWriteback::kNone) {
+    absl::StrAppend(&out, " --pin-writeback=", PinWritebackName(c.pin_writeback));
+  }
+  return out;
+}
+
 std::string ScheduleReplay(const ExploreResult& r, const Scenario& s, const std::string& schedule) {
-  return absl::StrFormat("%s --scheme=%s --fs=%s --scenario=%s --schedule=%s",
+  return absl::StrFormat("%s --scheme=%s --fs=%s%s --scenario=%s --schedule=%s",
                          r.config.binary.empty() ? "pagerace" : r.config.binary, r.config.scheme->name,
-                         r.config.fs->name, ScenarioSpec(s), schedule);
+                         r.config.fs->name, GupFlags(r.config), ScenarioSpec(s), schedule);
 }
 
 nlohmann::json ExploreToJson(const ExploreResult& r) {
@@ -503,6 +513,10 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
                             {"strategy", ExploreStrategyName(r.options.strategy)},
                             {"max_preemptions", r.options.max_preemptions},
                             {"max_schedules", r.options.max_schedules}};
+  if (r.config.gup_given) config["gup"] = GupModeName(r.config.gup);
+  if (r.config.pin_writeback != PinWriteback::kNone) {
+    config["pin_writeback"] = PinWritebackName(r.config.pin_writeback);
+  }
   if (dfs) {
     config["seed"] = nullptr;
     config["shard"] = r.options.shard_count > 1 && r.options.shard_index > 0
@@ -585,6 +599,17 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
     if (!scheme || !fs) return bad("unknown scheme or fs");
     r.config.scheme = scheme;
     r.config.fs = fs;
+    if (c.contains("gup")) {
+      const std::optional<GupMode> g = GupModeByName(c.at("gup").get<std::string>());
+      if (!g) return bad("gup");
+      r.config.gup = *g;
+      r.config.gup_given = true;
+    }
+    if (c.contains("pin_writeback")) {
+      const std::optional<PinWriteback> p = PinWritebackByName(c.at("pin_writeback").get<std::string>());
+      if (!p) return bad("pin_writeback");
+      r.config.pin_writeback = *p;
+    }
     auto scenario = ParseScenario(c.at("scenario_text").get<std::string>(),
                                   c.at("scenario").get<std::string>());
     if (!scenario.ok()) return bad(std::string(scenario.status().message()));
@@ -683,8 +708,14 @@ std::string FormatExploreSummary(const ExploreResult& r) {
     how = absl::StrFormat("strategy=%s seed=%d schedules=%d", ExploreStrategyName(r.options.strategy),
                           r.options.seed, r.options.max_schedules);
   }
-  std::string out = absl::StrFormat("pagerace explore: scheme=%s fs=%s scenario=%s %s\n",
-                                    r.config.scheme->name, r.config.fs->name, r.scenario.name, how);
+  const std::string gup =
+      r.scenario.gup_threads() > 0
+          ? absl::StrCat(" gup=", GupModeName(r.config.gup), " pin-writeback=",
+                         PinWritebackName(r.config.pin_writeback))
+          : "";
+  std::string out = absl::StrFormat("pagerace explore: scheme=%s fs=%s%s scenario=%s %s\n",
+                                    r.config.scheme->name, r.config.fs->name, gup, r.scenario.name,
+                                    how);
   std::string histogram;  // random, pct: preemptions:schedules
   for (const ExploreBound& b : r.bounds) {
     if (dfs) {
