@@ -267,6 +267,9 @@ expect_usage_error "scenario" explore --scenario=nope
 expect_usage_error "--strategy" explore --strategy=bogus
 expect_usage_error "--shard" explore --shard=0/3
 expect_usage_error "--shard" explore --shard=4/3
+expect_usage_error "no gup threads" explore --scenario=seed --gup=pin
+expect_usage_error "--pin-writeback" explore --scheme=modern --fs=nfs --scenario=dio --pin-writeback=sometimes
+expect_usage_error "FOLL_PIN" explore --scheme=locked --fs=nfs --scenario=dio --gup=pin
 expect_usage_error "--shard" explore --shard=x
 expect_usage_error "--shard" explore --strategy=random --shard=1/2
 expect_usage_error "--preemptions" explore --strategy=pct --preemptions=1

@@ -277,6 +277,13 @@ int SerialMain(bool explore, const char* binary) {
   raw.workload = scenario->workload;
   raw.gup = absl::GetFlag(FLAGS_gup);
   raw.pin_writeback = absl::GetFlag(FLAGS_pin_writeback);
+  for (auto [name, value] : {std::pair{"gup", raw.gup}, {"pin-writeback", raw.pin_writeback}}) {
+    if (!value.empty() && scenario->gup_threads() == 0) {
+      Usage(absl::StrFormat("--%s=%s: scenario %s has no gup threads (want --scenario=dio, or gupN: "
+                            "dio ops)",
+                            name, value, scenario->name));
+    }
+  }
   auto config = pagerace::ParseConfig(raw);
   if (!config.ok()) Usage(std::string(config.status().message()));
   config->binary = binary;
