@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "harness/check/root_cause.h"
 #include "harness/core/explore.h"
@@ -159,16 +158,9 @@ TEST(ExploreTest, LegacyNfsSeedHasOneRootCauseWithItsStory) {
   EXPECT_EQ(c.preemptions, 1);
   EXPECT_EQ(c.schedules, r->violating_schedules);
   for (const ExploreViolation& v : r->violations) EXPECT_EQ(v.cause, c.cause) << v.schedule;
-  const std::string story = absl::StrJoin(c.story, "\n");
-  const size_t open = story.find("[window opens: between ->page_mkwrite and set_page_dirty]");
-  const size_t entered = story.find("writeback: clear_page_dirty_for_io → [enters the window");
-  const size_t closed = story.find("[window closes]");
-  ASSERT_NE(open, std::string::npos) << story;
-  ASSERT_NE(entered, std::string::npos) << story;
-  ASSERT_NE(closed, std::string::npos) << story;
-  EXPECT_LT(open, entered) << story;
-  EXPECT_LT(entered, closed) << story;
-  EXPECT_NE(story.find("(data-losing)"), std::string::npos) << story;
+  EXPECT_TRUE(StoryHasInOrder(c.story, {"[window opens: between ->page_mkwrite and set_page_dirty]",
+                                         "writeback: clear_page_dirty_for_io → [enters the window",
+                                         "[window closes]", "(data-losing)"}));
   // Written out and read back (--merge reads shards so).
   auto back = ExploreFromJson(ExploreToJson(*r));
   ASSERT_TRUE(back.ok()) << back.status();

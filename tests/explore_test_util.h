@@ -3,9 +3,13 @@
 #ifndef PAGERACE_TESTS_EXPLORE_TEST_UTIL_H_
 #define PAGERACE_TESTS_EXPLORE_TEST_UTIL_H_
 
+#include <initializer_list>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
 #include "harness/core/explore.h"
 
 namespace pagerace {
@@ -25,6 +29,25 @@ inline std::string Describe(const ExploreResult& r) {
            std::to_string(v.preemptions) + " schedule=" + v.schedule + " " + v.detail;
   }
   return out;
+}
+
+// Whether `story` (a run's numbered steps) holds each of `phrases`, in that
+// order; the failure names the first missing or misplaced one.
+inline ::testing::AssertionResult StoryHasInOrder(const std::vector<std::string>& story,
+                                                  std::initializer_list<const char*> phrases) {
+  const std::string text = absl::StrJoin(story, "\n");
+  size_t from = 0;
+  for (const char* phrase : phrases) {
+    const size_t at = text.find(phrase, from);
+    if (at == std::string::npos) {
+      return ::testing::AssertionFailure()
+             << "'" << phrase << "' missing"
+             << (text.find(phrase) == std::string::npos ? "" : " after the phrases before it")
+             << " in:\n" << text;
+    }
+    from = at + 1;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace pagerace
