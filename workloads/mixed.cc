@@ -99,14 +99,15 @@ void MixedWorkload::GupStep(int g, Rng* rng, uint64_t* seq) {
   GupOp(g, vma, page, slot, seq);
 }
 
-void MixedWorkload::GupOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq) {
+void MixedWorkload::GupOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq,
+                          bool paced) {
   GupIo io;
   if (!GupPin(vma, page, slot, &io)) return;
   SCHED_POINT(kGupAfterPin);
   // The I/O's latency: the device has the page for this long (pacing, so
   // writeback and reclaim get to the pinned page as they would while a real
   // direct I/O is in flight; no thread waits on it).
-  if (options_.gup_io_ns > 0) {
+  if (paced && options_.gup_io_ns > 0) {
     timespec ts{0, static_cast<long>(options_.gup_io_ns)};
     nanosleep(&ts, nullptr);
   }

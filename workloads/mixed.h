@@ -121,8 +121,11 @@ class MixedWorkload {
   // then GupOp.
   void GupStep(int g, Rng* rng, uint64_t* seq);
   // One direct I/O by `writer` into `page` of mapping `vma`: GupPin, the I/O
-  // latency, GupDeviceWrite, GupComplete, with schedule points between.
-  void GupOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq);
+  // latency (unless !paced: a scenario's schedule decides what runs while
+  // the device holds the page), GupDeviceWrite, GupComplete, with schedule
+  // points between.
+  void GupOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq,
+             bool paced = true);
   // get_user_pages(FOLL_WRITE) in the workload's mode; opens the root-cause
   // window.  False when refused (FOLL_LONGTERM) or the fault failed.
   bool GupPin(int vma, uint64_t page, uint32_t slot, GupIo* io);

@@ -97,18 +97,9 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
     case ScenarioOp::kEnospc:
       mm.a_ops().InjectMkwriteFailures(op.one_in);
       break;
-    case ScenarioOp::kDio: {
-      // MixedWorkload::GupOp without the I/O latency's pacing: the
-      // schedule decides what runs while the device holds the page.
-      GupIo io;
-      CountStat(Stat::kOps);
-      if (!m.workload().GupPin(op.vma, op.page, slot, &io)) break;
-      SCHED_POINT(kGupAfterPin);
-      m.workload().GupDeviceWrite(writer, io, seq);
-      SCHED_POINT(kGupAfterDeviceWrite);
-      m.workload().GupComplete(&io);
+    case ScenarioOp::kDio:
+      m.workload().GupOp(writer, op.vma, op.page, slot, seq, /*paced=*/false);
       break;
-    }
   }
 }
 
