@@ -259,7 +259,7 @@ int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
     }
   }
   if (bug) {
-    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, 0, 0,
                          "BUG_ON(ret) in cow_file_range (v2.6.30): no extent for delalloc the "
                          "writepage fixup set without a reservation");
   }

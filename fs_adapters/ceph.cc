@@ -49,7 +49,7 @@ int CephAdapter::set_page_dirty(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
   if (wr_ref_ == 0 && mm_->scheme().era() >= KernelEra::kV5_15) {
-    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, 0, 0,
                          "BUG_ON(ci->i_wr_ref == 0) in ceph_set_page_dirty (5.15): a clean "
                          "page dirtied without an Fw cap reference");
   }
@@ -123,7 +123,7 @@ void CephAdapter::finish_dirty(Page* page) {
     char detail[96];
     snprintf(detail, sizeof(detail), "dirtied in snap context %llu while holding %llu",
              static_cast<unsigned long long>(head), static_cast<unsigned long long>(held));
-    mm_->oracle().Report(RaceKind::kSnapcOrder, Invariant::kFs, page->index, false, 0, 0,
+    mm_->oracle().Report(RaceKind::kSnapcOrder, Invariant::kFs, page->index, 0, 0,
                          detail);
   }
   snap_rwsem_.Unlock();
@@ -254,7 +254,7 @@ int CephAdapter::writepage(Page* page, WritebackControl& wbc) {
   }
   if (!has_snapc) {
     mm_->trace(index, Event::kWritepageNoMetadata);
-    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, 0, 0,
                          "NULL snap context dereferenced in ceph_writepages_start (v2.6.34: "
                          "pgsnapc->seq of a dirty page without page->private)");
     unlock_page(page);

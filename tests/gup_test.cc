@@ -19,9 +19,10 @@
 //   7. writeback: 5.15 ext4 finds no buffers, warns and drops the dirty bit;
 //      NFS has no request and sends nothing.  The stamp is lost.
 //
-// How the loss is detected: I3 (data-losing: ->writepage entered on a dirty
-// page without metadata whose bytes the store lacks), then after the final
-// sync the data ledger (the device's stamp is not on the store).  The root
+// How the loss is detected: I3 (->writepage entered on a dirty page without
+// metadata whose bytes the store lacks; not data-losing by itself), then
+// after the final sync the data ledger (the device's stamp is not on the
+// store: data-losing).  The root
 // cause names the GUP window and writeback as its intruder.
 #include <condition_variable>
 #include <functional>
@@ -30,6 +31,7 @@
 #include <thread>
 
 #include "fs_adapters/buffer.h"
+#include "harness/check/invariants.h"
 #include "harness/check/root_cause.h"
 #include "harness/core/config.h"
 #include "harness/core/machine.h"
@@ -119,7 +121,7 @@ struct Result {
   bool pinned = false;        // step 2 took the page
   bool refused = false;       // FOLL_LONGTERM refused
   bool buffers_released = false;
-  uint64_t i3_losing = 0;
+  uint64_t i3_unsent = 0;
   int ledger_lost = 0;
   bool stamp_persisted = false;
   bool gup_cause = false;  // a report's root cause is the GUP window, entered by writeback
@@ -151,8 +153,9 @@ Result Play(Kara& k, bool reclaim) {
     });
   }
   for (const RaceGroup& g : k.mm().oracle().Groups()) {
-    if (g.first.kind == RaceKind::kWritepageWithoutMetadata && g.first.data_losing) {
-      r.i3_losing += g.count;
+    if (g.first.kind == RaceKind::kWritepageWithoutMetadata &&
+        std::string(g.first.detail) == kI3Unsent) {
+      r.i3_unsent += g.count;
     }
   }
   r.ledger_lost = static_cast<int>(k.mm().oracle().count(RaceKind::kLostWrite));
@@ -183,7 +186,7 @@ TEST(GupRaceTest, ModernBufferLosesTheDevicesData) {
     SCOPED_TRACE(GupModeName(mode));
     ASSERT_TRUE(r.pinned);
     EXPECT_TRUE(r.buffers_released) << "reclaim must release the clean page's buffers";
-    EXPECT_GE(r.i3_losing, 1u) << Reports(k);
+    EXPECT_GE(r.i3_unsent, 1u) << Reports(k);
     EXPECT_GE(r.ledger_lost, 1);
     EXPECT_FALSE(r.stamp_persisted);
     EXPECT_TRUE(r.gup_cause) << Reports(k);
@@ -216,7 +219,7 @@ TEST(GupRaceTest, OlderErasLoseOnNfsNotOnBlockWriteFullPage) {
       Result r = Play(k, /*reclaim=*/true);
       ASSERT_TRUE(r.pinned);
       EXPECT_TRUE(r.buffers_released);
-      EXPECT_EQ(r.i3_losing, 0u) << Reports(k);
+      EXPECT_EQ(r.i3_unsent, 0u) << Reports(k);
       EXPECT_EQ(r.ledger_lost, 0);
       EXPECT_TRUE(r.stamp_persisted);
     }
@@ -224,7 +227,7 @@ TEST(GupRaceTest, OlderErasLoseOnNfsNotOnBlockWriteFullPage) {
       Kara k(scheme, "nfs", GupMode::kGet, PinWriteback::kNone);
       Result r = Play(k, /*reclaim=*/false);
       ASSERT_TRUE(r.pinned);
-      EXPECT_GE(r.i3_losing, 1u) << Reports(k);
+      EXPECT_GE(r.i3_unsent, 1u) << Reports(k);
       EXPECT_GE(r.ledger_lost, 1);
       EXPECT_FALSE(r.stamp_persisted);
       EXPECT_TRUE(r.gup_cause) << Reports(k);
@@ -236,7 +239,7 @@ TEST(GupRaceTest, ModernNfsLosesTheDevicesData) {
   Kara k("modern", "nfs", GupMode::kPin, PinWriteback::kNone);
   Result r = Play(k, /*reclaim=*/false);
   ASSERT_TRUE(r.pinned);
-  EXPECT_GE(r.i3_losing, 1u) << Reports(k);
+  EXPECT_GE(r.i3_unsent, 1u) << Reports(k);
   EXPECT_GE(r.ledger_lost, 1);
   EXPECT_FALSE(r.stamp_persisted);
   EXPECT_TRUE(r.gup_cause);
@@ -297,7 +300,7 @@ TEST(GupRaceTest, V64ClosesTheReclaimVariantOnly) {
     Kara k("modern", "nfs", GupMode::kPin, PinWriteback::kV6_4);
     Result r = Play(k, /*reclaim=*/false);
     ASSERT_TRUE(r.pinned);
-    EXPECT_GE(r.i3_losing, 1u) << Reports(k);
+    EXPECT_GE(r.i3_unsent, 1u) << Reports(k);
     EXPECT_FALSE(r.stamp_persisted);
   }
   {
@@ -305,7 +308,7 @@ TEST(GupRaceTest, V64ClosesTheReclaimVariantOnly) {
     Kara k("modern", "buffer", GupMode::kGet, PinWriteback::kV6_4);
     Result r = Play(k, /*reclaim=*/true);
     EXPECT_TRUE(r.buffers_released);
-    EXPECT_GE(r.i3_losing, 1u) << Reports(k);
+    EXPECT_GE(r.i3_unsent, 1u) << Reports(k);
   }
 }
 
@@ -325,7 +328,7 @@ TEST(GupRaceTest, PinAwareWritebackClosesBothVariants) {
     }
     Kara k("modern", "nfs", GupMode::kGet, pw);
     Result r = Play(k, /*reclaim=*/false);
-    EXPECT_GE(r.i3_losing, 1u) << PinWritebackName(pw) << " cannot see a FOLL_GET reference";
+    EXPECT_GE(r.i3_unsent, 1u) << PinWritebackName(pw) << " cannot see a FOLL_GET reference";
   }
 }
 

@@ -88,9 +88,9 @@ TEST(RaceSignatureTest, OracleGroupsBySignature) {
     for (Event e : kLegacyWindow) tracer.Record(page, e);
   }
   tracer.Record(5, Event::kPteMkwrite);
-  oracle.Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, 1, true);
-  oracle.Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, 2, true);
-  oracle.Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, 5, true);
+  oracle.Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, 1);
+  oracle.Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, 2);
+  oracle.Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, 5);
   auto groups = oracle.Groups();
   ASSERT_EQ(groups.size(), 2u);
   EXPECT_EQ(groups[0].count, 2u);

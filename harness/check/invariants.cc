@@ -7,50 +7,51 @@ void Checks::CleanMatchesStore(const PageState& page,
   if (page.dirty || page.writable || page.writeback || page.gup_write) return;
   char detail[96];
   if (!matches_store(detail, sizeof(detail))) {
-    oracle_->Report(RaceKind::kLostDirty, Invariant::kI0, page.index, true, 0, 0, detail);
+    oracle_->Report(RaceKind::kLostDirty, Invariant::kI0, page.index, 0, 0, detail);
   }
 }
 
 void Checks::CleanNotWritable(const PageState& page) {
   if (page.writable && !page.dirty && !page.in_fault_window) {
-    oracle_->Report(RaceKind::kWritableNotDirty, Invariant::kI1, page.index, true);
+    oracle_->Report(RaceKind::kWritableNotDirty, Invariant::kI1, page.index);
   }
 }
 
 void Checks::DirtyHasMetadata(uint64_t index, bool writable, MetadataState metadata) {
   if (!CarriesData(metadata)) {
-    oracle_->Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, index, writable);
+    oracle_->Report(RaceKind::kDirtyWithoutMetadata, Invariant::kI2, index, 0, 0,
+                    writable ? kI2Writable : kI2ReadOnly);
   }
 }
 
 void Checks::WritepageHasMetadata(uint64_t index, MetadataState metadata,
                                   absl::FunctionRef<bool()> matches_store) {
   if (!CarriesData(metadata)) {
-    oracle_->Report(RaceKind::kWritepageWithoutMetadata, Invariant::kI3, index,
-                    !matches_store());
+    oracle_->Report(RaceKind::kWritepageWithoutMetadata, Invariant::kI3, index, 0, 0,
+                    matches_store() ? kI3NothingNew : kI3Unsent);
   }
 }
 
 void Checks::PteAfterTruncate(uint64_t index, bool present, bool mapped) {
   if (present && !mapped) {
-    oracle_->Report(RaceKind::kPteAfterTruncate, Invariant::kI5, index, true);
+    oracle_->Report(RaceKind::kPteAfterTruncate, Invariant::kI5, index);
   }
 }
 
 void Checks::FailedMkwrite(uint64_t index, bool own_pte_writable) {
   if (own_pte_writable) {
-    oracle_->Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, index, true);
+    oracle_->Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, index);
   }
 }
 
 void Checks::RefusedStoreLanded(uint64_t index, uint64_t expected, uint64_t landed) {
-  oracle_->Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, index, true, expected,
+  oracle_->Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, index, expected,
                   landed);
 }
 
 void Checks::StableWrite(uint64_t index, bool stable_pages, bool writeback) {
   if (stable_pages && writeback) {
-    oracle_->Report(RaceKind::kStoreDuringWriteback, Invariant::kI7, index, false);
+    oracle_->Report(RaceKind::kStoreDuringWriteback, Invariant::kI7, index);
   }
 }
 
@@ -68,7 +69,7 @@ void Checks::Audit(const PageState& page, MetadataState metadata,
 bool Checks::LedgerSlot(uint64_t page, uint64_t expected, uint64_t found, bool truncated_since) {
   if (found == expected || (found == 0 && truncated_since)) return true;
   tracer_->Record(page, Event::kLostWrite);
-  oracle_->Report(RaceKind::kLostWrite, Invariant::kLedger, page, true, expected, found);
+  oracle_->Report(RaceKind::kLostWrite, Invariant::kLedger, page, expected, found);
   return false;
 }
 
@@ -80,7 +81,7 @@ void CounterInvariant::Check(Oracle& oracle, uint64_t index, int64_t counter, in
   if (drift == 0 && must_not_be_negative >= 0) return;
   char detail[96];
   format(detail, sizeof(detail));
-  oracle.Report(RaceKind::kCounterDrift, Invariant::kI4, index, false, 0, 0, detail);
+  oracle.Report(RaceKind::kCounterDrift, Invariant::kI4, index, 0, 0, detail);
 }
 
 }  // namespace pagerace

@@ -52,6 +52,13 @@ struct PageState {
   bool past_eof = false;
 };
 
+// The details that classify an I2 or I3 report (and split its signature:
+// race_signature.h SignatureVariant).
+inline constexpr char kI2Writable[] = "writable: stores land with no fs metadata to write them out";
+inline constexpr char kI2ReadOnly[] = "read-only: the next store re-faults into ->page_mkwrite";
+inline constexpr char kI3Unsent[] = "the page holds bytes the store lacks";
+inline constexpr char kI3NothingNew[] = "the page holds nothing the store lacks";
+
 class Checks {
  public:
   Checks(Oracle* oracle, Tracer* tracer) : oracle_(oracle), tracer_(tracer) {}
@@ -67,16 +74,20 @@ class Checks {
   // unless a fault is inside its pte_mkwrite -> set_page_dirty window.
   void CleanNotWritable(const PageState& page);
   // I2, after a path dirtied the page (or the auditor found it dirty or
-  // writable): the fs holds metadata that carries data.  Data-losing when a
-  // pte is writable (stores land with nothing to send them); otherwise the
-  // next store re-faults into ->page_mkwrite and heals.  Not asked of a page
+  // writable): the fs holds metadata that carries data.  Not data-losing by
+  // itself (race_kinds.def): with a writable pte stores land with nothing to
+  // send them, and what becomes of them is the next writepage's outcome (I0
+  // when the fs declares the page clean unsent, nothing when btrfs's fixup
+  // writes it); read-only, the next store re-faults into ->page_mkwrite and
+  // heals.  The report's detail says which.  Not asked of a page
   // wholly past EOF (PageState::past_eof): it carries no file data, and
   // ->page_mkwrite may legitimately make none for it (nfs_vm_page_mkwrite,
   // v2.6.29/30, with nfs_page_length() == 0).
   void DirtyHasMetadata(uint64_t index, bool writable, MetadataState metadata);
   // I3, before ->writepage of a page clear_page_dirty_for_io found dirty.
-  // Data-losing when the page holds bytes the store lacks (`matches_store`
-  // false): the fs is about to declare them written without sending them.
+  // Not data-losing by itself: the detail says whether the page holds bytes
+  // the store lacks (`matches_store` false); the loss is what the fs's
+  // writepage then does with them (I0, the ledger, or a kernel_bug).
   void WritepageHasMetadata(uint64_t index, MetadataState metadata,
                             absl::FunctionRef<bool()> matches_store);
   // I5, as a pte is installed or changed: it may not become present for a

@@ -10,8 +10,9 @@ namespace pagerace {
 Oracle::Oracle(const Tracer* tracer)
     : tracer_(tracer), groups_(new RaceGroup[kMaxGroups]), signatures_(new uint64_t[kMaxGroups]) {}
 
-void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losing,
-                    uint64_t expected, uint64_t found, const char* detail) {
+void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, uint64_t expected,
+                    uint64_t found, const char* detail) {
+  const bool data_losing = RaceKindLosesData(kind);
   total_.fetch_add(1, std::memory_order_relaxed);
   if (data_losing) losing_.fetch_add(1, std::memory_order_relaxed);
   by_kind_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed);
@@ -23,7 +24,7 @@ void Oracle::Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losin
   int n = tracer_->Snapshot(page, trace, RaceRecord::kMaxTrace);
   // One group per signature and cause: every group has one root cause.
   const uint64_t sig =
-      RaceSignatureHash(kind, inv, data_losing, trace, n) ^ (static_cast<uint64_t>(cause) * 0x9e3779b97f4a7c15ull);
+      RaceSignatureHash(kind, inv, data_losing, trace, n, SignatureVariant(kind, detail)) ^ (static_cast<uint64_t>(cause) * 0x9e3779b97f4a7c15ull);
 
   FutexLock l(&mu_);
   for (int g = 0; g < ngroups_; ++g) {

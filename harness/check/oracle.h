@@ -50,10 +50,11 @@ class Oracle {
 
   explicit Oracle(const Tracer* tracer);
 
-  // Records a broken invariant on page `page`.  Allocation-free; callable
-  // from the SIGSEGV handler.
-  void Report(RaceKind kind, Invariant inv, uint64_t page, bool data_losing,
-              uint64_t expected = 0, uint64_t found = 0, const char* detail = nullptr);
+  // Records a broken invariant on page `page`.  Whether it is data-losing
+  // follows from its kind (RaceKindLosesData: lost data or a modeled BUG).
+  // Allocation-free; callable from the SIGSEGV handler.
+  void Report(RaceKind kind, Invariant inv, uint64_t page, uint64_t expected = 0,
+              uint64_t found = 0, const char* detail = nullptr);
 
   uint64_t total() const { return total_.load(std::memory_order_relaxed); }
   uint64_t data_losing_total() const { return losing_.load(std::memory_order_relaxed); }

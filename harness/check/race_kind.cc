@@ -18,10 +18,11 @@ constexpr InvariantInfo kInvariants[] = {
 struct KindInfo {
   const char* name;
   Invariant invariant;
+  bool loses;
   const char* meaning;
 };
 constexpr KindInfo kKinds[] = {
-#define X(id, name, invariant, meaning) {name, Invariant::invariant, meaning},
+#define X(id, name, invariant, loses, meaning) {name, Invariant::invariant, loses, meaning},
 #include "harness/check/race_kinds.def"
 #undef X
 };
@@ -56,6 +57,8 @@ const char* RaceKindMeaning(RaceKind k) {
 Invariant RaceKindInvariant(RaceKind k) {
   return InRange(k) ? kKinds[static_cast<int>(k)].invariant : Invariant::kFs;
 }
+
+bool RaceKindLosesData(RaceKind k) { return InRange(k) && kKinds[static_cast<int>(k)].loses; }
 
 absl::StatusOr<RaceKind> RaceKindByName(absl::string_view name) {
   for (int i = 0; i < kNumRaceKinds; ++i) {

@@ -36,7 +36,7 @@ absl::StatusOr<Invariant> InvariantByName(absl::string_view name);
 
 // What went wrong, as users name it.
 enum class RaceKind : uint8_t {
-#define X(id, name, invariant, meaning) id,
+#define X(id, name, invariant, loses, meaning) id,
 #include "harness/check/race_kinds.def"
 #undef X
   kNumKinds
@@ -49,6 +49,9 @@ const char* RaceKindName(RaceKind k);
 const char* RaceKindMeaning(RaceKind k);
 // The invariant reports of this kind carry.
 Invariant RaceKindInvariant(RaceKind k);
+// Whether a report of this kind is data-losing: the modeled kernel lost the
+// store or hit a BUG (race_kinds.def says why the label follows the outcome).
+bool RaceKindLosesData(RaceKind k);
 absl::StatusOr<RaceKind> RaceKindByName(absl::string_view name);
 
 }  // namespace pagerace

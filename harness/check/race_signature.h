@@ -31,7 +31,12 @@ inline constexpr int kSignatureEvents = 6;
 // The signature of a report whose page trace is trace[0..n) (oldest first).
 // Allocation-free.
 uint64_t RaceSignatureHash(RaceKind kind, Invariant invariant, bool data_losing,
-                           const TraceEntry* trace, int n);
+                           const TraceEntry* trace, int n, const char* variant = "");
+// The part of a report's detail that tells two reports of one kind apart:
+// I2's "writable:" or "read-only:", I3's whether the page holds bytes the
+// store lacks (invariants.cc); "" for every other kind (their details carry
+// numbers and names that would split one race into many).
+const char* SignatureVariant(RaceKind kind, const char* detail);
 
 struct RaceSignature {
   uint64_t hash = 0;

@@ -444,10 +444,10 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
     const std::string who = DescribeDeadlock(m, *run, &page);
     if (inversion.empty()) inversion = LockOrderInversion();
     if (!inversion.empty()) {
-      oracle.Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, false, 0, 0,
+      oracle.Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, 0, 0,
                     inversion.c_str());
     }
-    oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, false, 0, 0, who.c_str());
+    oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, 0, 0, who.c_str());
     out.race_reports = oracle.total();
     out.data_losing_reports = oracle.data_losing_total();
     out.races = oracle.Groups();
@@ -475,7 +475,7 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
     ThreadStats main_stats;
     ScopedThread main_reg(RoleName(RoleKind::kMain), /*user_access=*/false, &main_stats);
     if (!inversion.empty()) {
-      oracle.Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, false, 0, 0,
+      oracle.Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, 0, 0,
                     inversion.c_str());
     }
     // No I/O thread is left: the sync completes I/O inline.

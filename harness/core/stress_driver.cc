@@ -117,7 +117,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     const std::string who = DescribeLockWaits(
         [&mm](uint64_t index) { return mm.page_lock_owner(index); },
         &page);
-    oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, false, 0, 0, who.c_str());
+    oracle.Report(RaceKind::kDeadlock, Invariant::kWatchdog, page, 0, 0, who.c_str());
     result.deadlocked = true;
     return true;
   };
@@ -138,7 +138,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     }
     if (!inversion_reported) {
       if (std::string inv = LockOrderInversion(); !inv.empty()) {
-        oracle.Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, false, 0, 0,
+        oracle.Report(RaceKind::kLockOrderInversion, Invariant::kLockOrder, 0, 0, 0,
                       inv.c_str());
         inversion_reported = true;
       }

@@ -32,15 +32,35 @@ constexpr const char* kPointNames[] = {
 
 constexpr int kMaxDeps = 64;
 
-// Policy parameters: written by Configure() while no harness thread runs,
-// read by every thread afterwards (the thread start that follows Configure
-// publishes them).
+// A policy parameter: written by Configure(), read by any registered thread.
+// Atomic, because a thread may start (and seed its generator, OnThreadStart)
+// or reach a point while another configures the next run: a test's I/O
+// thread started before the test configures the ordered policy, for one.
+// Relaxed: each value is read on its own; a reader that needs the whole
+// configuration synchronises with g_enabled / g_num_deps (release in
+// Configure, acquire in the points).
+template <typename T>
+class Param {
+ public:
+  constexpr explicit Param(T v) : v_(v) {}
+  Param() : v_(T{}) {}
+  operator T() const { return v_.load(std::memory_order_relaxed); }
+  Param& operator=(T v) {
+    v_.store(v, std::memory_order_relaxed);
+    return *this;
+  }
+  T get() const { return *this; }
+
+ private:
+  std::atomic<T> v_;
+};
+
 std::atomic<Policy> g_policy{Policy::kOff};
-uint64_t g_seed = 1;
-uint32_t g_jitter_one_in = 8;
-uint32_t g_jitter_max_us = 50;
+Param<uint64_t> g_seed{1};
+Param<uint32_t> g_jitter_one_in{8};
+Param<uint32_t> g_jitter_max_us{50};
 std::atomic<int> g_num_deps{0};
-OrderedDep g_deps[kMaxDeps];
+Param<OrderedDep> g_deps[kMaxDeps];
 
 // Shared counters: atomics.
 std::array<std::atomic<uint64_t>, kNumPoints> g_hits;
@@ -67,10 +87,10 @@ thread_local Rng tls_rng;
 
 // PCT state.  Priorities by tid; change points fixed at Configure.
 constexpr int kMaxPctChanges = 16;
-uint32_t g_pct_depth = 3;
-uint64_t g_pct_steps = 20000;
-uint32_t g_pct_unit_us = 20;
-uint64_t g_change_at[kMaxPctChanges];
+Param<uint32_t> g_pct_depth{3};
+Param<uint64_t> g_pct_steps{20000};
+Param<uint32_t> g_pct_unit_us{20};
+Param<uint64_t> g_change_at[kMaxPctChanges];
 std::atomic<uint64_t> g_steps{0};
 std::atomic<uint32_t> g_max_live{0};
 std::atomic<uint32_t> g_live_now{0};
@@ -102,7 +122,7 @@ int StuckWaiters() {
   int n = 0;
   for (const auto& d : g_wait_dep) {
     const int i = d.load(std::memory_order_acquire) - 1;
-    if (i >= 0 && g_hits[g_deps[i].before].load(std::memory_order_acquire) == 0) ++n;
+    if (i >= 0 && g_hits[g_deps[i].get().before].load(std::memory_order_acquire) == 0) ++n;
   }
   return n;
 }
@@ -130,7 +150,7 @@ void PctPoint() {
   for (uint32_t i = 0; i + 1 < g_pct_depth && i < kMaxPctChanges; ++i) {
     // The i-th change drops the thread below every initial priority (which
     // are >= d), later changes lower still.
-    if (step == g_change_at[i]) g_prio[tid].store(g_pct_depth - 1 - i, std::memory_order_relaxed);
+    if (step == g_change_at[i]) g_prio[tid].store(g_pct_depth.get() - 1 - i, std::memory_order_relaxed);
   }
   const int64_t mine = g_prio[tid].load(std::memory_order_relaxed);
   uint32_t higher = 0;
@@ -149,14 +169,14 @@ void PctPoint() {
 void OrderedWait(Point p) {
   const int ndeps = g_num_deps.load(std::memory_order_acquire);
   for (int i = 0; i < ndeps; ++i) {
-    if (g_deps[i].after != p || g_dep_done[i].load(std::memory_order_acquire)) continue;
+    if (g_deps[i].get().after != p || g_dep_done[i].load(std::memory_order_acquire)) continue;
     if (g_released.load(std::memory_order_acquire)) return;
     const uint32_t tid = current_thread().tid;
     if (tid != 0) g_wait_dep[tid].store(i + 1, std::memory_order_release);
     Bump();
     for (;;) {
       uint32_t gen = g_gen.load(std::memory_order_acquire);
-      if (g_hits[g_deps[i].before].load(std::memory_order_acquire) > 0) break;
+      if (g_hits[g_deps[i].get().before].load(std::memory_order_acquire) > 0) break;
       if (g_released.load(std::memory_order_acquire)) break;
       if (TrulyBlocked() + StuckWaiters() >=
           g_participants.load(std::memory_order_acquire)) {
