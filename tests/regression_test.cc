@@ -13,11 +13,12 @@
 //      finds no writable pte; PG_dirty cleared), writepage sends the request
 //      (old bytes), unlock; the WRITE completes and COMMIT retires the request.
 //   3. F retakes the ptl: pte_same holds, the pte becomes writable, and
-//      set_page_dirty dirties a page the fs holds no request for (I2,
-//      data-losing: the pte is writable).
+//      set_page_dirty dirties a page the fs holds no request for (I2, with
+//      the pte writable).
 //   4. F's store lands.  The next writeback write-protects the page and
 //      writepage sends nothing (I3); the page is clean with bytes the server
-//      never got (I0), and the final check finds the store lost (ledger).
+//      never got (I0, data-losing), and the final check finds the store lost
+//      (ledger, data-losing).
 //   Forced by: do_wp_page:after_mkwrite < write_cache_pages:begin and
 //              commit:end < do_wp_page:before_ptl_relock.
 //
@@ -36,8 +37,8 @@
 //   2. W runs a whole writeback: page_mkclean write-protects F's fresh pte,
 //      the request is sent, completed, committed and retired.
 //   3. F calls set_page_dirty: PG_dirty without a request (I2), but every pte
-//      is read-only, so the next store re-faults into mkwrite and heals: not
-//      data-losing, and the ledger stays whole.
+//      is read-only (the report says so), so the next store re-faults into
+//      mkwrite and heals: nothing is lost, and the ledger stays whole.
 //   Forced by: __do_fault:before_ptl_lock < write_cache_pages:begin and
 //              commit:end < __do_fault:before_set_page_dirty.
 #include <thread>
@@ -287,7 +288,7 @@ TEST(CephRaceTest, LegacyDoWpPageWaitsPastTheCompletion) {
 //   4. writepages_finish drops the page's context (the new one) and
 //      unlocks.  F's store re-faults: mkwrite finds no older context and
 //      set_page_dirty finds the page already dirty, so nothing is attached:
-//      a dirty, writable page with no context (I2, data-losing).  Writeback
+//      a dirty, writable page with no context (I2, writable).  Writeback
 //      then reaches it without one (I3; v2.6.34's ceph_writepages_start
 //      would dereference the NULL context) and the store never reaches the
 //      OSD.
@@ -316,7 +317,7 @@ TEST(CephRaceTest, LegacyDoWpPageGapAfterTheWaitLosesTheStore) {
 //   3. F: set_page_dirty attaches a second context to the page in flight.
 //   4. writepages_finish drops it; F's store re-faults and attaches
 //      nothing (already dirty): dirty, writable, no context (I2,
-//      data-losing), then I3 and the store is lost, as in C2.
+//      writable), then I3 and the store is lost, as in C2.
 constexpr char kRaceCephDoFault[] =
     "__do_fault:before_ptl_lock<write_cache_pages:begin,"
     "write_cache_pages:end<__do_fault:before_set_page_dirty,"
@@ -383,7 +384,7 @@ TEST(CephRaceTest, LockedForbidsIt) {
 //      nothing else — no page lock, no write-protection.
 //   3. F: pte writable, set_page_dirty.  A store into page 3's last buffer,
 //      now inside i_size, lands without a fault: it has no block (I2,
-//      data-losing).
+//      writable).
 //   4. Writeback must allocate that block, finds the disk full and drops
 //      the data: the store never reaches the disk.
 // Under `modern` (v5.15) the extension locks page 3 and write-protects it
@@ -560,12 +561,12 @@ TEST(TruncateUpTest, V2629And30DoNotLockTheEofPage) {
 TEST(TruncateUpTest, V515LocksTheEofPage) { EXPECT_TRUE(GrowthWaitsForEofPageLock("modern")); }
 
 // Race 1 on btrfs (delalloc): the same window leaves a writable page
-// without delalloc (I2, data-losing while space lasts only by luck); its next
+// without delalloc (I2, writable); its next
 // writepage meets it unprepared (I3) and goes through the fixup path — in
 // v2.6.29/30-era btrfs (v2.6.30-34) the start hook's -EAGAIN, a redirtied
 // page and the worker setting delalloc without a reservation, written on a
 // later pass (FinalSync's) — so with free space the store still reaches the
-// disk.
+// disk: nothing is data-losing.
 // btrfs has no COMMIT: F waits for the write's completion instead.
 constexpr char kRace1Btrfs[] =
     "do_wp_page:after_mkwrite<write_cache_pages:begin,"
@@ -579,6 +580,8 @@ TEST(BtrfsRaceTest, LegacyWindowGoesThroughTheFixupPath) {
   EXPECT_GE(o.i2_writable, 1u) << Describe(m);
   EXPECT_GE(o.i3, 1u);
   EXPECT_TRUE(o.store_persisted);  // saved by the fixup worker
+  EXPECT_EQ(o.i0, 0u) << Describe(m);
+  EXPECT_EQ(o.losing, 0u) << Describe(m);  // reported, but not data-losing
 }
 
 TEST(BtrfsRaceTest, LockedForbidsIt) {
@@ -972,7 +975,7 @@ INSTANTIATE_TEST_SUITE_P(Nfs, NfsEofTest, ::testing::Values("nfs", "nfs:unlocked
 //        ceph    ceph_set_page_dirty attaches a fresh snap context: none;
 //        buffer  __set_page_dirty_buffers re-dirties the kept buffers: none.
 //      (`none` has no ->page_mkwrite, so no step 1 and nothing to retire.)
-//      The I2 is not data-losing: no pte is writable and F's store has not
+//      The I2 is read-only: no pte is writable and F's store has not
 //      landed.  pageout() then refuses the page: F still holds the
 //      reference do_wp_page took before ->page_mkwrite, so
 //      is_page_cache_freeable fails (PAGE_KEEP), and so would
@@ -1117,7 +1120,7 @@ TEST(ReclaimPageoutTest, PageoutCannotEnterLegacysWindow) {
 // loss permanent by itself (legacy, NFS):
 //   1-3. race 1 (kRace1): writeback retires the request inside legacy's
 //      window; F dirties a writable page NFS holds no request for (I2,
-//      data-losing) and its store lands.
+//      writable) and its store lands.
 //   4. reclaim (no writeback thread): try_to_unmap clears the writable pte
 //      (the page is already PG_dirty: set_page_dirty does nothing new);
 //      pageout(): no fault holds the page now, clear_page_dirty_for_io,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "harness/check/invariants.h"
 #include "harness/core/explore.h"
 #include "tests/explore_test_util.h"
 #include "harness/core/replay.h"
@@ -105,11 +106,14 @@ TEST(ReplaySerialTest, SameScheduleUnderLegacyLosesData) {
   EXPECT_EQ(r->infeasible_at, -1);
   EXPECT_EQ(r->infeasible.step, 0);
   EXPECT_FALSE(r->deadlocked);
-  bool i2 = false;
+  bool i2 = false, lost = false;
   for (const RaceGroup& g : r->races) {
-    i2 |= std::string(InvariantName(g.first.invariant)) == "I2" && g.first.data_losing;
+    i2 |= std::string(InvariantName(g.first.invariant)) == "I2" &&
+          std::string(g.first.detail) == kI2Writable;
+    lost |= g.first.data_losing;
   }
   EXPECT_TRUE(i2) << schedule;
+  EXPECT_TRUE(lost) << schedule;
 }
 
 // Thread 0 (mmap0) runs to its end under the default picks; a schedule that

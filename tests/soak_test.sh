@@ -5,6 +5,7 @@
 #   soak_test.sh PAGERACE clean       ARGS...  exit 0, no race, faults counted
 #   soak_test.sh PAGERACE losing      ARGS...  exit 1, a data_losing race
 #   soak_test.sh PAGERACE trips:X     ARGS...  exit 1, a race of invariant or kind X
+#   soak_test.sh PAGERACE keeps:X     ARGS...  exit 1, a race of X, none data-losing
 # The result JSON and the summary are kept in $PAGERACE_SOAK_DIR when set.
 # A combination pagerace refuses as a configuration (exit 2, e.g. a workload
 # that needs ->page_mkwrite on an adapter without one) is skipped: exit 77.
@@ -46,6 +47,15 @@ elif want.startswith("trips:"):
     if rc != 1 or not hit:
         fail(f"no {inv} race (saw: {sorted({x['invariant'] for x in races})})")
     print(f"soak: first {inv} at {min(x['detected_at_s'] for x in hit):.4f} s")
+elif want.startswith("keeps:"):
+    inv = want.split(":", 1)[1]
+    hit = [x for x in races if inv in (x["invariant"], x["kind"])]
+    if rc != 1 or not hit:
+        fail(f"no {inv} race (saw: {sorted({x['invariant'] for x in races})})")
+    losing = [x for x in races if x["data_losing"]]
+    if losing:
+        fail("data-losing: " + ", ".join(f"{x['kind']} {x['invariant']}" for x in losing[:5]))
+    print(f"soak: {len(hit)} {inv} signature(s), nothing lost")
 else:
     fail(f"unknown expectation '{want}'")
 print(f"soak ok ({want}): {r['stats']['faults']} faults in {r['stats']['elapsed_s']:.1f} s")
