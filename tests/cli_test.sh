@@ -2,9 +2,13 @@
 # The pagerace command line: bad input exits 2 with one line naming the
 # problem and writes nothing; a run writes valid result JSON atomically;
 # SIGINT still writes a (partial) result.
-#   cli_test.sh PATH/TO/pagerace
+#   cli_test.sh PATH/TO/pagerace [usage|runs|replay|explore]
+# One part, or all of them (ctest runs the parts as four tests, so that
+# each stays well inside its timeout under TSan on a loaded machine).
 set -uo pipefail
 bin="$1"
+part="${2:-all}"
+in_part() { [[ "$part" == all || "$part" == "$1" ]]; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -22,6 +26,7 @@ expect_usage_error() {  # expect_usage_error WORD ARGS...
   fi
 }
 
+if in_part usage; then
 expect_usage_error "--pages" --pages=0
 expect_usage_error "scheme" --scheme=bogus
 expect_usage_error "--threads" --threads=-1
@@ -60,6 +65,9 @@ expect_usage_error "--pct-depth" --pct-depth=3
 expect_usage_error "--stop-on" --stop-on=soon
 expect_usage_error "--pct-depth" --sched=pct --pct-depth=0
 
+fi
+
+if in_part runs; then
 # --out naming a FIFO (like /dev/null or /dev/stdout, which a test must not
 # touch): the result is written into it, and the FIFO stays a FIFO; a rename
 # over it would have replaced the node with a regular file.
@@ -106,6 +114,9 @@ assert abs(p["lower_bound"] - 1 / (p["n"] * p["k"])) < 1e-15, p
 PY
 then echo "FAIL: pct run (exit $rc)"; fail=1; else echo "ok: pct states n, k, d and its bound"; fi
 
+fi
+
+if in_part replay; then
 # Replay: a legacy race recorded under jitter reproduces under jitter (its
 # first data-losing race) and, a race in the seed's do_wp_page window, under
 # the ordered schedule derived from its trace (exit 1: reproduced).  The
@@ -200,6 +211,9 @@ else
   echo "ok: replay under locked: not reproduced"
 fi
 
+fi
+
+if in_part runs; then
 # A clean run: exit 0, valid JSON with the documented top-level keys.
 "$bin" --scheme=locked --fs=none --ops=2000 --pages=8 --out="$tmp/ok.json" >/dev/null
 rc=$?
@@ -261,6 +275,9 @@ assert "lock_order_inversion" in kinds, kinds
 PY
 then echo "FAIL: naive/buffer deadlock in a 1 s run (exit $rc)"; fail=1; else echo "ok: a deadlock at the run's end is reported, not hung on"; fi
 
+fi
+
+if in_part explore; then
 # pagerace explore / one serial run (issue 11): bad input is one line, exit 2.
 expect_usage_error "--preemptions" explore --preemptions=x
 expect_usage_error "scenario" explore --scenario=nope
@@ -382,6 +399,9 @@ PY
   then echo "FAIL: explore --strategy=$st (exit $rc)"; fail=1; else echo "ok: explore --strategy=$st finds the data loss"; fi
 done
 
+fi
+
+if in_part runs; then
 # SIGINT: stops early and still writes a valid, partial result.
 "$bin" --scheme=locked --fs=nfs --duration=600s --out="$tmp/int.json" >/dev/null 2>&1 &
 pid=$!
@@ -395,5 +415,6 @@ if [[ $rc -gt 1 ]] || ! python3 -c "import json,sys; r=json.load(open('$tmp/int.
   echo "FAIL: SIGINT run (exit $rc)"; fail=1
 else
   echo "ok: SIGINT writes a partial result"
+fi
 fi
 exit $fail
