@@ -244,13 +244,16 @@ const Cell kCells[] = {
         Cell{"locked", "buffer:no_isize_extended", "isize", "I0", true, kNoIsizeExtended},
         Cell{"locked", "buffer", "isize", "I0", true, kNoIsizeExtended},
         Cell{"modern", "buffer", "isize", "clean", false, kPartialEof},
-        // locked/nfs@isize loses too (v2.6.30 nfs_setattr flushes, then the
-        // SETATTR call, then the i_size write, with no page lock across: a
-        // fault in between gets a request bounded by the old size, and a
-        // store past it through that pte is never sent), but that window is the
-        // SETATTR round trip, too narrow for a bounded jitter run to hit on
-        // every machine: its verdict is forced in regression_test.cc
-        // (NfsGrowthTest), and what stress finds there is not asserted.
+        // locked/nfs@isize and modern/nfs@isize lose too (v2.6.30 and 5.15
+        // nfs_setattr alike flush, then make the SETATTR call, then write
+        // i_size, with no page lock across and no pagecache_isize_extended in
+        // fs/nfs: a fault in between gets a request bounded by the old size
+        // (nfs_page_length), and a store past it through that pte is never
+        // sent), but that window is the SETATTR round trip, too narrow for a
+        // bounded jitter run to hit on every machine: their verdicts are
+        // forced in regression_test.cc (NfsGrowthTest) and found by the
+        // explorer (scenario_explore_test.cc, IsizeGrowthLosesTheStore), and
+        // what stress finds there is not asserted.
         Cell{"modern", "ceph", "isize", "clean", false, kSeedFix},
         // btrfs (delalloc): legacy's window leaves writable pages without
         // delalloc; the fix holds.
