@@ -87,11 +87,11 @@ constexpr char kNoStableWrites[] =
 constexpr char kNfsStable[] =
     "5.15 nfs_vm_page_mkwrite waits on writeback after lock_page and returns locked; the "
     "mutant skips that wait, so the pte becomes writable under PG_writeback (I7)";
-constexpr char kExt4V2630Unlocked[] =
-    "v2.6.30 ext4_page_mkwrite returns unlocked (write_begin/write_end, or an unlocked early "
-    "return when every buffer is mapped), and v2.6.30 growth only writes i_size (no "
-    "pagecache_isize_extended before v3.18): a pte made writable at the old EOF lets a store "
-    "past it land in a buffer without a block, which a full disk then drops";
+constexpr char kExt4V2630Bug[] =
+    "v2.6.30 ext4_normal_writepage (nodelalloc) BUG_ONs on a page with buffers whose dirty "
+    "buffers inside i_size are not all mapped, and v2.6.30 growth only writes i_size: "
+    "__set_page_dirty_buffers dirtied the EOF page's buffers past the old EOF, which have no "
+    "block, and growth brings them inside i_size (kernel_bug)";
 constexpr char kBtrfsLegacy[] =
     "btrfs sets delalloc in ->page_mkwrite; legacy's window leaves a writable page without it";
 
@@ -219,7 +219,7 @@ const Cell kCells[] = {
         // (Reclaim may strip the buffer heads in ext4's unlocked window; the
         // next writepage recreates them from the block map: still clean.)
         Cell{"locked", "buffer:ext4_v2.6.30", "mixed", "clean", false, kBufferKeeps},
-        Cell{"locked", "buffer:ext4_v2.6.30", "isize", "I2", true, kExt4V2630Unlocked},
+        Cell{"locked", "buffer:ext4_v2.6.30", "isize", "fs", true, kExt4V2630Bug},
         Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
         Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
         // ceph: with the page lock held through the write's completion
