@@ -183,6 +183,22 @@ TEST(IsizeGrowthLosesTheStore, V2630BufferAndNfsV515Nfs) {
   }
 }
 
+// v2.6.30 ext4 (`buffer:ext4_v2.6.30`, nodelalloc) on `isize` does not lose
+// silently: ext4_normal_writepage BUG_ONs on a page with buffers whose dirty
+// buffers inside i_size are not all mapped (ext4_bh_unmapped_or_delay), and
+// __set_page_dirty_buffers left the EOF page's past-EOF buffers dirty and
+// without blocks, which the growth brings inside i_size: a kernel_bug even
+// with no preemption (buffer_test.cc, Ext4V2630WritepageTest).
+TEST(IsizeGrowthLosesTheStore, V2630Ext4IsAKernelBug) {
+  const ExploreResult r = ExploreUpTo2("locked", "buffer:ext4_v2.6.30", "isize");
+  EXPECT_TRUE(r.complete);
+  const ExploreViolation* v = Find(r, "fs");
+  ASSERT_NE(v, nullptr) << Describe(r);
+  EXPECT_EQ(v->kind, RaceKind::kKernelBug);
+  EXPECT_TRUE(v->deterministic);
+  EXPECT_NE(v->detail.find("ext4_normal_writepage"), std::string::npos) << v->detail;
+}
+
 // --- C. The text form.
 
 TEST(ScenarioOpsTest, TruncateEnospcAndOffsets) {
