@@ -185,8 +185,9 @@ void NfsAdapter::invalidate_partial(Page* page, uint32_t offset) {
 // writes dirty data out before it changes the size (v2.6.29 nfs_wb_all, 5.15
 // nfs_sync_inode), which write-protects the pages, then makes the SETATTR
 // call, and only then writes i_size (nfs_setattr_update_inode ->
-// nfs_vmtruncate, whose truncate_pagecache does nothing to the old EOF page
-// on growth; there is no pagecache_isize_extended in fs/nfs).  Differences:
+// nfs_vmtruncate, whose truncate_pagecache does not write-protect the old
+// EOF page on growth; there is no pagecache_isize_extended in fs/nfs).
+// Differences:
 // the model write-protects the EOF page, the one whose request the old size
 // bounded, whether or not it is dirty (the flush write-protects only dirty
 // pages), so the next store faults into ->page_mkwrite and the request grows

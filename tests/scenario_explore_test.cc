@@ -157,7 +157,7 @@ INSTANTIATE_TEST_SUITE_P(Schemes, CleanScenarioTest, ::testing::ValuesIn(CleanCa
 //     i_size under i_lock only;
 //   - 5.15's nfs_setattr() keeps that order (nfs_sync_inode, the SETATTR
 //     call, nfs_setattr_update_inode -> nfs_vmtruncate: i_size_write, then
-//     truncate_pagecache, which leaves the old EOF page alone on growth),
+//     truncate_pagecache, which does not write-protect the old EOF page on growth),
 //     no fs/nfs code calls pagecache_isize_extended, and 5.15's
 //     nfs_vm_page_mkwrite() still sizes the request by nfs_page_length().
 // So a pte made writable at the old size stays writable across the growth,

@@ -33,8 +33,8 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     // not call pagecache_isize_extended (NFS): the fs's ->setattr work on
     // growth (nfs_setattr's flush) comes before the size change, which then
     // only checks the limits and writes i_size (vmtruncate, nfs_vmtruncate,
-    // whose truncate_pagecache leaves the old EOF page alone on growth): no
-    // page lock, no zeroing.
+    // whose truncate_pagecache does not write-protect the old EOF page on
+    // growth): no page lock, no zeroing.
     mm.a_ops().setattr_extend(nullptr, old_size, new_size);
     SCHED_POINT(kTruncateGrowAfterSetattr);
     SCHED_POINT(kTruncateGrowBeforeISize);

@@ -32,9 +32,9 @@ class MmContext;
 // size); a first trylock pass and the second unmap_mapping_range are folded
 // into one locked pass.  Growth without pagecache_isize_extended under a
 // v5.15 scheme models 5.15 fs/nfs/inode.c:nfs_vmtruncate(): i_size, then
-// truncate_pagecache, which on growth leaves the old EOF page alone.  Growth
-// with it models the growth half
-// of mm/truncate.c:truncate_setsize() as of v5.15 (ext4_setattr does the
+// truncate_pagecache, which on growth does not write-protect the old EOF
+// page.  Growth with it models the growth half of
+// mm/truncate.c:truncate_setsize() as of v5.15 (ext4_setattr does the
 // same inline); differences: the EOF page is locked across ->setattr and the
 // i_size update, so pagecache_isize_extended's write-protection and the new
 // size appear together (v5.15 raises i_size first and locks the page only
