@@ -31,6 +31,11 @@ int64_t BufferAdapter::free_blocks() const {
   return free_blocks_;
 }
 
+void BufferAdapter::set_free_blocks(int64_t n) {
+  FutexLock l(&i_lock_);
+  free_blocks_ = n;
+}
+
 uint32_t BufferAdapter::buffers_in_isize(uint64_t index) const {
   return buffers_in(index, mm_->mapping().i_size());
 }
@@ -219,15 +224,23 @@ int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   return 1;
 }
 
-// Models fs/buffer.c:__block_write_full_page() as of v2.6.30; differences:
-// asynchronous completion through the I/O queue for the whole page.
+// Models fs/buffer.c:__block_write_full_page() as of v2.6.30 (5.15's is the
+// same here, its recover: path included); differences: asynchronous
+// completion through the I/O queue for the whole page.  For
+// `buffer:ext4_v2.6.30`, first the check v2.6.30 ext4_normal_writepage makes
+// (ext4_v2630_writepage_bug).
 int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
   const uint64_t index = page->index;
   uint32_t send = 0;
+  bool bug = false;
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[index];
     const uint32_t in = buffers_in_isize(index);
+    // The kernel oopses there (the writeback thread dies holding the page
+    // lock); the model reports it and carries on as block_write_full_page
+    // would, so the run can go on.
+    bug = ext4_v2630_writepage_bug(pb, in);
     if (!pb.attached && ext4_drops_page_without_buffers()) {
       // 5.15 ext4_writepage / mpage_prepare_extent_to_map: "page %lu does
       // not have buffers attached" (a warning), ClearPageDirty (already
@@ -247,6 +260,12 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
       send = write_buffers(page, pb, in);
     }
   }
+  if (bug) {
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+                         "BUG_ON(walk_page_buffers(..., ext4_bh_unmapped_or_delay)) in "
+                         "ext4_normal_writepage (v2.6.30): a dirty buffer inside i_size has no "
+                         "block");
+  }
   if (!send) {
     mm_->trace(index, Event::kWritepageNoMetadata);
     unlock_page(page);
@@ -258,11 +277,10 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
   return 0;
 }
 
-// __block_write_full_page's walk over the buffers of a page that has them:
+// __block_write_full_page's walks over the buffers of a page that has them:
 // returns the buffers it sends.
 uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) {
   const uint64_t index = page->index;
-  uint32_t send = 0;
   // Buffers past EOF are cleaned, not written; the page's bytes past EOF
   // are zeroed, as a page straddling i_size must be on every writepage
   // because it may be mmapped.
@@ -273,15 +291,24 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) 
   if (const uint32_t keep = bytes_in_isize(index); keep > 0 && keep < page_size_) {
     memset(mm_->mmu().kmap(index) + keep, 0, page_size_ - keep);
   }
-  // get_block(create=1) for dirty buffers without a block: on ENOSPC the
-  // data is dropped, with only a mapping error to show for it.
-  for (uint32_t b = 0; b < nbuf_; ++b) {
-    if (!(dirty & (1u << b))) continue;
-    if (!(pb.mapped & (1u << b)) && !get_blocks(pb, 1u << b)) {
-      if (data & (1u << b)) dropped_.fetch_add(1, std::memory_order_relaxed);
-      continue;
+  // First walk: get_block(create=1) for each dirty buffer without a block,
+  // in order; the first failure (ENOSPC) jumps to recover: and the buffers
+  // after it are not tried.
+  bool failed = false;
+  for (uint32_t b = 0; b < nbuf_ && !failed; ++b) {
+    if ((dirty & (1u << b)) && !(pb.mapped & (1u << b)) && !get_blocks(pb, 1u << b)) {
+      failed = true;
     }
-    send |= 1u << b;
+  }
+  // Second walk (or recover:'s): the mapped dirty buffers are written.  On
+  // recover: every other buffer has its dirty bit cleared — the data of an
+  // unmapped one is dropped — the page gets PG_error and the mapping the
+  // error (mapping_set_error), and the page is not redirtied: only a later
+  // fsync's error tells anyone.
+  const uint32_t send = dirty & pb.mapped;
+  if (failed) {
+    dropped_.fetch_add(std::popcount(data & ~pb.mapped), std::memory_order_relaxed);
+    mapping_errors_.fetch_add(1, std::memory_order_relaxed);
   }
   if (send) {
     pb.in_flight = send;
@@ -294,6 +321,14 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) 
     }
   }
   return send;
+}
+
+bool BufferAdapter::ext4_v2630_writepage_bug(const PageBuffers& pb, uint32_t in) const {
+  // ext4_bh_unmapped_or_delay: (!buffer_mapped || buffer_delay) &&
+  // buffer_dirty, over the buffers inside i_size, only when the page has
+  // buffers (a page without them is written by block_write_full_page).
+  return options_.mkwrite == BufferMkwrite::kExt4V2630 && pb.attached &&
+         (pb.dirty & in & ~pb.mapped) != 0;
 }
 
 void BufferAdapter::end_io(Page* page) {

@@ -113,7 +113,11 @@ class BufferAdapter : public StoreBackedOps {
 
   // For tests.
   int64_t free_blocks() const;
+  void set_free_blocks(int64_t n);
   uint64_t dropped_buffers() const { return dropped_.load(); }
+  // Writepages that took __block_write_full_page's recover: path
+  // (mapping_set_error, PG_error).
+  uint64_t mapping_errors() const { return mapping_errors_.load(); }
   // Dirty pages 5.15 ext4's writepage found without buffers and dropped.
   uint64_t ext4_pages_without_buffers() const { return ext4_no_buffers_.load(); }
   uint32_t mapped_mask(uint64_t index) const;
@@ -149,9 +153,17 @@ class BufferAdapter : public StoreBackedOps {
   // v2.6.30 and 5.15 alike creates the buffers again (create_page_buffers)
   // and finds the page's blocks with get_block.
   bool ext4_drops_page_without_buffers() const;
-  // __block_write_full_page's walk over the page's buffers (ENOSPC drops,
-  // PG_writeback, the snapshot); returns the buffers sent.
+  // __block_write_full_page's walks over the page's buffers (get_block up
+  // to the first failure, recover:'s drops, PG_writeback, the snapshot);
+  // returns the buffers sent.
   uint32_t write_buffers(Page* page, PageBuffers& pb, uint32_t in)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // Models the BUG_ON in fs/ext4/inode.c:ext4_normal_writepage() as of
+  // v2.6.30 (the ->writepage of ext4_ordered_aops and ext4_writeback_aops,
+  // which nodelalloc reaches; ext4_journalled_writepage has the same check):
+  // a page with buffers whose dirty buffers inside i_size (`in`) are not all
+  // mapped.  True only for `buffer:ext4_v2.6.30`.
+  bool ext4_v2630_writepage_bug(const PageBuffers& pb, uint32_t in) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
   const BufferOptions options_;
@@ -165,6 +177,7 @@ class BufferAdapter : public StoreBackedOps {
   int64_t free_blocks_ ABSL_GUARDED_BY(i_lock_) = 0;
   bool disk_full_ ABSL_GUARDED_BY(i_lock_) = false;  // freed blocks go to others
   std::atomic<uint64_t> dropped_{0};  // data buffers dropped on ENOSPC at writeback
+  std::atomic<uint64_t> mapping_errors_{0};  // recover: paths taken
   std::atomic<uint64_t> ext4_no_buffers_{0};  // pages 5.15 ext4 dropped for want of buffers
 };
 

@@ -181,27 +181,32 @@ void NfsAdapter::invalidate_partial(Page* page, uint32_t offset) {
   mm_->trace(page->index, Event::kInvalidatepage);
 }
 
-// Models fs/nfs/inode.c:nfs_setattr() on growth as of v2.6.29: it writes
-// dirty data out before it changes the size (nfs_wb_all), which
-// write-protects the pages; the model write-protects the EOF page, the one
-// whose request the old size bounded, so the next store faults into
-// ->page_mkwrite and the request grows with the file.  Under a v2.6.29/30
-// scheme no page comes locked (vmtruncate holds none): the EOF page is
-// locked here, as nfs_wb_all locks each page it flushes.
+// Models fs/nfs/inode.c:nfs_setattr() on growth as of v2.6.29 and v5.15: it
+// writes dirty data out before it changes the size (v2.6.29 nfs_wb_all, 5.15
+// nfs_sync_inode), which write-protects the pages, then makes the SETATTR
+// call, and only then writes i_size (nfs_setattr_update_inode ->
+// nfs_vmtruncate, whose truncate_pagecache does not write-protect the old
+// EOF page on growth; there is no pagecache_isize_extended in fs/nfs).
+// Differences:
+// the model write-protects the EOF page, the one whose request the old size
+// bounded, whether or not it is dirty (the flush write-protects only dirty
+// pages), so the next store faults into ->page_mkwrite and the request grows
+// with the file.  No page comes locked (setattr_calls_pagecache_isize_extended
+// is false): the EOF page is locked here, as the flush locks each page it
+// writes.  A fault between this and the size change still sizes its request
+// by nfs_page_length at the old size (tests/regression_test.cc,
+// NfsGrowthTest).
 void NfsAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
-  Page* page = eof_page;
   const int64_t ps = static_cast<int64_t>(page_size_);
-  if (!page && old_size % ps) {
-    page = mm_->mapping().find_lock_page(static_cast<uint64_t>(old_size / ps));
-  }
-  if (page && mm_->mmu().page_mkclean(page)) {
+  if (old_size % ps == 0) return;  // eof_page: always nullptr here
+  Page* page = mm_->mapping().find_lock_page(static_cast<uint64_t>(old_size / ps));
+  if (!page) return;
+  if (mm_->mmu().page_mkclean(page)) {
     mm_->trace(page->index, Event::kPageMkclean);
     mm_->set_page_dirty(page);
   }
-  if (page && page != eof_page) {
-    unlock_page(page);
-    put_page(page);
-  }
+  unlock_page(page);
+  put_page(page);
 }
 
 // nfs_release_page: a page with a request stays.

@@ -60,6 +60,10 @@ class NfsAdapter : public StoreBackedOps {
   bool private_pins_page() const override { return true; }
   void invalidatepage(Page* page) override;
   void invalidate_partial(Page* page, uint32_t offset) override;
+  // No fs/nfs code calls pagecache_isize_extended, in v2.6.29/30 or 5.15:
+  // nfs_setattr flushes, makes the SETATTR call and only then writes i_size
+  // (nfs_vmtruncate), with no page lock across.
+  bool setattr_calls_pagecache_isize_extended(KernelEra) const override { return false; }
   void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;
   void commit() override;
   MetadataState metadata_state(const Page* page, bool writable) const override;

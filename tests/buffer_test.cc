@@ -199,5 +199,103 @@ INSTANTIATE_TEST_SUITE_P(Buffer, BufferIsizeTest,
                            return n;
                          });
 
+// v2.6.30 ext4 (nodelalloc: ext4_ordered_aops / ext4_writeback_aops) does not
+// lose the store past the old EOF silently: ext4_normal_writepage BUG_ONs on
+// a page with buffers whose dirty buffers inside i_size are not all mapped
+// (ext4_bh_unmapped_or_delay), before block_write_full_page could drop them.
+//   0. setup: a full disk; i_size ends 1 KiB into page 3, whose first block
+//      alone is allocated; page 3 clean, read-only.
+//   1. A store to page 3 -> do_wp_page -> v2.6.30 ext4_page_mkwrite: every
+//      buffer inside i_size is mapped, so it returns at once, unlocked; the
+//      VM relocks, makes the pte writable and calls set_page_dirty, whose
+//      __set_page_dirty_buffers dirties all four buffers, those past EOF
+//      included.
+//   2. The file grows to 4 pages: v2.6.30 vmtruncate writes i_size alone, so
+//      the pte stays writable (no pagecache_isize_extended before v3.18).
+//   3. A store at 3 KiB lands through it, in a buffer with no block.
+//   4. Writeback: ext4_normal_writepage finds dirty unmapped buffers inside
+//      the new i_size -> BUG_ON (kernel_bug).  The dirty past-EOF buffers of
+//      step 1 alone would trip it: step 3 only makes the loss visible.
+// Detected by the kernel_bug report; `buffer:block_page_mkwrite` (v2.6.30
+// block_page_mkwrite, as xfs called it, with block_write_full_page) takes
+// the same steps and drops the store silently (I0, ledger).
+uint64_t RunExt4V2630Growth(const char* fs_name, uint64_t* lost_dirty) {
+  TestMachine m("locked", fs_name, 4, 2);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  EXPECT_TRUE(fs.FillDisk());
+  vmtruncate(*m.mm, 3 * kPage + 1024);
+  m.writeback();
+  m.store(0, 3, 0, 1);                                   // 1
+  vmtruncate(*m.mm, 4 * kPage);                          // 2
+  EXPECT_EQ(m.pte(0, 3), kPteWritable);
+  EXPECT_TRUE(guarded_store(m.user(0, 3, kSlotInBuffer3), 0xfeed));  // 3
+  sync_mapping(*m.mm, /*drain=*/true);                   // 4
+  m.mm->audit_all();
+  EXPECT_EQ(m.persisted_slot(3, 0), 1u);
+  EXPECT_EQ(m.persisted_slot(3, kSlotInBuffer3), 0u);
+  *lost_dirty = m.races(RaceKind::kLostDirty);
+  return m.races(RaceKind::kKernelBug);
+}
+
+TEST(Ext4V2630WritepageTest, GrowthPastADirtyEofPageIsABugOn) {
+  uint64_t lost = 0;
+  EXPECT_GE(RunExt4V2630Growth("buffer:ext4_v2.6.30", &lost), 1u);
+}
+
+TEST(Ext4V2630WritepageTest, BlockWriteFullPageDropsItSilently) {
+  uint64_t lost = 0;
+  EXPECT_EQ(RunExt4V2630Growth("buffer:block_page_mkwrite", &lost), 0u);
+  EXPECT_GE(lost, 1u);
+}
+
+// __block_write_full_page's recover: path (v2.6.30; 5.15's is the same).
+// The first walk maps dirty buffers in order and jumps to recover: at the
+// first get_block failure, trying none after it; recover: writes every
+// mapped dirty buffer, clears the dirty bit of every other one (its data is
+// gone), sets PG_error and the mapping's error, and does not redirty the
+// page.
+//   0. setup: a full disk; i_size ends 2 KiB into page 3 (buffers 0 and 1
+//      allocated); a store to page 3 dirties all four buffers
+//      (__set_page_dirty_buffers); the file grows to 4 pages (v2.6.30: the
+//      pte stays writable) and stores land in buffers 2 and 3, which have no
+//      block.
+//   1. One block becomes free.
+//   2. Writeback: buffer 2 gets the block, buffer 3 fails (ENOSPC) ->
+//      recover: buffers 0, 1 and 2 are written, buffer 3 is dropped; the
+//      page is clean and not redirtied.
+// Detected by the persisted bytes, the mapping error and I0 (the clean page
+// differs from the disk at buffer 3).  With a counting allocator the first
+// failure leaves no block for the buffers after it, so stopping there drops
+// what trying each buffer would have dropped.
+TEST(BlockWriteFullPageTest, RecoverWritesTheMappedBuffersAndDropsTheRest) {
+  TestMachine m("locked", "buffer:block_page_mkwrite", 4, 2);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  ASSERT_TRUE(fs.FillDisk());
+  vmtruncate(*m.mm, 3 * kPage + 2048);
+  m.writeback();
+  constexpr uint32_t kSlotInBuffer2 = 2 * 1024 / 8;
+  m.store(0, 3, 0, 1);
+  vmtruncate(*m.mm, 4 * kPage);
+  ASSERT_TRUE(guarded_store(m.user(0, 3, kSlotInBuffer2), 2));
+  ASSERT_TRUE(guarded_store(m.user(0, 3, kSlotInBuffer3), 3));
+  EXPECT_EQ(fs.mapped_mask(3), 0b0011u);
+  fs.set_free_blocks(1);                                          // 1
+  sync_mapping(*m.mm, /*drain=*/true);                            // 2
+  EXPECT_EQ(fs.mapped_mask(3), 0b0111u);
+  EXPECT_EQ(fs.free_blocks(), 0);
+  EXPECT_EQ(fs.mapping_errors(), 1u);
+  EXPECT_EQ(m.persisted_slot(3, 0), 1u);
+  EXPECT_EQ(m.persisted_slot(3, kSlotInBuffer2), 2u);
+  EXPECT_EQ(m.persisted_slot(3, kSlotInBuffer3), 0u);             // dropped
+  Page* p = m.mm->mapping().find_get_page(3);
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(PageDirty(p));                                     // not redirtied
+  put_page(p);
+  m.mm->audit_all();
+  EXPECT_GE(m.races(RaceKind::kLostDirty), 1u);
+}
+
 }  // namespace
 }  // namespace pagerace

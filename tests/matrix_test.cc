@@ -88,11 +88,11 @@ constexpr char kNoStableWrites[] =
 constexpr char kNfsStable[] =
     "5.15 nfs_vm_page_mkwrite waits on writeback after lock_page and returns locked; the "
     "mutant skips that wait, so the pte becomes writable under PG_writeback (I7)";
-constexpr char kExt4V2630Unlocked[] =
-    "v2.6.30 ext4_page_mkwrite returns unlocked (write_begin/write_end, or an unlocked early "
-    "return when every buffer is mapped), and v2.6.30 growth only writes i_size (no "
-    "pagecache_isize_extended before v3.18): a pte made writable at the old EOF lets a store "
-    "past it land in a buffer without a block, which a full disk then drops";
+constexpr char kExt4V2630Bug[] =
+    "v2.6.30 ext4_normal_writepage (nodelalloc) BUG_ONs on a page with buffers whose dirty "
+    "buffers inside i_size are not all mapped, and v2.6.30 growth only writes i_size: "
+    "__set_page_dirty_buffers dirtied the EOF page's buffers past the old EOF, which have no "
+    "block, and growth brings them inside i_size (kernel_bug)";
 constexpr char kBtrfsLegacy[] =
     "btrfs sets delalloc in ->page_mkwrite; legacy's window leaves a writable page without it "
     "(I2, I3), but v2.6.29-34 btrfs_writepage_start_hook queues btrfs_writepage_fixup_worker "
@@ -245,7 +245,7 @@ const Cell kCells[] = {
         // (Reclaim may strip the buffer heads in ext4's unlocked window; the
         // next writepage recreates them from the block map: still clean.)
         Cell{"locked", "buffer:ext4_v2.6.30", "mixed", "clean", false, kBufferKeeps},
-        Cell{"locked", "buffer:ext4_v2.6.30", "isize", "I2", true, kExt4V2630Unlocked},
+        Cell{"locked", "buffer:ext4_v2.6.30", "isize", "fs", true, kExt4V2630Bug},
         Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
         Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
         // ceph: with the page lock held through the write's completion
@@ -270,13 +270,16 @@ const Cell kCells[] = {
         Cell{"locked", "buffer:no_isize_extended", "isize", "I0", true, kNoIsizeExtended},
         Cell{"locked", "buffer", "isize", "I0", true, kNoIsizeExtended},
         Cell{"modern", "buffer", "isize", "clean", false, kPartialEof},
-        // locked/nfs@isize loses too (v2.6.30 nfs_setattr flushes, then the
-        // SETATTR call, then the i_size write, with no page lock across: a
-        // fault in between gets a request bounded by the old size, and a
-        // store past it through that pte is never sent), but that window is the
-        // SETATTR round trip, too narrow for a bounded jitter run to hit on
-        // every machine: its verdict is forced in regression_test.cc
-        // (NfsGrowthTest), and what stress finds there is not asserted.
+        // locked/nfs@isize and modern/nfs@isize lose too (v2.6.30 and 5.15
+        // nfs_setattr alike flush, then make the SETATTR call, then write
+        // i_size, with no page lock across and no pagecache_isize_extended in
+        // fs/nfs: a fault in between gets a request bounded by the old size
+        // (nfs_page_length), and a store past it through that pte is never
+        // sent), but that window is the SETATTR round trip, too narrow for a
+        // bounded jitter run to hit on every machine: their verdicts are
+        // forced in regression_test.cc (NfsGrowthTest) and found by the
+        // explorer (scenario_explore_test.cc, IsizeGrowthLosesTheStore), and
+        // what stress finds there is not asserted.
         Cell{"modern", "ceph", "isize", "clean", false, kSeedFix},
         // btrfs (delalloc): legacy's window leaves writable pages without
         // delalloc; the fix holds.

@@ -65,8 +65,9 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kRelockWithoutMappingCheck, "relock_without_mapping_check",                               \
     "between ->page_mkwrite and a relock that skips the page->mapping check")                 \
   X(kGrowthPastWritableEofPage, "growth_past_writable_eof_page",                              \
-    "grew the file past a cached EOF page without write-protecting it (no "                   \
-    "pagecache_isize_extended before v3.18)")                                                 \
+    "grew the file past a cached EOF page whose pte stayed writable, so a store past the "    \
+    "old EOF is not covered by the fs's per-page state (pagecache_isize_extended, v3.18 "     \
+    "90a8020278c1, closed it for block filesystems; NFS never)")                              \
   X(kStoreWithoutStableWait, "store_without_stable_wait",                                     \
     "made the pte writable under writeback without the stable-page wait")                     \
   X(kGupPinToSetPageDirtyLock, "gup_pin_to_set_page_dirty_lock",                              \

@@ -30,6 +30,7 @@
 #include <cstdint>
 
 #include "harness/check/invariants.h"
+#include "harness/mm/kernel_era.h"
 #include "harness/mm/vm_fault.h"
 
 namespace pagerace {
@@ -91,14 +92,28 @@ class AddressSpaceOps {
   // metadata of what lies past it (block_invalidatepage with an offset).
   // Page locked, not under writeback, its tail already zeroed.
   virtual void invalidate_partial(Page* page, uint32_t offset) {}
+  // Whether this filesystem's ->setattr, in the kernel release `era`, grows
+  // the file through pagecache_isize_extended (truncate_setsize, or the fs
+  // calling it inline as ext4_setattr and btrfs_setsize do from v3.18).  The
+  // VM models that growth by holding the old EOF page locked across
+  // setattr_extend and the size change (truncate.h).  False: the fs does its
+  // own ->setattr work first (setattr_extend with no page) and then i_size is
+  // written with no page lock, as every filesystem did in v2.6.29/30 and as
+  // 5.15's nfs_setattr still does (nfs_sync_inode, the SETATTR call, then
+  // nfs_vmtruncate).  The default answers for a filesystem that took
+  // pagecache_isize_extended when mm/truncate.c got it.
+  virtual bool setattr_calls_pagecache_isize_extended(KernelEra era) const {
+    return HasPagecacheIsizeExtended(era);
+  }
   // The fs's ->setattr growing the file from `old_size` to `new_size`;
-  // i_size is raised by the caller afterwards.  Under a v5.15 scheme the VM
-  // holds the old EOF page locked across this and the size change and
-  // passes it as `eof_page` (nullptr when old_size is page-aligned or the
-  // page is not cached): buffer.c-style filesystems call
-  // pagecache_isize_extended() on it.  Under v2.6.29/30 schemes `eof_page`
-  // is always nullptr: vmtruncate took no page lock, and an fs whose
-  // ->setattr touches pages on growth (nfs_setattr's flush) locks them itself.
+  // i_size is raised by the caller afterwards.  When
+  // setattr_calls_pagecache_isize_extended() the VM holds the old EOF page
+  // locked across this and the size change and passes it as `eof_page`
+  // (nullptr when old_size is page-aligned or the page is not cached):
+  // buffer.c-style filesystems call pagecache_isize_extended() on it.
+  // Otherwise `eof_page` is always nullptr: the VM takes no page lock, and an
+  // fs whose ->setattr touches pages on growth (nfs_setattr's flush) locks
+  // them itself.
   virtual void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {}
   // Workload knob (`isize`): the disk is full — every block of the file is
   // allocated, none is free, and blocks the file frees are taken by others.

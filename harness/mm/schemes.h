@@ -38,22 +38,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "harness/base/registry.h"
+#include "harness/mm/kernel_era.h"
 #include "harness/mm/shadow_mmu.h"  // Pte, for do_wp_page's lock annotation
 #include "harness/mm/vm_fault.h"
 
 namespace pagerace {
 
 class MmContext;
-
-// The kernel release whose mm a scheme models, in release order.  Named once
-// per scheme; what changed between releases outside the scheme's own fault
-// path is derived from it (the not-present fault's name below, truncate's
-// growth path in truncate.h).
-enum class KernelEra {
-  kV2_6_29,  // legacy
-  kV2_6_30,  // locked, its mutants, naive (a hypothetical on v2.6.30)
-  kV5_15,    // modern, its mutant
-};
 
 class FaultScheme {
  public:

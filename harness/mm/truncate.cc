@@ -27,10 +27,14 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
   const int64_t old_size = mapping.i_size();
   const int64_t ps = static_cast<int64_t>(mm.page_size());
   SCHED_POINT(kTruncateBegin);
-  if (new_size >= old_size && !HasPagecacheIsizeExtended(mm.scheme().era())) {
-    // v2.6.29/30: the fs's ->setattr work on growth (nfs_setattr's flush)
-    // comes before the size change, and vmtruncate then only checks the
-    // limits and writes i_size: no page lock, no zeroing.
+  if (new_size >= old_size &&
+      !mm.a_ops().setattr_calls_pagecache_isize_extended(mm.scheme().era())) {
+    // v2.6.29/30 (every fs), and 5.15 for a filesystem whose ->setattr does
+    // not call pagecache_isize_extended (NFS): the fs's ->setattr work on
+    // growth (nfs_setattr's flush) comes before the size change, which then
+    // only checks the limits and writes i_size (vmtruncate, nfs_vmtruncate,
+    // whose truncate_pagecache does not write-protect the old EOF page on
+    // growth): no page lock, no zeroing.
     mm.a_ops().setattr_extend(nullptr, old_size, new_size);
     SCHED_POINT(kTruncateGrowAfterSetattr);
     SCHED_POINT(kTruncateGrowBeforeISize);
@@ -38,7 +42,7 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     // What an mmap store left past the old EOF stays in the page and is now
     // inside i_size, where the store has zeros: unspecified bytes, not lost
     // ones (MmContext::mark_stale_tail).  Recorded after the size change,
-    // without the page lock (v2.6.29/30 take none here): a store landing
+    // without the page lock (this growth takes none): a store landing
     // before the record is at worst not checked by I0 (the ledger still
     // checks it).
     if (old_size % ps) {

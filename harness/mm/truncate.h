@@ -16,20 +16,25 @@ class MmContext;
 // Sets i_size to `new_size`.  Shrinking unmaps and removes every page wholly
 // past the new end, zeroes the tail of a page the new end falls inside (its
 // ptes stay: it is still part of the file) and truncates the backing store.
-// Growing does what the scheme's era did (HasPagecacheIsizeExtended):
-//   v2.6.29/30  the fs's ->setattr work (AddressSpaceOps::setattr_extend,
-//               with no page: an fs that needs one locks it itself), then
-//               i_size; the VM takes no page lock and zeroes nothing.
-//   v5.15       the old EOF page locked across ->setattr's
-//               pagecache_isize_extended, the zeroing of its tail and the
-//               i_size update.
+// Growing does what the filesystem's ->setattr did in the scheme's era
+// (AddressSpaceOps::setattr_calls_pagecache_isize_extended):
+//   without     v2.6.29/30 (every fs) and 5.15 NFS: the fs's ->setattr work
+//               (AddressSpaceOps::setattr_extend, with no page: an fs that
+//               needs one locks it itself), then i_size; the VM takes no
+//               page lock and zeroes nothing.
+//   with        5.15 block filesystems: the old EOF page locked across
+//               ->setattr's pagecache_isize_extended, the zeroing of its
+//               tail and the i_size update.
 // Models mm/memory.c:vmtruncate() with mm/truncate.c:truncate_inode_pages()
 // as of v2.6.29 (v2.6.30's is the same); differences: one file; ->truncate
 // (AddressSpaceOps::truncate_store) is called on shrink only (v2.6.29 calls
 // it on growth too, where ext3_truncate's work concerns the block at the new
 // size); a first trylock pass and the second unmap_mapping_range are folded
-// into one locked pass.  Growth under a v5.15 scheme models the growth half
-// of mm/truncate.c:truncate_setsize() as of v5.15 (ext4_setattr does the
+// into one locked pass.  Growth without pagecache_isize_extended under a
+// v5.15 scheme models 5.15 fs/nfs/inode.c:nfs_vmtruncate(): i_size, then
+// truncate_pagecache, which on growth does not write-protect the old EOF
+// page.  Growth with it models the growth half of
+// mm/truncate.c:truncate_setsize() as of v5.15 (ext4_setattr does the
 // same inline); differences: the EOF page is locked across ->setattr and the
 // i_size update, so pagecache_isize_extended's write-protection and the new
 // size appear together (v5.15 raises i_size first and locks the page only
@@ -39,11 +44,6 @@ class MmContext;
 // truncate_setsize and ext4_setattr do not; xfs_setattr_size does, with
 // iomap_zero_range).
 void vmtruncate(MmContext& mm, int64_t new_size);
-
-// Whether growth locks the old EOF page and write-protects it: from v3.18,
-// where pagecache_isize_extended (Jan Kara's fix for blocksize < page size)
-// entered mm/truncate.c.  v2.6.29/30's vmtruncate only writes i_size.
-inline bool HasPagecacheIsizeExtended(KernelEra era) { return era >= KernelEra::kV5_15; }
 
 // Models mm/truncate.c:pagecache_isize_extended() as of v3.18 (Jan Kara's
 // fix for blocksize < page size): when the file grows past the block that
