@@ -261,7 +261,9 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
     }
   }
   if (bug) {
-    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, true, 0, 0,
+    // Dirty buffers inside i_size without a block: the file grew past them.
+    mm_->blame(index, FaultWindow::kGrowthPastWritableEofPage);
+    mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, 0, 0,
                          "BUG_ON(walk_page_buffers(..., ext4_bh_unmapped_or_delay)) in "
                          "ext4_normal_writepage (v2.6.30): a dirty buffer inside i_size has no "
                          "block");
@@ -307,6 +309,11 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) 
   // fsync's error tells anyone.
   const uint32_t send = dirty & pb.mapped;
   if (failed) {
+    // ->page_mkwrite gives every buffer inside i_size a block, and the
+    // blocks stay across writeback: data in a buffer without one is a store
+    // that landed past the EOF the pte was made writable at, before the file
+    // grew over it.  What is dropped here is lost to the growth.
+    if (data & ~pb.mapped) mm_->blame(index, FaultWindow::kGrowthPastWritableEofPage);
     dropped_.fetch_add(std::popcount(data & ~pb.mapped), std::memory_order_relaxed);
     mapping_errors_.fetch_add(1, std::memory_order_relaxed);
   }

@@ -110,6 +110,12 @@ int NfsAdapter::writepage(Page* page, WritebackControl& wbc) {
     unlock_page(page);
     return 0;
   }
+  // A request from ->page_mkwrite covers the page up to the i_size it saw
+  // (nfs_page_length); one that ends short of today's i_size was sized
+  // before the file grew, and the bytes a store put past it are not sent.
+  if (req.start == 0 && req.end < bytes_in_isize(index)) {
+    mm_->blame(index, FaultWindow::kGrowthPastWritableEofPage);
+  }
   req.state = ReqState::kInFlight;
   test_set_page_writeback(page);
   memcpy(snapshot(index) + req.start, mm_->mmu().kmap(index) + req.start, req.end - req.start);

@@ -141,6 +141,15 @@ void CauseTracker::Transition(uint64_t index, FaultPath path, FaultWindow window
   c.window = window;
   c.path = path;
   Record(index, c);
+  page_[index].transition.store(c.Pack(), std::memory_order_release);
+}
+
+void CauseTracker::Blame(uint64_t index, FaultWindow window) {
+  if (index >= pages_) return;
+  const uint32_t t = page_[index].transition.load(std::memory_order_acquire);
+  if (t && RootCause::Unpack(t).window == window) {
+    page_[index].incident.store(t, std::memory_order_release);
+  }
 }
 
 int CauseTracker::OnEvent(uint64_t index, Event e) {

@@ -17,6 +17,11 @@
 //     (the first intrusion of that opening; a later opening's intrusion
 //     replaces it);
 //   - Transition(page, window) records an incident with no intruder;
+//   - a path that loses data by a transition's mechanism says so
+//     (Blame(page, window)): the page's last such transition becomes its
+//     incident again, even if a window was entered since (a report belongs
+//     to the cause whose mechanism lost the data, not to the last window
+//     that happened to be open on the page);
 //   - Oracle::Report asks CauseFor(page, kind): the page's incident, so
 //     every symptom on the page (I2, then I3, I0, the ledger's lost write)
 //     links to it; a page without an incident gets the cause "no window"
@@ -122,6 +127,11 @@ class CauseTracker {
   // A transition with no intruder (a mutant's step, growth past a writable
   // EOF page), by the calling thread's path.
   void Transition(uint64_t index, FaultPath path, FaultWindow window);
+  // The caller is about to lose data on `index` by `window`'s mechanism
+  // (a transition's: buffer.c dropping a store past the old EOF that has no
+  // block, NFS sending a request sized before the growth): the page's last
+  // transition of `window`, if any, becomes its incident again.
+  void Blame(uint64_t index, FaultWindow window);
   // Every trace event (Tracer::Record): an intrusion when another thread
   // holds a window open on `index` and `e` intrudes.  Returns the window
   // entered (a FaultWindow; an opening is entered once), -1 if none.
@@ -159,6 +169,8 @@ class CauseTracker {
     std::atomic<uint32_t> open[kOpenSlots] = {};
     // Packed RootCause of the page's latest incident; 0: none.
     std::atomic<uint32_t> incident{0};
+    // Packed RootCause of the page's latest transition (Blame); 0: none.
+    std::atomic<uint32_t> transition{0};
   };
   struct Slot {
     std::atomic<uint32_t> cause{0};  // 0: free (a packed cause is never 0)

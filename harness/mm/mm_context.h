@@ -61,6 +61,9 @@ class MmContext : public FaultTarget {
   void transition(uint64_t index, FaultPath path, FaultWindow window) {
     tracer_->Transition(index, static_cast<uint8_t>(path), static_cast<uint8_t>(window));
   }
+  // The caller loses data on `index` by `window`'s mechanism
+  // (CauseTracker::Blame): what it loses is reported under that cause.
+  void blame(uint64_t index, FaultWindow window) { causes().Blame(index, window); }
   Oracle& oracle() { return *oracle_; }
   // The invariants (harness/check/invariants.h), reporting to oracle().
   Checks& checks() { return *checks_; }
