@@ -48,6 +48,9 @@ std::array<std::atomic<uint64_t>, kNumPoints> g_hits;
 std::atomic<uint64_t> g_skipped{0};
 std::atomic<uint64_t> g_delays{0};
 std::array<std::atomic<bool>, kMaxDeps> g_dep_done;
+// Dependency i is met once A has been reached more than g_dep_base[i] times:
+// 0 from the start, or A's count when its window opened (Met()).
+std::array<std::atomic<uint64_t>, kMaxDeps> g_dep_base;
 // Ordered bookkeeping.  `g_gen` is the futex word waiters sleep on; every
 // change to the counts below bumps it and wakes them.
 std::atomic<int> g_participants{0};
@@ -110,13 +113,19 @@ void Jitter() {
   errno = saved;
 }
 
+// Whether dependency i's A point has been reached (since its window opened).
+bool Met(int i) {
+  return g_hits[g_deps[i].before].load(std::memory_order_acquire) >
+         g_dep_base[i].load(std::memory_order_acquire);
+}
+
 // Threads in an ordered wait whose dependency is still unmet (one whose
 // dependency was met but that has not run yet is not stuck).
 int StuckWaiters() {
   int n = 0;
   for (const auto& d : g_wait_dep) {
     const int i = d.load(std::memory_order_acquire) - 1;
-    if (i >= 0 && g_hits[g_deps[i].before].load(std::memory_order_acquire) == 0) ++n;
+    if (i >= 0 && !Met(i)) ++n;
   }
   return n;
 }
@@ -140,8 +149,7 @@ bool LockBlocked(uint32_t tid) {
 // The dependency `tid` is held by (in an ordered wait whose A is unmet), or -1.
 int HeldAt(uint32_t tid) {
   const int i = g_wait_dep[tid].load(std::memory_order_acquire) - 1;
-  if (i < 0 || g_dep_done[i].load(std::memory_order_acquire) ||
-      g_hits[g_deps[i].before].load(std::memory_order_acquire) > 0) {
+  if (i < 0 || g_dep_done[i].load(std::memory_order_acquire) || Met(i)) {
     return -1;
   }
   return i;
@@ -162,17 +170,17 @@ uint32_t LockHolder(uint32_t tid) {
 
 // Whether thread `t` is on the other side of dependency i's window: inside
 // A's function (on its way to A), or inside the function of the point a
-// partner dependency released (the window's opening: a derived order pairs
-// "F's point < W's first point" with "W's last point < F's next point", F's
-// two points in one function).
+// partner dependency released (the window's opening: a derived order lists
+// "F's point < W's first point" before "W's last point < F's next point",
+// F's two points in one function).
 bool InWindow(int i, uint32_t t) {
   const uint16_t last = g_last_point[t].load(std::memory_order_acquire);
   if (last >= kNumPoints) return false;
   const uint16_t fn = g_point_fn[last];
   if (fn == g_point_fn[g_deps[i].before]) return true;
   const int ndeps = g_num_deps.load(std::memory_order_acquire);
-  for (int j = 0; j < ndeps; ++j) {
-    if (j != i && g_point_fn[g_deps[j].before] == g_point_fn[g_deps[i].after] &&
+  for (int j = 0; j < i && j < ndeps; ++j) {
+    if (g_point_fn[g_deps[j].before] == g_point_fn[g_deps[i].after] &&
         g_point_fn[g_deps[j].after] == fn) {
       return true;
     }
@@ -237,6 +245,24 @@ void PctPoint() {
   errno = saved;
 }
 
+// Dependency j ("F's point < W's first point") has just been passed: the
+// window it opens is closed by its partners ("W's last point < F's next
+// point", F's points in one function), which count W's last point from now
+// on (partners listed after it, as DeriveOrder writes them).  A derived
+// order is one window: a writeback pass that ended before the
+// fault opened it is not the pass the window is for.
+void OpenWindow(int j) {
+  const int ndeps = g_num_deps.load(std::memory_order_acquire);
+  for (int i = 0; i < ndeps; ++i) {
+    if (i <= j || g_dep_done[i].load(std::memory_order_acquire) ||
+        g_point_fn[g_deps[i].after] != g_point_fn[g_deps[j].before]) {
+      continue;
+    }
+    g_dep_base[i].store(g_hits[g_deps[i].before].load(std::memory_order_acquire),
+                        std::memory_order_release);
+  }
+}
+
 void OrderedWait(Point p) {
   const int ndeps = g_num_deps.load(std::memory_order_acquire);
   for (int i = 0; i < ndeps; ++i) {
@@ -247,7 +273,7 @@ void OrderedWait(Point p) {
     Bump();
     for (;;) {
       uint32_t gen = g_gen.load(std::memory_order_acquire);
-      if (g_hits[g_deps[i].before].load(std::memory_order_acquire) > 0) break;
+      if (Met(i)) break;
       if (g_released.load(std::memory_order_acquire)) break;
       if (g_dep_done[i].load(std::memory_order_acquire)) break;  // dropped by another waiter
       InfeasibleDep inf;
@@ -263,7 +289,7 @@ void OrderedWait(Point p) {
       }
       futex_wait(&g_gen, gen);
     }
-    g_dep_done[i].store(true, std::memory_order_release);
+    if (!g_dep_done[i].exchange(true, std::memory_order_acq_rel)) OpenWindow(i);
     if (tid != 0) g_wait_dep[tid].store(0, std::memory_order_release);
     Bump();
   }
@@ -426,6 +452,7 @@ void Reset() {
   g_num_deps.store(0, std::memory_order_release);
   for (auto& h : g_hits) h.store(0, std::memory_order_relaxed);
   for (auto& d : g_dep_done) d.store(false, std::memory_order_relaxed);
+  for (auto& b : g_dep_base) b.store(0, std::memory_order_relaxed);
   for (auto& l : g_last_point) l.store(kNumPoints, std::memory_order_relaxed);
   g_infeasible_ready.store(false, std::memory_order_relaxed);
   g_infeasible_claimed.store(false, std::memory_order_relaxed);

@@ -29,7 +29,15 @@
 //             do_wp_page:before_ptl_relock, so a writeback pass that must end
 //             first waits for that lock forever.  The first such dependency is
 //             recorded (OrderedInfeasible()) and dropped at once, before the
-//             kernel-impossible wait can become a watchdog deadlock.
+//             kernel-impossible wait can become a watchdog deadlock.  The
+//             threads checked are those of the window's other side: inside
+//             A's function, or inside the function of the point released by
+//             an earlier dependency whose A lies in B's function (a derived
+//             order lists "F's point < W's first point" first, "W's last point
+//             < F's next point" second).  Such a pair is one window: the
+//             second counts A only from when the first was passed, so a
+//             writeback pass that ended before the fault opened the window
+//             does not close it.
 //   pct     — PCT (Burckhardt et al., ASPLOS 2010), approximated on real
 //             threads: every thread gets a random priority at start; at d-1
 //             step counts drawn uniformly from [1, k] the thread taking that
