@@ -144,7 +144,9 @@ bool OrderedInfeasible(InfeasibleDep* out);
 // "write_cache_pages:end<do_wp_page:before_ptl_relock: writeback (at
 // write_cache_pages:before_lock_page) waits for the lock of page 33, held by
 // mmap0, which waits at do_wp_page:before_ptl_relock for write_cache_pages:end".
-// Names threads by role: call it while their registrations still stand.
+// Names threads by role (the registry keeps a role until its tid is reused:
+// call it before another run registers threads).  Allocates: not for the
+// SIGSEGV handler.
 std::string DescribeInfeasible(const InfeasibleDep& d);
 
 // Counters for reports and tests.
