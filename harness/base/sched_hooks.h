@@ -22,8 +22,12 @@ struct SchedHooks {
   void (*thread_start)(uint32_t tid);
   void (*thread_exit)();
   // The calling thread sleeps on `word` while (*word & mask) != 0; a null
-  // word means "blocked regardless" (a thread joining others).
-  void (*blocked)(const std::atomic<uint32_t>* word, uint32_t mask);
+  // word means "blocked regardless" (a thread joining others).  `owner`,
+  // when known, holds the tid of the thread holding that lock (a page's
+  // lock_owner): the ordered policy follows it to find the waiting it
+  // imposes behind a lock (an infeasible dependency).
+  void (*blocked)(const std::atomic<uint32_t>* word, uint32_t mask,
+                  const std::atomic<uint32_t>* owner);
   void (*unblocked)();
   // The calling thread took the lock whose bits `mask` live in `word` (a
   // page's flags and PG_locked, an OwnedMutex's word); `to_io`: it handed a
@@ -66,14 +70,16 @@ inline void NoteLockTaken(const std::atomic<uint32_t>* word, uint32_t mask, bool
 
 // Marks the calling thread as blocked for the scope: on `word` while
 // (*word & mask) != 0 (a lock slow path), or unconditionally when word is
-// null.  One relaxed load unless a policy tracks blocking.
+// null; `owner`, if the lock records one, names its holder (the tid word).
+// One relaxed load unless a policy tracks blocking.
 class BlockedScope {
  public:
-  explicit BlockedScope(const std::atomic<uint32_t>* word = nullptr, uint32_t mask = ~0u)
+  explicit BlockedScope(const std::atomic<uint32_t>* word = nullptr, uint32_t mask = ~0u,
+                        const std::atomic<uint32_t>* owner = nullptr)
       : hooks_(internal::g_track_blocked.load(std::memory_order_relaxed)
                    ? internal::g_sched_hooks.load(std::memory_order_acquire)
                    : nullptr) {
-    if (hooks_) hooks_->blocked(word, mask);
+    if (hooks_) hooks_->blocked(word, mask, owner);
   }
   ~BlockedScope() {
     if (hooks_) hooks_->unblocked();

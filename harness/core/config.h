@@ -62,6 +62,10 @@ struct RunConfig {
   bool stop_needs_losing = false;           // and data-losing (any report), if set
   // --replay: end the run at the first report of this kind (and invariant).
   std::optional<RaceKind> stop_kind;
+  // --replay with --sched=ordered: end the run when the ordered policy finds
+  // a dependency the scheme's locking forbids (sched::OrderedInfeasible()):
+  // the forced interleaving cannot happen here, and that is the answer.
+  bool stop_on_infeasible = false;
 };
 
 // The get_user_pages call of a scheme's era: get_user_pages (FOLL_GET) in

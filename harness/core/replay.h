@@ -5,7 +5,19 @@
 //     run's configuration, seed and schedule policy and stops at the first
 //     report of the recorded race's kind; with --sched=ordered and no
 //     --order, the ordered dependencies are derived from the race's trace,
-//     so a race found under jitter replays (nearly) deterministically.  A
+//     so a race found under jitter replays (nearly) deterministically.
+//     Under a scheme whose locking forbids the derived window (a legacy
+//     race replayed with --scheme=locked: the fault holds the page lock
+//     across it), the ordered policy finds a thread of the window's other
+//     side asleep on a lock held, lock by lock, by a thread the dependency
+//     holds, drops the dependency and records it (sched::OrderedInfeasible);
+//     the replay (RunConfig::stop_on_infeasible) then ends at once and prints
+//     "replay: infeasible under S: dependency A<B: <thread> (at <point>)
+//     waits for <lock>, held by <holder>, which waits at B for A" and "not
+//     reproduced" (exit 0), instead of running into the watchdog.  A
+//     window closed by end_io:done may be closed by an unrelated page's I/O
+//     completion before writeback meets the locked page: that replay runs
+//     clean, without the line.  A
 //     stress run has no schedule string to follow: its threads ran free (or
 //     jittered) on real cores, and its trace ring holds only the events
 //     near the race, so the ordered derivation is what it can offer.

@@ -143,6 +143,12 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
         inversion_reported = true;
       }
     }
+    // Before the watchdog: a forbidden dependency is dropped as soon as it
+    // is found, but threads it held may still be on their way out.
+    if (sched::InfeasibleDep inf; sched::OrderedInfeasible(&inf)) {
+      if (result.ordered_infeasible.empty()) result.ordered_infeasible = sched::DescribeInfeasible(inf);
+      if (config.stop_on_infeasible) break;
+    }
     if (deadlocked(now)) break;
     if (on_progress && now - last_progress >= kProgressPeriodNs) {
       last_progress = now;
@@ -202,6 +208,9 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   if (!stop_phase(StopPhase::kWriteback)) return abandon();
   // The final sync runs unperturbed.
   result.pct = sched::Pct();
+  if (sched::InfeasibleDep inf; result.ordered_infeasible.empty() && sched::OrderedInfeasible(&inf)) {
+    result.ordered_infeasible = sched::DescribeInfeasible(inf);
+  }
   sched::Reset();
   m.FinalSync();
   if (!stop_phase(StopPhase::kIo)) return abandon();

@@ -42,6 +42,9 @@ struct RunResult {
   std::vector<CauseTracker::CauseCount> causes;
   std::vector<CauseTracker::WindowCount> windows;
   uint64_t jitter_delays = 0;
+  // --sched=ordered: the first dependency the scheme's locking forbids
+  // (sched::DescribeInfeasible), "" when none.
+  std::string ordered_infeasible;
   sched::PctStats pct;  // meaningful with --sched=pct
   // With config.trace_out: every page's last events (page lock holds
   // included), for the Chrome trace.

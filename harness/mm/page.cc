@@ -93,7 +93,7 @@ void lock_page(Page* page) {
   // Published before the scope: under the serial policy the scope's hook is
   // where the thread stops, and a deadlock report must see the wait.
   NoteWaiting(LockKind::kPage, page->index);
-  sched::BlockedScope blocked(&page->flags, PG_locked);
+  sched::BlockedScope blocked(&page->flags, PG_locked, &page->lock_owner);
   for (;;) {
     uint32_t f = page->flags.load(std::memory_order_relaxed);
     if (!(f & PG_locked)) {

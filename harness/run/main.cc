@@ -574,6 +574,7 @@ int main(int argc, char** argv) {
   config->binary = argv[0];
   if (replay) {
     config->stop_kind = replay->kind;
+    config->stop_on_infeasible = true;
     printf("replay of %s:%d: %s (%s), recorded at %.4f s; %s\n", replay->file.c_str(),
            replay->index, pagerace::RaceKindName(replay->kind),
            pagerace::InvariantName(replay->invariant), replay->recorded_at_s,
@@ -604,6 +605,12 @@ int main(int argc, char** argv) {
     return 3;
   }
   fputs(pagerace::FormatSummary(*result).c_str(), stdout);
+  if (!result->ordered_infeasible.empty()) {
+    // The forced interleaving cannot happen under this scheme: the ordered
+    // policy dropped the dependency (sched.h) and, in a replay, ended the run.
+    printf("%s: infeasible under %s: dependency %s\n", replay ? "replay" : "ordered",
+           config->scheme->name.c_str(), result->ordered_infeasible.c_str());
+  }
   bool reproduced = false;
   if (replay) {
     for (const pagerace::RaceGroup& g : result->races) {

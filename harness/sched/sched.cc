@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "harness/base/futex.h"
+#include "harness/base/lock_wait.h"
 #include "harness/base/rng.h"
 #include "harness/base/thread_registry.h"
 #include "harness/sched/serial.h"
@@ -67,14 +68,19 @@ std::array<std::atomic<uint64_t>, kNumPoints> g_hits;
 std::atomic<uint64_t> g_skipped{0};
 std::atomic<uint64_t> g_delays{0};
 std::array<std::atomic<bool>, kMaxDeps> g_dep_done;
+// Dependency i is met once A has been reached more than g_dep_base[i] times:
+// 0 from the start, or A's count when its window opened (Met()).
+std::array<std::atomic<uint64_t>, kMaxDeps> g_dep_base;
 // Ordered bookkeeping.  `g_gen` is the futex word waiters sleep on; every
 // change to the counts below bumps it and wakes them.
 std::atomic<int> g_participants{0};
 // What each registered thread (by tid) is blocked on: the futex word and the
 // bits that keep it blocked; kJoining for "blocked regardless".
+// `owner`: the lock's holder tid word, when the lock records one.
 struct BlockedOn {
   std::atomic<const std::atomic<uint32_t>*> word{nullptr};
   std::atomic<uint32_t> mask{0};
+  std::atomic<const std::atomic<uint32_t>*> owner{nullptr};
 };
 const std::atomic<uint32_t> kJoining{~0u};
 std::array<BlockedOn, kMaxThreads + 1> g_blocked_on;
@@ -82,6 +88,17 @@ std::array<BlockedOn, kMaxThreads + 1> g_blocked_on;
 std::array<std::atomic<int>, kMaxThreads + 1> g_wait_dep;
 std::atomic<uint32_t> g_gen{0};
 std::atomic<bool> g_released{false};  // Release(): ordered waits return
+// The last point each registered thread (by tid) reached (kNumPoints: none
+// yet), and each point's function: the index of the first point with the
+// same "function:" prefix (written by Configure).
+std::array<std::atomic<uint16_t>, kMaxThreads + 1> g_last_point;
+Param<uint16_t> g_point_fn[kNumPoints];
+// The first infeasible dependency: claimed by one waiter, its fields written
+// by that waiter, then published by g_infeasible_ready (release); read only
+// after an acquire load of it.
+std::atomic<bool> g_infeasible_claimed{false};
+std::atomic<bool> g_infeasible_ready{false};
+InfeasibleDep g_infeasible;
 
 thread_local Rng tls_rng;
 
@@ -116,13 +133,19 @@ void Jitter() {
   errno = saved;
 }
 
+// Whether dependency i's A point has been reached (since its window opened).
+bool Met(int i) {
+  return g_hits[g_deps[i].get().before].load(std::memory_order_acquire) >
+         g_dep_base[i].load(std::memory_order_acquire);
+}
+
 // Threads in an ordered wait whose dependency is still unmet (one whose
 // dependency was met but that has not run yet is not stuck).
 int StuckWaiters() {
   int n = 0;
   for (const auto& d : g_wait_dep) {
     const int i = d.load(std::memory_order_acquire) - 1;
-    if (i >= 0 && g_hits[g_deps[i].get().before].load(std::memory_order_acquire) == 0) ++n;
+    if (i >= 0 && !Met(i)) ++n;
   }
   return n;
 }
@@ -141,6 +164,82 @@ bool LockBlocked(uint32_t tid) {
   const BlockedOn& b = g_blocked_on[tid];
   const std::atomic<uint32_t>* w = b.word.load(std::memory_order_acquire);
   return w && (w->load(std::memory_order_acquire) & b.mask.load(std::memory_order_acquire));
+}
+
+// The dependency `tid` is held by (in an ordered wait whose A is unmet), or -1.
+int HeldAt(uint32_t tid) {
+  const int i = g_wait_dep[tid].load(std::memory_order_acquire) - 1;
+  if (i < 0 || g_dep_done[i].load(std::memory_order_acquire) || Met(i)) {
+    return -1;
+  }
+  return i;
+}
+
+// The holder of the lock `tid` sleeps on, while it sleeps on one whose bit is
+// still set and that records its holder (a page lock); 0 otherwise (running,
+// not a lock, no holder known, or handed to the I/O).
+uint32_t LockHolder(uint32_t tid) {
+  const BlockedOn& b = g_blocked_on[tid];
+  const std::atomic<uint32_t>* w = b.word.load(std::memory_order_acquire);
+  const std::atomic<uint32_t>* owner = b.owner.load(std::memory_order_acquire);
+  if (!w || w == &kJoining || !owner) return 0;
+  if (!(w->load(std::memory_order_acquire) & b.mask.load(std::memory_order_acquire))) return 0;
+  const uint32_t h = owner->load(std::memory_order_acquire);
+  return h >= 1 && h <= static_cast<uint32_t>(kMaxThreads) ? h : 0;
+}
+
+// Whether thread `t` is on the other side of dependency i's window: inside
+// A's function (on its way to A), or inside the function of the point a
+// partner dependency released (the window's opening: a derived order lists
+// "F's point < W's first point" before "W's last point < F's next point",
+// F's two points in one function).
+bool InWindow(int i, uint32_t t) {
+  const uint16_t last = g_last_point[t].load(std::memory_order_acquire);
+  if (last >= kNumPoints) return false;
+  const uint16_t fn = g_point_fn[last];
+  if (fn == g_point_fn[g_deps[i].get().before]) return true;
+  const int ndeps = g_num_deps.load(std::memory_order_acquire);
+  for (int j = 0; j < i && j < ndeps; ++j) {
+    if (g_point_fn[g_deps[j].get().before] == g_point_fn[g_deps[i].get().after] &&
+        g_point_fn[g_deps[j].get().after] == fn) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether dependency i's own waiting forbids its window: a thread of the
+// window's other side (InWindow) sleeps on a lock whose holder chain, lock by
+// lock, ends at a thread held at B by dependency i.  That thread cannot do
+// its part inside the window while the window is held open, whatever other
+// threads may still do (an unrelated I/O completion may reach A, but not the
+// one the window is for).  Threads held by a dependency themselves are left
+// out.  Fills `out` with the first such chain.  Allocation-free: it runs
+// inside the SIGSEGV handler.
+bool FindInfeasible(int i, InfeasibleDep* out) {
+  for (uint32_t t = 1; t <= static_cast<uint32_t>(kMaxThreads); ++t) {
+    if (HeldAt(t) >= 0 || !InWindow(i, t)) continue;
+    const uint32_t holder = LockHolder(t);
+    uint32_t cur = holder;
+    // A chain longer than the thread count has a cycle that does not pass a
+    // waiter of dependency i: not this dependency's doing.
+    for (int hops = 0; cur != 0 && HeldAt(cur) != i && hops < kMaxThreads; ++hops) {
+      cur = HeldAt(cur) >= 0 ? 0 : LockHolder(cur);
+    }
+    if (cur == 0 || HeldAt(cur) != i) continue;
+    LockWait w{};
+    LockWaitOf(t, &w);
+    *out = {g_deps[i].get(), cur, t, static_cast<Point>(g_last_point[t].load(std::memory_order_acquire)),
+            static_cast<uint32_t>(w.kind), w.what, holder};
+    return true;
+  }
+  return false;
+}
+
+void RecordInfeasible(const InfeasibleDep& d) {
+  if (g_infeasible_claimed.exchange(true, std::memory_order_acq_rel)) return;
+  g_infeasible = d;
+  g_infeasible_ready.store(true, std::memory_order_release);
 }
 
 void PctPoint() {
@@ -166,6 +265,24 @@ void PctPoint() {
   errno = saved;
 }
 
+// Dependency j ("F's point < W's first point") has just been passed: the
+// window it opens is closed by its partners ("W's last point < F's next
+// point", F's points in one function), which count W's last point from now
+// on (partners listed after it, as DeriveOrder writes them).  A derived
+// order is one window: a writeback pass that ended before the
+// fault opened it is not the pass the window is for.
+void OpenWindow(int j) {
+  const int ndeps = g_num_deps.load(std::memory_order_acquire);
+  for (int i = 0; i < ndeps; ++i) {
+    if (i <= j || g_dep_done[i].load(std::memory_order_acquire) ||
+        g_point_fn[g_deps[i].get().after] != g_point_fn[g_deps[j].get().before]) {
+      continue;
+    }
+    g_dep_base[i].store(g_hits[g_deps[i].get().before].load(std::memory_order_acquire),
+                        std::memory_order_release);
+  }
+}
+
 void OrderedWait(Point p) {
   const int ndeps = g_num_deps.load(std::memory_order_acquire);
   for (int i = 0; i < ndeps; ++i) {
@@ -176,8 +293,15 @@ void OrderedWait(Point p) {
     Bump();
     for (;;) {
       uint32_t gen = g_gen.load(std::memory_order_acquire);
-      if (g_hits[g_deps[i].get().before].load(std::memory_order_acquire) > 0) break;
+      if (Met(i)) break;
       if (g_released.load(std::memory_order_acquire)) break;
+      if (g_dep_done[i].load(std::memory_order_acquire)) break;  // dropped by another waiter
+      InfeasibleDep inf;
+      if (FindInfeasible(i, &inf)) {
+        RecordInfeasible(inf);
+        g_skipped.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
       if (TrulyBlocked() + StuckWaiters() >=
           g_participants.load(std::memory_order_acquire)) {
         g_skipped.fetch_add(1, std::memory_order_relaxed);
@@ -185,7 +309,7 @@ void OrderedWait(Point p) {
       }
       futex_wait(&g_gen, gen);
     }
-    g_dep_done[i].store(true, std::memory_order_release);
+    if (!g_dep_done[i].exchange(true, std::memory_order_acq_rel)) OpenWindow(i);
     if (tid != 0) g_wait_dep[tid].store(0, std::memory_order_release);
     Bump();
   }
@@ -197,6 +321,12 @@ namespace internal {
 
 void AtPoint(Point p) {
   const Policy policy = g_policy.load(std::memory_order_relaxed);
+  if (policy == Policy::kOrdered) {
+    const uint32_t tid = current_thread().tid;
+    if (tid >= 1 && tid <= static_cast<uint32_t>(kMaxThreads)) {
+      g_last_point[tid].store(p, std::memory_order_release);
+    }
+  }
   switch (policy) {
     case Policy::kOff:
       break;
@@ -217,7 +347,8 @@ void AtPoint(Point p) {
   if (policy == Policy::kOrdered) Bump();
 }
 
-void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask) {
+void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask,
+                 const std::atomic<uint32_t>* owner) {
   if (g_policy.load(std::memory_order_relaxed) == Policy::kSerial) {
     // The thread sleeps on the run token until its lock bit is clear.
     if (SerialRun* run = CurrentSerialRun()) run->Blocked(word, mask);
@@ -227,6 +358,7 @@ void NoteBlocked(const std::atomic<uint32_t>* word, uint32_t mask) {
   if (tid == 0) return;  // not a participant
   BlockedOn& b = g_blocked_on[tid];
   b.mask.store(mask, std::memory_order_release);
+  b.owner.store(owner, std::memory_order_release);
   b.word.store(word ? word : &kJoining, std::memory_order_release);
   Bump();
 }
@@ -301,6 +433,18 @@ void Configure(const Options& options) {
   const int ndeps = static_cast<int>(std::min<size_t>(options.deps.size(), kMaxDeps));
   for (int i = 0; i < ndeps; ++i) g_deps[i] = options.deps[i];
   g_num_deps.store(ndeps, std::memory_order_release);
+  for (int p = 0; p < kNumPoints; ++p) {
+    const absl::string_view name = kPointNames[p];
+    const absl::string_view fn = name.substr(0, name.find(':'));
+    g_point_fn[p] = static_cast<uint16_t>(p);
+    for (int q = 0; q < p; ++q) {
+      if (absl::string_view(kPointNames[q]).substr(0, absl::string_view(kPointNames[q]).find(':')) ==
+          fn) {
+        g_point_fn[p] = static_cast<uint16_t>(q);
+        break;
+      }
+    }
+  }
   g_pct_depth = std::clamp<uint32_t>(options.pct_depth, 1, kMaxPctChanges + 1);
   g_pct_steps = std::max<uint64_t>(1, options.pct_steps);
   g_pct_unit_us = options.pct_unit_us;
@@ -328,6 +472,10 @@ void Reset() {
   g_num_deps.store(0, std::memory_order_release);
   for (auto& h : g_hits) h.store(0, std::memory_order_relaxed);
   for (auto& d : g_dep_done) d.store(false, std::memory_order_relaxed);
+  for (auto& b : g_dep_base) b.store(0, std::memory_order_relaxed);
+  for (auto& l : g_last_point) l.store(kNumPoints, std::memory_order_relaxed);
+  g_infeasible_ready.store(false, std::memory_order_relaxed);
+  g_infeasible_claimed.store(false, std::memory_order_relaxed);
   g_skipped.store(0);
   g_delays.store(0);
   g_steps.store(0);
@@ -349,6 +497,34 @@ PctStats Pct() {
 }
 
 uint64_t Hits(Point p) { return g_hits[p].load(std::memory_order_acquire); }
+
+bool OrderedInfeasible(InfeasibleDep* out) {
+  if (!g_infeasible_ready.load(std::memory_order_acquire)) return false;
+  *out = g_infeasible;
+  return true;
+}
+
+std::string DescribeInfeasible(const InfeasibleDep& d) {
+  std::string lock;
+  switch (static_cast<LockKind>(d.lock_kind)) {
+    case LockKind::kPage:
+      lock = absl::StrCat("the lock of page ", d.lock_what);
+      break;
+    case LockKind::kFsLock:
+      lock = reinterpret_cast<const OwnedMutex*>(d.lock_what)->name();
+      break;
+    case LockKind::kNone:
+      lock = "a lock";
+      break;
+  }
+  std::string out = absl::StrCat(PointName(d.dep.before), "<", PointName(d.dep.after), ": ",
+                                 ThreadRole(d.blocked), " (at ", PointName(d.blocked_at),
+                                 ") waits for ", lock, ", held by ", ThreadRole(d.holder));
+  if (d.holder != d.waiter) absl::StrAppend(&out, ", which waits (lock by lock) on ", ThreadRole(d.waiter));
+  absl::StrAppend(&out, ", which waits at ", PointName(d.dep.after), " for ",
+                  PointName(d.dep.before));
+  return out;
+}
 uint64_t OrderedSkipped() { return g_skipped.load(); }
 uint64_t JitterDelays() { return g_delays.load(); }
 
@@ -369,12 +545,18 @@ void OnThreadStart(uint32_t tid) {
     while (live > m && !g_max_live.compare_exchange_weak(m, live)) {
     }
   }
+  if (tid >= 1 && tid <= static_cast<uint32_t>(kMaxThreads)) {
+    g_last_point[tid].store(kNumPoints, std::memory_order_release);
+  }
   g_participants.fetch_add(1, std::memory_order_acq_rel);
   Bump();
 }
 
 void OnThreadExit() {
   const uint32_t tid = current_thread().tid;
+  if (tid >= 1 && tid <= static_cast<uint32_t>(kMaxThreads)) {
+    g_last_point[tid].store(kNumPoints, std::memory_order_release);
+  }
   if (tid >= 1 && tid <= static_cast<uint32_t>(kMaxThreads) && g_live[tid].exchange(false)) {
     g_live_now.fetch_sub(1);
   }

@@ -18,6 +18,26 @@
 //             is still set, so a thread about to be woken is not mistaken for
 //             a stuck one.  Every thread a participant can wait for must be
 //             registered (RegisterThread) for the detection to be exact.
+//             "Every thread blocked" rarely holds in a stress run (its monitor,
+//             idle I/O and reclaim threads and the other workers go on), so
+//             the policy also looks for the waiting it imposes behind a lock:
+//             dependency A<B is infeasible when every thread inside A's
+//             function (its last point has A's prefix, "write_cache_pages:"),
+//             on its way to A, sleeps on a lock whose holder, following
+//             holders from lock to lock, is a thread held at B by that same
+//             dependency.  Under `locked` the fault holds the page lock at
+//             do_wp_page:before_ptl_relock, so a writeback pass that must end
+//             first waits for that lock forever.  The first such dependency is
+//             recorded (OrderedInfeasible()) and dropped at once, before the
+//             kernel-impossible wait can become a watchdog deadlock.  The
+//             threads checked are those of the window's other side: inside
+//             A's function, or inside the function of the point released by
+//             an earlier dependency whose A lies in B's function (a derived
+//             order lists "F's point < W's first point" first, "W's last point
+//             < F's next point" second).  Such a pair is one window: the
+//             second counts A only from when the first was passed, so a
+//             writeback pass that ended before the fault opened the window
+//             does not close it.
 //   pct     — PCT (Burckhardt et al., ASPLOS 2010), approximated on real
 //             threads: every thread gets a random priority at start; at d-1
 //             step counts drawn uniformly from [1, k] the thread taking that
@@ -102,6 +122,32 @@ void Reset();  // policy off, counters cleared
 // the workers, so a thread waiting for a point that will never come (the run
 // ended first) can still be joined.  Safe for concurrent use.
 void Release();
+
+// An ordered dependency the scheme's locking forbids, as the ordered policy
+// found it: `blocked`, inside dep.before's function (its last point was
+// `blocked_at`), sleeps on a lock (`lock_kind`/`lock_what` as in
+// harness/base/lock_wait.h: a page index or an OwnedMutex*) held by `holder`;
+// following holders ends at `waiter`, held at dep.after by the dependency
+// (`holder == waiter` when the wait is direct).  Tids as in the registry.
+struct InfeasibleDep {
+  OrderedDep dep{};
+  uint32_t waiter = 0;
+  uint32_t blocked = 0;
+  Point blocked_at{};
+  uint32_t lock_kind = 0;  // LockKind
+  uint64_t lock_what = 0;
+  uint32_t holder = 0;
+};
+// The first infeasible dependency of the run, if one was found (and dropped).
+// Safe for concurrent use.
+bool OrderedInfeasible(InfeasibleDep* out);
+// "write_cache_pages:end<do_wp_page:before_ptl_relock: writeback (at
+// write_cache_pages:before_lock_page) waits for the lock of page 33, held by
+// mmap0, which waits at do_wp_page:before_ptl_relock for write_cache_pages:end".
+// Names threads by role (the registry keeps a role until its tid is reused:
+// call it before another run registers threads).  Allocates: not for the
+// SIGSEGV handler.
+std::string DescribeInfeasible(const InfeasibleDep& d);
 
 // Counters for reports and tests.
 uint64_t Hits(Point p);
