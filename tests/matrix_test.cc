@@ -99,6 +99,15 @@ constexpr char kBtrfsLegacy[] =
     "and __extent_writepage redirties the page (-EAGAIN): the worker sets delalloc and the "
     "next pass writes it, so with free space nothing is lost (not data-losing)";
 
+constexpr char kBtrfsUnlockedLocked[] =
+    "v2.6.30-31 btrfs_page_mkwrite returns unlocked under the seed's VM (locked until "
+    "50a9b214bc6c, v2.6.32): writeback can run between its unlock_page and the VM's relock "
+    "(I2), but __extent_writepage's fixup path redirties the page and writes it: nothing lost";
+constexpr char kGupBtrfs[] =
+    "5.15 btrfs: set_page_dirty_lock dirties a pinned page writeback cleaned, without delalloc "
+    "(I3), and btrfs_writepage_cow_fixup queues the fixup worker, which reserves and writes it "
+    "while there is space: nothing lost";
+
 std::string CellName(const Cell& c) {
   std::string n = std::string(c.scheme) + "_" + c.fs + "_" + c.workload;
   if (std::string(c.expect) != "clean") n += std::string("_") + c.expect;
@@ -299,6 +308,8 @@ const Cell kCells[] = {
         // with the lock held through writepages_finish (v2.6.34) the VM's
         // relock comes after the completion: clean (regression_test C4).
         Cell{"locked", "ceph:unlocked", "mixed", "clean", false, kCephRelock},
+        Cell{"locked", "btrfs:unlocked", "mixed", "I2", false, kBtrfsUnlockedLocked, true},
+        Cell{"modern", "btrfs", "dio", "I3", false, kGupBtrfs, true},
         // Contention shapes: one hot set of pages, three mappings, fsync.
         Cell{"legacy", "nfs", "hot", "I2", true, kSeedWindow}, Cell{"locked", "nfs", "hot", "clean", false, kSeedFix},
         Cell{"locked", "nfs", "multimap", "clean", false, kSeedFix},
