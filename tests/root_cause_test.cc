@@ -8,10 +8,13 @@
 //      opened (found by the explorer in the mutant's scenario, replayed).
 // Stress runs here are bounded by ops with seeded jitter and stop at the
 // first data-losing report; the mutant cases run fixed schedules.
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
+#include "harness/base/thread_registry.h"
 #include "harness/check/root_cause.h"
 #include "harness/core/explore.h"
 #include "harness/core/scenario.h"
@@ -116,6 +119,52 @@ TEST(RootCauseTest, LockedOpensNoSeedWindow) {
   EXPECT_EQ(r->race_reports, 0u);
   for (const CauseTracker::WindowCount& w : r->windows) {
     EXPECT_NE(w.window, FaultWindow::kMkwriteToSetPageDirty) << FaultPathName(w.path);
+  }
+}
+
+// D. A report belongs to the cause whose mechanism lost the data.  On the
+// isize workload a growth can happen while a fault holds the seed's window
+// open on the EOF page, and writeback can enter that window afterwards:
+//   1. truncate grows the file past the cached EOF page (a transition);
+//   2. mmap0's do_wp_page opens the seed's window on the page;
+//   3. writeback's clear_page_dirty_for_io enters it (the page's latest
+//      incident is now the window);
+//   4. buffer.c's writepage drops a store past the old EOF that has no block
+//      (or NFS sends a request sized before the growth): that loss is the
+//      growth's, and the path says so (Blame) before the I0 it leads to.
+// A page with no growth keeps the window's cause.
+TEST(RootCauseTest, LossIsCountedUnderTheMechanismThatLostIt) {
+  CauseTracker t(2);
+  auto on = [](const char* role, auto body) {
+    std::thread th([&] {
+      ScopedThread me(role, /*user_access=*/false);
+      body();
+    });
+    th.join();
+  };
+  for (uint64_t page : {0, 1}) {
+    if (page == 0) {
+      on("truncate", [&] {
+        t.Transition(page, FaultPath::kTruncate, FaultWindow::kGrowthPastWritableEofPage);
+      });
+    }
+    // The window's holder must stay registered while writeback enters it.
+    std::atomic<int> step{0};
+    std::thread f([&] {
+      ScopedThread me("mmap0", /*user_access=*/false);
+      t.Open(page, FaultPath::kDoWpPage, FaultWindow::kMkwriteToSetPageDirty);
+      step.store(1);
+      while (step.load() != 2) std::this_thread::yield();
+      t.Close(page);
+    });
+    while (step.load() != 1) std::this_thread::yield();
+    on("writeback", [&] { EXPECT_GE(t.OnEvent(page, Event::kClearPageDirtyForIo), 0); });
+    step.store(2);
+    f.join();
+    on("writeback", [&] { t.Blame(page, FaultWindow::kGrowthPastWritableEofPage); });
+    const std::string id = RootCause::Unpack(t.CauseFor(page, RaceKind::kLostDirty, true)).Id();
+    EXPECT_EQ(id, page == 0 ? "vmtruncate/growth_past_writable_eof_page/transition" : kSeedWindow)
+        << "page " << page;
   }
 }
 
