@@ -209,7 +209,7 @@ TEST(ExploreShardTest, ThreeShardsMergeToOneRun) {
   const RunConfig base = Base("legacy", "nfs");
   const Scenario s = LoadScenario("seed").value();
   ExploreOptions o;
-  o.max_preemptions = kMachineryBound;
+  o.max_preemptions = kSearchBound;
   auto whole = Explore(base, s, o, nullptr);
   ASSERT_TRUE(whole.ok()) << whole.status();
   ASSERT_TRUE(whole->complete);

@@ -260,20 +260,20 @@ TEST(ExploreTest, DeterminismCheckCatchesUncontrolledState) {
 }
 
 // B: the seed's fix closes the window on every adapter, in every schedule up
-// to two preemptions.
+// to two preemptions (kSearchBound: one under TSan).
 class ExploreCleanTest
     : public ::testing::TestWithParam<std::tuple<const char*, const char*, const char*>> {};
 
-TEST_P(ExploreCleanTest, NoViolationUpToTwoPreemptions) {
+TEST_P(ExploreCleanTest, NoViolationWithinTheBound) {
   const auto [scheme, fs, scenario] = GetParam();
   const Scenario s = LoadScenario(scenario).value();
   ExploreOptions o;
-  o.max_preemptions = 2;
+  o.max_preemptions = kSearchBound;
   auto r = Explore(Base(scheme, fs), s, o, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->complete);
   EXPECT_FALSE(r->deadlocked);
-  EXPECT_EQ(r->bounds.size(), 3u);
+  EXPECT_EQ(r->bounds.size(), static_cast<size_t>(kSearchBound + 1));
   EXPECT_GT(r->schedules, 10u);
   EXPECT_TRUE(r->violations.empty()) << Describe(*r);
 }
