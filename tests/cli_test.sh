@@ -122,29 +122,7 @@ if in_part replay; then
 # the ordered schedule derived from its trace (exit 1: reproduced).  The
 # derivation forces only do_wp_page windows reliably (README, --replay).
 "$bin" --scheme=legacy --fs=nfs --duration=5s --sched=jitter --out="$tmp/race.json" >/dev/null
-wp=$(python3 - "$tmp/race.json" <<'PY'
-import json, sys
-# The seed's window itself: an mmap thread's ->page_mkwrite returns, the
-# writeback thread writes the page, then that mmap thread makes the pte
-# writable (other data-losing races, e.g. reclaim's unmap inside the window,
-# are not what the derivation forces).
-for i, x in enumerate(json.load(open(sys.argv[1]))["races"]):
-    ev = [(e["event"], e["thread"]) for e in x["trace"]]
-    if not x["data_losing"] or any(e == "fault_write_nopage" for e, _ in ev):
-        continue
-    found = False
-    for a, (e, t) in enumerate(ev):
-        if not e.startswith("page_mkwrite_return") or not t.startswith("mmap"):
-            continue
-        rest = ev[a + 1:]
-        end = next((b for b, (e2, t2) in enumerate(rest) if t2 == t and e2 == "pte_mkwrite"), None)
-        if end is not None and ("writepage", "writeback") in rest[:end]:
-            found = True
-            break
-    if found:
-        print(i)
-PY
-)
+wp=$(python3 "$(dirname "$0")/seed_window_races.py" "$tmp/race.json" --data-losing)
 # Under jitter: the run's first data-losing race.
 out=$("$bin" --replay="$tmp/race.json" 2>&1); rc=$?
 if [[ $rc -ne 1 || "$out" != *"replay: reproduced"* ]]; then

@@ -39,28 +39,7 @@ for seed in 3 5 8; do
   # --stop-on=I2: the window's first report (whatever counts as data-losing).
   run --scheme=legacy --fs=nfs --workload=mixed --duration=5s --seed=$seed --sched=jitter \
     --stop-on=I2 --out="$tmp/race$seed.json" >/dev/null
-  # The seed's window itself: an mmap thread's ->page_mkwrite returns, the
-  # writeback thread writes the page, then that thread makes the pte writable.
-  wp=$(python3 - "$tmp/race$seed.json" <<'PY'
-import json, sys
-try:
-    races = json.load(open(sys.argv[1]))["races"]
-except Exception:
-    races = []
-for i, x in enumerate(races):
-    ev = [(e["event"], e["thread"]) for e in x["trace"]]
-    if any(e == "fault_write_nopage" for e, _ in ev):
-        continue
-    for a, (e, t) in enumerate(ev):
-        if not e.startswith("page_mkwrite_return") or not t.startswith("mmap"):
-            continue
-        rest = ev[a + 1:]
-        end = next((b for b, (e2, t2) in enumerate(rest) if t2 == t and e2 == "pte_mkwrite"), None)
-        if end is not None and ("writepage", "writeback") in rest[:end]:
-            print(i)
-            break
-PY
-)
+  wp=$(python3 "$(dirname "$0")/seed_window_races.py" "$tmp/race$seed.json")
   tried=0
   for i in $wp; do
     (( tried++ < 3 )) || break
