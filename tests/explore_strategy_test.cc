@@ -253,7 +253,7 @@ TEST(ExploreShardTest, ThreeShardsMergeToOneRun) {
   // A shard twice, or one of another exploration: refused.
   EXPECT_FALSE(MergeShards({shards[0], shards[0], shards[1]}).ok());
   ExploreResult other = shards[1];
-  other.options.max_preemptions = 1;
+  other.options.max_preemptions = kSearchBound + 1;  // another bound
   EXPECT_FALSE(MergeShards({shards[0], other, shards[2]}).ok());
 }
 
