@@ -120,10 +120,10 @@ TEST(ExploreTest, LegacyNfsSeedNeedsOnePreemption) {
   }
   ASSERT_NE(losing, nullptr) << Describe(*r);
 
-  // Its schedule string replays it, every time (100 of 100).
+  // Its schedule string replays it, every time (kReplays of kReplays).
   const std::vector<int> picks = sched::ParseSchedule(losing->schedule).value();
   std::vector<sched::SerialChoice> first;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < kReplays; ++i) {
     auto run = RunSchedule(Base("legacy", "nfs"), s, picks);
     ASSERT_TRUE(run.ok()) << run.status();
     EXPECT_EQ(run->preemptions, 1);
@@ -176,7 +176,7 @@ TEST(ExploreTest, LegacyNfsSeedHasOneRootCauseWithItsStory) {
 
 // A, the minimal counterexample: the first data-losing violation shrunk to a
 // story of at most 10 numbered steps that names the seed's window and the
-// NFS functions, whose schedule replays it 100 times out of 100.
+// NFS functions, whose schedule replays it every time (kReplays runs).
 TEST(ExploreTest, LegacyNfsSeedMinimalStory) {
   const Scenario s = LoadScenario("seed").value();
   ExploreOptions o;
@@ -204,12 +204,13 @@ TEST(ExploreTest, LegacyNfsSeedMinimalStory) {
   EXPECT_NE(story.find("I0 lost_dirty (data-losing)"), std::string::npos) << story;
 
   // The shrunk scenario's text form parses back to it, and its short
-  // schedule replays the violation 100 times out of 100, the same each time.
+  // schedule replays the violation kReplays times out of kReplays, the same
+  // each time.
   auto shrunk = ParseScenario(m.scenario.text, "minimal");
   ASSERT_TRUE(shrunk.ok()) << shrunk.status() << "\n" << m.scenario.text;
   const std::vector<int> picks = sched::ParseSchedule(m.schedule).value();
   std::vector<LogEntry> first;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < kReplays; ++i) {
     auto run = RunSchedule(Base("legacy", "nfs"), *shrunk, picks);
     ASSERT_TRUE(run.ok()) << run.status();
     bool seen = false;

@@ -32,6 +32,9 @@ inline constexpr bool kUnderTsan = true;
 inline constexpr bool kUnderTsan = false;
 #endif
 inline constexpr int kSearchBound = kUnderTsan ? 1 : 2;
+// How many times a test replays one schedule to show it replays the same
+// every time: 100, or 20 under TSan (a replay costs tens of times more).
+inline constexpr int kReplays = kUnderTsan ? 20 : 100;
 
 inline RunConfig Base(absl::string_view scheme, absl::string_view fs) {
   RunConfig c;
