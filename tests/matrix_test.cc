@@ -298,10 +298,10 @@ const Cell kCells[] = {
         Cell{"locked", "btrfs", "enospc", "clean", false, kEnospc},
         Cell{"modern", "btrfs", "truncate", "clean", false, kTruncateFact},
         Cell{"locked", "btrfs:leak_reservation", "mixed", "I4", false, kMutantFact},
-        // The unlocked-return variants under legacy lose as their locked
-        // twins do (the window is the VM's).  Their verdicts under `locked`
-        // rest on each model's writeback locking, which the kernel-fidelity
-        // work re-establishes before they are asserted here.
+        // The unlocked-return variants under legacy break as their locked
+        // twins do (the window is the VM's): ceph loses the store, btrfs's
+        // fixup path writes it.  Under `locked` the verdict rests on each
+        // model's writeback locking (ceph: clean; btrfs: I2, nothing lost).
         Cell{"legacy", "ceph:unlocked", "mixed", "I2", true, kCephLegacy},
         Cell{"legacy", "btrfs:unlocked", "mixed", "I2", false, kBtrfsLegacy, true},
         // Was unasserted while the model unlocked ceph's pages at submit;
