@@ -124,6 +124,27 @@ TEST(NamesTest, DeriveOrderReadsRolesAndEvents) {
   EXPECT_EQ(*order,
             "do_wp_page:after_pte_mkwrite<end_io:begin,end_io:done<"
             "do_wp_page:before_set_page_dirty");
+  // The trace is one page's: with the race's page known, the completion that
+  // closes the window is bound to it.
+  nlohmann::json on_page = Trace({{"mmap1", "fault_write_wp"},
+                                  {"mmap1", "page_mkwrite_return"},
+                                  {"writeback", "clear_page_dirty_for_io"},
+                                  {"io", "end_page_writeback"},
+                                  {"mmap1", "pte_mkwrite"}});
+  on_page["page"] = 31;
+  auto bound = DeriveOrder(on_page);
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(*bound,
+            "do_wp_page:after_mkwrite<write_cache_pages:begin,end_io:done@31<"
+            "do_wp_page:before_ptl_relock");
+  auto parsed = sched::ParseOrderedDeps(*bound);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].page, -1);
+  EXPECT_EQ((*parsed)[1].page, 31);
+  EXPECT_EQ(sched::DepName((*parsed)[1]), "end_io:done@31<do_wp_page:before_ptl_relock");
+  EXPECT_FALSE(sched::ParseOrderedDeps("end_io:done@x<do_wp_page:before_ptl_relock").ok());
+  EXPECT_FALSE(sched::ParseOrderedDeps("end_io:done@-1<do_wp_page:before_ptl_relock").ok());
   // Names the tables do not know (another version's result) are no window.
   EXPECT_FALSE(DeriveOrder(Trace({{"mmap1", "fault_write_wp"},
                                   {"mmap1", "page_mkwrite_return"},

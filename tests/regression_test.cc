@@ -82,6 +82,36 @@ struct Outcome {
   uint64_t ordered_skipped = 0;
 };
 
+// A dependency bound to a page ("end_io:done@5<B") is met by that page's
+// I/O completion, not another's: a window derived from page 5's trace stays
+// open while page 4's I/O completes (issue 19, point 9: an unrelated
+// completion closed the window and the replay ran clean, naming nothing).
+TEST(OrderedDepTest, APageBoundDependencyWaitsForItsPage) {
+  TestThread main_thread("main");  // a running participant: F's wait is not dropped
+  sched::Options so;
+  so.policy = sched::Policy::kOrdered;
+  so.deps = sched::ParseOrderedDeps("end_io:done@5<truncate:begin").value();
+  sched::Configure(so);
+  SCHED_POINT_PAGE(kEndIoDone, 4);  // another page's completion, before F waits
+  std::atomic<bool> passed{false}, page5{false};
+  bool saw_page5 = false;
+  std::thread f([&] {
+    TestThread t("truncate");
+    SCHED_POINT(kTruncateBegin);
+    saw_page5 = page5.load();
+    passed.store(true);
+  });
+  // F either waits (the bound dependency is unmet) or, wrongly, passes.
+  while (!passed.load() && sched::OrderedWaiters() == 0) std::this_thread::yield();
+  EXPECT_FALSE(passed.load()) << "page 4's completion met a dependency bound to page 5";
+  page5.store(true);
+  SCHED_POINT_PAGE(kEndIoDone, 5);
+  f.join();
+  EXPECT_TRUE(saw_page5);
+  EXPECT_EQ(sched::OrderedSkipped(), 0u);
+  sched::Reset();
+}
+
 // Runs two registered threads' bodies under the ordered dependencies `deps`;
 // returns how many dependencies had to be dropped (forbidden by locking).
 template <typename F, typename W>

@@ -22,10 +22,9 @@
 #      for the lock of page P, held by mmapN, which waits at B for A",
 #      "replay: not reproduced", exit 0.
 # Detection: the exit codes and those lines; "deadlock" in any replay's
-# output fails.  A window closed by end_io:done may be closed by another
-# page's I/O completion before the pass meets the locked page (README,
-# --replay): such a replay must still be clean and exit 0, but need not name
-# the dependency; the test needs one window closed by writeback's own point.
+# output fails.  Every such replay names its dependency: a window closed by
+# an I/O completion is bound to the race's page (end_io:done@P), so another
+# page's completion cannot close it and let the replay run clean unnamed.
 #   replay_infeasible_test.sh PATH/TO/pagerace
 set -uo pipefail
 bin="$1"
@@ -55,14 +54,12 @@ for seed in 3 5 8; do
       fail=1
     elif [[ -n "$line" ]]; then
       # One line: the dependency, the lock, its holder and the waiter.
-      if [[ "$line" =~ dependency\ ([a-z_]+:[a-z_]+)\<do_wp_page:before_ptl_relock:\ writeback\ .*\ waits\ for\ the\ lock\ of\ page\ [0-9]+,\ held\ by\ mmap[0-9]+.*,\ which\ waits\ at\ do_wp_page:before_ptl_relock\ for\ ([a-z_]+:[a-z_]+)$ && "${BASH_REMATCH[1]}" == "${BASH_REMATCH[2]}" ]]; then
+      if [[ "$line" =~ dependency\ ([a-z_]+:[a-z_]+)(@[0-9]+)?\<do_wp_page:before_ptl_relock:\ writeback\ .*\ waits\ for\ the\ lock\ of\ page\ [0-9]+,\ held\ by\ mmap[0-9]+.*,\ which\ waits\ at\ do_wp_page:before_ptl_relock\ for\ ([a-z_]+:[a-z_]+)(\ of\ page\ [0-9]+)?$ && "${BASH_REMATCH[1]}" == "${BASH_REMATCH[3]}" ]]; then
         echo "ok: seed $seed race $i: $line"
         named="$i"
       else
         echo "FAIL: seed $seed race $i: malformed line: $line"; fail=1
       fi
-    elif [[ "$order" == *"end_io:done<"* ]]; then
-      echo "ok: seed $seed race $i: locked ordered replay ($order) clean, exit 0"
     else
       echo "FAIL: seed $seed race $i: locked ordered replay ($order) names no infeasible dependency"
       fail=1

@@ -1,5 +1,6 @@
 #include "harness/core/replay.h"
 
+#include <cstdint>
 #include <fstream>
 #include <optional>
 #include <utility>
@@ -256,8 +257,16 @@ absl::StatusOr<std::string> DeriveOrder(const nlohmann::json& race, absl::string
       b = sched::kDoWpPageBeforeSetPageDirty;
     }
     if (!a || !b) continue;
-    return absl::StrCat(sched::PointName(*a), "<", sched::PointName(*w_first), ",",
-                        sched::PointName(*w_last), "<", sched::PointName(*b));
+    // The trace is the race's page's: an I/O completion that closes the
+    // window is that page's, not whichever page's I/O completes first.
+    std::string last = sched::PointName(*w_last);
+    if (*w_last == sched::kEndIoDone && race.contains("page") &&
+        race["page"].is_number_integer() && race["page"].get<int64_t>() >= 0 &&
+        race["page"].get<int64_t>() <= INT32_MAX) {
+      absl::StrAppend(&last, "@", race["page"].get<int64_t>());
+    }
+    return absl::StrCat(sched::PointName(*a), "<", sched::PointName(*w_first), ",", last, "<",
+                        sched::PointName(*b));
   }
   return Bad("--sched=ordered: no fault window with another thread inside it in this race's "
              "trace; give --order=A<B,...");

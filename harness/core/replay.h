@@ -15,9 +15,9 @@
 //     "replay: infeasible under S: dependency A<B: <thread> (at <point>)
 //     waits for <lock>, held by <holder>, which waits at B for A" and "not
 //     reproduced" (exit 0), instead of running into the watchdog.  A
-//     window closed by end_io:done may be closed by an unrelated page's I/O
-//     completion before writeback meets the locked page: that replay runs
-//     clean, without the line.  A
+//     window closed by an I/O completion is bound to the race's page
+//     ("end_io:done@P"; the trace is that page's): another page's
+//     completion does not close it.  A
 //     stress run has no schedule string to follow: its threads ran free (or
 //     jittered) on real cores, and its trace ring holds only the events
 //     near the race, so the ordered derivation is what it can offer.

@@ -47,9 +47,9 @@ bool IoQueue::Pop(Entry* e) {
 
 void IoQueue::Complete(Entry e) {
   Page* page = e.page;
-  SCHED_POINT(kEndIoBegin);
+  SCHED_POINT_PAGE(kEndIoBegin, page->index);
   mm_->a_ops().end_io(page);
-  SCHED_POINT(kEndIoDone);
+  SCHED_POINT_PAGE(kEndIoDone, page->index);
   end_page_writeback(*mm_, page);
   if (e.unlock) unlock_page_from_io(page);
   put_page(page);

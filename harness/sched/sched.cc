@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -69,8 +70,10 @@ std::atomic<uint64_t> g_skipped{0};
 std::atomic<uint64_t> g_delays{0};
 std::array<std::atomic<bool>, kMaxDeps> g_dep_done;
 // Dependency i is met once A has been reached more than g_dep_base[i] times:
-// 0 from the start, or A's count when its window opened (Met()).
+// 0 from the start, or A's count when its window opened (Met()).  A
+// dependency bound to a page counts A's hits at that page (g_dep_hits).
 std::array<std::atomic<uint64_t>, kMaxDeps> g_dep_base;
+std::array<std::atomic<uint64_t>, kMaxDeps> g_dep_hits;
 // Ordered bookkeeping.  `g_gen` is the futex word waiters sleep on; every
 // change to the counts below bumps it and wakes them.
 std::atomic<int> g_participants{0};
@@ -133,11 +136,15 @@ void Jitter() {
   errno = saved;
 }
 
-// Whether dependency i's A point has been reached (since its window opened).
-bool Met(int i) {
-  return g_hits[g_deps[i].get().before].load(std::memory_order_acquire) >
-         g_dep_base[i].load(std::memory_order_acquire);
+// How often dependency i's A has been reached: at its page, when bound to one.
+uint64_t ACount(int i) {
+  const OrderedDep d = g_deps[i];
+  return d.page >= 0 ? g_dep_hits[i].load(std::memory_order_acquire)
+                     : g_hits[d.before].load(std::memory_order_acquire);
 }
+
+// Whether dependency i's A point has been reached (since its window opened).
+bool Met(int i) { return ACount(i) > g_dep_base[i].load(std::memory_order_acquire); }
 
 // Threads in an ordered wait whose dependency is still unmet (one whose
 // dependency was met but that has not run yet is not stuck).
@@ -278,8 +285,7 @@ void OpenWindow(int j) {
         g_point_fn[g_deps[i].get().after] != g_point_fn[g_deps[j].get().before]) {
       continue;
     }
-    g_dep_base[i].store(g_hits[g_deps[i].get().before].load(std::memory_order_acquire),
-                        std::memory_order_release);
+    g_dep_base[i].store(ACount(i), std::memory_order_release);
   }
 }
 
@@ -319,7 +325,7 @@ void OrderedWait(Point p) {
 
 namespace internal {
 
-void AtPoint(Point p) {
+void AtPoint(Point p, uint64_t page) {
   const Policy policy = g_policy.load(std::memory_order_relaxed);
   if (policy == Policy::kOrdered) {
     const uint32_t tid = current_thread().tid;
@@ -342,6 +348,15 @@ void AtPoint(Point p) {
     case Policy::kSerial:
       if (SerialRun* run = CurrentSerialRun()) run->AtPoint(p);
       break;
+  }
+  if (policy == Policy::kOrdered && page != kNoPage) {
+    const int ndeps = g_num_deps.load(std::memory_order_acquire);
+    for (int i = 0; i < ndeps; ++i) {
+      const OrderedDep d = g_deps[i];
+      if (d.before == p && d.page >= 0 && static_cast<uint64_t>(d.page) == page) {
+        g_dep_hits[i].fetch_add(1, std::memory_order_acq_rel);
+      }
+    }
   }
   g_hits[p].fetch_add(1, std::memory_order_acq_rel);
   if (policy == Policy::kOrdered) Bump();
@@ -414,11 +429,20 @@ absl::StatusOr<std::vector<OrderedDep>> ParseOrderedDeps(absl::string_view spec)
     if (ab.size() != 2) {
       return absl::InvalidArgumentError(absl::StrCat("bad dependency '", item, "' (want A<B)"));
     }
-    auto a = PointByName(absl::StripAsciiWhitespace(ab[0]));
+    absl::string_view a_name = absl::StripAsciiWhitespace(ab[0]);
+    int32_t page = -1;
+    if (auto at = a_name.find('@'); at != absl::string_view::npos) {
+      if (!absl::SimpleAtoi(a_name.substr(at + 1), &page) || page < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad page in dependency '", item, "' (want A@PAGE<B, PAGE a page index)"));
+      }
+      a_name = a_name.substr(0, at);
+    }
+    auto a = PointByName(a_name);
     if (!a.ok()) return a.status();
     auto b = PointByName(absl::StripAsciiWhitespace(ab[1]));
     if (!b.ok()) return b.status();
-    deps.push_back({*a, *b});
+    deps.push_back({*a, *b, page});
   }
   if (deps.size() > kMaxDeps) return absl::InvalidArgumentError("too many ordered dependencies");
   return deps;
@@ -473,6 +497,7 @@ void Reset() {
   for (auto& h : g_hits) h.store(0, std::memory_order_relaxed);
   for (auto& d : g_dep_done) d.store(false, std::memory_order_relaxed);
   for (auto& b : g_dep_base) b.store(0, std::memory_order_relaxed);
+  for (auto& h : g_dep_hits) h.store(0, std::memory_order_relaxed);
   for (auto& l : g_last_point) l.store(kNumPoints, std::memory_order_relaxed);
   g_infeasible_ready.store(false, std::memory_order_relaxed);
   g_infeasible_claimed.store(false, std::memory_order_relaxed);
@@ -517,15 +542,23 @@ std::string DescribeInfeasible(const InfeasibleDep& d) {
       lock = "a lock";
       break;
   }
-  std::string out = absl::StrCat(PointName(d.dep.before), "<", PointName(d.dep.after), ": ",
+  std::string out = absl::StrCat(DepName(d.dep), ": ",
                                  ThreadRole(d.blocked), " (at ", PointName(d.blocked_at),
                                  ") waits for ", lock, ", held by ", ThreadRole(d.holder));
   if (d.holder != d.waiter) absl::StrAppend(&out, ", which waits (lock by lock) on ", ThreadRole(d.waiter));
   absl::StrAppend(&out, ", which waits at ", PointName(d.dep.after), " for ",
                   PointName(d.dep.before));
+  if (d.dep.page >= 0) absl::StrAppend(&out, " of page ", d.dep.page);
   return out;
 }
+
+std::string DepName(const OrderedDep& d) {
+  std::string a = PointName(d.before);
+  if (d.page >= 0) absl::StrAppend(&a, "@", d.page);
+  return absl::StrCat(a, "<", PointName(d.after));
+}
 uint64_t OrderedSkipped() { return g_skipped.load(); }
+int OrderedWaiters() { return StuckWaiters(); }
 uint64_t JitterDelays() { return g_delays.load(); }
 
 namespace {

@@ -84,11 +84,17 @@ enum class Policy { kOff, kJitter, kOrdered, kPct, kSerial };
 const char* PolicyName(Policy p);
 absl::StatusOr<Policy> PolicyByName(absl::string_view name);
 
+// "A<B": B waits until A has been reached.  `page` >= 0 binds A to one page:
+// only A's hits at that page index count ("end_io:done@33": the completion of
+// page 33's I/O, not another page's).  Points that report a page
+// (SCHED_POINT_PAGE) can be bound; any other A with a page is never met
+// except through the policy's drop rules.
 struct OrderedDep {
   Point before;
   Point after;
+  int32_t page = -1;
 };
-// Parses "A<B,C<D" (point names).
+// Parses "A<B,C<D" (point names), A optionally "A@PAGE".
 absl::StatusOr<std::vector<OrderedDep>> ParseOrderedDeps(absl::string_view spec);
 
 struct Options {
@@ -152,11 +158,17 @@ std::string DescribeInfeasible(const InfeasibleDep& d);
 // Counters for reports and tests.
 uint64_t Hits(Point p);
 uint64_t OrderedSkipped();
+// Threads now in an ordered wait whose dependency is unmet.
+int OrderedWaiters();
 uint64_t JitterDelays();
+
+// "A<B" or "A@PAGE<B", as ParseOrderedDeps reads it.
+std::string DepName(const OrderedDep& d);
 
 namespace internal {
 extern std::atomic<bool> g_enabled;
-void AtPoint(Point p);
+inline constexpr uint64_t kNoPage = ~0ull;
+void AtPoint(Point p, uint64_t page = kNoPage);
 }  // namespace internal
 
 // Lock slow paths mark blocking with pagerace::BlockedScope (base).
@@ -181,6 +193,16 @@ using ::pagerace::BlockedScope;
             ::pagerace::sched::internal::g_enabled.load(std::memory_order_relaxed), \
             0))                                                                  \
       ::pagerace::sched::internal::AtPoint(point);                               \
+  } while (0)
+
+// SCHED_POINT at a point that concerns one page (its index): an ordered
+// dependency bound to that page ("end_io:done@33") counts only its hits.
+#define SCHED_POINT_PAGE(p, index)                                               \
+  do {                                                                           \
+    if (__builtin_expect(                                                        \
+            ::pagerace::sched::internal::g_enabled.load(std::memory_order_relaxed), \
+            0))                                                                  \
+      ::pagerace::sched::internal::AtPoint(::pagerace::sched::p, (index));       \
   } while (0)
 
 #endif  // PAGERACE_HARNESS_SCHED_SCHED_H_
