@@ -100,7 +100,7 @@ vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
     set_delalloc(page);
   }
   mm_->set_page_dirty(page);
-  return mkwrite_done(vmf, mkwrite_returns_locked_);
+  return mkwrite_done(vmf, mkwrite_returns_locked_ && !mm_->reverted(Fix::k50a9b214bc6c));
 }
 
 // Models fs/btrfs/file.c:btrfs_file_write() (prepare_pages, then

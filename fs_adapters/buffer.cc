@@ -391,7 +391,8 @@ void BufferAdapter::invalidate_partial(Page* page, uint32_t offset) {
 // Before v3.18 there is nothing to call: under v2.6.29/30 schemes the VM
 // passes no page and `buffer` behaves as `buffer:no_isize_extended`.
 void BufferAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
-  if (options_.isize_extended && HasPagecacheIsizeExtended(mm_->scheme().era())) {
+  if (options_.isize_extended && HasPagecacheIsizeExtended(mm_->scheme().era()) &&
+      !mm_->reverted(Fix::k90a8020278c1)) {
     pagecache_isize_extended(*mm_, eof_page, old_size, new_size, blocksize_);
   }
 }

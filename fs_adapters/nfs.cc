@@ -59,7 +59,13 @@ void NfsAdapter::nfs_updatepage(Page* page, uint32_t offset, uint32_t len) {
 // 5.15's nfs_vm_page_mkwrite does (mkwrite_wait_stable); v2.6.30 did not.
 //
 // Entered with the page referenced and unlocked (locked under `naive`);
-// returns it locked on success when mkwrite_returns_locked_.
+// returns it locked on success when mkwrite_returns_locked_, unless
+// 7fdf52306766 ("NFS: close page_mkwrite() races", v2.6.30) is reverted:
+// before it, nfs_vm_page_mkwrite unlocked the page before returning.
+bool NfsAdapter::returns_locked() const {
+  return mkwrite_returns_locked_ && !mm_->reverted(Fix::k7fdf52306766);
+}
+
 vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
   mkwrite_lock_page(vmf);
@@ -80,7 +86,7 @@ vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
   // land in it, and the truncate drops the page (tests/regression_test.cc,
   // NfsPastEofTest).
   const uint32_t pagelen = bytes_in_isize(page->index);
-  if (pagelen == 0) return mkwrite_done(vmf, mkwrite_returns_locked_);
+  if (pagelen == 0) return mkwrite_done(vmf, returns_locked());
   // Injected failure: nfs_updatepage failing (e.g. -ENOSPC/-EDQUOT from
   // nfs_flush_incompatible) turns into VM_FAULT_SIGBUS, with no request made.
   if (inject_mkwrite_failure()) {
@@ -88,7 +94,7 @@ vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
     return kVmFaultSigbus;
   }
   nfs_updatepage(page, 0, pagelen);
-  return mkwrite_done(vmf, mkwrite_returns_locked_);
+  return mkwrite_done(vmf, returns_locked());
 }
 
 int NfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {

@@ -83,6 +83,9 @@ class NfsAdapter : public StoreBackedOps {
   // offset+len) and dirty the page.  REQUIRES: page locked.
   void nfs_updatepage(Page* page, uint32_t offset, uint32_t len);
 
+  // ->page_mkwrite returns the page locked: `nfs`, unless --revert names
+  // 7fdf52306766 (the fix that made it so).
+  bool returns_locked() const;
   const bool mkwrite_returns_locked_;
   mutable FutexMutex i_lock_{LockClass::kInodeLock, "nfs i_lock"};
   std::unique_ptr<Request[]> reqs_ ABSL_GUARDED_BY(i_lock_);

@@ -41,6 +41,15 @@ expect_usage_error "page_mkwrite" --workload=enospc --fs=none
 expect_usage_error "--order" --sched=ordered
 expect_usage_error "--order" "--order=a<b"
 expect_usage_error "schedule point" --sched=ordered "--order=nowhere<write_cache_pages:begin"
+# --revert (issue 20): a fix the model does not hold, or cannot switch.
+expect_usage_error "predates 7fdf52306766" --scheme=legacy --fs=nfs --revert=7fdf52306766
+expect_usage_error "not --fs=ceph" --scheme=locked --fs=ceph --revert=7fdf52306766
+expect_usage_error "already" --scheme=locked --fs=nfs:unlocked --revert=7fdf52306766
+expect_usage_error "--scheme=legacy's code only" --scheme=locked --revert=79352894b285
+expect_usage_error "no switch in the model yet" --scheme=locked --revert=016eb4a0ed06
+expect_usage_error "unknown fix" --scheme=locked --revert=deadbeef
+expect_usage_error "--revert=b827e496c893" explore --scheme=modern --fs=buffer --scenario=isize \
+  --revert=b827e496c893
 expect_usage_error "--replay" --replay=/nonexistent.json
 expect_usage_error "--replay" --replay="$0"
 
@@ -48,7 +57,7 @@ expect_usage_error "--replay" --replay="$0"
 # test registers for itself (registry_test's adapter lives only there).
 list=$("$bin" --list)
 for part in "scheme    legacy" "scheme    mutant:no_stable_wait" "fs        buffer:no_isize_extended" \
-            "workload  isize"; do
+            "workload  isize" "fix       79352894b285" "fix       016eb4a0ed06"; do
   grep -q "^${part} " <<<"$list" || { echo "FAIL: --list lacks '${part}'"; fail=1; }
 done
 if grep -q "test:" <<<"$list"; then echo "FAIL: --list shows a test's own adapter"; fail=1; fi

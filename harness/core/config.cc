@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "harness/mm/shadow_mmu.h"
 
 namespace pagerace {
@@ -87,6 +88,11 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
                               " models v2.6.29/30 (want none)"));
     }
     c.pin_writeback = *p;
+  }
+  if (!raw.revert.empty()) {
+    auto reverts = ParseReverts(raw.revert, *c.scheme, *c.fs);
+    if (!reverts.ok()) return reverts.status();
+    c.reverts = *reverts;
   }
   absl::Status st;
   if (!(st = ParseInt("threads", raw.threads, 1, 64, &c.threads)).ok()) return st;
@@ -182,6 +188,21 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
   return c;
 }
 
+absl::StatusOr<FixSet> ParseReverts(absl::string_view value, const SchemeEntry& scheme,
+                                    const AdapterEntry& fs) {
+  FixSet set;
+  const KernelEra era = scheme.make()->era();
+  for (absl::string_view commit : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    auto f = FixByCommit(commit);
+    if (!f.ok()) return Bad("revert", std::string(value), std::string(f.status().message()));
+    const std::string why = RevertRefusal(*f, era, scheme.name, fs.name);
+    if (!why.empty()) return Bad("revert", std::string(value), why);
+    set.add(*f);
+  }
+  if (set.empty()) return Bad("revert", std::string(value), "want COMMIT[,COMMIT...] (--list shows them)");
+  return set;
+}
+
 GupMode GupModeForEra(const SchemeEntry& scheme) {
   return scheme.make()->stable_pages() ? GupMode::kPin : GupMode::kGet;
 }
@@ -222,6 +243,13 @@ std::string FormatRegistries() {
   for (const WorkloadEntry& e : WorkloadRegistry().entries()) {
     absl::StrAppendFormat(&out, "workload  %-36s %s\n", e.name, e.description);
   }
+  for (int i = 0; i < kNumFixes; ++i) {
+    const FixInfo& f = InfoOf(static_cast<Fix>(i));
+    std::string where = *f.adapters ? f.adapters : "VM";
+    if (*f.scheme) absl::StrAppend(&where, ", --scheme=", f.scheme);
+    absl::StrAppendFormat(&out, "fix       %-36s [%s, %s] %s%s\n", f.commit, ReleaseName(f), where,
+                          f.title, f.modeled ? " (--revert)" : " (not modeled yet)");
+  }
   return out;
 }
 
@@ -243,6 +271,7 @@ std::string ReplayCommand(const RunConfig& c) {
   if (c.pin_writeback != PinWriteback::kNone) {
     absl::StrAppend(&cmd, " --pin-writeback=", PinWritebackName(c.pin_writeback));
   }
+  if (!c.reverts.empty()) absl::StrAppend(&cmd, " --revert=", c.reverts.Joined());
   if (c.ops) {
     absl::StrAppend(&cmd, " --ops=", c.ops);
   } else {

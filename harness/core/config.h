@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "fs_adapters/adapters.h"
 #include "harness/check/oracle.h"
+#include "harness/mm/fixes.h"
 #include "harness/mm/gup.h"
 #include "harness/mm/schemes.h"
 #include "harness/sched/sched.h"
@@ -23,7 +24,7 @@ namespace pagerace {
 // The flags as given (strings; empty = not given).
 struct RawFlags {
   std::string scheme, fs, workload, threads, pwriters, pages, mappings, duration, ops, seed,
-      sched, order, pct_depth, jitter_max_us, out, trace_out, stop_on, gup, pin_writeback;
+      sched, order, pct_depth, jitter_max_us, out, trace_out, stop_on, gup, pin_writeback, revert;
 };
 
 // Typed: the scheme, adapter and workload are registry entries, resolved once
@@ -50,6 +51,9 @@ struct RunConfig {
   bool gup_given = false;
   // --pin-writeback: writeback's and reclaim's answer to pinned pages.
   PinWriteback pin_writeback = PinWriteback::kNone;
+  // --revert=COMMIT[,COMMIT...]: fixes whose switches follow the pre-fix
+  // source (harness/mm/fixes.h), each checked against the scheme and fs.
+  FixSet reverts;
   std::string out;     // result JSON path; empty = none
   std::string trace_out;  // Chrome trace path; empty = none
   std::string binary;  // argv[0], for the replay command
@@ -80,8 +84,13 @@ std::vector<std::string> GupNotes(const RunConfig& config, uint64_t longterm_ref
 
 // InvalidArgument with a message naming the flag and the problem.
 absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw);
+// --revert's value for `scheme` on `fs`: each commit known, modeled, held
+// by the scheme's era and in the fs or the VM (fixes.h RevertRefusal).
+absl::StatusOr<FixSet> ParseReverts(absl::string_view value, const SchemeEntry& scheme,
+                                    const AdapterEntry& fs);
 // `pagerace --list`: every registered scheme (with the invariant a mutant
-// must trip), adapter and workload, one line each.
+// must trip), adapter, workload and known fix (with its release and whether
+// --revert can switch it), one line each.
 std::string FormatRegistries();
 // The command line that re-runs this configuration.
 std::string ReplayCommand(const RunConfig& config);

@@ -13,6 +13,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const RunConfig& config
   mo.pages = config.pages;
   mo.mappings = config.mappings;
   mo.pin_writeback = config.pin_writeback;
+  mo.reverted = config.reverts;
   auto mm = MmContext::Create(mo, m->scheme_.get(), m->adapter_.get());
   if (!mm.ok()) return mm.status();
   m->mm_ = *std::move(mm);

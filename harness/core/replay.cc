@@ -130,6 +130,7 @@ absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec)
   t.fs = Str(c, "fs");
   t.gup = Str(c, "gup");
   t.pin_writeback = Str(c, "pin_writeback");
+  t.revert = Str(c, "revert");
   const std::string name = Str(c, "scenario");
   auto scenario = ParseScenario(Str(c, "scenario_text"), name);
   if (!scenario.ok()) {
@@ -185,6 +186,7 @@ absl::StatusOr<ReplayTarget> LoadReplay(const std::string& spec) {
   r.jitter_max_us = Str(c, "jitter_max_us");
   r.duration = Str(c, "duration");
   r.ops = Str(c, "ops");
+  r.revert = Str(c, "revert");
   return t;
 }
 

@@ -74,6 +74,7 @@ struct ScheduleReplayTarget {
   // --gup and --pin-writeback as recorded ("" when not given: the era's
   // get_user_pages mode, writeback as the kernel has it)
   std::string gup, pin_writeback;
+  std::string revert;  // --revert as recorded ("" when none)
   Scenario scenario;       // parsed from the recorded scenario_text
   std::string schedule;
   RaceKind kind{};

@@ -18,6 +18,7 @@
 #include "harness/check/trace.h"
 #include "harness/mm/address_space.h"
 #include "harness/mm/address_space_ops.h"
+#include "harness/mm/fixes.h"
 #include "harness/mm/fault_handler.h"
 #include "harness/mm/gup.h"
 #include "harness/mm/page.h"
@@ -32,6 +33,8 @@ struct MmOptions {
   int mappings = 2;
   // What writeback and reclaim do with a page_maybe_dma_pinned page (gup.h).
   PinWriteback pin_writeback = PinWriteback::kNone;
+  // --revert: the fixes whose switches follow the pre-fix source (fixes.h).
+  FixSet reverted;
 };
 
 class MmContext : public FaultTarget {
@@ -72,6 +75,9 @@ class MmContext : public FaultTarget {
   uint64_t pages() const { return options_.pages; }
   // Writeback's and reclaim's answer to pinned pages (--pin-writeback).
   PinWriteback pin_writeback() const { return options_.pin_writeback; }
+  // Whether fix `f` is reverted in this run (--revert): the code at its
+  // switch follows the source before the commit.
+  bool reverted(Fix f) const { return options_.reverted.has(f); }
   size_t page_size() const { return ShadowMmu::page_size(); }
 
   void trace(uint64_t index, Event e) { tracer_->Record(index, e); }

@@ -62,9 +62,14 @@ class LegacyScheme : public FaultScheme {
     // writeback may already have cleaned the page and retired its metadata.
     SCHED_POINT(kDoWpPageAfterPteMkwrite);
     // "Yes, Virginia": wait for a writeback that holds the lock to finish
-    // clear_page_dirty_for_io, so our dirtying lands after it.
-    mm.trace(vmf.pgoff, Event::kWaitOnPageLocked);
-    wait_on_page_locked(old_page);
+    // clear_page_dirty_for_io, so our dirtying lands after it.  That wait is
+    // 79352894b285 (v2.6.23); reverted, the fault dirties the page at once,
+    // and a writeback between page_mkclean and TestClearPageDirty clears
+    // the PG_dirty this fault sets while the pte it made stays writable.
+    if (!mm.reverted(Fix::k79352894b285)) {
+      mm.trace(vmf.pgoff, Event::kWaitOnPageLocked);
+      wait_on_page_locked(old_page);
+    }
     // The gap this wait leaves: nothing stops writeback from locking and
     // cleaning the page again before set_page_dirty below.
     SCHED_POINT(kDoWpPageAfterWaitOnPageLocked);

@@ -69,18 +69,22 @@ int IoQueue::Drain() {
 // differences: no dirty accounting; the dirty tag is dropped here.
 int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   mm.trace(page->index, Event::kClearPageDirtyForIo);
-  if (mm.scheme().clear_dirty_before_mkclean()) {
-    // The pre-2.6.20 order (mutant): PG_dirty goes first, so for a moment
-    // the page is clean while a pte still maps it writable, and page_mkclean
-    // does not hand the pte's dirtiness back to the page.
+  if (mm.scheme().clear_dirty_before_mkclean() || mm.reverted(Fix::k7658cc289288)) {
+    // Before 7658cc289288 (v2.6.20; the diff read in the v2.6.34 mirror):
+    // `if (TestClearPageDirty(page)) { page_mkclean(page); return 1; }`.
+    // PG_dirty goes first, so for a moment the page is clean while a pte
+    // still maps it writable, and page_mkclean's answer (a pte dirtied
+    // since) is dropped instead of handed back with set_page_dirty.  A clean
+    // page was not write-protected at all.  (mutant:clear_dirty_before_mkclean
+    // is this revert under the locked scheme's name.)
     const bool was_dirty = TestClearPageFlag(page, PG_dirty);
     if (was_dirty) {
       mm.transition(page->index, FaultPath::kWriteback,
                              FaultWindow::kDirtyClearedBeforeMkclean);
       mm.mapping().clear_dirty_tag(page);
+      mm.check_clean_not_writable(page);
+      if (mm.mmu().page_mkclean(page)) mm.trace(page->index, Event::kPageMkclean);
     }
-    mm.check_clean_not_writable(page);
-    if (mm.mmu().page_mkclean(page)) mm.trace(page->index, Event::kPageMkclean);
     return was_dirty;
   }
   // Write-protect first: any store after this point faults, and a writable
@@ -89,6 +93,9 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
     mm.trace(page->index, Event::kPageMkclean);
     mm.set_page_dirty(page);
   }
+  // A fault may make the pte writable again here (its page lock wait, or
+  // the page lock it holds, is what keeps its set_page_dirty out).
+  SCHED_POINT(kClearPageDirtyForIoAfterMkclean);
   if (TestClearPageFlag(page, PG_dirty)) {
     // Our model drops the dirty tag here rather than in set_page_writeback:
     // every ->writepage either starts writeback or leaves the page clean.

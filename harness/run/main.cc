@@ -69,6 +69,10 @@ ABSL_FLAG(std::string, gup, "",
 ABSL_FLAG(std::string, pin_writeback, "",
           "what writeback and reclaim do with a pinned page: none (5.15) | v6.4 (reclaim keeps it) | "
           "skip | bounce (proposed pin-aware writeback) (default none)");
+ABSL_FLAG(std::string, revert, "",
+          "COMMIT[,COMMIT...]: run with these kernel fixes reverted, their code as before the "
+          "commit (--list shows the fixes; refused where the scheme's release or the fs does not "
+          "hold the fix)");
 ABSL_FLAG(std::string, out, "", "write the result JSON here");
 ABSL_FLAG(std::string, trace_out, "",
           "write the run's and its races' event timelines here (Chrome trace format)");
@@ -277,6 +281,7 @@ int SerialMain(bool explore, const char* binary) {
   raw.workload = scenario->workload;
   raw.gup = absl::GetFlag(FLAGS_gup);
   raw.pin_writeback = absl::GetFlag(FLAGS_pin_writeback);
+  raw.revert = absl::GetFlag(FLAGS_revert);
   for (auto [name, value] : {std::pair{"gup", raw.gup}, {"pin-writeback", raw.pin_writeback}}) {
     if (!value.empty() && scenario->gup_threads() == 0) {
       Usage(absl::StrFormat("--%s=%s: scenario %s has no gup threads (want --scenario=dio, or gupN: "
@@ -420,7 +425,7 @@ int ScheduleReplayMain(const std::string& spec, const char* binary) {
     if (!value.empty()) {
       Usage(absl::StrFormat(
           "--%s does not apply to the replay of an explore result (its scenario and schedule "
-          "fix the run; --scheme, --fs, --gup and --pin-writeback may change)",
+          "fix the run; --scheme, --fs, --gup, --pin-writeback and --revert may change)",
           name));
     }
   }
@@ -431,6 +436,10 @@ int ScheduleReplayMain(const std::string& spec, const char* binary) {
   raw.gup = absl::GetFlag(FLAGS_gup).empty() ? t->gup : absl::GetFlag(FLAGS_gup);
   raw.pin_writeback =
       absl::GetFlag(FLAGS_pin_writeback).empty() ? t->pin_writeback : absl::GetFlag(FLAGS_pin_writeback);
+  // The recorded reverts hold for the recorded scheme and fs; under others,
+  // only those given here.
+  raw.revert = absl::GetFlag(FLAGS_revert);
+  if (raw.revert.empty() && raw.scheme == t->scheme && raw.fs == t->fs) raw.revert = t->revert;
   auto config = pagerace::ParseConfig(raw);
   if (!config.ok()) Usage(std::string(config.status().message()));
   config->binary = binary;
@@ -527,6 +536,7 @@ int main(int argc, char** argv) {
   raw.stop_on = absl::GetFlag(FLAGS_stop_on);
   raw.gup = absl::GetFlag(FLAGS_gup);
   raw.pin_writeback = absl::GetFlag(FLAGS_pin_writeback);
+  raw.revert = absl::GetFlag(FLAGS_revert);
   std::optional<pagerace::ReplayTarget> replay;
   if (const std::string spec = absl::GetFlag(FLAGS_replay); !spec.empty()) {
     auto t = pagerace::LoadReplay(spec);
@@ -540,6 +550,8 @@ int main(int argc, char** argv) {
                                 {&raw.mappings, &r.mappings}, {&raw.seed, &r.seed}}) {
       if (mine->empty()) *mine = *theirs;
     }
+    // The recorded reverts hold for the recorded scheme and fs.
+    if (raw.revert.empty() && raw.scheme == r.scheme && raw.fs == r.fs) raw.revert = r.revert;
     if (raw.sched.empty()) {
       raw.sched = r.sched;
       if (raw.order.empty()) raw.order = r.order;

@@ -186,6 +186,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
   };
   if (c.sched == sched::Policy::kOrdered) config["order"] = c.order;
   if (!c.stop_on.empty()) config["stop_on"] = c.stop_on;
+  if (!c.reverts.empty()) config["revert"] = c.reverts.Joined();
   if (WorkloadHasGup(*c.workload)) {
     config["gup"] = GupModeName(c.gup);
     config["pin_writeback"] = PinWritebackName(c.pin_writeback);
@@ -445,13 +446,14 @@ std::string ScenarioSpec(const Scenario& s) {
   return absl::StrCat("'text:", absl::StrReplaceAll(text, {{"\n", "|"}}), "'");
 }
 
-// --gup and --pin-writeback as given (ConfigCommand's words).
+// --gup, --pin-writeback and --revert as given (ConfigCommand's words).
 std::string GupFlags(const RunConfig& c) {
   std::string out;
   if (c.gup_given) absl::StrAppend(&out, " --gup=", GupModeName(c.gup));
   if (c.pin_writeback != PinWriteback::kNone) {
     absl::StrAppend(&out, " --pin-writeback=", PinWritebackName(c.pin_writeback));
   }
+  if (!c.reverts.empty()) absl::StrAppend(&out, " --revert=", c.reverts.Joined());
   return out;
 }
 
@@ -517,6 +519,7 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
   if (r.config.pin_writeback != PinWriteback::kNone) {
     config["pin_writeback"] = PinWritebackName(r.config.pin_writeback);
   }
+  if (!r.config.reverts.empty()) config["revert"] = r.config.reverts.Joined();
   if (dfs) {
     config["seed"] = nullptr;
     config["shard"] = r.options.shard_count > 1 && r.options.shard_index > 0
@@ -609,6 +612,11 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
       const std::optional<PinWriteback> p = PinWritebackByName(c.at("pin_writeback").get<std::string>());
       if (!p) return bad("pin_writeback");
       r.config.pin_writeback = *p;
+    }
+    if (c.contains("revert")) {
+      auto reverts = ParseReverts(c.at("revert").get<std::string>(), *scheme, *fs);
+      if (!reverts.ok()) return bad("revert");
+      r.config.reverts = *reverts;
     }
     auto scenario = ParseScenario(c.at("scenario_text").get<std::string>(),
                                   c.at("scenario").get<std::string>());

@@ -1,0 +1,115 @@
+#include "harness/mm/fixes.h"
+
+#include <array>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace pagerace {
+namespace {
+
+constexpr std::array<FixInfo, kNumFixes> kFixes = {{
+#define X(id, commit, major, minor, sub, adapters, scheme, modeled, confirmed, title) \
+  {commit, major, minor, sub, adapters, scheme, modeled != 0, confirmed, title},
+#include "harness/mm/fixes.def"
+#undef X
+}};
+
+int VersionCode(int major, int minor, int sub) { return major * 10000 + minor * 100 + sub; }
+
+int EraCode(KernelEra era) {
+  switch (era) {
+    case KernelEra::kV2_6_29: return VersionCode(2, 6, 29);
+    case KernelEra::kV2_6_30: return VersionCode(2, 6, 30);
+    case KernelEra::kV5_15: return VersionCode(5, 15, 0);
+  }
+  return 0;
+}
+
+// The adapter variants that are a fix's pre-fix code already.
+constexpr std::array<std::pair<Fix, const char*>, 3> kVariantIsRevert = {{
+    {Fix::k7fdf52306766, "nfs:unlocked"},
+    {Fix::k50a9b214bc6c, "btrfs:unlocked"},
+    {Fix::k90a8020278c1, "buffer:no_isize_extended"},
+}};
+
+}  // namespace
+
+const FixInfo& InfoOf(Fix f) { return kFixes[static_cast<int>(f)]; }
+
+std::string ReleaseName(const FixInfo& info) {
+  if (info.major == 2) return absl::StrCat("v", info.major, ".", info.minor, ".", info.sub);
+  return absl::StrCat("v", info.major, ".", info.minor);
+}
+
+absl::StatusOr<Fix> FixByCommit(absl::string_view commit) {
+  if (commit.size() >= 12) {
+    for (int i = 0; i < kNumFixes; ++i) {
+      if (absl::StartsWithIgnoreCase(commit, kFixes[i].commit)) return static_cast<Fix>(i);
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown fix '", commit, "' (want a commit --list shows, 12 hex digits)"));
+}
+
+bool EraHolds(KernelEra era, const FixInfo& info) {
+  return VersionCode(info.major, info.minor, info.sub) <= EraCode(era);
+}
+
+const char* EraName(KernelEra era) {
+  switch (era) {
+    case KernelEra::kV2_6_29: return "v2.6.29";
+    case KernelEra::kV2_6_30: return "v2.6.30";
+    case KernelEra::kV5_15: return "5.15";
+  }
+  return "?";
+}
+
+std::vector<Fix> FixSet::fixes() const {
+  std::vector<Fix> out;
+  for (int i = 0; i < kNumFixes; ++i) {
+    if (has(static_cast<Fix>(i))) out.push_back(static_cast<Fix>(i));
+  }
+  return out;
+}
+
+std::string FixSet::Joined() const {
+  std::vector<std::string> ids;
+  for (Fix f : fixes()) ids.push_back(InfoOf(f).commit);
+  return absl::StrJoin(ids, ",");
+}
+
+std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
+                          absl::string_view adapter_name) {
+  const FixInfo& info = InfoOf(f);
+  const std::string fix = absl::StrCat(info.commit, " (", ReleaseName(info), ", ", info.title, ")");
+  if (!info.modeled) return absl::StrCat(fix, " has no switch in the model yet");
+  if (!EraHolds(era, info)) {
+    return absl::StrCat("--scheme=", scheme_name, " models ", EraName(era), ", which predates ", fix,
+                        ": there is nothing to revert");
+  }
+  if (*info.scheme != '\0' && scheme_name != info.scheme) {
+    return absl::StrCat(fix, " is in --scheme=", info.scheme,
+                        "'s code only: later releases replaced those lines (b827e496c893 holds "
+                        "the page lock from ->page_mkwrite through set_page_dirty)");
+  }
+  const absl::string_view base = adapter_name.substr(0, adapter_name.find(':'));
+  if (*info.adapters != '\0') {
+    bool in = false;
+    for (absl::string_view a : absl::StrSplit(info.adapters, ',')) in |= a == base;
+    if (!in) {
+      return absl::StrCat(fix, " changed ", info.adapters, ", not --fs=", adapter_name);
+    }
+  }
+  for (const auto& [vf, variant] : kVariantIsRevert) {
+    if (vf == f && adapter_name == variant) {
+      return absl::StrCat("--fs=", adapter_name, " is ", base, " without ", info.commit,
+                          " already");
+    }
+  }
+  return "";
+}
+
+}  // namespace pagerace
