@@ -73,6 +73,8 @@ ABSL_FLAG(std::string, revert, "",
           "COMMIT[,COMMIT...]: run with these kernel fixes reverted, their code as before the "
           "commit (--list shows the fixes; refused where the scheme's release or the fs does not "
           "hold the fix)");
+ABSL_FLAG(std::string, only, "",
+          "history: COMMIT[,COMMIT...]: the catalog entries to run (default every one)");
 ABSL_FLAG(std::string, out, "", "write the result JSON here");
 ABSL_FLAG(std::string, trace_out, "",
           "write the run's and its races' event timelines here (Chrome trace format)");
@@ -464,6 +466,59 @@ int ScheduleReplayMain(const std::string& spec, const char* binary) {
 
 }  // namespace
 
+// `pagerace history`: the catalog of the kernel's fixes, each reverted and
+// found, restored and clean, every era's plain model, and a stress column
+// (harness/core/history.h).  Exit 0 when every entry holds, 1 when one does
+// not, 2 on bad input.
+int HistoryMain(const char* binary) {
+  for (auto [f, v] : {std::pair{"scheme", absl::GetFlag(FLAGS_scheme)},
+                      {"fs", absl::GetFlag(FLAGS_fs)},
+                      {"scenario", absl::GetFlag(FLAGS_scenario)},
+                      {"revert", absl::GetFlag(FLAGS_revert)},
+                      {"replay", absl::GetFlag(FLAGS_replay)}}) {
+    if (!v.empty()) {
+      Usage(absl::StrFormat("--%s does not apply to `history` (each catalog entry names its own)", f));
+    }
+  }
+  pagerace::HistoryOptions o;
+  o.binary = binary;
+  if (const std::string p = absl::GetFlag(FLAGS_preemptions); !p.empty()) {
+    if (!absl::SimpleAtoi(p, &o.preemptions) || o.preemptions < 0 || o.preemptions > 6) {
+      Usage(absl::StrCat("--preemptions=", p, ": want an integer in [0, 6]"));
+    }
+  }
+  if (const std::string d = absl::GetFlag(FLAGS_duration); !d.empty()) {
+    absl::Duration dur;
+    if (!absl::ParseDuration(d, &dur) || dur <= absl::ZeroDuration() || dur > absl::Minutes(10)) {
+      Usage(absl::StrCat("--duration=", d, ": want the stress column's bound, e.g. 3s (at most 10m)"));
+    }
+    o.stress_seconds = absl::ToDoubleSeconds(dur);
+  }
+  for (absl::string_view c : absl::StrSplit(absl::GetFlag(FLAGS_only), ',', absl::SkipWhitespace())) {
+    o.only.emplace_back(c);
+  }
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (!out.empty()) {
+    pagerace::RawFlags raw;
+    raw.out = out;
+    if (auto c = pagerace::ParseConfig(raw); !c.ok()) Usage(std::string(c.status().message()));
+  }
+  auto r = pagerace::RunHistory(o, &g_interrupted);
+  if (!r.ok()) {
+    if (absl::IsInvalidArgument(r.status())) Usage(std::string(r.status().message()));
+    fprintf(stderr, "pagerace history: %s\n", std::string(r.status().message()).c_str());
+    return 3;
+  }
+  fputs(pagerace::HistoryText(*r).c_str(), stdout);
+  if (!out.empty()) {
+    if (absl::Status s = pagerace::WriteHistoryFiles(*r, out); !s.ok()) {
+      fprintf(stderr, "pagerace history: %s\n", std::string(s.message()).c_str());
+      return 3;
+    }
+  }
+  return r->ok ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   // --help shows this file's flags (Abseil's default matches the file name
   // against the program's, which "main.cc" never does).
@@ -479,7 +534,8 @@ int main(int argc, char** argv) {
   // Flag names are written with dashes (--trace-out); Abseil's use '_'.
   // `pagerace explore ...`: the subcommand is dropped before flag parsing.
   const bool explore = argc > 1 && std::string_view(argv[1]) == "explore";
-  if (explore) {
+  const bool history = argc > 1 && std::string_view(argv[1]) == "history";
+  if (explore || history) {
     for (int i = 1; i + 1 < argc; ++i) argv[i] = argv[i + 1];
     --argc;
   }
@@ -501,6 +557,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (history) return HistoryMain(argv[0]);
   if (const std::string spec = absl::GetFlag(FLAGS_replay);
       !explore && !spec.empty() && pagerace::IsExploreResult(spec)) {
     return ScheduleReplayMain(spec, argv[0]);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_join.h"
@@ -812,6 +813,168 @@ std::string FormatExploreSummary(const ExploreResult& r) {
   }
   absl::StrAppend(&out, "  verdict: violations\n");
   return out;
+}
+
+}  // namespace pagerace
+
+namespace pagerace {
+namespace {
+
+nlohmann::json SearchJson(const HistorySearch& s) {
+  nlohmann::json j = {{"scheme", s.scheme},   {"reverted", s.reverted},
+                      {"complete", s.complete}, {"found", s.found},
+                      {"schedules", s.schedules}, {"ok", s.ok}};
+  if (s.found) {
+    j["preemptions"] = s.preemptions;
+    j["violating_schedules"] = s.violating;
+    j["root_cause"] = s.cause;
+    j["replay"] = s.replay;
+  }
+  return j;
+}
+
+// "found (1 preemption, 12 schedules)" / "clean (766, complete)".
+std::string SearchCell(const HistorySearch& s, bool want_found) {
+  std::string out;
+  if (s.found) {
+    out = absl::StrCat("found (", s.preemptions, " preemption", s.preemptions == 1 ? "" : "s", ", ",
+                       s.violating, " schedule", s.violating == 1 ? "" : "s", ")");
+  } else {
+    out = absl::StrCat("clean (", s.schedules, s.complete ? ", complete)" : ", INCOMPLETE)");
+  }
+  if (!s.ok) absl::StrAppend(&out, want_found ? " ✗ want found" : " ✗ want clean");
+  return out;
+}
+
+// "I2 found (predates)", "no I1 (has fix)"; the adapter when it is the
+// era's own variant.
+std::string EraCell(const HistoryEra& e, const std::string& entry_fs) {
+  if (!e.search) return "n/a";
+  std::string out = e.search->found ? absl::StrCat(e.found, " found") : absl::StrCat("no ", e.found);
+  absl::StrAppend(&out, e.holds_fix ? " (has fix)" : " (predates)");
+  if (e.fs != entry_fs) absl::StrAppend(&out, " on ", e.fs);
+  if (!e.ok) absl::StrAppend(&out, e.race_expected ? " ✗ want the race" : " ✗ want none");
+  return out;
+}
+
+std::string StressCell(const HistoryRow& r) {
+  if (r.stress_first_s) {
+    return absl::StrFormat("%s: %s at %.3f s", r.stress_scheme, r.entry.found, *r.stress_first_s);
+  }
+  return absl::StrFormat("%s: not found in %g s", r.stress_scheme, r.stress_seconds);
+}
+
+}  // namespace
+
+nlohmann::json HistoryToJson(const HistoryResult& result) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const HistoryRow& r : result.rows) {
+    const FixInfo& f = InfoOf(r.entry.fix);
+    nlohmann::json reverted = nlohmann::json::array(), restored = nlohmann::json::array(),
+                   eras = nlohmann::json::array();
+    for (const HistorySearch& s : r.reverted) reverted.push_back(SearchJson(s));
+    for (const HistorySearch& s : r.restored) restored.push_back(SearchJson(s));
+    for (const HistoryEra& e : r.eras) {
+      nlohmann::json j = {{"scheme", e.scheme}, {"era", e.era}, {"fs", e.fs},
+                          {"holds_fix", e.holds_fix}, {"race_expected", e.race_expected},
+                          {"invariant", e.found}, {"data_losing", e.data_losing}, {"ok", e.ok}};
+      if (e.search) j["search"] = SearchJson(*e.search);
+      if (!e.note.empty()) j["note"] = e.note;
+      eras.push_back(j);
+    }
+    nlohmann::json stress = {{"scheme", r.stress_scheme}, {"workload", r.entry.workload},
+                             {"seconds", r.stress_seconds}, {"sched", "jitter"}, {"seed", 1}};
+    stress["first_report_s"] = r.stress_first_s ? nlohmann::json(*r.stress_first_s) : nlohmann::json();
+    rows.push_back({{"commit", f.commit},
+                    {"title", f.title},
+                    {"release", ReleaseName(f)},
+                    {"confirmed", f.confirmed},
+                    {"entry", r.entry.file},
+                    {"fs", r.entry.fs},
+                    {"scenario", r.entry.scenario},
+                    {"expected", {{"invariant", r.entry.found}, {"data_losing", r.entry.data_losing}}},
+                    {"reverted", reverted},
+                    {"restored", restored},
+                    {"eras", eras},
+                    {"stress", stress},
+                    {"ok", r.ok}});
+  }
+  nlohmann::json unmodeled = nlohmann::json::array();
+  for (Fix f : result.unmodeled) {
+    unmodeled.push_back({{"commit", InfoOf(f).commit}, {"release", ReleaseName(InfoOf(f))},
+                         {"title", InfoOf(f).title}});
+  }
+  return {{"schema", "pagerace.history/1"}, {"preemptions", result.preemptions},
+          {"entries", rows}, {"not_modeled", unmodeled}, {"ok", result.ok}};
+}
+
+std::string HistoryMarkdown(const HistoryResult& result) {
+  std::string out = absl::StrCat(
+      "| fix | release | fs | expected | reverted | restored | v2.6.29 | v2.6.30 | 5.15 | stress (reverted, jitter) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const HistoryRow& r : result.rows) {
+    const FixInfo& f = InfoOf(r.entry.fix);
+    std::string rev, res;
+    for (const HistorySearch& s : r.reverted) {
+      absl::StrAppend(&rev, rev.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, true));
+    }
+    for (const HistorySearch& s : r.restored) {
+      absl::StrAppend(&res, res.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, false));
+    }
+    std::string eras[3];
+    for (size_t i = 0; i < r.eras.size() && i < 3; ++i) eras[i] = EraCell(r.eras[i], r.entry.fs);
+    absl::StrAppend(&out, "| `", f.commit, "` ", f.title, " | ", ReleaseName(f), " | ", r.entry.fs,
+                    "@", r.entry.scenario, " | ", r.entry.found, r.entry.data_losing ? " data-losing" : "",
+                    " | ", rev, " | ", res, " | ", eras[0], " | ", eras[1], " | ", eras[2], " | ",
+                    StressCell(r), " |\n");
+  }
+  absl::StrAppend(&out, "\nBound: ", result.preemptions, " preemptions. ",
+                  result.ok ? "Every entry holds." : "**Some entry does not hold.**", "\n");
+  if (!result.unmodeled.empty()) {
+    absl::StrAppend(&out, "\nNot modeled yet (no switch, no entry):");
+    for (Fix f : result.unmodeled) {
+      absl::StrAppend(&out, " `", InfoOf(f).commit, "` (", ReleaseName(InfoOf(f)), ")");
+    }
+    absl::StrAppend(&out, ".\n");
+  }
+  return out;
+}
+
+std::string HistoryText(const HistoryResult& result) {
+  std::string out = absl::StrFormat("pagerace history: %d entries, preemptions<=%d\n",
+                                    result.rows.size(), result.preemptions);
+  for (const HistoryRow& r : result.rows) {
+    const FixInfo& f = InfoOf(r.entry.fix);
+    absl::StrAppendFormat(&out, "%s %s  %s (%s) on %s@%s, expect %s%s\n", r.ok ? "ok  " : "FAIL",
+                          f.commit, f.title, ReleaseName(f), r.entry.fs, r.entry.scenario,
+                          r.entry.found, r.entry.data_losing ? " data-losing" : "");
+    for (const HistorySearch& s : r.reverted) {
+      absl::StrAppendFormat(&out, "    reverted under %-7s %s%s\n", s.scheme, SearchCell(s, true),
+                            s.found ? absl::StrCat("; cause ", s.cause) : "");
+      if (s.found) absl::StrAppendFormat(&out, "      replay: %s\n", s.replay);
+    }
+    for (const HistorySearch& s : r.restored) {
+      absl::StrAppendFormat(&out, "    restored under %-7s %s\n", s.scheme, SearchCell(s, false));
+    }
+    std::string eras;
+    for (const HistoryEra& e : r.eras) {
+      absl::StrAppend(&eras, eras.empty() ? "" : ", ", e.era, " ", EraCell(e, r.entry.fs));
+    }
+    absl::StrAppendFormat(&out, "    eras: %s\n    stress: %s\n", eras, StressCell(r));
+  }
+  if (!result.unmodeled.empty()) {
+    absl::StrAppendFormat(&out, "  not modeled yet: %d fixes (pagerace --list)\n", result.unmodeled.size());
+  }
+  absl::StrAppend(&out, "  verdict: ", result.ok ? "every entry holds" : "some entry does not hold", "\n");
+  return out;
+}
+
+absl::Status WriteHistoryFiles(const HistoryResult& result, const std::string& path) {
+  std::string md = path;
+  if (absl::EndsWith(md, ".json")) md.resize(md.size() - 5);
+  md += ".md";
+  if (absl::Status s = WriteFileAtomic(path, HistoryToJson(result).dump(2) + "\n"); !s.ok()) return s;
+  return WriteFileAtomic(md, HistoryMarkdown(result));
 }
 
 }  // namespace pagerace

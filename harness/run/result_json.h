@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "harness/core/explore.h"
+#include "harness/core/history.h"
 #include "harness/core/stress_driver.h"
 
 namespace pagerace {
@@ -28,6 +29,16 @@ std::string FormatSummary(const RunResult& result);
 inline constexpr char kExploreSchema[] = "pagerace.explore/1";
 nlohmann::json ExploreToJson(const ExploreResult& result);
 absl::Status WriteExploreFile(const ExploreResult& result, const std::string& path);
+
+// `pagerace history` (harness/core/history.h): schema pagerace.history/1,
+// and the same table as Markdown (results/reference/history.md, the
+// README's table) and as the text the command prints.
+nlohmann::json HistoryToJson(const HistoryResult& result);
+std::string HistoryMarkdown(const HistoryResult& result);
+std::string HistoryText(const HistoryResult& result);
+// Writes FILE (JSON) and, beside it, FILE with ".json" replaced by ".md"
+// (or ".md" appended), each atomically.
+absl::Status WriteHistoryFiles(const HistoryResult& result, const std::string& path);
 std::string FormatExploreSummary(const ExploreResult& result);
 // A dfs shard's (or a merged) result read back, for MergeShards:
 // InvalidArgument (one line) on anything else.

@@ -1,0 +1,274 @@
+#include "harness/core/history.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "harness/check/root_cause.h"
+#include "harness/core/explore.h"
+#include "harness/core/scenario.h"
+#include "harness/core/stress_driver.h"
+
+// history/*.entry, as the build read them (CMakeLists.txt: history_catalog.cc).
+namespace pagerace::history_catalog {
+extern const char* const kFiles[];
+extern const char* const kTexts[];
+extern const int kCount;
+}  // namespace pagerace::history_catalog
+
+namespace pagerace {
+namespace {
+
+absl::Status Bad(absl::string_view file, int line, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("history/", file, ":", line, ": ", why));
+}
+
+// The schemes whose era the history table has a column for, oldest first.
+constexpr const char* kEraSchemes[] = {"legacy", "locked", "modern"};
+
+struct Search {
+  ExploreResult result;
+  absl::Status status;
+};
+
+Search RunSearch(const HistoryEntry& e, const std::string& scheme, const std::string& fs,
+                 bool reverted, int bound) {
+  RawFlags raw;
+  raw.scheme = scheme;
+  raw.fs = fs;
+  if (reverted) raw.revert = InfoOf(e.fix).commit;
+  auto scenario = LoadScenario(e.scenario);
+  if (!scenario.ok()) return {{}, scenario.status()};
+  raw.workload = scenario->workload;
+  auto config = ParseConfig(raw);
+  if (!config.ok()) return {{}, config.status()};
+  ExploreOptions o;
+  o.max_preemptions = bound;
+  auto r = Explore(*config, *scenario, o, nullptr);
+  if (!r.ok()) return {{}, r.status()};
+  return {*std::move(r), absl::OkStatus()};
+}
+
+// Fills `s` from a search: whether it showed `invariant` (data-losing as
+// asked), else (invariant empty) any violation.
+// `cause` (when not empty) must match too.
+void Summarize(const ExploreResult& r, const HistoryEntry& e, const std::string& fs,
+               const std::string& found, bool data_losing, const std::string& cause,
+               const HistoryOptions& options, HistorySearch* s) {
+  s->complete = r.complete;
+  s->schedules = r.schedules;
+  for (const ExploreViolation& v : r.violations) {
+    const bool match = InvariantName(v.invariant) == found && v.data_losing == data_losing &&
+                       (cause.empty() || RootCause::Unpack(v.cause).Id() == cause);
+    if (!match) continue;
+    if (!s->found || v.preemptions < s->preemptions) {
+      s->found = true;
+      s->preemptions = v.preemptions;
+      s->cause = RootCause::Unpack(v.cause).Id();
+      s->replay = absl::StrCat(options.binary, " --scheme=", s->scheme, " --fs=", fs,
+                               s->reverted ? absl::StrCat(" --revert=", InfoOf(e.fix).commit) : "",
+                               " --scenario=", e.scenario, " --schedule=", v.schedule);
+    }
+    s->violating += v.schedules;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::string_view text) {
+  HistoryEntry e;
+  e.file = std::string(file);
+  bool have_commit = false, have_found = false;
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++n;
+    if (auto hash = line.find('#'); hash != absl::string_view::npos) line = line.substr(0, hash);
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty()) continue;
+    std::vector<absl::string_view> w = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    const absl::string_view key = w[0];
+    if (w.size() < 2) return Bad(file, n, absl::StrCat("'", key, "' needs a value"));
+    if (key == "commit") {
+      auto f = FixByCommit(w[1]);
+      if (!f.ok()) return Bad(file, n, f.status().message());
+      e.fix = *f;
+      have_commit = true;
+    } else if (key == "schemes") {
+      for (size_t i = 1; i < w.size(); ++i) e.schemes.emplace_back(w[i]);
+    } else if (key == "fs") {
+      e.fs = std::string(w[1]);
+    } else if (key == "scenario") {
+      e.scenario = std::string(absl::StripAsciiWhitespace(line.substr(key.size())));
+    } else if (key == "workload") {
+      e.workload = std::string(w[1]);
+    } else if (key == "era_fs") {
+      if (w.size() != 3) return Bad(file, n, "era_fs SCHEME ADAPTER");
+      e.era_fs[std::string(w[1])] = std::string(w[2]);
+    } else if (absl::StartsWith(key, "found@")) {
+      if (!InvariantByName(w[1]).ok()) return Bad(file, n, absl::StrCat("unknown invariant '", w[1], "'"));
+      e.era_found[std::string(key.substr(6))] = std::string(w[1]);
+    } else if (absl::StartsWith(key, "data_losing@")) {
+      if (w[1] != "yes" && w[1] != "no") return Bad(file, n, "data_losing is yes or no");
+      e.era_data_losing[std::string(key.substr(12))] = w[1] == "yes";
+    } else if (key == "found") {
+      if (!InvariantByName(w[1]).ok()) return Bad(file, n, absl::StrCat("unknown invariant '", w[1], "'"));
+      e.found = std::string(w[1]);
+      have_found = true;
+    } else if (key == "data_losing") {
+      if (w[1] != "yes" && w[1] != "no") return Bad(file, n, "data_losing is yes or no");
+      e.data_losing = w[1] == "yes";
+    } else {
+      return Bad(file, n, absl::StrCat("unknown key '", key, "'"));
+    }
+  }
+  if (!have_commit) return Bad(file, n, "no commit");
+  if (!have_found) return Bad(file, n, "no found");
+  if (e.schemes.empty() || e.fs.empty() || e.scenario.empty() || e.workload.empty()) {
+    return Bad(file, n, "schemes, fs, scenario and workload are required");
+  }
+  return e;
+}
+
+absl::StatusOr<std::vector<HistoryEntry>> HistoryCatalog() {
+  std::vector<HistoryEntry> out;
+  for (int i = 0; i < history_catalog::kCount; ++i) {
+    auto e = ParseHistoryEntry(history_catalog::kFiles[i], history_catalog::kTexts[i]);
+    if (!e.ok()) return e.status();
+    out.push_back(*std::move(e));
+  }
+  std::sort(out.begin(), out.end(), [](const HistoryEntry& a, const HistoryEntry& b) {
+    return a.fix < b.fix;  // fixes.def is in release order
+  });
+  return out;
+}
+
+absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
+                                         const std::atomic<bool>* interrupt) {
+  auto catalog = HistoryCatalog();
+  if (!catalog.ok()) return catalog.status();
+  HistoryResult result;
+  result.preemptions = options.preemptions;
+  for (const std::string& c : options.only) {
+    auto f = FixByCommit(c);
+    if (!f.ok()) return absl::InvalidArgumentError(absl::StrCat("--only=", c, ": ", f.status().message()));
+    if (std::none_of(catalog->begin(), catalog->end(),
+                     [&](const HistoryEntry& e) { return e.fix == *f; })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--only=", c, ": the catalog has no entry for it (history/*.entry)"));
+    }
+  }
+  for (int i = 0; i < kNumFixes; ++i) {
+    if (!InfoOf(static_cast<Fix>(i)).modeled) result.unmodeled.push_back(static_cast<Fix>(i));
+  }
+  result.ok = true;
+  for (const HistoryEntry& e : *catalog) {
+    if (!options.only.empty() &&
+        std::none_of(options.only.begin(), options.only.end(),
+                     [&](const std::string& c) { return *FixByCommit(c) == e.fix; })) {
+      continue;
+    }
+    if (interrupt && interrupt->load()) break;
+    HistoryRow row;
+    row.entry = e;
+    row.ok = true;
+    for (const std::string& scheme : e.schemes) {
+      for (bool reverted : {true, false}) {
+        HistorySearch s;
+        s.scheme = scheme;
+        s.reverted = reverted;
+        Search r = RunSearch(e, scheme, e.fs, reverted, options.preemptions);
+        if (!r.status.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("history/", e.file, " under ", scheme, ": ", r.status.message()));
+        }
+        if (reverted) {
+          Summarize(r.result, e, e.fs, e.found, e.data_losing, "", options, &s);
+          s.ok = s.found;
+        } else {
+          // Restored: no violation at all.
+          s.complete = r.result.complete;
+          s.schedules = r.result.schedules;
+          s.found = !r.result.violations.empty();
+          s.ok = s.complete && !s.found;
+        }
+        row.ok &= s.ok;
+        (reverted ? row.reverted : row.restored).push_back(std::move(s));
+      }
+    }
+    // Era faithfulness: each era's plain model on the entry's adapter.
+    // The fix's race, as the reverted search named it: its root cause,
+    // unless that cause names no window (then the invariant alone).
+    std::string fix_cause;
+    for (const HistorySearch& s : row.reverted) {
+      if (s.found && !absl::StartsWith(s.cause, "no_window/")) fix_cause = s.cause;
+    }
+    for (const char* scheme : kEraSchemes) {
+      HistoryEra era;
+      era.scheme = scheme;
+      const KernelEra k = Scheme(scheme).make()->era();
+      era.era = EraName(k);
+      era.fs = e.fs_for(scheme);
+      era.holds_fix = EraHolds(k, InfoOf(e.fix));
+      era.race_expected = !era.holds_fix;
+      era.found = e.found;
+      era.data_losing = e.data_losing;
+      if (era.race_expected) {
+        if (auto it = e.era_found.find(scheme); it != e.era_found.end()) era.found = it->second;
+        if (auto it = e.era_data_losing.find(scheme); it != e.era_data_losing.end()) {
+          era.data_losing = it->second;
+        }
+      }
+      Search r = RunSearch(e, scheme, era.fs, false, options.preemptions);
+      if (!r.status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("history/", e.file, " era ", era.era, " (",
+                                                       scheme, "/", era.fs, "): ", r.status.message()));
+      }
+      HistorySearch s;
+      s.scheme = scheme;
+      Summarize(r.result, e, era.fs, era.found, era.data_losing,
+                era.race_expected ? "" : fix_cause, options, &s);
+      era.ok = era.race_expected ? s.found : (s.complete && !s.found);
+      era.search = std::move(s);
+      row.ok &= era.ok;
+      row.eras.push_back(std::move(era));
+    }
+    // Stress: the first scheme, jittered, the fix reverted, bounded in time.
+    {
+      RawFlags raw;
+      raw.scheme = e.schemes.front();
+      raw.fs = e.fs;
+      raw.workload = e.workload;
+      raw.revert = InfoOf(e.fix).commit;
+      raw.sched = "jitter";
+      raw.seed = "1";
+      raw.duration = absl::StrCat(static_cast<int>(options.stress_seconds * 1000), "ms");
+      raw.stop_on = e.found;
+      auto config = ParseConfig(raw);
+      if (!config.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("history/", e.file, " stress: ", config.status().message()));
+      }
+      row.stress_scheme = raw.scheme;
+      row.stress_seconds = options.stress_seconds;
+      auto run = RunStress(*config, interrupt, {});
+      if (!run.ok()) return run.status();
+      if (run->deadlocked) {
+        return absl::InternalError(absl::StrCat("history/", e.file, " stress: watchdog deadlock"));
+      }
+      for (const RaceGroup& g : run->races) {
+        if (InvariantName(g.first.invariant) != e.found) continue;
+        const double t = static_cast<double>(g.first.t_ns) / 1e9;
+        if (!row.stress_first_s || t < *row.stress_first_s) row.stress_first_s = t;
+      }
+    }
+    result.ok &= row.ok;
+    result.rows.push_back(std::move(row));
+  }
+  return result;
+}
+
+}  // namespace pagerace

@@ -1,0 +1,120 @@
+// The kernel's own history as the benchmark (issue 20): `pagerace history`.
+//
+// The catalog (history/*.entry, compiled in) holds one entry a fix the
+// model can revert: the commit (fixes.def), the schemes it is reverted
+// under, the adapter, a small scenario in the text form that explores
+// completely, the violation the reverted search must show, and the
+// workload of the stress column.  For each entry:
+//   - reverted, under each of its schemes: the explorer must find the
+//     expected invariant (data-losing as stated) within the bound;
+//   - restored: the same search must be complete and clean;
+//   - each era (legacy v2.6.29, locked v2.6.30, modern 5.15) on the entry's
+//     adapter as that release has it (era_fs), plain (no --revert): an era
+//     whose release predates the fix must show the violation (its own,
+//     found@scheme, where the release shows it otherwise); one that holds
+//     the fix must not show the fix's race: no violation of the expected
+//     invariant under the root cause the reverted search found (any, when
+//     that cause names no window);
+//   - a jittered stress run with the fix reverted, bounded in time: when the
+//     first report of the expected invariant came, or that none did.
+// An entry holds when every check does; the run holds when every entry
+// does.
+#ifndef PAGERACE_HARNESS_CORE_HISTORY_H_
+#define PAGERACE_HARNESS_CORE_HISTORY_H_
+
+#include <atomic>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "harness/core/config.h"
+#include "harness/mm/fixes.h"
+
+namespace pagerace {
+
+struct HistoryEntry {
+  std::string file;  // "79352894b285.entry"
+  Fix fix{};
+  std::vector<std::string> schemes;  // reverted under these
+  std::string fs;
+  std::string scenario;  // a LoadScenario spec
+  std::string workload;  // the stress column's
+  std::string found;     // an invariant name
+  bool data_losing = false;
+  // Per era (scheme name): the adapter variant that models the fs in that
+  // release ("era_fs locked btrfs:unlocked"), and the violation a release
+  // that predates the fix shows there when it differs ("found@locked I2",
+  // "data_losing@locked no").
+  std::map<std::string, std::string> era_fs;
+  std::map<std::string, std::string> era_found;
+  std::map<std::string, bool> era_data_losing;
+  std::string fs_for(const std::string& scheme) const {
+    auto it = era_fs.find(scheme);
+    return it == era_fs.end() ? fs : it->second;
+  }
+};
+
+// Parses one entry's text; InvalidArgument naming the file and line.
+absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::string_view text);
+// The compiled-in catalog, in commit order of release.  Errors name the
+// entry that does not parse.
+absl::StatusOr<std::vector<HistoryEntry>> HistoryCatalog();
+
+struct HistoryOptions {
+  int preemptions = 2;
+  std::vector<std::string> only;  // commits; empty = every entry
+  double stress_seconds = 3;
+  std::string binary = "pagerace";
+};
+
+struct HistorySearch {
+  std::string scheme;
+  bool reverted = false;
+  bool complete = false;
+  bool found = false;          // the expected violation (reverted) / any (plain)
+  int preemptions = -1;        // of the expected violation's first schedule
+  uint64_t violating = 0;      // schedules that showed it
+  uint64_t schedules = 0;
+  std::string cause;           // its root cause id
+  std::string replay;          // the command that replays its schedule
+  bool ok = false;
+};
+
+struct HistoryEra {
+  std::string scheme;  // legacy | locked | modern
+  std::string era;     // v2.6.29 | v2.6.30 | 5.15
+  std::string fs;      // the adapter variant of that release
+  std::string found;   // the invariant looked for
+  bool data_losing = false;
+  bool holds_fix = false;
+  bool race_expected = false;
+  std::optional<HistorySearch> search;  // absent where the fs cannot run
+  std::string note;                     // why there is no search
+  bool ok = false;
+};
+
+struct HistoryRow {
+  HistoryEntry entry;
+  std::vector<HistorySearch> reverted, restored;
+  std::vector<HistoryEra> eras;
+  std::string stress_scheme;
+  double stress_seconds = 0;
+  std::optional<double> stress_first_s;  // first report of the invariant
+  bool ok = false;
+};
+
+struct HistoryResult {
+  int preemptions = 0;
+  std::vector<HistoryRow> rows;
+  std::vector<Fix> unmodeled;  // fixes.def entries without a switch yet
+  bool ok = false;
+};
+
+absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
+                                         const std::atomic<bool>* interrupt);
+
+}  // namespace pagerace
+
+#endif  // PAGERACE_HARNESS_CORE_HISTORY_H_
