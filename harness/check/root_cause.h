@@ -73,6 +73,9 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "grew the file past a cached EOF page whose pte stayed writable, so a store past the "    \
     "old EOF is not covered by the fs's per-page state (pagecache_isize_extended, v3.18 "     \
     "90a8020278c1, closed it for block filesystems; NFS never)")                              \
+  X(kDirtiedInsideMkcleanToClear, "dirtied_inside_mkclean_to_clear",                         \
+    "set_page_dirty without waiting for the page lock writeback holds between page_mkclean " \
+    "and TestClearPageDirty (wait_on_page_locked, v2.6.23 79352894b285, closed it)")         \
   X(kStoreWithoutStableWait, "store_without_stable_wait",                                     \
     "made the pte writable under writeback without the stable-page wait")                     \
   X(kGupPinToSetPageDirtyLock, "gup_pin_to_set_page_dirty_lock",                              \

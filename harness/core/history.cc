@@ -103,6 +103,8 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
       e.fs = std::string(w[1]);
     } else if (key == "scenario") {
       e.scenario = std::string(absl::StripAsciiWhitespace(line.substr(key.size())));
+    } else if (key == "cause") {
+      e.cause = std::string(w[1]);
     } else if (key == "workload") {
       e.workload = std::string(w[1]);
     } else if (key == "era_fs") {
@@ -127,8 +129,9 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
   }
   if (!have_commit) return Bad(file, n, "no commit");
   if (!have_found) return Bad(file, n, "no found");
-  if (e.schemes.empty() || e.fs.empty() || e.scenario.empty() || e.workload.empty()) {
-    return Bad(file, n, "schemes, fs, scenario and workload are required");
+  if (e.schemes.empty() || e.fs.empty() || e.scenario.empty() || e.workload.empty() ||
+      e.cause.empty()) {
+    return Bad(file, n, "schemes, fs, scenario, workload and cause are required");
   }
   return e;
 }
@@ -186,7 +189,7 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
               absl::StrCat("history/", e.file, " under ", scheme, ": ", r.status.message()));
         }
         if (reverted) {
-          Summarize(r.result, e, e.fs, e.found, e.data_losing, "", options, &s);
+          Summarize(r.result, e, e.fs, e.found, e.data_losing, e.cause, options, &s);
           s.ok = s.found;
         } else {
           // Restored: no violation at all.

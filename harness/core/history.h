@@ -43,6 +43,7 @@ struct HistoryEntry {
   std::string workload;  // the stress column's
   std::string found;     // an invariant name
   bool data_losing = false;
+  std::string cause;     // the root cause id the reverted search must give it
   // Per era (scheme name): the adapter variant that models the fs in that
   // release ("era_fs locked btrfs:unlocked"), and the violation a release
   // that predates the fix shows there when it differs ("found@locked I2",

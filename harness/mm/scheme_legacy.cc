@@ -69,6 +69,10 @@ class LegacyScheme : public FaultScheme {
     if (!mm.reverted(Fix::k79352894b285)) {
       mm.trace(vmf.pgoff, Event::kWaitOnPageLocked);
       wait_on_page_locked(old_page);
+    } else if (PageLocked(old_page)) {
+      // The lock's holder may be writeback between page_mkclean and
+      // TestClearPageDirty: the dirtying below can be cleared at once.
+      mm.transition(vmf.pgoff, FaultPath::kDoWpPage, FaultWindow::kDirtiedInsideMkcleanToClear);
     }
     // The gap this wait leaves: nothing stops writeback from locking and
     // cleaning the page again before set_page_dirty below.

@@ -63,6 +63,11 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     Page* eof = old_size % ps ? mapping.find_lock_page(static_cast<uint64_t>(old_size / ps))
                               : nullptr;
     mm.a_ops().setattr_extend(eof, old_size, new_size);
+    if (eof && mm.reverted(Fix::k90a8020278c1)) {
+      // Without pagecache_isize_extended the EOF page's pte stays writable
+      // across the growth, as before v3.18.
+      mm.transition(eof->index, FaultPath::kTruncate, FaultWindow::kGrowthPastWritableEofPage);
+    }
     if (eof) {
       // The grown part must read as zeros: whatever an mmap store left past
       // the old EOF goes (iomap_zero_range / the fs zeroing its old EOF
