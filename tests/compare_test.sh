@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # scripts/compare: bad usage exits 2 with one line; a matrix run in two
 # shards and merged gives the same table rows (cells, runs) as the matrix run
-# whole, and verdict columns that a 1 s run of these cells cannot miss; with
+# whole, and verdict columns: locked never loses data on nfs@mixed, and
+# legacy loses it in at least one of its two runs (each stops at its first
+# loss, else at 4 s: how soon a jittered run meets the window depends on the
+# machine's load, so which seeds lose is not compared between runs); with
 # --explore 1 (scripts/run uses 2; 1 keeps the test short under TSan), the
 # exhaustive column: locked/nfs@mixed (the seed scenario) has no violating
 # schedule and the search is complete, legacy's has some.
@@ -11,7 +14,8 @@ bin="$1"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cmp=("$root/scripts/compare" --bin "$bin" --out-dir "$tmp")
-m=(--schemes legacy,locked --cells nfs@mixed --seeds 1-2 --duration 1s --jobs 2 --explore 1)
+m=(--schemes legacy,locked --cells nfs@mixed --seeds 1-2 --duration 4s --stop-on data_losing --jobs 2
+   --explore 1)
 
 usage() {
   local want="$1"; shift
@@ -41,11 +45,12 @@ full = [json.load(open(p)) for p in sorted(glob.glob(sys.argv[1] + "/compare-*.j
         if "shard" not in p]
 assert len(full) == 2, [p for p in glob.glob(sys.argv[1] + "/*")]
 whole, merged = (d for d in full)  # either order: compare the tables
-key = lambda d: [(r["scheme"], r["fs"], r["workload"], r["runs"], r["errors"], r["losing_runs"],
-                  r["deadlocks"]) for r in d["table"]]
+key = lambda d: [(r["scheme"], r["fs"], r["workload"], r["runs"], r["errors"], r["deadlocks"])
+                 for r in d["table"]]
 assert key(whole) == key(merged), (key(whole), key(merged))
-rows = {r["scheme"]: r for r in whole["table"]}
-assert rows["legacy"]["losing_runs"] == 2 and rows["locked"]["losing_runs"] == 0, rows
+for d in (whole, merged):
+    rows = {r["scheme"]: r for r in d["table"]}
+    assert rows["legacy"]["losing_runs"] >= 1 and rows["locked"]["losing_runs"] == 0, rows
 assert sorted((r["scheme"], r["seed"]) for r in merged["runs"]) == \
        sorted((r["scheme"], r["seed"]) for r in whole["runs"])
 # The explore column, whole and merged alike.

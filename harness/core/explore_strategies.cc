@@ -171,6 +171,8 @@ absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shar
     if (!s.merged_shards.empty()) return differs("kind: it is a merged result already");
     if (s.config.scheme != first.config.scheme) return differs("scheme");
     if (s.config.fs != first.config.fs) return differs("fs");
+    if (!(s.config.reverts == first.config.reverts)) return differs("revert");
+    if (s.config.pin_writeback != first.config.pin_writeback) return differs("pin-writeback");
     if (s.scenario.text != first.scenario.text) return differs("scenario");
     if (o.max_preemptions != first.options.max_preemptions) return differs("preemptions");
     if (o.max_schedules != first.options.max_schedules) return differs("max-schedules");

@@ -1,6 +1,8 @@
 #include "harness/core/history.h"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -169,6 +171,17 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
   }
   result.ok = true;
   for (const HistoryEntry& e : *catalog) {
+    // One search per (scheme, adapter, revert) of the entry: an era's plain
+    // model is often a restored search already.
+    std::map<std::tuple<std::string, std::string, bool>, Search> searches;
+    auto search = [&](const std::string& scheme, const std::string& fs, bool reverted) -> const Search& {
+      auto key = std::make_tuple(scheme, fs, reverted);
+      auto it = searches.find(key);
+      if (it == searches.end()) {
+        it = searches.emplace(key, RunSearch(e, scheme, fs, reverted, options.preemptions)).first;
+      }
+      return it->second;
+    };
     if (!options.only.empty() &&
         std::none_of(options.only.begin(), options.only.end(),
                      [&](const std::string& c) { return *FixByCommit(c) == e.fix; })) {
@@ -183,7 +196,7 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
         HistorySearch s;
         s.scheme = scheme;
         s.reverted = reverted;
-        Search r = RunSearch(e, scheme, e.fs, reverted, options.preemptions);
+        const Search& r = search(scheme, e.fs, reverted);
         if (!r.status.ok()) {
           return absl::InvalidArgumentError(
               absl::StrCat("history/", e.file, " under ", scheme, ": ", r.status.message()));
@@ -225,7 +238,7 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
           era.data_losing = it->second;
         }
       }
-      Search r = RunSearch(e, scheme, era.fs, false, options.preemptions);
+      const Search& r = search(scheme, era.fs, false);
       if (!r.status.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("history/", e.file, " era ", era.era, " (",
                                                        scheme, "/", era.fs, "): ", r.status.message()));
