@@ -145,6 +145,8 @@ TEST(NamesTest, DeriveOrderReadsRolesAndEvents) {
   EXPECT_EQ(sched::DepName((*parsed)[1]), "end_io:done@31<do_wp_page:before_ptl_relock");
   EXPECT_FALSE(sched::ParseOrderedDeps("end_io:done@x<do_wp_page:before_ptl_relock").ok());
   EXPECT_FALSE(sched::ParseOrderedDeps("end_io:done@-1<do_wp_page:before_ptl_relock").ok());
+  // Only points that report their page can be bound to one.
+  EXPECT_FALSE(sched::ParseOrderedDeps("write_cache_pages:end@3<do_wp_page:before_ptl_relock").ok());
   // Names the tables do not know (another version's result) are no window.
   EXPECT_FALSE(DeriveOrder(Trace({{"mmap1", "fault_write_wp"},
                                   {"mmap1", "page_mkwrite_return"},

@@ -440,6 +440,11 @@ absl::StatusOr<std::vector<OrderedDep>> ParseOrderedDeps(absl::string_view spec)
     }
     auto a = PointByName(a_name);
     if (!a.ok()) return a.status();
+    // Only the points that report their page (SCHED_POINT_PAGE) can be bound.
+    if (page >= 0 && *a != kEndIoBegin && *a != kEndIoDone) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dependency '", item, "': ", a_name, " reports no page (only end_io:begin and end_io:done take @PAGE)"));
+    }
     auto b = PointByName(absl::StripAsciiWhitespace(ab[1]));
     if (!b.ok()) return b.status();
     deps.push_back({*a, *b, page});

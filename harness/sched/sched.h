@@ -86,9 +86,9 @@ absl::StatusOr<Policy> PolicyByName(absl::string_view name);
 
 // "A<B": B waits until A has been reached.  `page` >= 0 binds A to one page:
 // only A's hits at that page index count ("end_io:done@33": the completion of
-// page 33's I/O, not another page's).  Points that report a page
-// (SCHED_POINT_PAGE) can be bound; any other A with a page is never met
-// except through the policy's drop rules.
+// page 33's I/O, not another page's).  Only points that report a page
+// (SCHED_POINT_PAGE: end_io:begin, end_io:done) can be bound; the parser
+// refuses a page on any other.
 struct OrderedDep {
   Point before;
   Point after;
