@@ -13,7 +13,7 @@ Registry<AdapterEntry>& AdapterRegistry() {
        "request-based NFS client; mkwrite returns VM_FAULT_LOCKED",
        [] { return MakeNfsAdapter(true); }},
       {"nfs:unlocked", "v2.6.29", "the same, mkwrite returning with the page unlocked",
-       [] { return MakeNfsAdapter(false); }},
+       [] { return MakeNfsAdapter(false); }, "7fdf52306766"},
       {"ceph", "v2.6.34 (1d3576fd10f0)", "snap-context ceph client with wrbuffer_ref; a snapshot thread; page locked through its write; under legacy a combination that never shipped",
        [] { return MakeCephAdapter(true, true); }},
       {"ceph:unlocked", "hypothetical: v2.6.34 returning unlocked", "the same, mkwrite returning with the page unlocked",
@@ -24,7 +24,7 @@ Registry<AdapterEntry>& AdapterRegistry() {
        "delalloc: reservation before the page lock, writepage's fixup of a page without it",
        [] { return MakeBtrfsAdapter(true, true); }},
       {"btrfs:unlocked", "v2.6.30-31 (mkwrite returns unlocked)", "the same, mkwrite returning with the page unlocked",
-       [] { return MakeBtrfsAdapter(false, true); }},
+       [] { return MakeBtrfsAdapter(false, true); }, "50a9b214bc6c"},
       {"btrfs:leak_reservation", "mutant", "adapter mutant: a second reservation leaks (trips I4)",
        [] { return MakeBtrfsAdapter(true, false); }},
       {"none", "control (no fs metadata)", "tmpfs-like control: no page_mkwrite, no per-page metadata",
@@ -52,7 +52,7 @@ Registry<AdapterEntry>& AdapterRegistry() {
        "the same without pagecache_isize_extended (loses data on isize)",
        [] {
          return MakeBufferAdapter({.name = "buffer:no_isize_extended", .isize_extended = false});
-       }},
+       }, "90a8020278c1"},
   });
   return *r;
 }

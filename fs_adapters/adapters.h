@@ -60,6 +60,10 @@ struct AdapterEntry {
   std::string models;
   std::string description;
   std::function<std::unique_ptr<StoreBackedOps>()> make;
+  // The fix (a commit of harness/mm/fixes.def) this variant leaves out, ""
+  // when none: `--revert` of that fix on the variant is refused (it is the
+  // revert already).
+  std::string leaves_out = "";
 };
 Registry<AdapterEntry>& AdapterRegistry();
 

@@ -195,7 +195,7 @@ absl::StatusOr<FixSet> ParseReverts(absl::string_view value, const SchemeEntry& 
   for (absl::string_view commit : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
     auto f = FixByCommit(commit);
     if (!f.ok()) return Bad("revert", std::string(value), std::string(f.status().message()));
-    const std::string why = RevertRefusal(*f, era, scheme.name, fs.name);
+    const std::string why = RevertRefusal(*f, era, scheme.name, fs.name, fs.leaves_out);
     if (!why.empty()) return Bad("revert", std::string(value), why);
     set.add(*f);
   }

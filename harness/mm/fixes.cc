@@ -28,12 +28,6 @@ int EraCode(KernelEra era) {
   return 0;
 }
 
-// The adapter variants that are a fix's pre-fix code already.
-constexpr std::array<std::pair<Fix, const char*>, 3> kVariantIsRevert = {{
-    {Fix::k7fdf52306766, "nfs:unlocked"},
-    {Fix::k50a9b214bc6c, "btrfs:unlocked"},
-    {Fix::k90a8020278c1, "buffer:no_isize_extended"},
-}};
 
 }  // namespace
 
@@ -82,7 +76,7 @@ std::string FixSet::Joined() const {
 }
 
 std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
-                          absl::string_view adapter_name) {
+                          absl::string_view adapter_name, absl::string_view adapter_leaves_out) {
   const FixInfo& info = InfoOf(f);
   const std::string fix = absl::StrCat(info.commit, " (", ReleaseName(info), ", ", info.title, ")");
   if (!info.modeled) return absl::StrCat(fix, " has no switch in the model yet");
@@ -103,11 +97,8 @@ std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
       return absl::StrCat(fix, " changed ", info.adapters, ", not --fs=", adapter_name);
     }
   }
-  for (const auto& [vf, variant] : kVariantIsRevert) {
-    if (vf == f && adapter_name == variant) {
-      return absl::StrCat("--fs=", adapter_name, " is ", base, " without ", info.commit,
-                          " already");
-    }
+  if (adapter_leaves_out == info.commit) {
+    return absl::StrCat("--fs=", adapter_name, " is ", base, " without ", info.commit, " already");
   }
   return "";
 }

@@ -66,9 +66,10 @@ class FixSet {
 // `era`) on adapter `adapter_name` ("nfs:unlocked"), in one clause; "" when
 // it can.  The fix must be modeled, held by the era, in the adapter (its
 // base name) or the VM, in the scheme's code where only one scheme keeps the
-// fixed lines, and not already reverted by the adapter variant itself.
+// fixed lines, and not already left out by the adapter variant itself
+// (`adapter_leaves_out`: the variant's AdapterEntry::leaves_out commit).
 std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
-                          absl::string_view adapter_name);
+                          absl::string_view adapter_name, absl::string_view adapter_leaves_out);
 
 }  // namespace pagerace
 
