@@ -39,6 +39,11 @@ struct RunConfig {
   int mappings = 2;
   absl::Duration duration = absl::Seconds(10);  // used when ops == 0
   uint64_t ops = 0;                             // total worker ops; 0 = by duration
+  // With ops: the run also ends after this long (zero: no cap).  Tests that
+  // stop at a report set it: the workers' budgets are equal shares, and a
+  // paced role (the pwriter, one pwrite per 20 us pause) can take minutes
+  // over a share the mmap workers finish in a second.
+  absl::Duration ops_time_cap = absl::ZeroDuration();
   uint64_t seed = 1;
   sched::Policy sched = sched::Policy::kOff;
   std::string order;  // --sched=ordered: "A<B,C<D" (point names), as given

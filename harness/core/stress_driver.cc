@@ -103,6 +103,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   for (size_t i = 0; i < state->roles.size(); ++i) threads.emplace_back(RunRole, state, i);
 
   const double target_s = config.ops ? 0 : absl::ToDoubleSeconds(config.duration);
+  const double cap_s = config.ops ? absl::ToDoubleSeconds(config.ops_time_cap) : 0;
   int64_t last_progress = t0;
   Watchdog watchdog(kWatchdogNs);
   bool inversion_reported = false;
@@ -130,6 +131,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
       break;
     }
     if (config.ops ? state->bounded_done.load() == bounded : elapsed >= target_s) break;
+    if (cap_s > 0 && elapsed >= cap_s) break;
     if (config.stop_kind && oracle.count(*config.stop_kind) > 0) break;
     if (config.stop_at_first_race && oracle.total() > 0 &&
         (!config.stop_invariant || oracle.count(*config.stop_invariant) > 0) &&
