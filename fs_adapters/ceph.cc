@@ -97,7 +97,9 @@ void CephAdapter::update_writeable_page(Page* page) {
       return;  // not dirty: nothing of the older context to write
     }
     writepage_starts(*mm_, page);
-    if (!writepage_nounlock(page)) {
+    const bool written = writepage_nounlock(page);
+    writepage_done(*mm_, page);
+    if (!written) {
       mm_->trace(index, Event::kWritepageNoMetadata);
       snap_rwsem_.Lock();
       return;

@@ -48,6 +48,10 @@ expect_usage_error "already" --scheme=locked --fs=nfs:unlocked --revert=7fdf5230
 expect_usage_error "--scheme=legacy's code only" --scheme=locked --revert=79352894b285
 expect_usage_error "no switch in the model yet" --scheme=locked --revert=016eb4a0ed06
 expect_usage_error "unknown fix" --scheme=locked --revert=deadbeef
+# The seed's revert under v2.6.30 NFS: 7fdf52306766 returns VM_FAULT_LOCKED,
+# which only exists with the seed.
+expect_usage_error "revert both" --scheme=locked --fs=nfs --revert=b827e496c893
+expect_usage_error "--scheme=locked's code only" --scheme=modern --fs=ceph --revert=b827e496c893
 expect_usage_error "--revert=b827e496c893" explore --scheme=modern --fs=buffer --scenario=isize \
   --revert=b827e496c893
 expect_usage_error "--replay" --replay=/nonexistent.json

@@ -5,12 +5,14 @@
 // The refusals (a fix the scheme's release or the fs does not hold) are
 // checked in cli_test.sh (usage).
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "harness/core/config.h"
 #include "harness/core/explore.h"
 #include "harness/core/scenario.h"
 #include "harness/mm/fixes.h"
+#include "harness/sched/sched.h"
 #include "tests/explore_test_util.h"
 
 namespace pagerace {
@@ -71,6 +73,18 @@ INSTANTIATE_TEST_SUITE_P(
         RevertCase{"79352894b285", "legacy", "none", "seed", "I1", false},
         // v2.6.20: clear_page_dirty_for_io cleaned PG_dirty before the ptes.
         RevertCase{"7658cc289288", "locked", "nfs", "seed", "I1", false},
+        // v2.6.29: fsync's pass had a budget of twice the pages cached at
+        // its call; pages faulted in and dirtied meanwhile spend it, and
+        // fsync returns with the page that was dirty at its call unwritten.
+        RevertCase{"05fe478dd04e", "locked", "none", "fsync", "I8", false},
+        RevertCase{"05fe478dd04e", "modern", "nfs", "fsync", "I8", false},
+        // v2.6.30, the seed: the pre-seed fault path (v2.6.29's) under the
+        // v2.6.30 VM; writeback between ->page_mkwrite and set_page_dirty
+        // retires ceph's snap context and the store is lost.
+        RevertCase{"b827e496c893", "locked", "ceph", "seed", "I0", true},
+        // Both the seed and NFS's own fix, which relies on it: NFS's
+        // request retired in the same window.
+        RevertCase{"b827e496c893,7fdf52306766", "locked", "nfs", "seed", "I0", true},
         // v2.6.30 NFS: ->page_mkwrite returned unlocked; writeback sends and
         // retires the request before the VM relocks and dirties the page.
         RevertCase{"7fdf52306766", "locked", "nfs", "seed", "I0", true},
@@ -83,9 +97,60 @@ INSTANTIATE_TEST_SUITE_P(
         // page writable; a store past the old EOF has no block.
         RevertCase{"90a8020278c1", "modern", "buffer", "isize", "I0", true}),
     [](const ::testing::TestParamInfo<RevertCase>& info) {
-      return std::string("fix_") + info.param.commit + "_" + info.param.scheme + "_" +
-             info.param.fs;
+      std::string commits = info.param.commit;
+      for (char& ch : commits) {
+        if (ch == ',') ch = '_';
+      }
+      return std::string("fix_") + commits + "_" + info.param.scheme + "_" + info.param.fs;
     });
+
+// 05fe478dd04e's window, forced (the fix reverted: v2.6.28's fsync):
+//   1. (setup) mmap0 stores to page 2: page 2 is dirty, and the only page
+//      in the cache.
+//   2. fsync (picked first): do_fsync records page 2 as dirty at the call;
+//      filemap_fdatawrite sets nr_to_write = nrpages * 2 = 2; preempted at
+//      write_cache_pages:begin.
+//   3. mmap0 faults pages 0 and 1 in and dirties them.
+//   4. fsync: the pass finds pages 0, 1 and 2 tagged dirty, writes 0 and 1,
+//      has spent its budget, and stops before page 2: the root cause's
+//      transition (integrity_sync_out_of_budget) on page 2.
+//   5. io completes pages 0 and 1; fsync waits, commits and returns: I8 on
+//      page 2, whose store, made before fsync, is not on the backing store.
+// With the fix in, the same schedule writes page 2 too and nothing is
+// reported.  The final sync writes page 2 either way: not data-losing.
+TEST(FsyncBudgetTest, NewDirtiersSpendAnIntegritySyncsBudget) {
+  const Scenario s = LoadScenario("fsync").value();
+  const std::vector<int> picks = sched::ParseSchedule("1,0").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "05fe478dd04e reverted" : "05fe478dd04e in");
+    RunConfig c = Base("locked", "none");
+    if (reverted) c.reverts = ParseReverts("05fe478dd04e", *c.scheme, *c.fs).value();
+    auto r = RunSchedule(c, s, picks);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->infeasible_at, -1);
+    uint64_t i8 = 0;
+    for (const RaceGroup& g : r->races) {
+      if (g.first.kind == RaceKind::kFsyncMissed) {
+        i8 += g.count;
+        EXPECT_EQ(g.first.page, 2u);
+        EXPECT_FALSE(g.first.data_losing);
+      }
+    }
+    EXPECT_EQ(r->data_losing_reports, 0u);
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      continue;
+    }
+    EXPECT_EQ(i8, 1u);
+    EXPECT_TRUE(StoryHasInOrder(
+        TellStory(s, *r),
+        {"fsync: page 2: fsync(2) called on the dirty page", "preempted at write_cache_pages:begin",
+         "mmap0: page 0: read fault", "page 1: read fault", "finishes",
+         "fsync: page 0: clear_page_dirty_for_io", "page 1: clear_page_dirty_for_io",
+         "page 2: [stopped a data-integrity write_cache_pages at nr_to_write",
+         "⇒ I8 fsync_missed_page"}));
+  }
+}
 
 }  // namespace
 }  // namespace pagerace

@@ -219,7 +219,7 @@ void MixedWorkload::TruncateStep(Rng* rng, bool grow) {
   TruncateTo(static_cast<int64_t>(keep * mm_->page_size()));
 }
 
-void MixedWorkload::FsyncStep() { sync_mapping(*mm_, /*drain=*/false); }
+void MixedWorkload::FsyncStep() { do_fsync(*mm_); }
 
 namespace {
 

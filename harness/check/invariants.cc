@@ -55,6 +55,10 @@ void Checks::StableWrite(uint64_t index, bool stable_pages, bool writeback) {
   }
 }
 
+void Checks::FsyncMissed(uint64_t index, uint64_t want, uint64_t found) {
+  oracle_->Report(RaceKind::kFsyncMissed, Invariant::kI8, index, want, found);
+}
+
 void Checks::Audit(const PageState& page, MetadataState metadata,
                    absl::FunctionRef<bool(char*, size_t)> matches_store) {
   if (!page.in_fault_window) {

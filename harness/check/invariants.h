@@ -101,6 +101,9 @@ class Checks {
   // I7, as a fault makes a pte writable under a stable-pages scheme: the
   // page must not be under writeback.
   void StableWrite(uint64_t index, bool stable_pages, bool writeback);
+  // I8: fsync returned while page `index`, dirty at its call, holds on the
+  // backing store `found` where the page held `want` (one slot's stamps).
+  void FsyncMissed(uint64_t index, uint64_t want, uint64_t found);
   // The auditor's pass over one page, which holds still for it: I1 and I2
   // unless a fault is inside its window, then I0.
   void Audit(const PageState& page, MetadataState metadata,

@@ -76,6 +76,9 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kDirtiedInsideMkcleanToClear, "dirtied_inside_mkclean_to_clear",                         \
     "set_page_dirty without waiting for the page lock writeback holds between page_mkclean " \
     "and TestClearPageDirty (wait_on_page_locked, v2.6.23 79352894b285, closed it)")         \
+  X(kIntegritySyncOutOfBudget, "integrity_sync_out_of_budget",                               \
+    "stopped a data-integrity write_cache_pages at nr_to_write with pages dirty when it "     \
+    "looked still unwritten (05fe478dd04e, v2.6.29, closed it)")                              \
   X(kStoreWithoutStableWait, "store_without_stable_wait",                                     \
     "made the pte writable under writeback without the stable-page wait")                     \
   X(kGupPinToSetPageDirtyLock, "gup_pin_to_set_page_dirty_lock",                              \

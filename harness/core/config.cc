@@ -200,6 +200,8 @@ absl::StatusOr<FixSet> ParseReverts(absl::string_view value, const SchemeEntry& 
     set.add(*f);
   }
   if (set.empty()) return Bad("revert", std::string(value), "want COMMIT[,COMMIT...] (--list shows them)");
+  const std::string why = RevertSetRefusal(set, era, scheme.name, fs.name, fs.leaves_out);
+  if (!why.empty()) return Bad("revert", std::string(value), why);
   return set;
 }
 

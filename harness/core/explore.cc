@@ -76,7 +76,7 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       break;
     }
     case ScenarioOp::kSync:
-      sync_mapping(mm, /*drain=*/false);
+      do_fsync(mm);
       break;
     case ScenarioOp::kReclaim:
       shrink_page(mm, op.page);

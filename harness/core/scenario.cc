@@ -155,6 +155,15 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: store 0 0; writeback; reclaim 0\n"
      "mmap0: write 0 0; store 0 0\n"
      "writeback: pass; pass\n"},
+    {"fsync",
+     "fsync(2) against new dirtiers (05fe478dd04e's window): page 2 is dirty and the only "
+     "page cached when the fsync thread syncs the file, while mmap0 faults in and dirties "
+     "pages 0 and 1",
+     "pages 3\n"
+     "mappings 1\n"
+     "setup: store 2 0\n"
+     "mmap0: store 0 0; store 1 0\n"
+     "fsync: sync\n"},
     {"truncate",
      "truncation racing the fault's relock (I5): page 1 not cached; mmap0 stores to it twice, "
      "the first a write fault on a not-present pte, while the truncate thread cuts the file "

@@ -29,7 +29,9 @@
 //                 mmap threads: a load (a read fault if not present)
 //   pwrite P      pwrite threads (setup: as pwrite0): a stamped pwrite
 //   pass          one write_cache_pages pass (WB_SYNC_NONE), then ->commit
-//   sync          fsync: data-integrity writeback, wait, ->commit
+//   sync          fsync(2) (writeback.h:do_fsync): one data-integrity
+//                 write_cache_pages pass, filemap_fdatawait, ->commit; I8
+//                 checks that every page dirty at the call was written
 //   reclaim P     shrink_page_list on page P (unmap, pageout, evict)
 //   snapshot      the adapter's background step (ceph: a new snap context)
 //   writeback     setup only: a pass with its I/O completed inline, ->commit
@@ -59,7 +61,8 @@
 // other thread has finished and nothing is queued.
 //
 // Built-in scenarios (BuiltinScenarios(); each summary names the window it
-// targets): seed, seed_dirty, seed_fault (the seed's windows); truncate
+// targets): seed, seed_dirty, seed_fault (the seed's windows); fsync (an
+// integrity sync against new dirtiers, I8); truncate
 // (I5), isize (EOF inside the last page), enospc (I6), reuse (I1 without
 // ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4),
 // dio (the get_user_pages race, issue 13).

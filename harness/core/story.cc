@@ -71,6 +71,8 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return "try_to_unmap: pte dirty → set_page_dirty";
     case Event::kLostWrite:
       return "the ledger finds the store gone";
+    case Event::kFsyncCall:
+      return "fsync(2) called on the dirty page: filemap_fdatawrite sizes nr_to_write";
     default:
       return EventName(static_cast<Event>(e.what));
   }

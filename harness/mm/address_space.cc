@@ -112,6 +112,13 @@ void AddressSpace::clear_dirty_tag(Page* page) {
   }
 }
 
+uint64_t AddressSpace::nrpages() {
+  FutexLock l(&tree_lock_);
+  uint64_t n = 0;
+  for (uint64_t i = 0; i < pages_; ++i) n += slots_[i] != nullptr;
+  return n;
+}
+
 void AddressSpace::collect_dirty(std::vector<uint64_t>* out) {
   FutexLock l(&tree_lock_);
   for (uint64_t i = 0; i < pages_; ++i) {

@@ -47,6 +47,8 @@ class AddressSpace {
   void clear_dirty_tag(Page* page);
   // Indices tagged dirty, in order, appended to *out.
   void collect_dirty(std::vector<uint64_t>* out);
+  // mapping->nrpages: the pages in the cache now.
+  uint64_t nrpages();
   uint64_t nr_dirty() const { return nr_dirty_.load(std::memory_order_relaxed); }
   // Futex word bumped on every newly tagged page; writeback sleeps on it.
   std::atomic<uint32_t>& dirty_events() { return dirty_events_; }

@@ -43,6 +43,10 @@ struct WritebackControl {
   // Set by reclaim's pageout() (v2.6.29 wbc.for_reclaim): one page written
   // outside write_cache_pages, with no ->writepages around it.
   bool for_reclaim = false;
+  // Pages write_cache_pages may still write (wbc->nr_to_write): it stops
+  // when the budget is spent, for WB_SYNC_NONE only since 05fe478dd04e
+  // (v2.6.29); the default is LONG_MAX's "no budget".
+  int64_t nr_to_write = INT64_MAX;
 };
 
 // MetadataState (what the fs holds for a page) is the invariants' vocabulary:

@@ -105,6 +105,7 @@ Pageout pageout(MmContext& mm, Page* page) {
   mm.trace(page->index, Event::kPageout);
   writepage_starts(mm, page);
   mm.a_ops().writepage(page, wbc);  // unlocks
+  writepage_done(mm, page);
   SCHED_POINT(kPageoutEnd);
   return Pageout::kSuccess;
 }

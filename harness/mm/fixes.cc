@@ -29,6 +29,37 @@ int EraCode(KernelEra era) {
 }
 
 
+// Why a fix's switch lives in one scheme only: what replaced its lines.
+const char* ReplacedBy(Fix f) {
+  switch (f) {
+    case Fix::k79352894b285:
+      return "later releases replaced those lines (b827e496c893 holds the page lock from "
+             "->page_mkwrite through set_page_dirty)";
+    case Fix::kb827e496c893:
+      return "5.15's fault path is built around the lock it added (do_page_mkwrite, "
+             "fault_dirty_shared_page), with no pre-fix form to go back to";
+    default:
+      return "later releases replaced those lines";
+  }
+}
+
+// A fix another fix's code relies on: reverting `base` alone would leave
+// `dependent`'s code running on a kernel without what it uses.
+struct Dependency {
+  Fix dependent;
+  Fix base;
+  const char* why;
+};
+constexpr Dependency kDependencies[] = {
+    // v2.6.30 nfs_vm_page_mkwrite returns VM_FAULT_LOCKED; a pre-seed
+    // do_wp_page ignores that bit and leaves the page locked for good.
+    {Fix::k7fdf52306766, Fix::kb827e496c893,
+     "NFS's ->page_mkwrite returns VM_FAULT_LOCKED, which the seed added"},
+    // btrfs_page_mkwrite returning the page locked, for the same reason.
+    {Fix::k50a9b214bc6c, Fix::kb827e496c893,
+     "btrfs's ->page_mkwrite returns VM_FAULT_LOCKED, which the seed added"},
+};
+
 }  // namespace
 
 const FixInfo& InfoOf(Fix f) { return kFixes[static_cast<int>(f)]; }
@@ -85,9 +116,8 @@ std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
                         ": there is nothing to revert");
   }
   if (*info.scheme != '\0' && scheme_name != info.scheme) {
-    return absl::StrCat(fix, " is in --scheme=", info.scheme,
-                        "'s code only: later releases replaced those lines (b827e496c893 holds "
-                        "the page lock from ->page_mkwrite through set_page_dirty)");
+    return absl::StrCat(fix, " is in --scheme=", info.scheme, "'s code only: ",
+                        ReplacedBy(f));
   }
   const absl::string_view base = adapter_name.substr(0, adapter_name.find(':'));
   if (*info.adapters != '\0') {
@@ -99,6 +129,22 @@ std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
   }
   if (adapter_leaves_out == info.commit) {
     return absl::StrCat("--fs=", adapter_name, " is ", base, " without ", info.commit, " already");
+  }
+  return "";
+}
+
+std::string RevertSetRefusal(const FixSet& set, KernelEra era, absl::string_view scheme_name,
+                             absl::string_view adapter_name, absl::string_view adapter_leaves_out) {
+  for (const Dependency& d : kDependencies) {
+    if (!set.has(d.base) || set.has(d.dependent)) continue;
+    // The dependent is in the run's kernel unless its era, fs or variant
+    // leaves it out (then RevertRefusal would refuse reverting it).
+    if (!RevertRefusal(d.dependent, era, scheme_name, adapter_name, adapter_leaves_out).empty()) {
+      continue;
+    }
+    return absl::StrCat("reverting ", InfoOf(d.base).commit, " alone leaves ",
+                        InfoOf(d.dependent).commit, " in: ", d.why, "; revert both (--revert=",
+                        InfoOf(d.base).commit, ",", InfoOf(d.dependent).commit, ")");
   }
   return "";
 }

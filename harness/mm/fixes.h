@@ -70,6 +70,12 @@ class FixSet {
 // (`adapter_leaves_out`: the variant's AdapterEntry::leaves_out commit).
 std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
                           absl::string_view adapter_name, absl::string_view adapter_leaves_out);
+// Why the whole set cannot be reverted together, in one clause; "" when it
+// can: a fix whose code relies on another (7fdf52306766's VM_FAULT_LOCKED
+// return on b827e496c893) stays in the run while the one it relies on is
+// reverted.
+std::string RevertSetRefusal(const FixSet& set, KernelEra era, absl::string_view scheme_name,
+                             absl::string_view adapter_name, absl::string_view adapter_leaves_out);
 
 }  // namespace pagerace
 

@@ -10,6 +10,14 @@
 // pte writable -> set_page_dirty, so writeback runs entirely before (mkwrite
 // re-attaches metadata to a clean page) or entirely after (it sees PG_dirty
 // with metadata and write-protects the pte).
+//
+// `--revert=b827e496c893` switches both paths back to the source before the
+// seed, which is v2.6.29's (LegacyScheme): between v2.6.29 and the seed
+// mm/memory.c changed only the ->page_mkwrite prototype (c2ec175c39f, vmf in
+// place of the page), which the model already passes.  The seed also
+// changed fs/buffer.c:block_page_mkwrite to return VM_FAULT_LOCKED; the
+// pre-seed VM unlocks whatever the fs returns at once, as the pre-seed
+// block_page_mkwrite did before returning.
 #include "harness/mm/fault_helpers.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
@@ -21,7 +29,7 @@ namespace {
 
 class LockedScheme : public FaultScheme {
  public:
-  explicit LockedScheme(Mutation m) : mutation_(m) {}
+  explicit LockedScheme(Mutation m) : mutation_(m), pre_seed_(MakeLegacyScheme()) {}
   const char* name() const override { return "locked"; }
   KernelEra era() const override { return KernelEra::kV2_6_30; }
   const char* description() const override {
@@ -58,6 +66,7 @@ class LockedScheme : public FaultScheme {
   // Entered with vmf.pte->ptl held; returns with it released.
   vm_fault_t do_wp_page(MmContext& mm, VmFault& vmf) override
       ABSL_UNLOCK_FUNCTION(vmf.pte->ptl) {
+    if (mm.reverted(Fix::kb827e496c893)) return pre_seed_->do_wp_page(mm, vmf);
     Page* old_page = vmf.page;
     get_page(old_page);
     bool locked = false;
@@ -118,6 +127,7 @@ class LockedScheme : public FaultScheme {
   // Models the write half of mm/memory.c:__do_fault() as of v2.6.30 for a
   // shared mapping.  Entered with no lock held.
   vm_fault_t do_fault(MmContext& mm, VmFault& vmf) override {
+    if (mm.reverted(Fix::kb827e496c893)) return pre_seed_->do_fault(mm, vmf);
     vm_fault_t ret = filemap_fault(mm, vmf);
     if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
     Page* page = vmf.page;  // locked, referenced
@@ -152,6 +162,8 @@ class LockedScheme : public FaultScheme {
   }
 
   const Mutation mutation_;
+  // v2.6.29's fault path: the seed's switch, reverted.
+  const std::unique_ptr<FaultScheme> pre_seed_;
 };
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "harness/mm/writeback.h"
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "harness/check/root_cause.h"
+#include "harness/mm/fixes.h"
 #include "harness/mm/gup.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/page.h"
@@ -81,7 +84,6 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
     if (was_dirty) {
       mm.transition(page->index, FaultPath::kWriteback,
                              FaultWindow::kDirtyClearedBeforeMkclean);
-      mm.mapping().clear_dirty_tag(page);
       mm.check_clean_not_writable(page);
       if (mm.mmu().page_mkclean(page)) mm.trace(page->index, Event::kPageMkclean);
     }
@@ -97,9 +99,9 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   // the page lock it holds, is what keeps its set_page_dirty out).
   SCHED_POINT(kClearPageDirtyForIoAfterMkclean);
   if (TestClearPageFlag(page, PG_dirty)) {
-    // Our model drops the dirty tag here rather than in set_page_writeback:
-    // every ->writepage either starts writeback or leaves the page clean.
-    mm.mapping().clear_dirty_tag(page);
+    // The dirty tag stays until the write is under way (writepage_done): a
+    // data-integrity pass that looks meanwhile finds the page tagged and
+    // waits for its lock, as the kernel's does.
     mm.check_clean_not_writable(page);
     return 1;
   }
@@ -154,7 +156,22 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
   std::vector<uint64_t> dirty;
   dirty.reserve(mm.pages());
   mapping.collect_dirty(&dirty);
-  for (uint64_t index : dirty) {
+  // v2.6.29 counts nr_to_write down for WB_SYNC_NONE only (05fe478dd04e);
+  // before it, a data-integrity pass stopped at the budget too.
+  const bool budgeted =
+      wbc.sync_mode == WritebackControl::kSyncNone || mm.reverted(Fix::k05fe478dd04e);
+  for (size_t at = 0; at < dirty.size(); ++at) {
+    const uint64_t index = dirty[at];
+    if (budgeted && wbc.nr_to_write <= 0) {
+      if (wbc.sync_mode == WritebackControl::kSyncAll) {
+        // The pages left were dirty when the pass looked: an fsync that
+        // returns now has not written them (I8 names the loss).
+        for (size_t left = at; left < dirty.size(); ++left) {
+          mm.transition(dirty[left], FaultPath::kWriteback, FaultWindow::kIntegritySyncOutOfBudget);
+        }
+      }
+      break;
+    }
     SCHED_POINT(kWriteCachePagesBeforeLockPage);
     Page* page = mapping.find_get_page(index);
     if (!page) continue;
@@ -199,7 +216,9 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
     SCHED_POINT(kWriteCachePagesAfterClearDirty);
     writepage_starts(mm, page);
     mm.a_ops().writepage(page, wbc);  // unlocks, or hands the lock to the I/O
+    writepage_done(mm, page);
     ++pass.written;
+    if (budgeted) --wbc.nr_to_write;
     put_page(page);
   }
   mm.a_ops().writepages_end();
@@ -207,14 +226,83 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
   return pass;
 }
 
+void writepage_done(MmContext& mm, Page* page) { mm.mapping().clear_dirty_tag(page); }
+
 void writepage_starts(MmContext& mm, Page* page) {
   mm.check_writepage_has_metadata(page);
   mm.trace(page->index, Event::kWritepage);
   CountStat(Stat::kWritebacks);
 }
 
-// Models fsync's filemap_write_and_wait() + ->write_inode (COMMIT) for the
-// whole file, as of v2.6.29.
+// Models fs/sync.c:vfs_fsync() of v2.6.29 (5.15's file_write_and_wait_range
+// inside the filesystems' ->fsync is the same three steps): filemap_fdatawrite
+// (__filemap_fdatawrite_range: one WB_SYNC_ALL write_cache_pages pass with
+// nr_to_write = LONG_MAX since 05fe478dd04e, mapping->nrpages * 2 before),
+// filemap_fdatawait, ->fsync.  Differences: v2.6.29 calls ->fsync before
+// filemap_fdatawait; the model's ->commit wants the writes completed (NFS's
+// nfs_fsync -> nfs_wb_all waits for them itself), so it comes after the
+// wait.  Then I8: every page tagged dirty when fsync began holds on the
+// backing store what it held then (or a newer store to the same slot).
+void do_fsync(MmContext& mm) {
+  AddressSpace& mapping = mm.mapping();
+  const size_t page_size = mm.page_size();
+  const int64_t i_size_before = mapping.i_size();
+  // What each page dirty at the call held, read as the device would (no CPU
+  // load through a pte; a store racing with it is the user's own race).
+  std::vector<uint64_t> dirty;
+  mapping.collect_dirty(&dirty);
+  std::vector<uint8_t> held(dirty.size() * page_size);
+  std::vector<Page*> pages(dirty.size());
+  for (size_t i = 0; i < dirty.size(); ++i) {
+    pages[i] = mapping.find_get_page(dirty[i]);
+    if (!pages[i]) continue;
+    mm.mmu().device_read(dirty[i], 0, &held[i * page_size], page_size);
+    mm.trace(dirty[i], Event::kFsyncCall);
+  }
+  WritebackControl wbc;
+  wbc.sync_mode = WritebackControl::kSyncAll;
+  wbc.nr_to_write = mm.reverted(Fix::k05fe478dd04e)
+                        ? static_cast<int64_t>(mapping.nrpages()) * 2
+                        : INT64_MAX;
+  write_cache_pages(mm, wbc);
+  // filemap_fdatawait: every write in flight, whoever started it.
+  for (uint64_t i = 0; i < mm.pages(); ++i) {
+    if (Page* p = mapping.find_get_page(i)) {
+      wait_on_page_writeback(p);
+      put_page(p);
+    }
+  }
+  mm.a_ops().commit();
+  // A page truncated (or grown past) meanwhile is not checked: its bytes
+  // past the new EOF are the truncation's to drop.
+  const int64_t i_size = std::min(i_size_before, mapping.i_size());
+  std::vector<uint8_t> persisted(page_size);
+  for (size_t i = 0; i < dirty.size(); ++i) {
+    Page* p = pages[i];
+    if (!p) continue;
+    const uint64_t index = dirty[i];
+    const bool still = p->mapping.load(std::memory_order_acquire) == &mapping;
+    put_page(p);
+    if (!still) continue;
+    mm.a_ops().read_persisted(index, persisted.data());
+    for (size_t off = 0; off + sizeof(uint64_t) <= page_size; off += sizeof(uint64_t)) {
+      if (static_cast<int64_t>(index * page_size + off + sizeof(uint64_t)) > i_size) break;
+      uint64_t want, found;
+      memcpy(&want, &held[i * page_size + off], sizeof(want));
+      memcpy(&found, persisted.data() + off, sizeof(found));
+      // A slot has one writer, whose stamps only grow: a lower value on the
+      // store is an older version of the slot (or none).
+      if (want != 0 && found < want) {
+        mm.checks().FsyncMissed(index, want, found);
+        break;  // one report a page
+      }
+    }
+  }
+}
+
+// The harness's own final sync (also fsync's end state, but looping): data-
+// integrity passes until no page is tagged dirty, the writes waited for,
+// then ->commit.
 void sync_mapping(MmContext& mm, bool drain) {
   WritebackControl wbc;
   wbc.sync_mode = WritebackControl::kSyncAll;

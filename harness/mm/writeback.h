@@ -94,6 +94,16 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page);
 // REQUIRES: page locked.
 void writepage_starts(MmContext& mm, Page* page);
 
+// After ->writepage of a page clear_page_dirty_for_io cleaned: drops the
+// page's dirty tag unless it was dirtied again.  The kernel drops it in
+// set_page_writeback (__test_set_page_writeback, while the writer still
+// holds the page lock); a ->writepage that starts no write leaves a stale
+// tag there, which later lookups skip, and the model drops that one too.
+// Until then a data-integrity pass finds the page tagged and waits for its
+// lock and writeback, so fsync never misses a page between
+// clear_page_dirty_for_io and set_page_writeback.
+void writepage_done(MmContext& mm, Page* page);
+
 // end_page_writeback(): clears PG_writeback, wakes waiters.
 void end_page_writeback(MmContext& mm, Page* page);
 
@@ -104,6 +114,12 @@ struct WritebackPass {
 
 // write_cache_pages(): one pass over the pages tagged dirty.
 WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc);
+
+// fsync(2) of the whole file as the era has it (vfs_fsync): one
+// data-integrity write_cache_pages pass (with v2.6.28's nr_to_write budget
+// when 05fe478dd04e is reverted), filemap_fdatawait, ->commit; then checks
+// I8 (a page dirty when fsync began is on the backing store when it returns).
+void do_fsync(MmContext& mm);
 
 // The final sync (fsync of the whole file): data-integrity writeback until no
 // page is tagged dirty, every write completed, then ->commit.  `drain`

@@ -61,7 +61,7 @@ ABSL_FLAG(std::string, replay, "",
           "re-run the race FILE[:INDEX] of a result JSON (exit 1: reproduced, 0: not); of an "
           "explore result: its violation's schedule, under the serial scheduler");
 ABSL_FLAG(std::string, stop_on, "",
-          "end the run at the first report of: race | data_losing | an invariant (I0..I7, "
+          "end the run at the first report of: race | data_losing | an invariant (I0..I8, "
           "ledger, watchdog, lockdep, fs); default: run the whole --duration/--ops");
 ABSL_FLAG(std::string, gup, "",
           "--workload=dio: how the get_user_pages callers take pages: get | pin | longterm "
@@ -81,7 +81,8 @@ ABSL_FLAG(std::string, trace_out, "",
 ABSL_FLAG(bool, list, false, "list schemes, adapters and workloads, one line each, and exit");
 ABSL_FLAG(std::string, scenario, "",
           "`pagerace explore`, or one serial run: a built-in scenario (seed | seed_dirty | "
-          "seed_fault | truncate | isize | enospc | reuse | snapshot | delalloc) or @FILE in "
+          "seed_fault | fsync | truncate | isize | enospc | reuse | snapshot | delalloc | dio) or "
+          "@FILE in "
           "the scenario text form");
 ABSL_FLAG(std::string, schedule, "",
           "with --scenario: run this schedule (e.g. 0*7,1*3) under the serial scheduler");
