@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "harness/base/lock_wait.h"
 #include "harness/base/thread_registry.h"
+#include "harness/mm/address_space.h"
 
 namespace pagerace {
 namespace {

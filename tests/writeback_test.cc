@@ -117,6 +117,63 @@ TEST_P(WritebackTest, FinalSyncPersistsEverything) {
   EXPECT_EQ(m.mm->mapping().nr_dirty(), 0u);
 }
 
+// test_set_page_writeback (v2.6.29) drops the dirty tag of a page whose
+// PG_dirty clear_page_dirty_for_io cleared, while ->writepage still holds the
+// page lock: an fsync that looks at the tags after the lock is dropped finds
+// the page under writeback, never a tag that is about to go.
+TEST(DirtyTagTest, SetPageWritebackDropsTheTagUnderThePageLock) {
+  TestMachine m("locked", "nfs");
+  TestThread t("worker");
+  m.store(0, 1, 0, 11);
+  ASSERT_EQ(m.mm->mapping().nr_dirty(), 1u);
+  Page* p = m.mm->mapping().find_get_page(1);
+  lock_page(p);
+  ASSERT_EQ(clear_page_dirty_for_io(*m.mm, p), 1);
+  EXPECT_EQ(m.mm->mapping().nr_dirty(), 1u);  // cleaned, not yet under writeback
+  WritebackControl wbc;
+  m.mm->a_ops().writepage(p, wbc);  // sets PG_writeback, unlocks
+  EXPECT_TRUE(PageWriteback(p));
+  EXPECT_EQ(m.mm->mapping().nr_dirty(), 0u);
+  m.mm->io().Drain();
+  m.mm->a_ops().commit();
+  put_page(p);
+  EXPECT_EQ(m.persisted_slot(1, 0), 11u);
+
+  // A page dirtied again before the write starts keeps its tag.
+  m.store(0, 2, 0, 12);
+  p = m.mm->mapping().find_get_page(2);
+  lock_page(p);
+  ASSERT_EQ(clear_page_dirty_for_io(*m.mm, p), 1);
+  __set_page_dirty_nobuffers(p);
+  m.mm->a_ops().writepage(p, wbc);
+  EXPECT_EQ(m.mm->mapping().nr_dirty(), 1u);
+  m.mm->io().Drain();
+  m.mm->a_ops().commit();
+  put_page(p);
+}
+
+// I8 (do_fsync) both ways on one page whose NFS request covers slot 0 only
+// (a pwrite's): a slot holding bytes fsync did not persist is reported when
+// its write was complete at the call, and left out while the write is still
+// in flight (a pwrite(2) that has copied but not returned: fsync owes it
+// nothing).  The bytes are put in the page directly, as the copy would.
+TEST(FsyncInFlightTest, AWriteNotCompleteAtTheCallIsNotOwed) {
+  for (const bool in_flight : {true, false}) {
+    SCOPED_TRACE(in_flight ? "write in flight" : "write complete");
+    TestMachine m("modern", "nfs", 1, 1);
+    TestThread t("worker");
+    ASSERT_TRUE(generic_perform_write(*m.mm, 0, 0, 7));
+    uint64_t* slot5 = reinterpret_cast<uint64_t*>(m.mm->mmu().kmap(0)) + 5;
+    if (in_flight) m.mm->user_write_begin(0, 5);
+    __atomic_store_n(slot5, 9, __ATOMIC_RELAXED);
+    do_fsync(*m.mm, /*drain=*/true);
+    if (in_flight) m.mm->user_write_end(0, 5);
+    EXPECT_EQ(m.persisted_slot(0, 0), 7u);
+    EXPECT_EQ(m.persisted_slot(0, 5), 0u);  // not in the request: not sent
+    EXPECT_EQ(m.races(RaceKind::kFsyncMissed), in_flight ? 0u : 1u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Adapters, WritebackTest, ::testing::Values("nfs", "nfs:unlocked", "none"),
                          [](const auto& info) {
                            std::string n = info.param;

@@ -140,6 +140,7 @@ void MixedWorkload::GupDeviceWrite(int writer, const GupIo& io, uint64_t* seq) {
   CountStat(Stat::kReadbacks);
   CheckSlot(io.index, io.slot, found);
   const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
+  mm_->user_write_begin(io.index, io.slot);  // until set_page_dirty_lock (I8)
   mm_->mmu().device_write(io.index, off, &stamp, sizeof(stamp));
   mm_->trace(io.index, Event::kDeviceWrite);
   ledger_->expected(io.index, io.slot) = stamp;
@@ -149,6 +150,7 @@ void MixedWorkload::GupDeviceWrite(int writer, const GupIo& io, uint64_t* seq) {
 
 void MixedWorkload::GupComplete(GupIo* io) {
   set_page_dirty_lock(*mm_, io->page);
+  mm_->user_write_end(io->index, io->slot);
   mm_->close_window(io->index);
   SCHED_POINT(kGupAfterSetPageDirtyLock);
   unpin_user_page(io->page, io->mode);

@@ -112,6 +112,18 @@ void AddressSpace::clear_dirty_tag(Page* page) {
   }
 }
 
+bool test_set_page_writeback(Page* page) {
+  const bool was = TestSetPageFlag(page, PG_writeback);
+  // The dirty tag goes here, with the page still locked: an fsync that
+  // looks at the tags after this waits for the write instead
+  // (filemap_fdatawait), and one that looked before finds the page tagged
+  // and waits for its lock.
+  if (AddressSpace* mapping = page->mapping.load(std::memory_order_acquire)) {
+    mapping->clear_dirty_tag(page);
+  }
+  return was;
+}
+
 uint64_t AddressSpace::nrpages() {
   FutexLock l(&tree_lock_);
   uint64_t n = 0;

@@ -76,6 +76,12 @@ class AddressSpace {
 // Returns 1 if the page was newly dirtied.  Models mm/page-writeback.c.
 int __set_page_dirty_nobuffers(Page* page);
 
+// Models mm/page-writeback.c:test_set_page_writeback() as of v2.6.29: sets
+// PG_writeback and, while PG_dirty is clear, drops the page's dirty tag,
+// both under the tree lock.  Returns whether PG_writeback was already set.
+// REQUIRES: page locked (the ->writepage that starts the write).
+bool test_set_page_writeback(Page* page);
+
 }  // namespace pagerace
 
 #endif  // PAGERACE_HARNESS_MM_ADDRESS_SPACE_H_

@@ -44,6 +44,7 @@ bool generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_
     put_page(page);
     return false;
   }
+  mm.user_write_begin(index, slot);  // until this pwrite returns (I8)
   __atomic_store_n(slot_ptr(mm, index, slot), value, __ATOMIC_RELAXED);
   // A ->write_end that dirtied the page itself (buffer.c's, through
   // mark_buffer_dirty) says so; for the others the VM dirties it here.
@@ -53,6 +54,7 @@ bool generic_perform_write(MmContext& mm, uint64_t index, uint32_t slot, uint64_
   mm.check_dirty_has_metadata(page);
   unlock_page(page);
   put_page(page);
+  mm.user_write_end(index, slot);
   return true;
 }
 

@@ -46,10 +46,30 @@ absl::StatusOr<std::unique_ptr<MmContext>> MmContext::Create(const MmOptions& op
       mm->stale_from_[i] = static_cast<uint32_t>(ShadowMmu::page_size());
     }
   }
+  mm->write_in_flight_.reset(
+      new std::atomic<uint8_t>[options.pages * (ShadowMmu::page_size() / sizeof(uint64_t))]());
   a_ops->Attach(mm.get());
   InstallFaultHandler();
   SetFaultTarget(mm.get());
   return mm;
+}
+
+void MmContext::user_write_begin(uint64_t index, uint32_t slot) {
+  write_in_flight_[index * (page_size() / sizeof(uint64_t)) + slot].store(
+      1, std::memory_order_relaxed);
+  // The flag before the bytes: a reader that sees the bytes sees the flag.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void MmContext::user_write_end(uint64_t index, uint32_t slot) {
+  write_in_flight_[index * (page_size() / sizeof(uint64_t)) + slot].store(
+      0, std::memory_order_release);
+}
+
+bool MmContext::user_write_in_flight(uint64_t index, uint32_t slot) const {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return write_in_flight_[index * (page_size() / sizeof(uint64_t)) + slot].load(
+             std::memory_order_relaxed) != 0;
 }
 
 MmContext::~MmContext() {

@@ -163,6 +163,21 @@ class MmContext : public FaultTarget {
   // first differ.
   // REQUIRES: page locked and not writable anywhere.
   bool page_matches_store(Page* page, char* detail = nullptr, size_t detail_len = 0);
+  // A user write whose bytes may be in the page before the user has seen it
+  // complete: a pwrite(2) from its copy until generic_perform_write returns,
+  // a direct I/O from the device's write until set_page_dirty_lock.  fsync(2)
+  // owes nothing to a write that was not complete when it was called, so I8
+  // leaves such a slot out (do_fsync).  One writer per slot (the ledger's),
+  // so a slot has at most one write in flight.  Lock-free; the begin is
+  // ordered before the write's bytes (a fence), the end after the write's
+  // last step.
+  void user_write_begin(uint64_t index, uint32_t slot);
+  void user_write_end(uint64_t index, uint32_t slot);
+  // Whether a write to the slot is in flight.  Called after reading the
+  // page's bytes (and a fence): a write whose bytes the read saw is either
+  // still in flight here or complete.
+  bool user_write_in_flight(uint64_t index, uint32_t slot) const;
+
   // The auditor: I0, I1, I2 for one page, holding the page lock and every
   // ptl of the page (page lock -> ptl order).  Skips a page it cannot lock
   // without waiting.
@@ -190,6 +205,9 @@ class MmContext : public FaultTarget {
   mutable FutexMutex stale_mu_{LockClass::kStaleTail, "stale tail record"};
   std::unique_ptr<uint32_t[]> stale_from_ ABSL_GUARDED_BY(stale_mu_);
   std::unique_ptr<std::unique_ptr<uint8_t[]>[]> stale_bytes_ ABSL_GUARDED_BY(stale_mu_);
+  // Per page and 8-byte slot: 1 while a user write to it is in flight
+  // (user_write_begin).  Constant size after Create().
+  std::unique_ptr<std::atomic<uint8_t>[]> write_in_flight_;
   // Set by the first mark_stale_tail: until then clear_stale_tail (called
   // from every readpage, on the fault path) has nothing to clear and takes
   // no lock.

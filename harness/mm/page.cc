@@ -169,8 +169,6 @@ void wait_on_page_writeback(Page* page) {
   if (PageWriteback(page)) wait_on_bit(page, PG_writeback);
 }
 
-bool test_set_page_writeback(Page* page) { return TestSetPageFlag(page, PG_writeback); }
-
 void clear_page_writeback(Page* page) {
   uint32_t old = page->flags.fetch_and(~(PG_writeback | PG_waiters), std::memory_order_acq_rel);
   wake_if_waiters(page, old);

@@ -112,8 +112,6 @@ void wait_on_page_locked(Page* page);
 void hand_off_page_lock(Page* page);
 void unlock_page_from_io(Page* page);
 void wait_on_page_writeback(Page* page);
-// Sets PG_writeback (page locked); returns whether it was already set.
-bool test_set_page_writeback(Page* page);
 // Clears PG_writeback and wakes its waiters (the flag half of
 // end_page_writeback; the VM's end_page_writeback adds tracing).
 void clear_page_writeback(Page* page);

@@ -69,7 +69,7 @@ int IoQueue::Drain() {
 }
 
 // Models mm/page-writeback.c:clear_page_dirty_for_io() as of v2.6.29;
-// differences: no dirty accounting; the dirty tag is dropped here.
+// differences: no dirty accounting.
 int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   mm.trace(page->index, Event::kClearPageDirtyForIo);
   if (mm.scheme().clear_dirty_before_mkclean() || mm.reverted(Fix::k7658cc289288)) {
@@ -99,9 +99,9 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   // the page lock it holds, is what keeps its set_page_dirty out).
   SCHED_POINT(kClearPageDirtyForIoAfterMkclean);
   if (TestClearPageFlag(page, PG_dirty)) {
-    // The dirty tag stays until the write is under way (writepage_done): a
-    // data-integrity pass that looks meanwhile finds the page tagged and
-    // waits for its lock, as the kernel's does.
+    // The dirty tag stays until the write is under way
+    // (test_set_page_writeback): a data-integrity pass that looks meanwhile
+    // finds the page tagged and waits for its lock, as the kernel's does.
     mm.check_clean_not_writable(page);
     return 1;
   }
@@ -243,12 +243,15 @@ void writepage_starts(MmContext& mm, Page* page) {
 // nfs_fsync -> nfs_wb_all waits for them itself), so it comes after the
 // wait.  Then I8: every page tagged dirty when fsync began holds on the
 // backing store what it held then (or a newer store to the same slot).
-void do_fsync(MmContext& mm) {
+void do_fsync(MmContext& mm, bool drain) {
   AddressSpace& mapping = mm.mapping();
   const size_t page_size = mm.page_size();
   const int64_t i_size_before = mapping.i_size();
   // What each page dirty at the call held, read as the device would (no CPU
-  // load through a pte; a store racing with it is the user's own race).
+  // load through a pte; a store racing with it is the user's own race).  A
+  // slot whose write is still in flight (a pwrite(2) that has copied but not
+  // returned, a direct I/O before set_page_dirty_lock) is left out: fsync
+  // owes nothing to a write not complete when it was called.
   std::vector<uint64_t> dirty;
   mapping.collect_dirty(&dirty);
   std::vector<uint8_t> held(dirty.size() * page_size);
@@ -257,6 +260,11 @@ void do_fsync(MmContext& mm) {
     pages[i] = mapping.find_get_page(dirty[i]);
     if (!pages[i]) continue;
     mm.mmu().device_read(dirty[i], 0, &held[i * page_size], page_size);
+    for (uint32_t slot = 0; slot < page_size / sizeof(uint64_t); ++slot) {
+      if (mm.user_write_in_flight(dirty[i], slot)) {
+        memset(&held[i * page_size + slot * sizeof(uint64_t)], 0, sizeof(uint64_t));
+      }
+    }
     mm.trace(dirty[i], Event::kFsyncCall);
   }
   WritebackControl wbc;
@@ -265,6 +273,7 @@ void do_fsync(MmContext& mm) {
                         ? static_cast<int64_t>(mapping.nrpages()) * 2
                         : INT64_MAX;
   write_cache_pages(mm, wbc);
+  if (drain) mm.io().Drain();
   // filemap_fdatawait: every write in flight, whoever started it.
   for (uint64_t i = 0; i < mm.pages(); ++i) {
     if (Page* p = mapping.find_get_page(i)) {

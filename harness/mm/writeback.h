@@ -94,14 +94,13 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page);
 // REQUIRES: page locked.
 void writepage_starts(MmContext& mm, Page* page);
 
-// After ->writepage of a page clear_page_dirty_for_io cleaned: drops the
-// page's dirty tag unless it was dirtied again.  The kernel drops it in
-// set_page_writeback (__test_set_page_writeback, while the writer still
-// holds the page lock); a ->writepage that starts no write leaves a stale
-// tag there, which later lookups skip, and the model drops that one too.
-// Until then a data-integrity pass finds the page tagged and waits for its
-// lock and writeback, so fsync never misses a page between
-// clear_page_dirty_for_io and set_page_writeback.
+// After ->writepage of a page clear_page_dirty_for_io cleaned: a ->writepage
+// that started a write dropped the dirty tag in test_set_page_writeback
+// (still holding the page lock, as the kernel does); one that started none
+// (nothing to send) leaves the tag, which the kernel keeps as a stale tag
+// that later lookups skip.  Difference: the model drops that one here,
+// unless the page was dirtied again (a write not yet complete meanwhile is
+// not fsync's to persist: I8 leaves its slot out, MmContext::user_write_*).
 void writepage_done(MmContext& mm, Page* page);
 
 // end_page_writeback(): clears PG_writeback, wakes waiters.
@@ -119,7 +118,9 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc);
 // data-integrity write_cache_pages pass (with v2.6.28's nr_to_write budget
 // when 05fe478dd04e is reverted), filemap_fdatawait, ->commit; then checks
 // I8 (a page dirty when fsync began is on the backing store when it returns).
-void do_fsync(MmContext& mm);
+// `drain`: complete the queued I/O on this thread before waiting for it (a
+// caller with no I/O thread: tests), as sync_mapping's.
+void do_fsync(MmContext& mm, bool drain = false);
 
 // The final sync (fsync of the whole file): data-integrity writeback until no
 // page is tagged dirty, every write completed, then ->commit.  `drain`
