@@ -213,6 +213,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   if (sched::InfeasibleDep inf; result.ordered_infeasible.empty() && sched::OrderedInfeasible(&inf)) {
     result.ordered_infeasible = sched::DescribeInfeasible(inf);
   }
+  result.ordered_outcomes = sched::DescribeOrderedOutcomes();
   sched::Reset();
   m.FinalSync();
   if (!stop_phase(StopPhase::kIo)) return abandon();

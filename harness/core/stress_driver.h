@@ -45,6 +45,9 @@ struct RunResult {
   // --sched=ordered: the first dependency the scheme's locking forbids
   // (sched::DescribeInfeasible), "" when none.
   std::string ordered_infeasible;
+  // --sched=ordered: every dependency with what became of it
+  // (sched::DescribeOrderedOutcomes), "" otherwise.
+  std::string ordered_outcomes;
   sched::PctStats pct;  // meaningful with --sched=pct
   // With config.trace_out: every page's last events (page lock holds
   // included), for the Chrome trace.

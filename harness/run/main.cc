@@ -681,6 +681,12 @@ int main(int argc, char** argv) {
     printf("%s: infeasible under %s: dependency %s\n", replay ? "replay" : "ordered",
            config->scheme->name.c_str(), result->ordered_infeasible.c_str());
   }
+  if (!result->ordered_outcomes.empty()) {
+    // Every dependency's fate: "met" for all of them and no race means the
+    // interleaving happened at its points and the scheme closed the window.
+    printf("%s: dependencies under %s: %s\n", replay ? "replay" : "ordered",
+           config->scheme->name.c_str(), result->ordered_outcomes.c_str());
+  }
   bool reproduced = false;
   if (replay) {
     for (const pagerace::RaceGroup& g : result->races) {

@@ -69,6 +69,8 @@ std::array<std::atomic<uint64_t>, kNumPoints> g_hits;
 std::atomic<uint64_t> g_skipped{0};
 std::atomic<uint64_t> g_delays{0};
 std::array<std::atomic<bool>, kMaxDeps> g_dep_done;
+// Each dependency's DepOutcome: the first decided wins (kUnreached until).
+std::array<std::atomic<uint8_t>, kMaxDeps> g_dep_outcome;
 // Dependency i is met once A has been reached more than g_dep_base[i] times:
 // 0 from the start, or A's count when its window opened (Met()).  A
 // dependency bound to a page counts A's hits at that page (g_dep_hits).
@@ -289,6 +291,12 @@ void OpenWindow(int j) {
   }
 }
 
+void Decide(int i, DepOutcome o) {
+  uint8_t unreached = static_cast<uint8_t>(DepOutcome::kUnreached);
+  g_dep_outcome[i].compare_exchange_strong(unreached, static_cast<uint8_t>(o),
+                                           std::memory_order_acq_rel);
+}
+
 void OrderedWait(Point p) {
   const int ndeps = g_num_deps.load(std::memory_order_acquire);
   for (int i = 0; i < ndeps; ++i) {
@@ -299,17 +307,25 @@ void OrderedWait(Point p) {
     Bump();
     for (;;) {
       uint32_t gen = g_gen.load(std::memory_order_acquire);
-      if (Met(i)) break;
-      if (g_released.load(std::memory_order_acquire)) break;
+      if (Met(i)) {
+        Decide(i, DepOutcome::kMet);
+        break;
+      }
+      if (g_released.load(std::memory_order_acquire)) {
+        Decide(i, DepOutcome::kEnded);
+        break;
+      }
       if (g_dep_done[i].load(std::memory_order_acquire)) break;  // dropped by another waiter
       InfeasibleDep inf;
       if (FindInfeasible(i, &inf)) {
+        Decide(i, DepOutcome::kInfeasible);
         RecordInfeasible(inf);
         g_skipped.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       if (TrulyBlocked() + StuckWaiters() >=
           g_participants.load(std::memory_order_acquire)) {
+        Decide(i, DepOutcome::kAllBlocked);
         g_skipped.fetch_add(1, std::memory_order_relaxed);
         break;
       }
@@ -501,6 +517,7 @@ void Reset() {
   g_num_deps.store(0, std::memory_order_release);
   for (auto& h : g_hits) h.store(0, std::memory_order_relaxed);
   for (auto& d : g_dep_done) d.store(false, std::memory_order_relaxed);
+  for (auto& o : g_dep_outcome) o.store(0, std::memory_order_relaxed);
   for (auto& b : g_dep_base) b.store(0, std::memory_order_relaxed);
   for (auto& h : g_dep_hits) h.store(0, std::memory_order_relaxed);
   for (auto& l : g_last_point) l.store(kNumPoints, std::memory_order_relaxed);
@@ -527,6 +544,28 @@ PctStats Pct() {
 }
 
 uint64_t Hits(Point p) { return g_hits[p].load(std::memory_order_acquire); }
+
+const char* DepOutcomeName(DepOutcome o) {
+  switch (o) {
+    case DepOutcome::kUnreached: return "unreached";
+    case DepOutcome::kMet: return "met";
+    case DepOutcome::kInfeasible: return "infeasible";
+    case DepOutcome::kAllBlocked: return "dropped (every thread blocked)";
+    case DepOutcome::kEnded: return "ended (the run stopped while it waited)";
+  }
+  return "?";
+}
+
+std::string DescribeOrderedOutcomes() {
+  if (g_policy.load(std::memory_order_acquire) != Policy::kOrdered) return "";
+  std::string out;
+  const int ndeps = g_num_deps.load(std::memory_order_acquire);
+  for (int i = 0; i < ndeps; ++i) {
+    const auto o = static_cast<DepOutcome>(g_dep_outcome[i].load(std::memory_order_acquire));
+    absl::StrAppend(&out, i ? ", " : "", DepName(g_deps[i]), ": ", DepOutcomeName(o));
+  }
+  return out;
+}
 
 bool OrderedInfeasible(InfeasibleDep* out) {
   if (!g_infeasible_ready.load(std::memory_order_acquire)) return false;

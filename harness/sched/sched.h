@@ -155,6 +155,19 @@ bool OrderedInfeasible(InfeasibleDep* out);
 // SIGSEGV handler.
 std::string DescribeInfeasible(const InfeasibleDep& d);
 
+// What became of each ordered dependency, decided when a thread first
+// reached its B with the dependency open: kMet (A had been reached, or was
+// while B waited), kInfeasible (the scheme's locking forbids it:
+// OrderedInfeasible names it), kAllBlocked (every participant was blocked
+// with A unmet and no lock chain led back to B: dropped), kEnded (the run
+// stopped while B waited), kUnreached (no thread reached B).
+enum class DepOutcome : uint8_t { kUnreached, kMet, kInfeasible, kAllBlocked, kEnded };
+const char* DepOutcomeName(DepOutcome o);  // "met", "infeasible", ...
+// The run's dependencies in order with their outcomes:
+// "A<B: met, C@33<D: met".  "" without the ordered policy.  Safe for
+// concurrent use; allocates.
+std::string DescribeOrderedOutcomes();
+
 // Counters for reports and tests.
 uint64_t Hits(Point p);
 uint64_t OrderedSkipped();
