@@ -103,9 +103,19 @@ TEST(RootCauseTest, SameCauseAcrossSeedsThreadsAndAdapters) {
   }
   EXPECT_EQ(title, "do_wp_page: writeback between ->page_mkwrite and set_page_dirty");
   // ceph under legacy: the same window, the same intruder, the same cause.
-  const RunResult ceph = RunMixed("legacy", "ceph", 1, 2);
-  ExpectNoSymptomLost(ceph);
-  EXPECT_TRUE(Ids(ceph).count(kSeedWindow));
+  // A run stops at its first data-losing report, which may come from
+  // legacy's other window (__do_fault's unlock_to_set_page_dirty): on a
+  // loaded machine under TSan, seed 1 once did.  So up to five seeds, each
+  // with every symptom counted, until one shows the seed's window.
+  std::set<std::string> seen;
+  for (uint64_t seed = 1; seed <= 5 && !seen.count(kSeedWindow); ++seed) {
+    const RunResult ceph = RunMixed("legacy", "ceph", seed, 2);
+    ExpectNoSymptomLost(ceph);
+    for (const std::string& id : Ids(ceph)) seen.insert(id);
+  }
+  std::string ids;
+  for (const std::string& id : seen) ids += " " + id;
+  EXPECT_TRUE(seen.count(kSeedWindow)) << "ceph's causes:" << ids;
 }
 
 // The fixed scheme never opens the window, so nothing is reported under it.
