@@ -71,6 +71,10 @@ INSTANTIATE_TEST_SUITE_P(
         // on a clean page.  (fs=none: no ->page_mkwrite, so the seed's own
         // window does not open.)
         RevertCase{"79352894b285", "legacy", "none", "seed", "I1", false},
+        // v2.6.21: do_wp_page dropped the page before retaking the ptl; a
+        // truncate frees it, a read fault maps its reused frame, pte_same
+        // holds and NFS's page is made writable with no write request.
+        RevertCase{"c3704ceb4ad0", "legacy", "nfs", "refault", "I0", true},
         // v2.6.20: clear_page_dirty_for_io cleaned PG_dirty before the ptes.
         RevertCase{"7658cc289288", "locked", "nfs", "seed", "I1", false},
         // v2.6.29: fsync's pass had a budget of twice the pages cached at
@@ -149,6 +153,50 @@ TEST(FsyncBudgetTest, NewDirtiersSpendAnIntegritySyncsBudget) {
          "fsync: page 0: clear_page_dirty_for_io", "page 1: clear_page_dirty_for_io",
          "page 2: [stopped a data-integrity write_cache_pages at nr_to_write",
          "⇒ I8 fsync_missed_page"}));
+  }
+}
+
+// c3704ceb4ad0's window, forced (schedule 0*4,2*10,1,0*5 of `refault`,
+// legacy/nfs; page 0 clean and read-only in mapping 0 after setup):
+//   1. mmap0 write-faults: do_wp_page runs nfs_vm_page_mkwrite (a write
+//      request) and is preempted before retaking the ptl.  Reverted, it has
+//      already dropped its reference to the page.
+//   2. truncate cuts the file to nothing (the pte cleared, the page
+//      invalidated and removed from the cache: its last reference goes, the
+//      page is freed) and grows it back to one page.
+//   3. mmap1 read-faults page 0 through mapping 0: a new page, in the
+//      freed page's frame, mapped read-only at the same place.
+//   4. mmap0 retakes the ptl: the pte is pte_same (same frame, same
+//      protection), so the fault makes it writable and dirties the new page,
+//      which has no request (I2); the final sync's ->writepage sends
+//      nothing, and the store is lost (I0).
+// With the fix in, the fault's reference keeps the old page's frame: the
+// read fault maps another frame, pte_same fails, and the fault retries.
+TEST(RefaultTest, AFrameFreedAndReusedUnderAWriteFaultIsPteSame) {
+  const Scenario s = LoadScenario("refault").value();
+  const std::vector<int> picks = sched::ParseSchedule("0*4,2*10,1,0*5").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "c3704ceb4ad0 reverted" : "c3704ceb4ad0 in");
+    RunConfig c = Base("legacy", "nfs");
+    if (reverted) c.reverts = ParseReverts("c3704ceb4ad0", *c.scheme, *c.fs).value();
+    auto r = RunSchedule(c, s, picks);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const std::vector<std::string> story = TellStory(s, *r);
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(story, {"mmap1: read fault", "mmap0: [window closes]",
+                                          "!pte_same: retry the fault"}));
+      continue;
+    }
+    ASSERT_EQ(r->infeasible_at, -1);
+    EXPECT_GT(r->data_losing_reports, 0u);
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"mmap0: write fault on a read-only pte: do_wp_page", "nfs_vm_page_mkwrite",
+                "preempted at do_wp_page:before_ptl_relock", "truncate: pte_clear",
+                "truncate_inode_page", "mmap1: read fault", "installs a read-only pte",
+                "mmap0: [dropped its page reference before retaking the ptl",
+                "pte_mkwrite", "⇒ I2 dirty_without_metadata",
+                "->writepage sends nothing", "⇒ I0 lost_dirty (data-losing)"}));
   }
 }
 

@@ -76,6 +76,10 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kDirtiedInsideMkcleanToClear, "dirtied_inside_mkclean_to_clear",                         \
     "set_page_dirty without waiting for the page lock writeback holds between page_mkclean " \
     "and TestClearPageDirty (wait_on_page_locked, v2.6.23 79352894b285, closed it)")         \
+  X(kPageReleasedBeforePtlRelock, "page_released_before_ptl_relock",                         \
+    "dropped its page reference before retaking the ptl, so the page was truncated, freed and " \
+    "its frame mapped again at the same place: pte_same held and the pte was made writable "  \
+    "for a page whose ->page_mkwrite never ran (c3704ceb4ad0, v2.6.21, closed it)")           \
   X(kIntegritySyncOutOfBudget, "integrity_sync_out_of_budget",                               \
     "stopped a data-integrity write_cache_pages at nr_to_write with pages dirty when it "     \
     "looked still unwritten (05fe478dd04e, v2.6.29, closed it)")                              \

@@ -174,6 +174,18 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "workload truncate\n"
      "mmap0: write 1 0; store 1 0\n"
      "truncate: truncate 1; truncate 2\n"},
+    {"refault",
+     "a page freed and its frame reused under a write fault (c3704ceb4ad0's window): page 0 "
+     "is clean and read-only in mapping 0; mmap0 stores to it (->page_mkwrite) while the "
+     "truncate thread cuts the file to nothing and grows it back, and mmap1 reads page 0 "
+     "again through mapping 0, which maps a new page in the old one's place",
+     "pages 1\n"
+     "mappings 2\n"
+     "workload truncate\n"
+     "setup: store 0 0; writeback\n"
+     "mmap0: store 0 0\n"
+     "mmap1: load 0 0\n"
+     "truncate: truncate 0; truncate 1\n"},
     {"isize",
      "EOF inside the last page, on a full disk: i_size ends 1 KiB into page 1, which is "
      "clean and read-only in mapping 0; mmap0 stores to its first KiB, then at 3 KiB, while "

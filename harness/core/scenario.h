@@ -63,7 +63,8 @@
 // Built-in scenarios (BuiltinScenarios(); each summary names the window it
 // targets): seed, seed_dirty, seed_fault (the seed's windows); fsync (an
 // integrity sync against new dirtiers, I8); truncate
-// (I5), isize (EOF inside the last page), enospc (I6), reuse (I1 without
+// (I5), refault (a page freed and its frame reused under a write fault:
+// c3704ceb4ad0), isize (EOF inside the last page), enospc (I6), reuse (I1 without
 // ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4),
 // dio (the get_user_pages race, issue 13).
 //

@@ -80,7 +80,7 @@ GupResult get_user_pages_one(MmContext& mm, int vma, uint64_t index, GupMode mod
   // got in between again.
   for (;;) {
     pte.ptl.Lock();
-    const uint32_t entry = pte.val.load(std::memory_order_relaxed);
+    const pte_t entry = pte.val.load(std::memory_order_relaxed);
     if (pte_state(entry) == kPteWritable) {
       Page* page = pte.page;
       try_grab_page(page, mode);

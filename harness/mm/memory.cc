@@ -26,7 +26,7 @@ vm_fault_t MmContext::handle_mm_fault(int vma, uint64_t index, bool write) {
   vmf.flags = write ? kFaultFlagWrite : 0;
   vmf.pte = &mmu_->pte(vma, index);
   vmf.pte->ptl.Lock();
-  const uint32_t entry = vmf.pte->val.load(std::memory_order_relaxed);
+  const pte_t entry = vmf.pte->val.load(std::memory_order_relaxed);
   switch (pte_state(entry)) {
     case kPteNone:
       vmf.pte->ptl.Unlock();

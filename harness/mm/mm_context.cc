@@ -261,7 +261,8 @@ void MmContext::check_failed_mkwrite(const VmFault& vmf) {
   // Only this fault's own pte counts: unchanged since the fault saw (or, in a
   // mutant, made) it, and writable.  A pte another fault has since made
   // writable legitimately is a different pte value.
-  const uint32_t now = mmu_->pte(vmf.vma, vmf.pgoff).val.load(std::memory_order_acquire);
+  // The whole value, generation included: the harness's own identity check.
+  const pte_t now = mmu_->pte(vmf.vma, vmf.pgoff).val.load(std::memory_order_acquire);
   checks_->FailedMkwrite(vmf.pgoff, now == vmf.orig_pte && pte_state(now) == kPteWritable);
 }
 

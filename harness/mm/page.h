@@ -58,6 +58,10 @@ struct Page {
   // ptl as the reference is taken; decremented under the page lock after
   // set_page_dirty.
   std::atomic<int32_t> gup_write{0};
+  // Atomic; bumped by every PagePool::Alloc of this object: a holder who
+  // dropped its reference can tell the frame was freed and reused since.
+  // Harness bookkeeping, no kernel field.
+  std::atomic<uint32_t> generation{0};
 
   bool test(uint32_t bit) const { return flags.load(std::memory_order_acquire) & bit; }
 };

@@ -46,6 +46,7 @@ class LegacyScheme : public FaultScheme {
       }
       // 2.6.29 does not relock the page here: the window, open until
       // set_page_dirty (dirty_faulted_page closes it).
+      if (mm.reverted(Fix::kc3704ceb4ad0)) return released_before_relock(mm, vmf);
       SCHED_POINT(kDoWpPageAfterMkwrite);
       SCHED_POINT(kDoWpPageBeforePtlRelock);
       if (!finish_mkwrite_fault(mm, vmf, /*check_stable=*/false)) {
@@ -58,6 +59,13 @@ class LegacyScheme : public FaultScheme {
     } else {
       wp_page_reuse(mm, vmf, /*check_stable=*/false);
     }
+    return dirty_and_release(mm, vmf);
+  }
+
+  // do_wp_page's end, from the writable pte on (the ptl dropped), holding a
+  // reference to vmf.page that it drops.
+  vm_fault_t dirty_and_release(MmContext& mm, VmFault& vmf) {
+    Page* old_page = vmf.page;
     // The pte is writable and the ptl dropped.  Nothing holds the page lock:
     // writeback may already have cleaned the page and retired its metadata.
     SCHED_POINT(kDoWpPageAfterPteMkwrite);
@@ -81,6 +89,37 @@ class LegacyScheme : public FaultScheme {
     mm.dirty_faulted_page(old_page);
     put_page(old_page);
     return kVmFaultWrite;
+  }
+
+  // --revert=c3704ceb4ad0: do_wp_page after a successful ->page_mkwrite as
+  // before "page_mkwrite caller race fix" (v2.6.21-rc1; the diff read in the
+  // v2.6.34 mirror): page_cache_release(old_page) came before
+  // pte_offset_map_lock, so nothing pins the page while the ptl is retaken.
+  // A truncate may unmap, detach and free it meanwhile, and a read fault
+  // map its frame, reused for the same file page, at the same place: the
+  // pte is then pte_same (frame and protection), and the fault makes it
+  // writable and dirties a page whose ->page_mkwrite never ran.  After
+  // pte_same, `dirty_page = old_page; get_page(dirty_page)` under the ptl.
+  vm_fault_t released_before_relock(MmContext& mm, VmFault& vmf) {
+    Page* old_page = vmf.page;
+    const uint32_t generation = old_page->generation.load(std::memory_order_relaxed);
+    put_page(old_page);  // may free it: only the frame's identity is used below
+    SCHED_POINT(kDoWpPageAfterMkwrite);
+    SCHED_POINT(kDoWpPageBeforePtlRelock);
+    vmf.pte->ptl.Lock();
+    if (!pte_same(vmf.pte->val.load(std::memory_order_relaxed), vmf.orig_pte)) {
+      vmf.pte->ptl.Unlock();
+      mm.close_window(vmf.pgoff);
+      CountStat(Stat::kFaultRetries);
+      mm.trace(vmf.pgoff, Event::kPteNotSameRetry);
+      return 0;
+    }
+    get_page(old_page);  // the frame the pte maps: referenced by the pte
+    if (old_page->generation.load(std::memory_order_relaxed) != generation) {
+      mm.transition(vmf.pgoff, FaultPath::kDoWpPage, FaultWindow::kPageReleasedBeforePtlRelock);
+    }
+    wp_page_reuse(mm, vmf, /*check_stable=*/false);
+    return dirty_and_release(mm, vmf);
   }
 
   // Models the write half of mm/memory.c:__do_fault() as of v2.6.29 for a

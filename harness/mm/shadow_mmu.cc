@@ -148,8 +148,10 @@ void ShadowMmu::set_pte(int vma, uint64_t index, PteState state, Page* page) {
             static_cast<unsigned long long>(index), vma, strerror(errno));
     abort();
   }
-  const uint32_t old = p.val.load(std::memory_order_relaxed);
-  p.val.store(((old >> 2) + 1) << 2 | state, std::memory_order_release);
+  const pte_t old = p.val.load(std::memory_order_relaxed);
+  const pte_t frame = state == kPteNone || !page ? 0 : pte_t{page->pool_slot} + 1;
+  p.val.store((((old >> kPteGenShift) + 1) << kPteGenShift) | frame << 2 | state,
+              std::memory_order_release);
   if (state == kPteNone) {
     if (p.page) put_page(p.page);
     p.page = nullptr;

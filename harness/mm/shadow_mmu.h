@@ -36,16 +36,30 @@ class Tracer;
 
 enum PteState : uint32_t { kPteNone = 0, kPteReadOnly = 1, kPteWritable = 2 };
 
+// A pte value: bits 0-1 the PteState, bits 2-33 the mapped page's identity
+// (its pool slot plus one; 0 for none), the rest a generation bumped on
+// every change.  The first two are what the kernel's pte holds (protection
+// and pfn); the generation is the harness's.
+using pte_t = uint64_t;
+inline constexpr int kPteGenShift = 34;
+
 struct Pte {
   FutexMutex ptl{LockClass::kPtl, "ptl"};
   // Atomic so oracles may peek without the ptl; written only under ptl.
-  // Low 2 bits: PteState; above: generation, bumped on every change.
-  std::atomic<uint32_t> val{0};
+  std::atomic<pte_t> val{0};
   Page* page ABSL_GUARDED_BY(ptl) = nullptr;  // mapped page, referenced
 };
 
-inline PteState pte_state(uint32_t v) { return static_cast<PteState>(v & 3); }
-inline bool pte_same(uint32_t a, uint32_t b) { return a == b; }
+inline PteState pte_state(pte_t v) { return static_cast<PteState>(v & 3); }
+// Models include/asm-generic/pgtable.h:pte_same() as of v2.6.29 (5.15's
+// include/linux/pgtable.h the same): the kernel compares the entries, i.e.
+// pfn and protection, so a pte cleared and set again to the same frame with
+// the same protection is "the same" even if the frame was freed and reused
+// meanwhile (c3704ceb4ad0's window).  The generation is not compared.
+inline bool pte_same(pte_t a, pte_t b) {
+  constexpr pte_t kKernelBits = (pte_t{1} << kPteGenShift) - 1;
+  return (a & kKernelBits) == (b & kKernelBits);
+}
 
 class ShadowMmu {
  public:

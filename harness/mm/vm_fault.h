@@ -30,7 +30,7 @@ struct VmFault {
   int vma = 0;             // user mapping id
   uint64_t pgoff = 0;      // page index in the file
   uint32_t flags = 0;      // kFaultFlag*
-  uint32_t orig_pte = 0;   // pte value seen at fault entry (pte_same)
+  uint64_t orig_pte = 0;   // pte value seen at fault entry (pte_same; shadow_mmu.h pte_t)
   Page* page = nullptr;    // the page, with a reference, once found
   // The faulting pte (vmf->pte; its ptl is vmf->ptl in the kernel).  Set by
   // handle_mm_fault; lock annotations name the ptl as vmf.pte->ptl.

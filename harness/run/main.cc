@@ -81,7 +81,8 @@ ABSL_FLAG(std::string, trace_out, "",
 ABSL_FLAG(bool, list, false, "list schemes, adapters and workloads, one line each, and exit");
 ABSL_FLAG(std::string, scenario, "",
           "`pagerace explore`, or one serial run: a built-in scenario (seed | seed_dirty | "
-          "seed_fault | fsync | truncate | isize | enospc | reuse | snapshot | delalloc | dio) or "
+          "seed_fault | fsync | truncate | refault | isize | enospc | reuse | snapshot | delalloc | "
+          "dio) or "
           "@FILE in "
           "the scenario text form");
 ABSL_FLAG(std::string, schedule, "",
