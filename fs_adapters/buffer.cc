@@ -66,9 +66,20 @@ uint32_t BufferAdapter::buffers_in_range(uint32_t from, uint32_t to) const {
   return mask;
 }
 
+// Models fs/buffer.c:create_empty_buffers() as of v2.6.30 (5.15's the same):
+// under private_lock, the new buffers of a page that is already dirty are
+// all dirty (and with them whatever the page holds inside i_size), so the
+// next ->writepage writes every block of it.  A page is dirty without
+// buffers when set_page_dirty found none: get_user_pages'
+// set_page_dirty_lock after reclaim released the buffers of the page
+// writeback had cleaned.
 void BufferAdapter::attach_buffers(Page* page, PageBuffers& pb) {
   if (pb.attached) return;
   pb.attached = true;
+  if (PageDirty(page)) {
+    pb.dirty |= all_buffers();
+    pb.data |= buffers_in_isize(page->index);
+  }
   SetPageFlag(page, PG_private);
   mm_->trace(page->index, Event::kMetadataAttach);
 }
@@ -180,9 +191,14 @@ vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
   return ret ? ret : mkwrite_done(vmf, /*returns_locked=*/true);
 }
 
-// Models fs/buffer.c:__set_page_dirty_buffers() as of v2.6.30: every buffer
-// of the page dirty, then the page.
+// Models fs/buffer.c:__set_page_dirty_buffers() as of v2.6.30 (5.15's the
+// same): under private_lock, every buffer of the page dirty and then
+// PG_dirty (TestSetPageDirty inside the lock since a8e7d49aa7be, v2.6.29,
+// so create_empty_buffers, which looks at PG_dirty under the same lock,
+// sees either the buffers or the page dirty); the dirty tag after the lock
+// is dropped (__set_page_dirty).
 int BufferAdapter::set_page_dirty(Page* page) {
+  bool newly_dirty;
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
@@ -190,8 +206,13 @@ int BufferAdapter::set_page_dirty(Page* page) {
       pb.dirty |= all_buffers();
       pb.data |= buffers_in_isize(page->index);
     }
+    newly_dirty = !TestSetPageFlag(page, PG_dirty);
   }
-  return __set_page_dirty_nobuffers(page);
+  if (!newly_dirty) return 0;
+  if (AddressSpace* mapping = page->mapping.load(std::memory_order_acquire)) {
+    mapping->tag_dirty(page);
+  }
+  return 1;
 }
 
 // Models fs/buffer.c:block_write_begin() -> __block_prepare_write() as of

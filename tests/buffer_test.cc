@@ -3,6 +3,8 @@
 // truncate.
 #include "fs_adapters/buffer.h"
 
+#include <cstring>
+
 #include "harness/mm/filemap.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
@@ -75,6 +77,39 @@ TEST(BufferTest, Ext4V2630MkwriteReturnsUnlocked) {
   EXPECT_EQ(m.persisted_slot(2, 0), 9u);
   EXPECT_EQ(m.persisted_slot(2, 1), 10u);
   EXPECT_EQ(m.races(), 0u);
+}
+
+// create_empty_buffers (v2.6.30, 5.15): the buffers created for a page
+// that is already dirty are all dirty.  A page is dirty without buffers
+// after get_user_pages' set_page_dirty_lock on a page whose buffers reclaim
+// released; a pwrite to one block of it then creates the buffers, and the
+// next ->writepage must write the device's bytes in the other blocks too.
+TEST(BufferTest, NewBuffersOfADirtyPageAreAllDirty) {
+  TestMachine m("modern", "buffer:block_page_mkwrite", 4, 1);
+  TestThread t("worker");
+  auto& fs = static_cast<BufferAdapter&>(*m.fs);
+  EXPECT_EQ(m.load(0, 1, 0), 0u);  // read fault: page 1 cached, no buffers
+  Page* p = m.mm->mapping().find_get_page(1);
+  ASSERT_NE(p, nullptr);
+  ASSERT_FALSE(PageDirty(p));
+  // "The device" writes slot 0 (buffer 0) through the kernel alias, and the
+  // direct I/O's completion dirties the page as set_page_dirty_lock does
+  // (page lock, set_page_dirty): no buffers, so PG_dirty alone.
+  const uint64_t device = 0x5a5a;
+  std::memcpy(m.mm->mmu().kmap(1), &device, sizeof(device));
+  lock_page(p);
+  m.mm->set_page_dirty(p);
+  unlock_page(p);
+  ASSERT_TRUE(PageDirty(p));
+  EXPECT_EQ(fs.mapped_mask(1), 0u);
+  // A pwrite to slot 130 (bytes 1040..: buffer 1) maps that block only and
+  // creates the page's buffers.
+  ASSERT_TRUE(generic_perform_write(*m.mm, 1, 130, 7));
+  EXPECT_EQ(fs.mapped_mask(1), 0b0010u);
+  m.writeback();
+  EXPECT_EQ(m.persisted_slot(1, 130), 7u);
+  EXPECT_EQ(m.persisted_slot(1, 0), device) << "buffer 0, dirty with its page, was not written";
+  put_page(p);
 }
 
 TEST(BufferTest, EnospcInMkwriteRefusesTheStore) {
