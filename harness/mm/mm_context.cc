@@ -66,10 +66,13 @@ void MmContext::user_write_end(uint64_t index, uint32_t slot) {
       0, std::memory_order_release);
 }
 
-bool MmContext::user_write_in_flight(uint64_t index, uint32_t slot) const {
+void MmContext::user_writes_in_flight(uint64_t index, std::vector<uint32_t>* slots) const {
+  const uint32_t per_page = static_cast<uint32_t>(page_size() / sizeof(uint64_t));
+  const std::atomic<uint8_t>* flags = &write_in_flight_[index * per_page];
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return write_in_flight_[index * (page_size() / sizeof(uint64_t)) + slot].load(
-             std::memory_order_relaxed) != 0;
+  for (uint32_t slot = 0; slot < per_page; ++slot) {
+    if (flags[slot].load(std::memory_order_relaxed) != 0) slots->push_back(slot);
+  }
 }
 
 MmContext::~MmContext() {

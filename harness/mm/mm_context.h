@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "harness/check/invariants.h"
@@ -173,10 +174,11 @@ class MmContext : public FaultTarget {
   // last step.
   void user_write_begin(uint64_t index, uint32_t slot);
   void user_write_end(uint64_t index, uint32_t slot);
-  // Whether a write to the slot is in flight.  Called after reading the
-  // page's bytes (and a fence): a write whose bytes the read saw is either
-  // still in flight here or complete.
-  bool user_write_in_flight(uint64_t index, uint32_t slot) const;
+  // The slots of page `index` whose write is in flight, appended to
+  // `slots`.  Called after reading the page's bytes; one fence for the page,
+  // then a load per slot: a write whose bytes the read saw is either still
+  // in flight here or complete.
+  void user_writes_in_flight(uint64_t index, std::vector<uint32_t>* slots) const;
 
   // The auditor: I0, I1, I2 for one page, holding the page lock and every
   // ptl of the page (page lock -> ptl order).  Skips a page it cannot lock

@@ -256,14 +256,15 @@ void do_fsync(MmContext& mm, bool drain) {
   mapping.collect_dirty(&dirty);
   std::vector<uint8_t> held(dirty.size() * page_size);
   std::vector<Page*> pages(dirty.size());
+  std::vector<uint32_t> in_flight;
   for (size_t i = 0; i < dirty.size(); ++i) {
     pages[i] = mapping.find_get_page(dirty[i]);
     if (!pages[i]) continue;
     mm.mmu().device_read(dirty[i], 0, &held[i * page_size], page_size);
-    for (uint32_t slot = 0; slot < page_size / sizeof(uint64_t); ++slot) {
-      if (mm.user_write_in_flight(dirty[i], slot)) {
-        memset(&held[i * page_size + slot * sizeof(uint64_t)], 0, sizeof(uint64_t));
-      }
+    in_flight.clear();
+    mm.user_writes_in_flight(dirty[i], &in_flight);
+    for (const uint32_t slot : in_flight) {
+      memset(&held[i * page_size + slot * sizeof(uint64_t)], 0, sizeof(uint64_t));
     }
     mm.trace(dirty[i], Event::kFsyncCall);
   }
