@@ -86,13 +86,19 @@ std::set<std::string> Ids(const RunResult& r) {
 }
 
 TEST(RootCauseTest, SameCauseAcrossSeedsThreadsAndAdapters) {
+  // A run stops at its first data-losing report, which may come from
+  // legacy's other window (__do_fault's unlock_to_set_page_dirty) before the
+  // seed's shows: on a loaded 2-core CI machine under TSan, nfs seed 6 with
+  // 2 threads once did.  So the seed's window is required over the runs, not
+  // in each; wherever it shows, it has the one id and the one title.
   std::string title;
+  int with_seed_window = 0;
   for (int threads : {2, 4}) {
     for (uint64_t seed = 1; seed <= 10; ++seed) {
       const RunResult r = RunMixed("legacy", "nfs", seed, threads);
       ASSERT_GT(r.data_losing_reports, 0u) << "seed " << seed << " threads " << threads;
       ExpectNoSymptomLost(r);
-      EXPECT_TRUE(Ids(r).count(kSeedWindow)) << "seed " << seed << " threads " << threads;
+      with_seed_window += Ids(r).count(kSeedWindow) ? 1 : 0;
       for (const CauseTracker::CauseCount& c : r.causes) {
         const RootCause rc = RootCause::Unpack(c.cause);
         if (rc.Id() != kSeedWindow) continue;
@@ -101,6 +107,7 @@ TEST(RootCauseTest, SameCauseAcrossSeedsThreadsAndAdapters) {
       }
     }
   }
+  EXPECT_GT(with_seed_window, 0) << "no run of legacy/nfs showed the seed's window";
   EXPECT_EQ(title, "do_wp_page: writeback between ->page_mkwrite and set_page_dirty");
   // ceph under legacy: the same window, the same intruder, the same cause.
   // A run stops at its first data-losing report, which may come from
