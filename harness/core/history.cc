@@ -105,6 +105,10 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
       e.fs = std::string(w[1]);
     } else if (key == "scenario") {
       e.scenario = std::string(absl::StripAsciiWhitespace(line.substr(key.size())));
+    } else if (key == "preemptions") {
+      if (!absl::SimpleAtoi(w[1], &e.preemptions) || e.preemptions < 0 || e.preemptions > 6) {
+        return Bad(file, n, "preemptions is the fewest the reverted race needs, 0..6");
+      }
     } else if (key == "cause") {
       e.cause = std::string(w[1]);
     } else if (key == "workload") {
@@ -132,8 +136,8 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
   if (!have_commit) return Bad(file, n, "no commit");
   if (!have_found) return Bad(file, n, "no found");
   if (e.schemes.empty() || e.fs.empty() || e.scenario.empty() || e.workload.empty() ||
-      e.cause.empty()) {
-    return Bad(file, n, "schemes, fs, scenario, workload and cause are required");
+      e.cause.empty() || e.preemptions < 0) {
+    return Bad(file, n, "schemes, fs, scenario, workload, cause and preemptions are required");
   }
   return e;
 }
@@ -174,11 +178,13 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
     // One search per (scheme, adapter, revert) of the entry: an era's plain
     // model is often a restored search already.
     std::map<std::tuple<std::string, std::string, bool>, Search> searches;
+    const int bound = options.preemptions == HistoryOptions::kNeeded ? std::max(e.preemptions, 1)
+                                                                     : options.preemptions;
     auto search = [&](const std::string& scheme, const std::string& fs, bool reverted) -> const Search& {
       auto key = std::make_tuple(scheme, fs, reverted);
       auto it = searches.find(key);
       if (it == searches.end()) {
-        it = searches.emplace(key, RunSearch(e, scheme, fs, reverted, options.preemptions)).first;
+        it = searches.emplace(key, RunSearch(e, scheme, fs, reverted, bound)).first;
       }
       return it->second;
     };
@@ -190,6 +196,7 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
     if (interrupt && interrupt->load()) break;
     HistoryRow row;
     row.entry = e;
+    row.bound = bound;
     row.ok = true;
     for (const std::string& scheme : e.schemes) {
       for (bool reverted : {true, false}) {
@@ -203,7 +210,9 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
         }
         if (reverted) {
           Summarize(r.result, e, e.fs, e.found, e.data_losing, e.cause, options, &s);
-          s.ok = s.found;
+          // Found, and at the fewest preemptions the entry says it needs
+          // (a bound below that finds nothing, which is not ok either).
+          s.ok = s.found && s.preemptions == e.preemptions;
         } else {
           // Restored: no violation at all.
           s.complete = r.result.complete;

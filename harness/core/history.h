@@ -44,6 +44,11 @@ struct HistoryEntry {
   std::string found;     // an invariant name
   bool data_losing = false;
   std::string cause;     // the root cause id the reverted search must give it
+  // The fewest preemptions the reverted race needs (`preemptions N`): the
+  // reverted search must find it at exactly that many, and a run at the
+  // entries' own bounds (HistoryOptions::kNeeded) explores the entry at
+  // max(N, 1).
+  int preemptions = -1;
   // Per era (scheme name): the adapter variant that models the fs in that
   // release ("era_fs locked btrfs:unlocked"), and the violation a release
   // that predates the fix shows there when it differs ("found@locked I2",
@@ -64,6 +69,9 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
 absl::StatusOr<std::vector<HistoryEntry>> HistoryCatalog();
 
 struct HistoryOptions {
+  // Every entry at this bound, or kNeeded: each entry at the bound it needs
+  // (max(its preemptions, 1)): what CI runs; the full bound is the default.
+  static constexpr int kNeeded = -1;
   int preemptions = 2;
   std::vector<std::string> only;  // commits; empty = every entry
   double stress_seconds = 3;
@@ -98,6 +106,7 @@ struct HistoryEra {
 
 struct HistoryRow {
   HistoryEntry entry;
+  int bound = 0;  // the preemption bound of this entry's searches
   std::vector<HistorySearch> reverted, restored;
   std::vector<HistoryEra> eras;
   std::string stress_scheme;
@@ -107,7 +116,7 @@ struct HistoryRow {
 };
 
 struct HistoryResult {
-  int preemptions = 0;
+  int preemptions = 0;  // HistoryOptions::kNeeded: each row's own bound
   std::vector<HistoryRow> rows;
   std::vector<Fix> unmodeled;  // fixes.def entries without a switch yet
   bool ok = false;

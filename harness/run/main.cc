@@ -87,7 +87,9 @@ ABSL_FLAG(std::string, scenario, "",
           "the scenario text form");
 ABSL_FLAG(std::string, schedule, "",
           "with --scenario: run this schedule (e.g. 0*7,1*3) under the serial scheduler");
-ABSL_FLAG(std::string, preemptions, "", "explore: the most preemptions per schedule (default 2)");
+ABSL_FLAG(std::string, preemptions, "",
+          "explore, history: the most preemptions per schedule (default 2); history also takes "
+          "'needed': each entry at the preemptions its reverted race needs (at least 1)");
 ABSL_FLAG(std::string, strategy, "",
           "explore: search strategy: dfs (default: every schedule up to --preemptions) | random "
           "(seeded random walks) | pct (strict PCT, seeded)");
@@ -484,9 +486,11 @@ int HistoryMain(const char* binary) {
   }
   pagerace::HistoryOptions o;
   o.binary = binary;
-  if (const std::string p = absl::GetFlag(FLAGS_preemptions); !p.empty()) {
+  if (const std::string p = absl::GetFlag(FLAGS_preemptions); p == "needed") {
+    o.preemptions = pagerace::HistoryOptions::kNeeded;
+  } else if (!p.empty()) {
     if (!absl::SimpleAtoi(p, &o.preemptions) || o.preemptions < 0 || o.preemptions > 6) {
-      Usage(absl::StrCat("--preemptions=", p, ": want an integer in [0, 6]"));
+      Usage(absl::StrCat("--preemptions=", p, ": want an integer in [0, 6], or 'needed'"));
     }
   }
   if (const std::string d = absl::GetFlag(FLAGS_duration); !d.empty()) {

@@ -835,7 +835,9 @@ nlohmann::json SearchJson(const HistorySearch& s) {
 }
 
 // "found (1 preemption, 12 schedules)" / "clean (766, complete)".
-std::string SearchCell(const HistorySearch& s, bool want_found) {
+// want_preemptions: a reverted search's, the fewest its entry says the race
+// needs (-1: not checked).
+std::string SearchCell(const HistorySearch& s, bool want_found, int want_preemptions = -1) {
   std::string out;
   if (s.found) {
     out = absl::StrCat("found (", s.preemptions, " preemption", s.preemptions == 1 ? "" : "s", ", ",
@@ -843,7 +845,13 @@ std::string SearchCell(const HistorySearch& s, bool want_found) {
   } else {
     out = absl::StrCat("clean (", s.schedules, s.complete ? ", complete)" : ", INCOMPLETE)");
   }
-  if (!s.ok) absl::StrAppend(&out, want_found ? " ✗ want found" : " ✗ want clean");
+  if (!s.ok) {
+    if (want_found && s.found && want_preemptions >= 0 && s.preemptions != want_preemptions) {
+      absl::StrAppend(&out, " ✗ the entry says ", want_preemptions);
+    } else {
+      absl::StrAppend(&out, want_found ? " ✗ want found" : " ✗ want clean");
+    }
+  }
   return out;
 }
 
@@ -856,6 +864,14 @@ std::string EraCell(const HistoryEra& e, const std::string& entry_fs) {
   if (e.fs != entry_fs) absl::StrAppend(&out, " on ", e.fs);
   if (!e.ok) absl::StrAppend(&out, e.race_expected ? " ✗ want the race" : " ✗ want none");
   return out;
+}
+
+std::string BoundText(const HistoryResult& result) {
+  if (result.preemptions == HistoryOptions::kNeeded) {
+    return "each entry at the preemptions its reverted race needs (at least 1)";
+  }
+  return absl::StrCat("at most ", result.preemptions, " preemption",
+                      result.preemptions == 1 ? "" : "s");
 }
 
 std::string StressCell(const HistoryRow& r) {
@@ -887,6 +903,7 @@ nlohmann::json HistoryToJson(const HistoryResult& result) {
                              {"seconds", r.stress_seconds}, {"sched", "jitter"}, {"seed", 1}};
     stress["first_report_s"] = r.stress_first_s ? nlohmann::json(*r.stress_first_s) : nlohmann::json();
     rows.push_back({{"commit", f.commit},
+                    {"preemptions", r.bound},
                     {"title", f.title},
                     {"release", ReleaseName(f)},
                     {"confirmed", f.confirmed},
@@ -894,7 +911,8 @@ nlohmann::json HistoryToJson(const HistoryResult& result) {
                     {"fs", r.entry.fs},
                     {"scenario", r.entry.scenario},
                     {"expected", {{"invariant", r.entry.found}, {"data_losing", r.entry.data_losing},
-                                  {"root_cause", r.entry.cause}}},
+                                  {"root_cause", r.entry.cause},
+                                  {"preemptions", r.entry.preemptions}}},
                     {"reverted", reverted},
                     {"restored", restored},
                     {"eras", eras},
@@ -906,7 +924,10 @@ nlohmann::json HistoryToJson(const HistoryResult& result) {
     unmodeled.push_back({{"commit", InfoOf(f).commit}, {"release", ReleaseName(InfoOf(f))},
                          {"title", InfoOf(f).title}});
   }
-  return {{"schema", "pagerace.history/1"}, {"preemptions", result.preemptions},
+  const nlohmann::json bound = result.preemptions == HistoryOptions::kNeeded
+                                   ? nlohmann::json("needed")
+                                   : nlohmann::json(result.preemptions);
+  return {{"schema", "pagerace.history/1"}, {"preemptions", bound},
           {"entries", rows}, {"not_modeled", unmodeled}, {"ok", result.ok}};
 }
 
@@ -918,10 +939,13 @@ std::string HistoryMarkdown(const HistoryResult& result) {
     const FixInfo& f = InfoOf(r.entry.fix);
     std::string rev, res;
     for (const HistorySearch& s : r.reverted) {
-      absl::StrAppend(&rev, rev.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, true));
+      absl::StrAppend(&rev, rev.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, true, r.entry.preemptions));
     }
     for (const HistorySearch& s : r.restored) {
-      absl::StrAppend(&res, res.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, false));
+      absl::StrAppend(&res, res.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, false),
+                      result.preemptions == HistoryOptions::kNeeded
+                          ? absl::StrCat(" at ≤", r.bound)
+                          : "");
     }
     std::string eras[3];
     for (size_t i = 0; i < r.eras.size() && i < 3; ++i) eras[i] = EraCell(r.eras[i], r.entry.fs);
@@ -930,7 +954,7 @@ std::string HistoryMarkdown(const HistoryResult& result) {
                     " | ", rev, " | ", res, " | ", eras[0], " | ", eras[1], " | ", eras[2], " | ",
                     StressCell(r), " |\n");
   }
-  absl::StrAppend(&out, "\nBound: ", result.preemptions, " preemptions. ",
+  absl::StrAppend(&out, "\nBound: ", BoundText(result), ". ",
                   result.ok ? "Every entry holds." : "**Some entry does not hold.**", "\n");
   if (!result.unmodeled.empty()) {
     absl::StrAppend(&out, "\nNot modeled yet (no switch, no entry):");
@@ -943,15 +967,18 @@ std::string HistoryMarkdown(const HistoryResult& result) {
 }
 
 std::string HistoryText(const HistoryResult& result) {
-  std::string out = absl::StrFormat("pagerace history: %d entries, preemptions<=%d\n",
-                                    result.rows.size(), result.preemptions);
+  std::string out = absl::StrFormat("pagerace history: %d entries, %s\n", result.rows.size(),
+                                    BoundText(result));
   for (const HistoryRow& r : result.rows) {
     const FixInfo& f = InfoOf(r.entry.fix);
     absl::StrAppendFormat(&out, "%s %s  %s (%s) on %s@%s, expect %s%s\n", r.ok ? "ok  " : "FAIL",
                           f.commit, f.title, ReleaseName(f), r.entry.fs, r.entry.scenario,
                           r.entry.found, r.entry.data_losing ? " data-losing" : "");
+    if (result.preemptions == HistoryOptions::kNeeded) {
+      absl::StrAppendFormat(&out, "    bound: %d preemption%s\n", r.bound, r.bound == 1 ? "" : "s");
+    }
     for (const HistorySearch& s : r.reverted) {
-      absl::StrAppendFormat(&out, "    reverted under %-7s %s%s\n", s.scheme, SearchCell(s, true),
+      absl::StrAppendFormat(&out, "    reverted under %-7s %s%s\n", s.scheme, SearchCell(s, true, r.entry.preemptions),
                             s.found ? absl::StrCat("; cause ", s.cause) : "");
       if (s.found) absl::StrAppendFormat(&out, "      replay: %s\n", s.replay);
     }

@@ -1,0 +1,1 @@
+// The object that carries tests/pch.h for every test executable to reuse.
