@@ -216,15 +216,19 @@ int BufferAdapter::set_page_dirty(Page* page) {
 }
 
 // Models fs/buffer.c:block_write_begin() -> __block_prepare_write() as of
-// v2.6.30, for the pwrite path: only the buffers overlapping the written
-// range [offset, offset + len) get a block (get_block with create), so the
-// rest of a sparse page stays a hole.  Differences: the model's pwrite never
-// extends the file, so the part of the range past i_size gets none.  ENOSPC
-// fails the write before anything is copied.
+// v2.6.30 (v2.6.28 the same here): a page without buffers gets them first
+// (create_empty_buffers with no state bits: clean unless the page is
+// dirty), then only the buffers overlapping the written range [offset,
+// offset + len) get a block (get_block with create), so the rest of a
+// sparse page stays a hole.  Differences: the model's pwrite never extends
+// the file, so the part of the range past i_size gets none.  ENOSPC fails
+// the write before anything is copied.
 int BufferAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
   const uint32_t want = buffers_in_range(offset, offset + len) & buffers_in_isize(page->index);
   FutexLock l(&i_lock_);
-  return get_blocks(bufs_[page->index], want) ? 0 : -28;  // -ENOSPC
+  PageBuffers& pb = bufs_[page->index];
+  attach_buffers(page, pb);
+  return get_blocks(pb, want) ? 0 : -28;  // -ENOSPC
 }
 
 // Models fs/buffer.c:block_write_end() -> __block_commit_write() as of
@@ -236,7 +240,7 @@ int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
     const uint32_t mask = buffers_in_range(offset, offset + len);
-    attach_buffers(page, pb);
+    attach_buffers(page, pb);  // write_begin did (a no-op, the page locked since)
     pb.dirty |= mask;
     pb.data |= mask & buffers_in_isize(page->index);
   }
