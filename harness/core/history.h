@@ -6,7 +6,8 @@
 // completely, the violation the reverted search must show, and the
 // workload of the stress column.  For each entry:
 //   - reverted, under each of its schemes: the explorer must find the
-//     expected invariant (data-losing as stated) within the bound;
+//     expected invariant (data-losing as stated) within the bound, at
+//     exactly the fewest preemptions the entry states (`preemptions N`);
 //   - restored: the same search must be complete and clean;
 //   - each era (legacy v2.6.29, locked v2.6.30, modern 5.15) on the entry's
 //     adapter as that release has it (era_fs), plain (no --revert): an era

@@ -939,7 +939,8 @@ std::string HistoryMarkdown(const HistoryResult& result) {
     const FixInfo& f = InfoOf(r.entry.fix);
     std::string rev, res;
     for (const HistorySearch& s : r.reverted) {
-      absl::StrAppend(&rev, rev.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, true, r.entry.preemptions));
+      absl::StrAppend(&rev, rev.empty() ? "" : "<br>", s.scheme, ": ",
+                      SearchCell(s, true, r.entry.preemptions));
     }
     for (const HistorySearch& s : r.restored) {
       absl::StrAppend(&res, res.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, false),
@@ -978,7 +979,8 @@ std::string HistoryText(const HistoryResult& result) {
       absl::StrAppendFormat(&out, "    bound: %d preemption%s\n", r.bound, r.bound == 1 ? "" : "s");
     }
     for (const HistorySearch& s : r.reverted) {
-      absl::StrAppendFormat(&out, "    reverted under %-7s %s%s\n", s.scheme, SearchCell(s, true, r.entry.preemptions),
+      absl::StrAppendFormat(&out, "    reverted under %-7s %s%s\n", s.scheme,
+                            SearchCell(s, true, r.entry.preemptions),
                             s.found ? absl::StrCat("; cause ", s.cause) : "");
       if (s.found) absl::StrAppendFormat(&out, "      replay: %s\n", s.replay);
     }
