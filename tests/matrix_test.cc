@@ -333,6 +333,10 @@ const std::map<std::string, std::string> kCoveredElsewhere = {
     {"mutant:no_mapping_recheck",
      "its I5 needs a truncation inside the relock window: regression_test forces it "
      "(NoMappingRecheck), the soak suite samples it with --jitter-max-us=5000"},
+    {"zap",
+     "its races need a store inside a zap's TLB-flush window and an eviction before a later "
+     "store redirties the page: revert_test forces them (ZapTest), history_test explores "
+     "zap_flush (1cf35d47712d)"},
 };
 
 // The matrix follows the registries: every registered scheme, mutant,

@@ -4,6 +4,7 @@
 // the preemptions the reverted race needs (1, or 2 for 79352894b285), on
 // the scenario that shows the window; history_test runs every catalog entry
 // at 2 (and each era's plain model).
+// ZapTest forces the zap's deferred TLB flush (harness/mm/zap.h).
 // The refusals (a fix the scheme's release or the fs does not hold) are
 // checked in cli_test.sh (usage).
 #include <string>
@@ -105,7 +106,10 @@ INSTANTIATE_TEST_SUITE_P(
         RevertCase{"50a9b214bc6c", "modern", "btrfs", "seed", "I7", false},
         // v3.18: growth without pagecache_isize_extended leaves the old EOF
         // page writable; a store past the old EOF has no block.
-        RevertCase{"90a8020278c1", "modern", "buffer", "isize", "I0", true}),
+        RevertCase{"90a8020278c1", "modern", "buffer", "isize", "I0", true},
+        // v3.15: zap_pte_range dropped the ptl before the TLB flush; a store
+        // through the stale entry lands after writeback cleaned the page.
+        RevertCase{"1cf35d47712d", "modern", "nfs", "zap_flush", "I0", true}),
     [](const ::testing::TestParamInfo<RevertCase>& info) {
       std::string commits = info.param.commit;
       for (char& ch : commits) {
@@ -203,6 +207,79 @@ TEST(RefaultTest, AFrameFreedAndReusedUnderAWriteFaultIsPteSame) {
                 "mmap0: [dropped its page reference before retaking the ptl",
                 "pte_mkwrite", "⇒ I2 dirty_without_metadata",
                 "->writepage sends nothing", "⇒ I0 lost_dirty (data-losing)"}));
+  }
+}
+
+// 1cf35d47712d's window, forced (zap_flush, modern/nfs; after setup page 0
+// is dirty and writable in mapping 0, read-only in mapping 1):
+//   1. mmap0 zaps page 0 from mapping 0 (madvise(MADV_DONTNEED)): the pte
+//      is cleared and its dirtiness handed to set_page_dirty.  Reverted,
+//      the ptl is dropped before the TLB flush, and mmap0 is preempted
+//      there (zap_pte_range:before_tlb_flush); with the fix it is
+//      preempted at the same point with the ptl still held.
+//   2. writeback: clear_page_dirty_for_io's page_mkclean walks to mapping
+//      0's pte (the page is still mapped in mapping 1).  Reverted, it takes
+//      the free ptl, finds no pte, clears PG_dirty, and ->writepage sends
+//      the page's bytes.  With the fix it waits on the ptl.
+//   3. mmap1 stores to page 0 through mapping 0: the real protection is
+//      still the old writable entry's (the TLB not flushed), so the store
+//      lands with no fault.
+//   4. mmap0 flushes the TLB.  Reverted, the page is clean with a store
+//      writeback never took: the final checks find it lost (I0, and the
+//      ledger's lost write).  With the fix, writeback goes on only now,
+//      sends the page with the store in it, and nothing is reported.
+TEST(ZapTest, AStoreThroughAStaleTlbEntryAfterWritebackIsLost) {
+  const Scenario s = LoadScenario("zap_flush").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "1cf35d47712d reverted" : "1cf35d47712d in");
+    RunConfig c = Base("modern", "nfs");
+    if (reverted) c.reverts = ParseReverts("1cf35d47712d", *c.scheme, *c.fs).value();
+    // With the fix, writeback blocks on the ptl after 4 steps; reverted it
+    // runs its whole pass (9).
+    auto r = RunSchedule(c, s, sched::ParseSchedule(reverted ? "0,2*9,1,0" : "0,2*4,1,0").value());
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->infeasible_at, -1);
+    const std::vector<std::string> story = TellStory(s, *r);
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(
+          story, {"mmap0: pte_clear", "set_page_dirty: PG_dirty",
+                  "preempted at zap_pte_range:before_tlb_flush",
+                  "writeback: clear_page_dirty_for_io — blocks",
+                  "mmap1: the store lands through a stale TLB entry", "mmap0: TLB flushed",
+                  "writeback: ->writepage"}));
+      continue;
+    }
+    EXPECT_GT(r->data_losing_reports, 0u);
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"mmap0: pte_clear", "[window opens: between dropping the ptl over a cleared dirty pte",
+                "preempted at zap_pte_range:before_tlb_flush",
+                "writeback: clear_page_dirty_for_io", "->writepage",
+                "mmap1: the store lands through a stale TLB entry", "mmap0: TLB flushed",
+                "⇒ I0 lost_dirty (data-losing)"}));
+  }
+}
+
+// 5.15's own race (fixed later, by 5df397dec7c4): the same schedule on
+// `zap`, where mapping 0 is the page's only mapping.  5.15 flushes under the
+// ptl, but page_remove_rmap has already run: writeback's page_mkclean sees
+// an unmapped page (page_mapped()), takes no ptl, and cleans it while the
+// stale entry is still live.  Every modeled era loses the store here.
+TEST(ZapTest, FiveFifteenCleansAnUnmappedPageBeforeTheFlush) {
+  const Scenario s = LoadScenario("zap").value();
+  for (const char* scheme : {"legacy", "locked", "modern"}) {
+    SCOPED_TRACE(scheme);
+    auto r = RunSchedule(Base(scheme, "nfs"), s, sched::ParseSchedule("0,2*9,1,0").value());
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->infeasible_at, -1);
+    EXPECT_GT(r->data_losing_reports, 0u);
+    const bool v515 = std::string(scheme) == "modern";
+    EXPECT_TRUE(StoryHasInOrder(
+        TellStory(s, *r),
+        {"mmap0: pte_clear",
+         v515 ? "[window opens: between page_remove_rmap" : "[window opens: between dropping the ptl",
+         "writeback: clear_page_dirty_for_io", "->writepage",
+         "mmap1: the store lands through a stale TLB entry", "⇒ I0 lost_dirty (data-losing)"}));
   }
 }
 

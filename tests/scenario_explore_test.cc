@@ -248,6 +248,10 @@ TEST(ScenarioOpsTest, TruncateEnospcAndOffsets) {
            Bad{"mmap0: store 0 @4096\n", "bad offset '@4096'"},
            Bad{"mmap0: store 0 @x\n", "bad offset '@x'"},
            Bad{"mmap0: store @8\n", "bad page '@8'"},
+           Bad{"writeback: zap 0\n", "'zap' is not an op of writeback"},
+           Bad{"mmap0: zap 2\n", "page 2 past the file (pages 2)"},
+           Bad{"mmap0: zap 0 2\n", "mapping 2 does not exist (mappings 2)"},
+           Bad{"mmap0: zap 0 x\n", "bad mapping 'x'"},
        }) {
     auto r = ParseScenario(b.text, "bad");
     ASSERT_FALSE(r.ok()) << b.text;
@@ -356,6 +360,15 @@ TEST(DioScenarioTest, V64ClosesItOnBuffer) {
 TEST(DioScenarioTest, V64LeavesItOnNfs) {
   const ExploreResult nfs = ExploreDio("nfs", PinWriteback::kV6_4, 1);
   EXPECT_FALSE(nfs.violations.empty());
+}
+
+TEST(ZapScenarioTest, TextForm) {
+  auto s = ParseScenario("pages 1\nmappings 2\nsetup: zap 0 1\nmmap0: zap 0\nwriteback: pass\n", "t");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->setup.size(), 1u);
+  EXPECT_EQ(s->setup[0].kind, ScenarioOp::kZap);
+  EXPECT_EQ(s->setup[0].vma, 1);
+  EXPECT_EQ(FormatScenarioOp(s->threads[0].ops[0]), "zap 0 0");
 }
 
 TEST(DioScenarioTest, TextForm) {

@@ -19,6 +19,7 @@
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
 #include "harness/mm/writeback.h"
+#include "harness/mm/zap.h"
 
 namespace pagerace {
 namespace {
@@ -49,6 +50,15 @@ void MixedWorkload::CheckSlot(uint64_t page, uint32_t slot, uint64_t found) {
   }
 }
 
+void NoteStaleTlbStore(MmContext& mm, int vma, uint64_t page, pte_t before) {
+  // A fault that let the store in changed the pte (its generation at
+  // least); an unchanged pte that is not writable let it in through the
+  // real protection a zap has not flushed yet.
+  if (pte_state(before) == kPteWritable) return;
+  if (mm.mmu().pte(vma, page).val.load(std::memory_order_acquire) != before) return;
+  mm.trace(page, Event::kStaleTlbStore);
+}
+
 void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, uint64_t* seq) {
   auto* addr = reinterpret_cast<uint64_t*>(mm_->mmu().user_addr(vma, page)) + slot;
   uint64_t& expected = ledger_->expected(page, slot);
@@ -66,7 +76,9 @@ void MixedWorkload::StoreOp(int writer, int vma, uint64_t page, uint32_t slot, u
   CheckSlot(page, slot, found);
   const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
   CountStat(Stat::kOps);
+  const pte_t pte_before = mm_->mmu().pte(vma, page).val.load(std::memory_order_acquire);
   if (guarded_store(addr, stamp)) {  // may take a write fault
+    NoteStaleTlbStore(*mm_, vma, page, pte_before);
     expected = stamp;
     const uint64_t seq_after = trunc_seq(page);
     seq_at_store_[page * ledger_->slots_per_page() + slot] =
@@ -87,6 +99,10 @@ void MixedWorkload::MmapStep(int w, Rng* rng, uint64_t* seq) {
       static_cast<uint32_t>(w),
       static_cast<uint32_t>(rng->Below(ledger_->owned_slots(static_cast<uint32_t>(w)))));
   const int vma = static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas())));
+  if (options_.zap_one_in && rng->Below(options_.zap_one_in) == 0) {
+    zap_page_range(*mm_, vma, page);  // madvise(MADV_DONTNEED) of the page
+    return;
+  }
   StoreOp(w, vma, page, slot, seq);
 }
 
@@ -180,7 +196,7 @@ void MixedWorkload::PwriteStep(int p, Rng* rng, uint64_t* seq) {
 // to the inactive list (stripping its buffers while buffer heads are over
 // their limit), then shrink_inactive_list -> shrink_page_list.
 void MixedWorkload::ReclaimStep(Rng* rng) {
-  const uint64_t index = rng->Below(mm_->pages());
+  const uint64_t index = rng->Below(options_.reclaim_hot ? span() : mm_->pages());
   if (options_.buffer_heads_over_limit) pagevec_strip(*mm_, index);
   shrink_page(*mm_, index);
 }

@@ -36,6 +36,12 @@
 //    page are not written); the adapter's disk is full (FillDisk), so a
 //    block that writeback must allocate is not there.
 //
+//  - with `zap`, one mmap-worker step in 8 zaps the page from the mapping
+//    (madvise(MADV_DONTNEED): zap_pte_range's dirty transfer and TLB flush,
+//    harness/mm/zap.h) instead of storing; a store through that mapping
+//    before the flush lands through the stale entry, a later one faults the
+//    page in again.  Every thread works on the same 2 pages.
+//
 // Writers 0..threads-1 are the mmap workers, then the pwriters; the ledger
 // assigns slots by writer.
 #ifndef PAGERACE_WORKLOADS_MIXED_H_
@@ -81,6 +87,13 @@ struct MixedOptions {
   int gup = 0;
   GupMode gup_mode = GupMode::kGet;
   int64_t gup_io_ns = 200'000;
+  // `zap`: one mmap-worker step in this many zaps the page's pte instead of
+  // storing (madvise(MADV_DONTNEED): harness/mm/zap.h); 0: never.
+  uint32_t zap_one_in = 0;
+  // Reclaim picks among the pages the writers work on (hot_pages), not the
+  // whole file: a page left clean with data no one wrote back is evicted
+  // before a later store redirties it, and the read-back sees the loss.
+  bool reclaim_hot = false;
 };
 
 // One direct I/O through get_user_pages, in its three phases (a test can
@@ -91,6 +104,12 @@ struct GupIo {
   uint32_t slot = 0;
   GupMode mode = GupMode::kGet;
 };
+
+// After a user store to page `page` of mapping `vma` landed: traces
+// store_through_stale_tlb when the pte was not writable before it
+// (`before`) and is unchanged since, i.e. no fault let the store in -- a TLB
+// entry a zap (harness/mm/zap.h) has not flushed yet did.
+void NoteStaleTlbStore(MmContext& mm, int vma, uint64_t page, pte_t before);
 
 class MixedWorkload {
  public:

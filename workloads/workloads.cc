@@ -31,6 +31,14 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
          o->hot_pages = 8;
        },
        nullptr, /*min_mappings=*/1, /*needs_page_mkwrite=*/false},
+      {"zap",
+       "mixed on 2 pages (reclaim too), with 1 in 8 mmap-worker steps zapping the page "
+       "(madvise(MADV_DONTNEED): dirty transfer, rmap removal, TLB flush)",
+       [](MixedOptions* o) {
+         o->zap_one_in = 8;
+         o->hot_pages = 2;
+         o->reclaim_hot = true;
+       }},
       {"isize", "mixed, EOF moving inside the last page and back, on a full disk",
        [](MixedOptions* o) { o->isize = true; }, [](AddressSpaceOps* a) { a->FillDisk(); }},
   });

@@ -31,6 +31,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kWriteback: return "writeback";
     case FaultPath::kPageMkwrite: return "->page_mkwrite";
     case FaultPath::kGup: return "get_user_pages";
+    case FaultPath::kZap: return "zap_pte_range";
     case FaultPath::kNone: break;
   }
   return "";

@@ -49,7 +49,7 @@ namespace pagerace {
 
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
-  kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup
+  kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -86,7 +86,15 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kStoreWithoutStableWait, "store_without_stable_wait",                                     \
     "made the pte writable under writeback without the stable-page wait")                     \
   X(kGupPinToSetPageDirtyLock, "gup_pin_to_set_page_dirty_lock",                              \
-    "between get_user_pages and set_page_dirty_lock")
+    "between get_user_pages and set_page_dirty_lock")                                         \
+  X(kPtlDroppedBeforeTlbFlush, "ptl_dropped_before_tlb_flush",                                \
+    "between dropping the ptl over a cleared dirty pte and flushing its TLB entry: "          \
+    "page_mkclean finds no pte while a CPU can still store through the entry "                \
+    "(1cf35d47712d, v3.15, closed it)")                                                       \
+  X(kRmapRemovedBeforeTlbFlush, "rmap_removed_before_tlb_flush",                              \
+    "between page_remove_rmap of a cleared dirty pte's page and the TLB flush: page_mkclean "  \
+    "skips the page as unmapped while a CPU can still store through the entry "               \
+    "(5df397dec7c4, after 5.15, closed it)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -188,7 +196,7 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 7;
+  static constexpr int kPaths = 8;
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

@@ -249,8 +249,13 @@ std::string FormatRegistries() {
     const FixInfo& f = InfoOf(static_cast<Fix>(i));
     std::string where = *f.adapters ? f.adapters : "VM";
     if (*f.scheme) absl::StrAppend(&where, ", --scheme=", f.scheme);
+    // A fix later than every era has no switch: each era's plain model has
+    // its race (fixes.def says where).
+    const char* state = f.modeled                           ? " (--revert)"
+                        : !EraHolds(KernelEra::kV5_15, f) ? " (later than every modeled era: no switch)"
+                                                            : " (not modeled yet)";
     absl::StrAppendFormat(&out, "fix       %-36s [%s, %s] %s%s\n", f.commit, ReleaseName(f), where,
-                          f.title, f.modeled ? " (--revert)" : " (not modeled yet)");
+                          f.title, state);
   }
   return out;
 }

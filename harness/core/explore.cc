@@ -18,6 +18,7 @@
 #include "harness/mm/page.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/writeback.h"
+#include "harness/mm/zap.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {
@@ -55,7 +56,11 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       auto* addr = reinterpret_cast<uint64_t*>(mm.mmu().user_addr(op.vma, op.page)) + slot;
       const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
       CountStat(Stat::kOps);
-      if (guarded_store(addr, stamp)) ledger.expected(op.page, slot) = stamp;
+      const pte_t before = mm.mmu().pte(op.vma, op.page).val.load(std::memory_order_acquire);
+      if (guarded_store(addr, stamp)) {
+        NoteStaleTlbStore(mm, op.vma, op.page, before);
+        ledger.expected(op.page, slot) = stamp;
+      }
       break;
     }
     case ScenarioOp::kLoad: {
@@ -99,6 +104,9 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       break;
     case ScenarioOp::kDio:
       m.workload().GupOp(writer, op.vma, op.page, slot, seq, /*paced=*/false);
+      break;
+    case ScenarioOp::kZap:
+      zap_page_range(mm, op.vma, op.page);
       break;
   }
 }

@@ -171,7 +171,11 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
     }
   }
   for (int i = 0; i < kNumFixes; ++i) {
-    if (!InfoOf(static_cast<Fix>(i)).modeled) result.unmodeled.push_back(static_cast<Fix>(i));
+    // A fix no era holds is not "not modeled": its race is every era's.
+    const FixInfo& info = InfoOf(static_cast<Fix>(i));
+    if (!info.modeled && EraHolds(KernelEra::kV5_15, info)) {
+      result.unmodeled.push_back(static_cast<Fix>(i));
+    }
   }
   result.ok = true;
   for (const HistoryEntry& e : *catalog) {

@@ -69,6 +69,15 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
       return LineError(line, absl::StrCat("bad mapping '", w[2], "'"));
     }
     op.vma = static_cast<int>(vma);
+  } else if (verb == "zap") {
+    op.kind = ScenarioOp::kZap;
+    if (!(s = allowed(setup || who == RoleKind::kMmap)).ok()) return s;
+    if (!(s = args(1, 2)).ok() || !(s = page_arg()).ok()) return s;
+    uint64_t vma = 0;
+    if (w.size() == 3 && !ParseNumber(w[2], &vma)) {
+      return LineError(line, absl::StrCat("bad mapping '", w[2], "'"));
+    }
+    op.vma = static_cast<int>(vma);
   } else if (verb == "dio") {
     op.kind = ScenarioOp::kDio;
     if (!(s = allowed(who == RoleKind::kGup)).ok()) return s;
@@ -250,6 +259,27 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "gup0: dio 0 0\n"
      "writeback: pass\n"
      "reclaim: reclaim 0\n"},
+    {"zap_flush",
+     "a stale TLB entry after a zap (1cf35d47712d's window): page 0 dirty and writable in "
+     "mapping 0, read-only in mapping 1 (so it stays mapped); mmap0 zaps it from mapping 0 "
+     "(madvise(MADV_DONTNEED)) while writeback runs a pass and mmap1 stores through "
+     "mapping 0, where a CPU may still hold the old writable entry until the TLB flush",
+     "pages 1\n"
+     "mappings 2\n"
+     "setup: load 0 1; store 0 0\n"
+     "mmap0: zap 0 0\n"
+     "mmap1: store 0 0\n"
+     "writeback: pass\n"},
+    {"zap",
+     "zap_flush with the page mapped only where it is zapped: page_remove_rmap before the "
+     "TLB flush lets page_mkclean skip the page as unmapped (5df397dec7c4's window, open "
+     "in every modeled era: 5.15 flushes under the ptl but removes the rmap first)",
+     "pages 1\n"
+     "mappings 1\n"
+     "setup: store 0 0\n"
+     "mmap0: zap 0 0\n"
+     "mmap1: store 0 0\n"
+     "writeback: pass\n"},
 };
 
 }  // namespace
@@ -347,7 +377,7 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
   auto check = [&](const ScenarioOp& op) -> absl::Status {
     const bool paged = op.kind == ScenarioOp::kStore || op.kind == ScenarioOp::kWrite || op.kind == ScenarioOp::kLoad ||
                        op.kind == ScenarioOp::kPwrite || op.kind == ScenarioOp::kReclaim ||
-                       op.kind == ScenarioOp::kDio;
+                       op.kind == ScenarioOp::kDio || op.kind == ScenarioOp::kZap;
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
@@ -424,6 +454,8 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
       return absl::StrCat("enospc ", op.one_in);
     case ScenarioOp::kDio:
       return absl::StrCat("dio ", op.page, " ", op.vma);
+    case ScenarioOp::kZap:
+      return absl::StrCat("zap ", op.page, " ", op.vma);
   }
   return "?";
 }

@@ -57,6 +57,12 @@
 //                 device's stamp written through the kernel alias,
 //                 set_page_dirty_lock and the unpin, with a schedule point
 //                 after the pin and after the device's write
+//   zap P [M]     mmap threads (and setup): madvise(MADV_DONTNEED) of page P
+//                 in mapping M (default 0): zap_pte_range's pte clear, dirty
+//                 transfer, rmap removal and TLB flush (harness/mm/zap.h); until
+//                 the flush, a store through that mapping lands without a fault,
+//                 as through a stale TLB entry, and a later access faults the
+//                 page in again
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
@@ -66,7 +72,8 @@
 // (I5), refault (a page freed and its frame reused under a write fault:
 // c3704ceb4ad0), isize (EOF inside the last page), enospc (I6), reuse (I1 without
 // ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4),
-// dio (the get_user_pages race, issue 13).
+// dio (the get_user_pages race, issue 13), zap_flush and zap (a store
+// through a stale TLB entry after a zap: 1cf35d47712d, 5df397dec7c4).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
@@ -85,7 +92,7 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc, kDio
+    kEnospc, kDio, kZap
   };
   Kind kind = kPass;
   uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages

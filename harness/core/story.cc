@@ -31,6 +31,11 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return absl::StrCat("[enters the window ", FaultWindowText(window), "]");
     case Event::kWindowTransition:
       return absl::StrCat("[", FaultWindowText(window), "]");
+    case Event::kTlbFlush:
+      return "TLB flushed (no CPU can store through the old pte now)";
+    case Event::kStaleTlbStore:
+      return "the store lands through a stale TLB entry (no fault: the pte is gone, the TLB "
+             "not yet flushed)";
     case Event::kGupTake:
       return "get_user_pages takes the page (FOLL_WRITE)";
     case Event::kDeviceWrite:

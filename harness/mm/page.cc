@@ -202,6 +202,7 @@ Page* PagePool::Alloc(uint64_t index, AddressSpace* mapping) {
   p->lock_owner.store(0, std::memory_order_relaxed);
   p->mkwrite_window.store(0, std::memory_order_relaxed);
   p->gup_write.store(0, std::memory_order_relaxed);
+  p->mapcount.store(0, std::memory_order_relaxed);
   p->generation.fetch_add(1, std::memory_order_relaxed);
   p->mapping.store(mapping, std::memory_order_relaxed);
   p->refcount.store(1, std::memory_order_release);

@@ -62,10 +62,18 @@ struct Page {
   // dropped its reference can tell the frame was freed and reused since.
   // Harness bookkeeping, no kernel field.
   std::atomic<uint32_t> generation{0};
+  // Atomic; the ptes that map the page (the kernel's _mapcount + 1):
+  // changed under each pte's ptl as ShadowMmu installs and removes the page
+  // (page_add_file_rmap / page_remove_rmap), read without a lock by
+  // page_mapped().
+  std::atomic<int32_t> mapcount{0};
 
   bool test(uint32_t bit) const { return flags.load(std::memory_order_acquire) & bit; }
 };
 
+// Models include/linux/mm.h:page_mapped() (v2.6.29; 5.15 the same for a
+// small page): a lock-free read of the mapcount.
+inline bool page_mapped(const Page* p) { return p->mapcount.load(std::memory_order_acquire) > 0; }
 inline bool PageLocked(const Page* p) { return p->test(PG_locked); }
 inline bool PageDirty(const Page* p) { return p->test(PG_dirty); }
 inline bool PageWriteback(const Page* p) { return p->test(PG_writeback); }

@@ -96,7 +96,10 @@ ShadowMmu::~ShadowMmu() {
       for (uint64_t i = 0; i < pages_; ++i) {
         Pte& p = vma.ptes[i];
         FutexLock l(&p.ptl);
-        if (p.page) put_page(p.page);
+        if (p.page) {
+          p.page->mapcount.fetch_sub(1, std::memory_order_relaxed);
+          put_page(p.page);
+        }
         p.page = nullptr;
       }
     }
@@ -153,11 +156,20 @@ void ShadowMmu::set_pte(int vma, uint64_t index, PteState state, Page* page) {
   p.val.store((((old >> kPteGenShift) + 1) << kPteGenShift) | frame << 2 | state,
               std::memory_order_release);
   if (state == kPteNone) {
-    if (p.page) put_page(p.page);
+    if (p.page) {
+      p.page->mapcount.fetch_sub(1, std::memory_order_acq_rel);
+      put_page(p.page);
+    }
     p.page = nullptr;
   } else if (p.page != page) {
-    if (page) get_page(page);
-    if (p.page) put_page(p.page);
+    if (page) {
+      get_page(page);
+      page->mapcount.fetch_add(1, std::memory_order_acq_rel);
+    }
+    if (p.page) {
+      p.page->mapcount.fetch_sub(1, std::memory_order_acq_rel);
+      put_page(p.page);
+    }
     p.page = page;
   }
   Event e = state == kPteNone      ? Event::kPteClear
@@ -167,9 +179,44 @@ void ShadowMmu::set_pte(int vma, uint64_t index, PteState state, Page* page) {
   tracer_->Record(index, e);
 }
 
-// Models mm/rmap.c:page_mkclean() as of v2.6.29; differences: the rmap walk
-// is "the same index in every user mapping" (shared file mappings only).
+pte_t ShadowMmu::ptep_get_and_clear(int vma, uint64_t index) {
+  Pte& p = vmas_[vma].ptes[index];
+  p.ptl.AssertHeld();
+  const pte_t old = p.val.load(std::memory_order_relaxed);
+  p.val.store(((old >> kPteGenShift) + 1) << kPteGenShift, std::memory_order_release);
+  tracer_->Record(index, Event::kPteClear);
+  return old;
+}
+
+void ShadowMmu::page_remove_rmap(int vma, uint64_t index) {
+  Pte& p = vmas_[vma].ptes[index];
+  p.ptl.AssertHeld();
+  if (!p.page) return;
+  p.page->mapcount.fetch_sub(1, std::memory_order_acq_rel);
+  put_page(p.page);
+  p.page = nullptr;
+}
+
+void ShadowMmu::flush_tlb_page(int vma, uint64_t index) {
+  Pte& p = vmas_[vma].ptes[index];
+  p.ptl.AssertHeld();
+  const PteState state = pte_state(p.val.load(std::memory_order_relaxed));
+  if (mprotect(user_addr(vma, index), page_size_, ProtOf(state)) != 0) {
+    fprintf(stderr, "pagerace: harness failure: mprotect(page %llu, mapping %d): %s\n",
+            static_cast<unsigned long long>(index), vma, strerror(errno));
+    abort();
+  }
+  tracer_->Record(index, Event::kTlbFlush);
+}
+
+// Models mm/rmap.c:page_mkclean() as of v2.6.29 (5.15 the same in what the
+// model has): nothing for a page no pte maps (the page_mapped() test, read
+// without a lock), else every mapping's pte of the page under its ptl
+// (page_check_address with sync = 1; 5.15's PVMW_SYNC walk).  Differences:
+// the rmap walk is "the same index in every user mapping" (shared file
+// mappings only).
 bool ShadowMmu::page_mkclean(Page* page) {
+  if (!page_mapped(page)) return false;
   bool was_writable = false;
   for (int v = 0; v < nr_vmas_; ++v) {
     Pte& p = vmas_[v].ptes[page->index];

@@ -12,7 +12,9 @@
 // A software pte mirrors each real one: its state plus a generation counter
 // (for pte_same), and the Page it maps (holding a reference).  It changes only
 // under its ptl, together with the mprotect call, so whoever holds the ptl
-// sees the real protection and the mirror agree.
+// sees the real protection and the mirror agree -- except between a zap's
+// pte clear and its TLB flush (ptep_get_and_clear .. flush_tlb_page), where
+// the real protection stands for a CPU's stale TLB entry.
 //
 // Thread-safety: Lookup() is lock-free and async-signal-safe; pte changes
 // require the pte's ptl (one per mapping per page).
@@ -99,6 +101,21 @@ class ShadowMmu {
   // Changes a pte and the real protection with it.  Installing a page takes
   // a reference; clearing drops it.  REQUIRES: pte(vma, index).ptl held.
   void set_pte(int vma, uint64_t index, PteState state, Page* page);
+
+  // The three steps of zapping a pte (zap.h), apart, so the real protection
+  // can lag the pte as a CPU's TLB entry lags it until the flush.  Each
+  // REQUIRES: pte(vma, index).ptl held.
+  //  - ptep_get_and_clear: the pte becomes none and its old value is
+  //    returned; the real protection stays (a CPU that cached the entry may
+  //    still load and store through it: a stale TLB entry);
+  //  - page_remove_rmap: the pte no longer counts as a mapping of its page
+  //    (page_mapped(), the rmap walks) and drops its reference;
+  //  - flush_tlb_page: the real protection becomes the pte's again (the
+  //    harness takes the ptl for it so the mirror and the real protection
+  //    agree under it; the kernel's flush takes no lock).
+  pte_t ptep_get_and_clear(int vma, uint64_t index);
+  void page_remove_rmap(int vma, uint64_t index);
+  void flush_tlb_page(int vma, uint64_t index);
 
   // rmap: write-protects `page` wherever a user mapping maps it writable;
   // returns whether any pte was writable.  Takes each ptl.  Models
