@@ -92,7 +92,9 @@ vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
     FutexLock l(&i_lock_);
     --pending_;
     ++free_space_;
-    return kVmFaultNoPage;
+    // A retry since 56a76f8275c3 (v2.6.30-rc1, read: its btrfs half); before
+    // it, -EINVAL and VM_FAULT_SIGBUS (`legacy`, --revert=56a76f8275c3).
+    return mm_->has_fix(Fix::k56a76f8275c3) ? kVmFaultNoPage : kVmFaultSigbus;
   }
   wait_on_page_writeback(page);
   {

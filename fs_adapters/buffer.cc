@@ -87,17 +87,24 @@ void BufferAdapter::attach_buffers(Page* page, PageBuffers& pb) {
 // Models fs/buffer.c:block_page_mkwrite() as of v2.6.30 and v5.15 (both map
 // and dirty every buffer inside i_size, [0, end), then the page; 5.15 then
 // calls wait_for_stable_page, which waits only with SB_I_STABLE_WRITES:
-// mkwrite_wait_stable).  Differences: blocks are "allocated" by counting (no
-// block numbers: a buffer's data goes to its own offset in the store); at
-// page_offset == i_size both versions map nothing and succeed where the
-// model returns NOPAGE.  Entered unlocked (locked under `naive`).
+// mkwrite_wait_stable).  A page truncated since the fault found it, or
+// lying past EOF, is a retry (VM_FAULT_NOPAGE) from 56a76f8275c3 (v2.6.30);
+// v2.6.29's returned -EINVAL, which its VM turns into SIGBUS (read in both
+// versions): that is the code under `legacy` and with --revert=56a76f8275c3.
+// Differences: blocks are "allocated" by counting (no block numbers: a
+// buffer's data goes to its own offset in the store); at page_offset ==
+// i_size every version maps nothing and succeeds where the model returns
+// NOPAGE.  Entered unlocked (locked under `naive`).
 vm_fault_t BufferAdapter::block_page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
   mkwrite_lock_page(vmf);
   const uint32_t want = buffers_in_isize(page->index);
   if (!mkwrite_page_ok(page) || want == 0) {
     mkwrite_unlock_page(vmf);
-    return kVmFaultNoPage;  // truncated, or wholly past EOF
+    const bool gone = page->mapping.load(std::memory_order_acquire) != &mm_->mapping() ||
+                      static_cast<int64_t>(page->index * mm_->page_size()) > mm_->mapping().i_size();
+    if (gone && !mm_->has_fix(Fix::k56a76f8275c3)) return kVmFaultSigbus;  // -EINVAL
+    return kVmFaultNoPage;  // truncated, or wholly past EOF: retry the fault
   }
   bool mapped;
   {

@@ -70,23 +70,31 @@ vm_fault_t NfsAdapter::page_mkwrite(VmFault& vmf) {
   Page* page = vmf.page;
   mkwrite_lock_page(vmf);
   // The page may have been truncated since the fault looked it up (and it
-  // stays detached even if the file has grown back since).  Both versions
-  // fail with -EINVAL: v2.6.30 maps every error to VM_FAULT_SIGBUS, v2.6.29's
-  // VM treats any negative return as SIGBUS.  Not a retry (NOPAGE): the
-  // store is refused.
+  // stays detached even if the file has grown back since).  v2.6.29 and
+  // v2.6.30 fail with -EINVAL: v2.6.30 maps every error to VM_FAULT_SIGBUS,
+  // v2.6.29's VM treats any negative return as SIGBUS: the store is refused
+  // even when the file covers it again (56a76f8275c3 fixed block_page_mkwrite
+  // and btrfs, not NFS).  5.15 returns VM_FAULT_NOPAGE: a retry (read).
+  const bool v515 = mm_->era() >= KernelEra::kV5_15;
   if (page->mapping.load(std::memory_order_acquire) != &mm_->mapping()) {
     mkwrite_unlock_page(vmf);
-    return kVmFaultSigbus;
+    return v515 ? kVmFaultNoPage : kVmFaultSigbus;
   }
   mkwrite_wait_stable(page);  // 5.15: wait_on_page_writeback
   // nfs_page_length(): 0 when the page lies wholly past EOF, which a shrinking
-  // truncate that has set i_size but not yet removed the page leaves.  Both
-  // versions return success here without a request, so the VM makes the pte
-  // writable and dirties a page NFS will never send; only bytes past EOF can
-  // land in it, and the truncate drops the page (tests/regression_test.cc,
-  // NfsPastEofTest).
+  // truncate that has set i_size but not yet removed the page leaves.
+  // v2.6.29/30 return success here without a request, so the VM makes the
+  // pte writable and dirties a page NFS will never send; only bytes past EOF
+  // can land in it, and the truncate drops the page (tests/regression_test.cc,
+  // NfsPastEofTest).  5.15 unlocks the page and returns VM_FAULT_NOPAGE: the
+  // fault retries until the truncate has unmapped the page (read; the
+  // serial scheduler lets the truncate run meanwhile: sched::SpinRetry).
   const uint32_t pagelen = bytes_in_isize(page->index);
-  if (pagelen == 0) return mkwrite_done(vmf, returns_locked());
+  if (pagelen == 0) {
+    if (!v515) return mkwrite_done(vmf, returns_locked());
+    mkwrite_unlock_page(vmf);
+    return kVmFaultNoPage;
+  }
   // Injected failure: nfs_updatepage failing (e.g. -ENOSPC/-EDQUOT from
   // nfs_flush_incompatible) turns into VM_FAULT_SIGBUS, with no request made.
   if (inject_mkwrite_failure()) {

@@ -241,7 +241,10 @@ const Cell kCells[] = {
         Cell{"modern", "nfs", "enospc", "clean", false, kEnospc},
         Cell{"mutant:pte_write_before_mkwrite", "nfs", "enospc", "I6", false, kMutantFact},
         // Truncation racing faults: the !mapping re-checks hold.
-        Cell{"locked", "nfs", "truncate", "clean", false, kTruncateFact},
+        // Not locked/nfs: v2.6.30's NFS fails a store on a page truncated
+        // under its ->page_mkwrite with SIGBUS though the file grew back
+        // (I9, now and then within a cell's bounds): NfsSigbusTest.
+        Cell{"locked", "buffer", "truncate", "clean", false, kTruncateFact},
         Cell{"modern", "nfs", "truncate", "clean", false, kTruncateFact},
         Cell{"modern", "nfs", "dio", "I3", true, kGupNfs},
         Cell{"legacy", "none", "truncate", "clean", false, kNoMetadata},

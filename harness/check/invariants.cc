@@ -44,6 +44,12 @@ void Checks::FailedMkwrite(uint64_t index, bool own_pte_writable) {
   }
 }
 
+void Checks::SigbusAfterTruncate(uint64_t index, bool page_gone, bool inside_isize) {
+  if (page_gone && inside_isize) {
+    oracle_->Report(RaceKind::kSigbusInsideIsize, Invariant::kI9, index);
+  }
+}
+
 void Checks::RefusedStoreLanded(uint64_t index, uint64_t expected, uint64_t landed) {
   oracle_->Report(RaceKind::kStoreAfterFailedMkwrite, Invariant::kI6, index, expected,
                   landed);

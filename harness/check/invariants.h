@@ -96,6 +96,10 @@ class Checks {
   // I6, after ->page_mkwrite failed: the fault's own pte (unchanged since
   // the fault saw it) must not be writable ...
   void FailedMkwrite(uint64_t index, bool own_pte_writable);
+  // I9, after ->page_mkwrite refused a fault with SIGBUS: not for a page
+  // that left the mapping (truncated or invalidated) while i_size still
+  // covers its index (`inside_isize`, read after the refusal).
+  void SigbusAfterTruncate(uint64_t index, bool page_gone, bool inside_isize);
   // ... and, seen from the refused store: its stamp must not have landed.
   void RefusedStoreLanded(uint64_t index, uint64_t expected, uint64_t landed);
   // I7, as a fault makes a pte writable under a stable-pages scheme: the

@@ -91,6 +91,10 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "between dropping the ptl over a cleared dirty pte and flushing its TLB entry: "          \
     "page_mkclean finds no pte while a CPU can still store through the entry "                \
     "(1cf35d47712d, v3.15, closed it)")                                                       \
+  X(kSigbusForTruncatedPage, "sigbus_for_truncated_page",                                    \
+    "failed the fault (SIGBUS) for a page truncated or invalidated under it while the file "  \
+    "still covers the page, where a retry (VM_FAULT_NOPAGE) maps it (56a76f8275c3, v2.6.30, " \
+    "closed it for buffer.c and btrfs)")                                                      \
   X(kRmapRemovedBeforeTlbFlush, "rmap_removed_before_tlb_flush",                              \
     "between page_remove_rmap of a cleared dirty pte's page and the TLB flush: page_mkclean "  \
     "skips the page as unmapped while a CPU can still store through the entry "               \

@@ -111,6 +111,8 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
       }
     } else if (key == "cause") {
       e.cause = std::string(w[1]);
+    } else if (key == "tolerate") {
+      e.tolerate.emplace_back(w[1]);
     } else if (key == "workload") {
       e.workload = std::string(w[1]);
     } else if (key == "era_fs") {
@@ -218,10 +220,20 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
           // (a bound below that finds nothing, which is not ok either).
           s.ok = s.found && s.preemptions == e.preemptions;
         } else {
-          // Restored: no violation at all.
+          // Restored: no violation at all, but for the causes the entry
+          // tolerates.
           s.complete = r.result.complete;
           s.schedules = r.result.schedules;
-          s.found = !r.result.violations.empty();
+          bool other = r.result.causes.empty() && !r.result.violations.empty();
+          for (const ExploreCause& c : r.result.causes) {
+            const std::string id = RootCause::Unpack(c.cause).Id();
+            if (std::find(e.tolerate.begin(), e.tolerate.end(), id) == e.tolerate.end()) {
+              other = true;
+            } else {
+              s.tolerated.push_back(id);
+            }
+          }
+          s.found = other;
           s.ok = s.complete && !s.found;
         }
         row.ok &= s.ok;

@@ -8,7 +8,10 @@
 //   - reverted, under each of its schemes: the explorer must find the
 //     expected invariant (data-losing as stated) within the bound, at
 //     exactly the fewest preemptions the entry states (`preemptions N`);
-//   - restored: the same search must be complete and clean;
+//   - restored: the same search must be complete and clean, but for the
+//     root causes the entry tolerates (`tolerate CAUSE`: a race of the era
+//     the fix does not touch, such as v2.6.29 NFS's SIGBUS (I9) beside
+//     c3704ceb4ad0);
 //   - each era (legacy v2.6.29, locked v2.6.30, modern 5.15) on the entry's
 //     adapter as that release has it (era_fs), plain (no --revert): an era
 //     whose release predates the fix must show the violation (its own,
@@ -54,6 +57,10 @@ struct HistoryEntry {
   // release ("era_fs locked btrfs:unlocked"), and the violation a release
   // that predates the fix shows there when it differs ("found@locked I2",
   // "data_losing@locked no").
+  // Root causes the restored search may show (`tolerate CAUSE`): races of
+  // the era that the fix does not touch, each explained in the entry (the
+  // restored search is then clean but for them).
+  std::vector<std::string> tolerate;
   std::map<std::string, std::string> era_fs;
   std::map<std::string, std::string> era_found;
   std::map<std::string, bool> era_data_losing;
@@ -89,6 +96,9 @@ struct HistorySearch {
   uint64_t schedules = 0;
   std::string cause;           // its root cause id
   std::string replay;          // the command that replays its schedule
+  // Restored: the causes it showed that the entry tolerates (the era's own
+  // races), in the order met; `found` is then false.
+  std::vector<std::string> tolerated;
   bool ok = false;
 };
 

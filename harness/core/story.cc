@@ -58,6 +58,8 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return "returns with the page locked";
     case Event::kPageMkwriteFail:
       return "fails (SIGBUS)";
+    case Event::kPageMkwriteRetry:
+      return "returns VM_FAULT_NOPAGE: the fault is retried";
     case Event::kMappingGoneRetry:
       return "page->mapping gone: retry the fault";
     case Event::kPteNotSameRetry:

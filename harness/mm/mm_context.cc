@@ -93,7 +93,20 @@ bool MmContext::HandleUserFault(void* addr, bool write, void* ucontext) {
     abort();
   }
   const int64_t t0 = now_ns();
+  const pte_t pte_before = mmu_->pte(vma, index).val.load(std::memory_order_acquire);
+  const int64_t isize_before = mapping_->i_size();
   vm_fault_t ret = handle_mm_fault(vma, index, write);
+  // A retry (VM_FAULT_NOPAGE) of a fault on a present pte that finds the
+  // pte and i_size as they were would fault the same way again: only another
+  // thread can end it (a truncate between setting i_size and unmapping the
+  // page, whose ->page_mkwrite sees it wholly past EOF).  A page truncated
+  // under the fault has lost its pte already; a not-present fault past EOF
+  // fails in ->fault.
+  if ((ret & kVmFaultNoPage) && pte_state(pte_before) != kPteNone &&
+      mmu_->pte(vma, index).val.load(std::memory_order_acquire) == pte_before &&
+      mapping_->i_size() == isize_before) {
+    sched::SpinRetry();
+  }
   if (ret & kVmFaultError) {
     // The kernel would deliver SIGBUS: no store lands.
     CountStat(Stat::kRefused);
@@ -243,8 +256,19 @@ vm_fault_t MmContext::call_page_mkwrite(VmFault& vmf) {
   trace(vmf.pgoff, Event::kPageMkwriteEnter);
   const vm_fault_t ret = a_ops_->page_mkwrite(vmf);
   if (ret & (kVmFaultError | kVmFaultNoPage)) {
-    trace(vmf.pgoff, Event::kPageMkwriteFail);
+    trace(vmf.pgoff, (ret & kVmFaultError) ? Event::kPageMkwriteFail : Event::kPageMkwriteRetry);
     if (ret & kVmFaultError) check_failed_mkwrite(vmf);
+    if (ret & kVmFaultSigbus) {
+      // I9: 56a76f8275c3's point -- a page truncated or invalidated under
+      // ->page_mkwrite is a retry, not a SIGBUS, while the file covers it.
+      const bool gone = vmf.page->mapping.load(std::memory_order_acquire) != mapping_.get();
+      const bool inside = static_cast<int64_t>(vmf.pgoff * page_size()) < mapping_->i_size();
+      // The refusal itself is the faulty step: a transition, no intruder.
+      if (gone && inside) {
+        transition(vmf.pgoff, FaultPath::kPageMkwrite, FaultWindow::kSigbusForTruncatedPage);
+      }
+      checks_->SigbusAfterTruncate(vmf.pgoff, gone, inside);
+    }
     return ret;
   }
   trace(vmf.pgoff, (ret & kVmFaultLocked) ? Event::kPageMkwriteReturnLocked

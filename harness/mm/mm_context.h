@@ -79,6 +79,13 @@ class MmContext : public FaultTarget {
   // Whether fix `f` is reverted in this run (--revert): the code at its
   // switch follows the source before the commit.
   bool reverted(Fix f) const { return options_.reverted.has(f); }
+  // Whether this run's code has fix `f`: the scheme's release holds it and
+  // it is not reverted.  For a fix whose switch sits outside the scheme's
+  // own fault path (zap.h, buffer.c's block_page_mkwrite).
+  bool has_fix(Fix f) const { return EraHolds(scheme_->era(), InfoOf(f)) && !reverted(f); }
+  // The release the scheme models, for an adapter whose filesystem changed
+  // between releases outside any catalogued fix (nfs_vm_page_mkwrite).
+  KernelEra era() const { return scheme_->era(); }
   size_t page_size() const { return ShadowMmu::page_size(); }
 
   void trace(uint64_t index, Event e) { tracer_->Record(index, e); }

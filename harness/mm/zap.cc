@@ -4,7 +4,6 @@
 #include "harness/mm/fixes.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/page.h"
-#include "harness/mm/schemes.h"
 #include "harness/mm/shadow_mmu.h"
 #include "harness/sched/sched.h"
 
@@ -23,8 +22,7 @@ bool zap_page_range(MmContext& mm, int vma, uint64_t index) {
   Pte& p = mmu.pte(vma, index);
   // 1cf35d47712d: a dirty pte forces the TLB flush before the ptl is
   // dropped.  Reverted (or before v3.15), the flush waits for the end.
-  const bool flush_under_ptl = EraHolds(mm.scheme().era(), InfoOf(Fix::k1cf35d47712d)) &&
-                               !mm.reverted(Fix::k1cf35d47712d);
+  const bool flush_under_ptl = mm.has_fix(Fix::k1cf35d47712d);
   Page* page = nullptr;
   bool dirty = false;
   FaultWindow window = FaultWindow::kNone;

@@ -84,8 +84,8 @@ std::string Rate(double n, double s) {
 // counters and fs, then the lost bytes) among its symptoms.
 const char* PrimaryInvariant(const CauseTracker::CauseCount& cc) {
   static constexpr Invariant kOrder[] = {Invariant::kI1, Invariant::kI2, Invariant::kI5,
-                                         Invariant::kI6, Invariant::kI7, Invariant::kI3,
-                                         Invariant::kI8,
+                                         Invariant::kI6, Invariant::kI9, Invariant::kI7,
+                                         Invariant::kI3, Invariant::kI8,
                                          Invariant::kI4, Invariant::kFs,  Invariant::kI0,
                                          Invariant::kLedger};
   for (Invariant inv : kOrder) {
@@ -831,6 +831,7 @@ nlohmann::json SearchJson(const HistorySearch& s) {
     j["root_cause"] = s.cause;
     j["replay"] = s.replay;
   }
+  if (!s.tolerated.empty()) j["tolerated"] = s.tolerated;
   return j;
 }
 
@@ -844,6 +845,10 @@ std::string SearchCell(const HistorySearch& s, bool want_found, int want_preempt
                        s.violating, " schedule", s.violating == 1 ? "" : "s", ")");
   } else {
     out = absl::StrCat("clean (", s.schedules, s.complete ? ", complete)" : ", INCOMPLETE)");
+    if (!s.tolerated.empty()) {
+      absl::StrAppend(&out, " but for the era's own ", absl::StrJoin(s.tolerated, ", "),
+                      " (tolerated)");
+    }
   }
   if (!s.ok) {
     if (want_found && s.found && want_preemptions >= 0 && s.preemptions != want_preemptions) {

@@ -339,6 +339,11 @@ void OrderedWait(Point p) {
 
 }  // namespace
 
+void SpinRetry() {
+  if (g_policy.load(std::memory_order_relaxed) != Policy::kSerial) return;
+  if (SerialRun* run = internal::CurrentSerialRun()) run->Spin();
+}
+
 namespace internal {
 
 void AtPoint(Point p, uint64_t page) {

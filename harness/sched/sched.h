@@ -178,6 +178,13 @@ uint64_t JitterDelays();
 // "A<B" or "A@PAGE<B", as ParseOrderedDeps reads it.
 std::string DepName(const OrderedDep& d);
 
+// The calling thread retries work whose outcome only another thread can
+// change (a fault that returned VM_FAULT_NOPAGE with its pte and i_size as
+// they were: the retry would do the same).  Under the serial scheduler it
+// waits until another participant has taken a step (SerialRun::Spin);
+// under the other policies it returns at once (the other CPUs run anyway).
+void SpinRetry();
+
 namespace internal {
 extern std::atomic<bool> g_enabled;
 inline constexpr uint64_t kNoPage = ~0ull;

@@ -102,6 +102,7 @@ bool SerialRun::Runnable(int i) const {
 }
 
 int SerialRun::Decide(int me, uint16_t site) {
+  ++decisions_;
   uint32_t runnable = 0;
   int unfinished = 0;
   for (int i = 0; i < threads_; ++i) {
@@ -284,6 +285,18 @@ void SerialRun::WaitUntil(bool (*pred)(const void*), const void* arg) {
   s.state.store(kBlockedPred, std::memory_order_release);
   if (Decide(me, kSiteBlock) != me) WaitTurn(me);
   s.state.store(kReady, std::memory_order_release);
+}
+
+bool SerialRun::OthersMoved(const void* slot) {
+  const auto* s = static_cast<const Slot*>(slot);
+  return *s->decisions > s->spin_mark;
+}
+
+void SerialRun::Spin() {
+  Slot& s = slots_[tls_index];
+  s.decisions = &decisions_;
+  s.spin_mark = decisions_ + 1;  // the decision this wait makes itself
+  WaitUntil(&OthersMoved, &s);
 }
 
 void SerialRun::Detach() {

@@ -158,6 +158,11 @@ class SerialRun {
   // Blocks until `pred(arg)` holds (evaluated by whichever thread decides,
   // with the token held: it must only read state).
   void WaitUntil(bool (*pred)(const void*), const void* arg);
+  // The calling thread retries work whose outcome only another thread can
+  // change (a fault retried with nothing changed): it waits until another
+  // participant has reached a decision point.  A run where nobody else can
+  // is deadlocked, as the kernel would spin forever.
+  void Spin();
   // The calling thread is done; the token goes on.  It no longer takes part.
   void Detach();
   // Whether every participant other than `index` has detached (readable by
@@ -203,7 +208,11 @@ class SerialRun {
     uint32_t mask = 0;
     bool (*pred)(const void*) = nullptr;
     const void* arg = nullptr;
+    // Spin(): the run's decision count it waits to see passed.
+    const uint64_t* decisions = nullptr;
+    uint64_t spin_mark = 0;
   };
+  static bool OthersMoved(const void* slot);
 
   // The last taking of a lock word by a participant: locks are exclusive,
   // so while the word's bits are set, its entry names the holder.
@@ -234,6 +243,8 @@ class SerialRun {
   std::unique_ptr<SerialChoice[]> choices_;
   size_t num_choices_ = 0;
   bool overflowed_ = false;
+  // Every decision, forced ones included (Spin()).  Token holder only.
+  uint64_t decisions_ = 0;
   int64_t infeasible_at_ = -1;
   SerialInfeasibility infeasible_;
   Taken taken_[kMaxTaken];  // a ring when more words than this were taken
