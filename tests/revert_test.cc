@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "harness/core/config.h"
 #include "harness/core/explore.h"
@@ -134,6 +135,23 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// One forced run of `scenario` under `schedule` on scheme/fs with `commit`
+// reverted or in; the schedule must be feasible.  The story is told into
+// `story`.
+absl::StatusOr<ScheduleRun> Forced(const char* commit, bool reverted, const char* scheme,
+                                   const char* fs, const Scenario& scenario, const char* schedule,
+                                   std::vector<std::string>* story) {
+  RunConfig c = Base(scheme, fs);
+  if (reverted) c.reverts = ParseReverts(commit, *c.scheme, *c.fs).value();
+  auto r = RunSchedule(c, scenario, sched::ParseSchedule(schedule).value());
+  if (!r.ok()) return r.status();
+  if (r->infeasible_at != -1) {
+    return absl::InternalError(absl::StrCat("schedule ", schedule, " infeasible at ", r->infeasible_at));
+  }
+  *story = TellStory(scenario, *r);
+  return r;
+}
+
 // 05fe478dd04e's window, forced (the fix reverted: v2.6.28's fsync):
 //   1. (setup) mmap0 stores to page 2: page 2 is dirty, and the only page
 //      in the cache.
@@ -248,14 +266,12 @@ TEST(ZapTest, AStoreThroughAStaleTlbEntryAfterWritebackIsLost) {
   const Scenario s = LoadScenario("zap_flush").value();
   for (const bool reverted : {true, false}) {
     SCOPED_TRACE(reverted ? "1cf35d47712d reverted" : "1cf35d47712d in");
-    RunConfig c = Base("modern", "nfs");
-    if (reverted) c.reverts = ParseReverts("1cf35d47712d", *c.scheme, *c.fs).value();
     // With the fix, writeback blocks on the ptl after 4 steps; reverted it
     // runs its whole pass (9).
-    auto r = RunSchedule(c, s, sched::ParseSchedule(reverted ? "0,2*9,1,0" : "0,2*4,1,0").value());
+    std::vector<std::string> story;
+    auto r = Forced("1cf35d47712d", reverted, "modern", "nfs", s,
+                    reverted ? "0,2*9,1,0" : "0,2*4,1,0", &story);
     ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_EQ(r->infeasible_at, -1);
-    const std::vector<std::string> story = TellStory(s, *r);
     if (!reverted) {
       EXPECT_EQ(r->race_reports, 0u);
       EXPECT_TRUE(StoryHasInOrder(
@@ -291,12 +307,10 @@ TEST(TruncatedMkwriteTest, APageTruncatedUnderMkwriteIsARetryNotASigbus) {
   const Scenario s = LoadScenario("truncate").value();
   for (const bool reverted : {true, false}) {
     SCOPED_TRACE(reverted ? "56a76f8275c3 reverted" : "56a76f8275c3 in");
-    RunConfig c = Base("locked", "buffer:block_page_mkwrite");
-    if (reverted) c.reverts = ParseReverts("56a76f8275c3", *c.scheme, *c.fs).value();
-    auto r = RunSchedule(c, s, sched::ParseSchedule("0*3,1*10,0*9").value());
+    std::vector<std::string> story;
+    auto r = Forced("56a76f8275c3", reverted, "locked", "buffer:block_page_mkwrite", s,
+                    "0*3,1*10,0*9", &story);
     ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_EQ(r->infeasible_at, -1);
-    const std::vector<std::string> story = TellStory(s, *r);
     if (!reverted) {
       EXPECT_EQ(r->race_reports, 0u);
       EXPECT_TRUE(StoryHasInOrder(
@@ -323,13 +337,13 @@ TEST(ZapTest, FiveFifteenCleansAnUnmappedPageBeforeTheFlush) {
   const Scenario s = LoadScenario("zap").value();
   for (const char* scheme : {"legacy", "locked", "modern"}) {
     SCOPED_TRACE(scheme);
-    auto r = RunSchedule(Base(scheme, "nfs"), s, sched::ParseSchedule("0,2*9,1,0").value());
+    std::vector<std::string> story;
+    auto r = Forced("", false, scheme, "nfs", s, "0,2*9,1,0", &story);
     ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_EQ(r->infeasible_at, -1);
     EXPECT_GT(r->data_losing_reports, 0u);
     const bool v515 = std::string(scheme) == "modern";
     EXPECT_TRUE(StoryHasInOrder(
-        TellStory(s, *r),
+        story,
         {"mmap0: pte_clear",
          v515 ? "[window opens: between page_remove_rmap" : "[window opens: between dropping the ptl",
          "writeback: clear_page_dirty_for_io", "->writepage",
