@@ -292,6 +292,42 @@ TEST(ZapTest, AStoreThroughAStaleTlbEntryAfterWritebackIsLost) {
   }
 }
 
+// The same window with truncate as the intruder: after mmap0's zap has
+// dropped the ptl (1cf35d47712d reverted), the truncate thread cuts the file
+// to nothing (truncate_inode_page detaches page 0; the zap's reference keeps
+// it) and grows it back; mmap1's store lands through the stale entry in the
+// detached page, and the file never gets it (the ledger's lost write).  With
+// the fix the truncate's unmap waits on the ptl until the flush, and the
+// store faults in the file's new page.
+TEST(ZapTest, ATruncateDetachesThePageAStaleEntryStillStoresTo) {
+  const Scenario s =
+      ParseScenario("pages 1\nmappings 1\nworkload truncate\nsetup: store 0 0\n"
+                    "mmap0: zap 0 0\nmmap1: store 0 0\ntruncate: truncate 0; truncate 1\n",
+                    "zap_truncate")
+          .value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "1cf35d47712d reverted" : "1cf35d47712d in");
+    RunConfig c = Base("modern", "ceph");
+    if (reverted) c.reverts = ParseReverts("1cf35d47712d", *c.scheme, *c.fs).value();
+    ExploreOptions o;
+    o.max_preemptions = 1;
+    auto r = Explore(c, s, o, nullptr);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->complete);
+    if (!reverted) {
+      EXPECT_TRUE(r->violations.empty()) << Describe(*r);
+      continue;
+    }
+    bool found = false;
+    for (const ExploreCause& cause : r->causes) {
+      found |= RootCause::Unpack(cause.cause).Id() ==
+                   "zap_pte_range/ptl_dropped_before_tlb_flush/truncate" &&
+               cause.data_losing;
+    }
+    EXPECT_TRUE(found) << Describe(*r);
+  }
+}
+
 // 56a76f8275c3's window, forced (schedule 0*3,1*10,0*9 of `truncate`,
 // locked/buffer:block_page_mkwrite; page 1 not cached, i_size 2 pages):
 //   1. mmap0 write-faults page 1 (no pte): __do_fault reads it in, unlocks

@@ -88,9 +88,9 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kGupPinToSetPageDirtyLock, "gup_pin_to_set_page_dirty_lock",                              \
     "between get_user_pages and set_page_dirty_lock")                                         \
   X(kPtlDroppedBeforeTlbFlush, "ptl_dropped_before_tlb_flush",                                \
-    "between dropping the ptl over a cleared dirty pte and flushing its TLB entry: "          \
-    "page_mkclean finds no pte while a CPU can still store through the entry "                \
-    "(1cf35d47712d, v3.15, closed it)")                                                       \
+    "between dropping the ptl over a cleared dirty pte and flushing its TLB entry, while a "  \
+    "CPU can still store through the entry: page_mkclean finds no pte, a truncate detaches "  \
+    "the page (1cf35d47712d, v3.15, closed it)")                                              \
   X(kSigbusForTruncatedPage, "sigbus_for_truncated_page",                                    \
     "failed the fault (SIGBUS) for a page truncated or invalidated under it while the file "  \
     "still covers the page, where a retry (VM_FAULT_NOPAGE) maps it (56a76f8275c3, v2.6.30, " \
