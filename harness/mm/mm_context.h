@@ -133,7 +133,8 @@ class MmContext : public FaultTarget {
   // or stores land that the fs refused.
   void check_failed_mkwrite(const VmFault& vmf);
   // Whether the filesystems' ->page_mkwrite run their 5.15 stable-page waits
-  // (the scheme models 5.15).  The one place that asks the scheme its era.
+  // (the scheme models 5.15): the stable-page question, asked here only
+  // (era() and has_fix() answer the others).
   bool stable_page_era() const { return scheme_->stable_pages(); }
   // The mutant switch that skips those waits (mutant:no_stable_wait).
   bool skip_stable_wait() const { return scheme_->skips_stable_wait(); }
