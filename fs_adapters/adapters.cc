@@ -41,7 +41,7 @@ Registry<AdapterEntry>& AdapterRegistry() {
        [] {
          return MakeBufferAdapter(
              {.name = "buffer:block_page_mkwrite", .mkwrite = BufferMkwrite::kBlockPageMkwrite});
-       }},
+       }, "", "c364b22c9580"},
       {"buffer:ext4_v2.6.30", "v2.6.30 ext4_page_mkwrite (nodelalloc)",
        "early return when all buffers are mapped, else write_begin/write_end; returns unlocked",
        [] {

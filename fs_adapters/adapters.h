@@ -64,6 +64,11 @@ struct AdapterEntry {
   // when none: `--revert` of that fix on the variant is refused (it is the
   // revert already).
   std::string leaves_out = "";
+  // Fixes (commits, ","-separated) of another filesystem's code that this
+  // variant's base adapter also models, but this variant never runs (ext4's
+  // writepage check for `buffer:block_page_mkwrite`): `--revert` of one is
+  // refused (nothing of it here).
+  std::string not_in = "";
 };
 Registry<AdapterEntry>& AdapterRegistry();
 

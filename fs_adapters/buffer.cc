@@ -260,7 +260,7 @@ int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
 // same here, its recover: path included); differences: asynchronous
 // completion through the I/O queue for the whole page.  For
 // `buffer:ext4_v2.6.30`, first the check v2.6.30 ext4_normal_writepage makes
-// (ext4_v2630_writepage_bug).
+// (ext4_unmapped_dirty_bug).
 int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
   const uint64_t index = page->index;
   uint32_t send = 0;
@@ -272,7 +272,7 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
     // The kernel oopses there (the writeback thread dies holding the page
     // lock); the model reports it and carries on as block_write_full_page
     // would, so the run can go on.
-    bug = ext4_v2630_writepage_bug(pb, in);
+    bug = ext4_unmapped_dirty_bug(pb, in);
     if (!pb.attached && ext4_drops_page_without_buffers()) {
       // 5.15 ext4_writepage / mpage_prepare_extent_to_map: "page %lu does
       // not have buffers attached" (a warning), ClearPageDirty (already
@@ -293,12 +293,14 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
     }
   }
   if (bug) {
-    // Dirty buffers inside i_size without a block: the file grew past them.
-    mm_->blame(index, FaultWindow::kGrowthPastWritableEofPage);
+    // Dirty buffers inside i_size without a block: set_page_dirty dirtied
+    // the holes past EOF and the file grew over them.  The BUG itself is
+    // the faulty step (c364b22c9580's), whatever stores came before.
+    mm_->transition(index, FaultPath::kWriteback, FaultWindow::kUnmappedDirtyBufferBug);
     mm_->oracle().Report(RaceKind::kKernelBug, Invariant::kFs, index, 0, 0,
                          "BUG_ON(walk_page_buffers(..., ext4_bh_unmapped_or_delay)) in "
-                         "ext4_normal_writepage (v2.6.30): a dirty buffer inside i_size has no "
-                         "block");
+                         "ext4_normal_writepage (v2.6.29/30, before c364b22c9580): a dirty "
+                         "buffer inside i_size has no block");
   }
   if (!send) {
     mm_->trace(index, Event::kWritepageNoMetadata);
@@ -362,12 +364,20 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) 
   return send;
 }
 
-bool BufferAdapter::ext4_v2630_writepage_bug(const PageBuffers& pb, uint32_t in) const {
+bool BufferAdapter::ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) const {
   // ext4_bh_unmapped_or_delay: (!buffer_mapped || buffer_delay) &&
   // buffer_dirty, over the buffers inside i_size, only when the page has
   // buffers (a page without them is written by block_write_full_page).
-  return options_.mkwrite == BufferMkwrite::kExt4V2630 && pb.attached &&
-         (pb.dirty & in & ~pb.mapped) != 0;
+  // c364b22c9580 (v2.6.31; read in the v2.6.34 mirror) made the check
+  // ext4_bh_delay_or_unwritten: an unmapped dirty buffer is a hole the next
+  // store's ->page_mkwrite maps, not a BUG.  Its revert on 5.15's ext4
+  // brings the pre-fix check back where 5.15's ext4_writepage walks the
+  // buffers with ext4_bh_delay_or_unwritten.
+  const bool pre_fix = options_.mkwrite == BufferMkwrite::kExt4V2630
+                           ? !mm_->has_fix(Fix::kc364b22c9580)
+                           : options_.mkwrite == BufferMkwrite::kExt4Journal &&
+                                 mm_->reverted(Fix::kc364b22c9580);
+  return pre_fix && pb.attached && (pb.dirty & in & ~pb.mapped) != 0;
 }
 
 void BufferAdapter::end_io(Page* page) {

@@ -159,11 +159,13 @@ class BufferAdapter : public StoreBackedOps {
   uint32_t write_buffers(Page* page, PageBuffers& pb, uint32_t in)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
   // Models the BUG_ON in fs/ext4/inode.c:ext4_normal_writepage() as of
-  // v2.6.30 (the ->writepage of ext4_ordered_aops and ext4_writeback_aops,
+  // v2.6.29/30 (the ->writepage of ext4_ordered_aops and ext4_writeback_aops,
   // which nodelalloc reaches; ext4_journalled_writepage has the same check):
   // a page with buffers whose dirty buffers inside i_size (`in`) are not all
-  // mapped.  True only for `buffer:ext4_v2.6.30`.
-  bool ext4_v2630_writepage_bug(const PageBuffers& pb, uint32_t in) const
+  // mapped.  c364b22c9580 (v2.6.31) dropped the unmapped half: true for
+  // `buffer:ext4_v2.6.30` where the era lacks that fix, and for 5.15's
+  // ext4 (`buffer`) with it reverted.
+  bool ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
   const BufferOptions options_;

@@ -7,6 +7,7 @@
 #include "fs_adapters/adapters.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/writeback.h"
+#include "harness/sched/sched.h"
 
 namespace pagerace {
 
@@ -151,6 +152,7 @@ void CephAdapter::put_wr_ref() {
 // ceph_put_cap_refs after) is held throughout, as in 5.15; v2.6.34's takes
 // none here (the model's count then matters to no check).
 vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
+  if (mm_->reverted(Fix::k4af6b2257ee0)) return page_mkwrite_v2634rc1(vmf);
   Page* page = vmf.page;
   get_wr_ref();
   mkwrite_lock_page(vmf);
@@ -171,6 +173,47 @@ vm_fault_t CephAdapter::page_mkwrite(VmFault& vmf) {
   const vm_fault_t ret = mkwrite_done(vmf, options_.mkwrite_returns_locked);
   put_wr_ref();
   return ret;
+}
+
+// --revert=4af6b2257ee0: ceph_page_mkwrite as v2.6.34-rc1 had it (read at
+// the fix's parent in the v2.6.34 mirror).  It never locked the faulting
+// page itself: it called ceph_write_begin for the page's range, whose
+// grab_cache_page_write_begin finds (or creates) and locks the page the
+// index holds *now*, ran ceph_update_writeable_page on that page, then
+// set_page_dirty on the faulting page, up_read(snap_rwsem),
+// page_cache_release on the faulting page, and returned VM_FAULT_LOCKED (a
+// WARN_ON(page != locked_page) in between).  With the faulting page
+// truncated while ceph_page_mkwrite ran unlocked, the page it locked is
+// another one: the VM is told the faulting page is locked when it is not
+// (5.15's do_page_mkwrite: VM_BUG_ON_PAGE, fault_helpers.cc), the other page
+// stays locked for good, and the faulting page loses a reference it never
+// gave (set_page_dirty on it, detached, sets only PG_dirty).
+// Differences: the model drops write_begin's reference from the page it
+// was taken on, and unlocks the other page once it has traced the WARN_ON
+// (v2.6.34-rc1 leaves it locked: the next lock_page of the index sleeps
+// forever), so the run goes on to the VM's side; len is not derived from
+// i_size (the model's update_writeable_page reads nothing in); the Fw
+// reference is held as in the fixed path.
+vm_fault_t CephAdapter::page_mkwrite_v2634rc1(VmFault& vmf) {
+  Page* page = vmf.page;
+  const uint64_t index = vmf.pgoff;
+  get_wr_ref();
+  SCHED_POINT(kPageMkwriteBeforeLockPage);
+  bool created = false;
+  Page* locked = mm_->mapping().find_or_create_page(index, &created);
+  if (locked != page) {
+    // The faulty step itself (the truncate may have come before
+    // ->page_mkwrite was even called): a transition, no intruder.
+    mm_->trace(index, Event::kWriteBeginOtherPage);
+    mm_->transition(index, FaultPath::kPageMkwrite, FaultWindow::kWriteBeginLockedAnotherPage);
+  }
+  update_writeable_page(locked);
+  mm_->set_page_dirty(page);
+  snap_rwsem_.Unlock();
+  if (locked != page) unlock_page(locked);  // the model's, not the kernel's (above)
+  put_page(locked);
+  put_wr_ref();
+  return kVmFaultLocked;
 }
 
 // Models fs/ceph/addr.c:ceph_write_begin() / ceph_write_end() as of v2.6.34:

@@ -107,6 +107,9 @@ class CephAdapter : public StoreBackedOps {
   // Dirties the locked page in the current context, checks the flush-first
   // rule, releases snap_rwsem_ (the page stays locked).
   void finish_dirty(Page* page) ABSL_UNLOCK_FUNCTION(snap_rwsem_);
+  // ceph_page_mkwrite before 4af6b2257ee0 (v2.6.34-rc1; --revert): through
+  // ceph_write_begin, locking whatever page the index holds (ceph.cc).
+  vm_fault_t page_mkwrite_v2634rc1(VmFault& vmf);
   // writepage_nounlock(): start the write of a locked page that
   // clear_page_dirty_for_io cleaned; false if it has no snap context.
   bool writepage_nounlock(Page* page);

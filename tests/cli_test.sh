@@ -45,6 +45,9 @@ expect_usage_error "schedule point" --sched=ordered "--order=nowhere<write_cache
 expect_usage_error "predates 7fdf52306766" --scheme=legacy --fs=nfs --revert=7fdf52306766
 expect_usage_error "not --fs=ceph" --scheme=locked --fs=ceph --revert=7fdf52306766
 expect_usage_error "already" --scheme=locked --fs=nfs:unlocked --revert=7fdf52306766
+expect_usage_error "never runs the code c364b22c9580 changed" --scheme=modern \
+  --fs=buffer:block_page_mkwrite --revert=c364b22c9580
+expect_usage_error "predates 4af6b2257ee0" --scheme=locked --fs=ceph --revert=4af6b2257ee0
 expect_usage_error "--scheme=legacy's code only" --scheme=locked --revert=79352894b285
 expect_usage_error "no switch in the model yet" --scheme=locked --revert=016eb4a0ed06
 expect_usage_error "unknown fix" --scheme=locked --revert=deadbeef

@@ -364,6 +364,84 @@ TEST(TruncatedMkwriteTest, APageTruncatedUnderMkwriteIsARetryNotASigbus) {
   }
 }
 
+// c364b22c9580 on 5.15's ext4 (`buffer`, 1 KiB blocks; scenario `grow`),
+// told as steps (the commit message's own):
+//   1. setup: i_size ends 1 KiB into page 0;
+//   2. mmap0 stores into the first KiB: ->page_mkwrite maps that block
+//      only (the other three are past EOF), the pte goes writable;
+//   3. truncate grows the file to a page: 5.15's pagecache_isize_extended
+//      write-protects the pte and hands its dirtiness to set_page_dirty,
+//      which dirties every buffer, the three holes included;
+//   4. the final writeback: reverted, ext4's writepage meets dirty buffers
+//      without blocks inside i_size and BUGs (ext4_normal_writepage's
+//      BUG_ON, v2.6.29/30); with the fix, the holes are left for the next
+//      store's ->page_mkwrite and the first KiB is written.
+TEST(Ext4HoleTest, GrowthOverDirtyHolesIsNoBugWithTheFix) {
+  const Scenario s = LoadScenario("grow").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "c364b22c9580 reverted" : "c364b22c9580 in");
+    std::vector<std::string> story;
+    auto r = Forced("c364b22c9580", reverted, "modern", "buffer", s, "0*7,1*3", &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const std::initializer_list<const char*> steps = {"mmap0: read fault", "->page_mkwrite (ext4_page_mkwrite)",
+                                            "pte_mkwrite", "truncate: pte_wrprotect",
+                                            "page_mkclean", "set_page_dirty", "->writepage"};
+    EXPECT_TRUE(StoryHasInOrder(story, steps));
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      continue;
+    }
+    EXPECT_EQ(r->race_reports, 1u);
+    EXPECT_EQ(r->data_losing_reports, 1u);
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"->writepage", "[met a dirty buffer without a block inside i_size",
+                "⇒ fs kernel_bug (data-losing)"}));
+  }
+  // v2.6.30's own ext4 BUGs plain, on the same schedule (no revert).
+  std::vector<std::string> story;
+  auto r = Forced("", false, "locked", "buffer:ext4_v2.6.30", s, "0*7,1*3", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(StoryHasInOrder(story, {"->writepage", "⇒ fs kernel_bug (data-losing)"}));
+}
+
+// 4af6b2257ee0 on 5.15 with ceph (the `truncate` scenario), told as steps:
+//   1. mmap0's write fault on page 1 reads it in and calls
+//      ceph_page_mkwrite, which runs without the page lock (preempted at
+//      page_mkwrite:before_lock_page);
+//   2. truncate cuts the file to one page: page 1 leaves the cache;
+//   3. reverted, ceph_write_begin's grab_cache_page_write_begin finds no
+//      page at index 1, creates and locks a new one (the WARN_ON), dirties
+//      the detached faulting page and returns VM_FAULT_LOCKED for it:
+//      5.15's do_page_mkwrite BUGs (VM_BUG_ON_PAGE), and without
+//      CONFIG_DEBUG_VM the fault maps the detached page (I5) and the store
+//      lands where no write reaches the file (the ledger's lost write);
+//   4. with the fix, ceph_page_mkwrite locks the faulting page, finds it
+//      truncated and returns VM_FAULT_NOPAGE: the fault is retried on the
+//      page the file now has.
+TEST(CephWriteBeginTest, ATruncatedFaultPageMakesWriteBeginLockAnotherPage) {
+  const Scenario s = LoadScenario("truncate").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "4af6b2257ee0 reverted" : "4af6b2257ee0 in");
+    std::vector<std::string> story;
+    auto r = Forced("4af6b2257ee0", reverted, "modern", "ceph", s, "0*3,1*8,0*6", &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(
+          story, {"preempted at page_mkwrite:before_lock_page", "truncate: truncate_inode_page",
+                  "mmap0: returns VM_FAULT_NOPAGE", "write fault on a missing pte",
+                  "fs metadata attached"}));
+      continue;
+    }
+    EXPECT_GT(r->data_losing_reports, 0u);
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"preempted at page_mkwrite:before_lock_page", "truncate: truncate_inode_page",
+                "mmap0: page_cache_alloc", "grab_cache_page_write_begin locked another page",
+                "[locked not the faulting page", "⇒ fs kernel_bug (data-losing)",
+                "⇒ I5 pte_after_truncate"}));
+  }
+}
+
 // 5.15's own race (fixed later, by 5df397dec7c4): the same schedule on
 // `zap`, where mapping 0 is the page's only mapping.  5.15 flushes under the
 // ptl, but page_remove_rmap has already run: writeback's page_mkclean sees

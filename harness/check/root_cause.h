@@ -98,7 +98,17 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kRmapRemovedBeforeTlbFlush, "rmap_removed_before_tlb_flush",                              \
     "between page_remove_rmap of a cleared dirty pte's page and the TLB flush: page_mkclean "  \
     "skips the page as unmapped while a CPU can still store through the entry "               \
-    "(5df397dec7c4, after 5.15, closed it)")
+    "(5df397dec7c4, after 5.15, closed it)")                                                  \
+  X(kWriteBeginLockedAnotherPage, "write_begin_locked_another_page",                         \
+    "locked not the faulting page but whatever page the index held (ceph_write_begin's "     \
+    "grab_cache_page_write_begin, the faulting page truncated since the fault looked it up) " \
+    "and returned VM_FAULT_LOCKED for a page it never locked (4af6b2257ee0, v2.6.34-rc2, "    \
+    "closed it)")                                                                             \
+  X(kUnmappedDirtyBufferBug, "unmapped_dirty_buffer_bug",                                     \
+    "met a dirty buffer without a block inside i_size and BUGged (ext4_normal_writepage): "   \
+    "set_page_dirty dirties every buffer, holes past EOF included, and the file grew over "   \
+    "them (blocksize < page size; c364b22c9580, v2.6.31, closed it: the hole waits for the "  \
+    "next store's ->page_mkwrite)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,

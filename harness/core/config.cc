@@ -197,6 +197,13 @@ absl::StatusOr<FixSet> ParseReverts(absl::string_view value, const SchemeEntry& 
     if (!f.ok()) return Bad("revert", std::string(value), std::string(f.status().message()));
     const std::string why = RevertRefusal(*f, era, scheme.name, fs.name, fs.leaves_out);
     if (!why.empty()) return Bad("revert", std::string(value), why);
+    for (absl::string_view c : absl::StrSplit(fs.not_in, ',', absl::SkipEmpty())) {
+      if (c == InfoOf(*f).commit) {
+        return Bad("revert", std::string(value),
+                   absl::StrCat("--fs=", fs.name, " never runs the code ", c, " changed (",
+                                InfoOf(*f).title, ")"));
+      }
+    }
     set.add(*f);
   }
   if (set.empty()) return Bad("revert", std::string(value), "want COMMIT[,COMMIT...] (--list shows them)");

@@ -253,6 +253,14 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
       const KernelEra k = Scheme(scheme).make()->era();
       era.era = EraName(k);
       era.fs = e.fs_for(scheme);
+      if (era.fs == "-") {
+        // The filesystem is not in that release (`era_fs SCHEME -`): no
+        // model of it to run, nothing to show.
+        era.note = absl::StrCat("no ", e.fs.substr(0, e.fs.find(':')), " in ", era.era);
+        era.ok = true;
+        row.eras.push_back(std::move(era));
+        continue;
+      }
       era.holds_fix = EraHolds(k, InfoOf(e.fix));
       era.race_expected = !era.holds_fix;
       era.found = e.found;

@@ -13,7 +13,8 @@
 //     the fix does not touch, such as v2.6.29 NFS's SIGBUS (I9) beside
 //     c3704ceb4ad0);
 //   - each era (legacy v2.6.29, locked v2.6.30, modern 5.15) on the entry's
-//     adapter as that release has it (era_fs), plain (no --revert): an era
+//     adapter as that release has it (era_fs; `era_fs SCHEME -`: the
+//     filesystem is not in that release, no cell), plain (no --revert): an era
 //     whose release predates the fix must show the violation (its own,
 //     found@scheme, where the release shows it otherwise); one that holds
 //     the fix must not show the fix's race: no violation of the expected

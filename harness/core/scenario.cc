@@ -207,6 +207,18 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: truncate 1 1024; store 1 0; writeback\n"
      "mmap0: store 1 0; store 1 0 @3072\n"
      "truncate: truncate 2\n"},
+    {"grow",
+     "shrink, store, grow (c364b22c9580's commit message, blocksize < page size): i_size "
+     "ends 1 KiB into page 0; mmap0 stores to its first KiB (->page_mkwrite maps that block "
+     "only) while the truncate thread grows the file to a page; the final writeback then "
+     "meets the page's other buffers dirty (set_page_dirty dirties all), inside i_size and "
+     "without blocks",
+     "pages 1\n"
+     "mappings 1\n"
+     "workload isize\n"
+     "setup: truncate 0 1024\n"
+     "mmap0: store 0 0\n"
+     "truncate: truncate 1\n"},
     {"enospc",
      "a failing ->page_mkwrite (I6): page 0 clean and read-only in mapping 0, every "
      "->page_mkwrite fails (enospc 1: nfs, ceph); mmap0 and mmap1 store to it through "

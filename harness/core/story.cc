@@ -60,6 +60,9 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return "fails (SIGBUS)";
     case Event::kPageMkwriteRetry:
       return "returns VM_FAULT_NOPAGE: the fault is retried";
+    case Event::kWriteBeginOtherPage:
+      return "grab_cache_page_write_begin locked another page at the index (the faulting one "
+             "was truncated): WARN_ON(page != locked_page)";
     case Event::kMappingGoneRetry:
       return "page->mapping gone: retry the fault";
     case Event::kPteNotSameRetry:

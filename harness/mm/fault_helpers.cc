@@ -1,5 +1,6 @@
 #include "harness/mm/fault_helpers.h"
 
+#include "harness/base/thread_registry.h"
 #include "harness/check/root_cause.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
@@ -54,6 +55,20 @@ vm_fault_t do_page_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints& poi
     mm.close_window(vmf.pgoff);
     if (!relocked) return 0;
     ret |= kVmFaultLocked;
+  } else if (vmf.page->lock_owner.load(std::memory_order_relaxed) != current_thread().tid) {
+    // The fs said it returns the page locked and did not lock it (ceph
+    // before 4af6b2257ee0 locked another page: ceph.cc).  5.15 checks
+    // VM_BUG_ON_PAGE(!PageLocked(page)) here (CONFIG_DEBUG_VM); v2.6.30's
+    // do_wp_page and __do_fault trusted the bit.  The model reports the
+    // BUG, then takes the lock itself and goes on, as a kernel without
+    // CONFIG_DEBUG_VM would go on believing it held it (its unlock_page to
+    // come then releases a lock it never took).
+    if (mm.era() >= KernelEra::kV5_15 && !PageLocked(vmf.page)) {
+      mm.oracle().Report(RaceKind::kKernelBug, Invariant::kFs, vmf.pgoff, 0, 0,
+                         "VM_BUG_ON_PAGE(!PageLocked(page)) in do_page_mkwrite (5.15): "
+                         "->page_mkwrite returned VM_FAULT_LOCKED with the page unlocked");
+    }
+    lock_page(vmf.page);
   }
   return ret;
 }

@@ -863,7 +863,7 @@ std::string SearchCell(const HistorySearch& s, bool want_found, int want_preempt
 // "I2 found (predates)", "no I1 (has fix)"; the adapter when it is the
 // era's own variant.
 std::string EraCell(const HistoryEra& e, const std::string& entry_fs) {
-  if (!e.search) return "n/a";
+  if (!e.search) return e.note.empty() ? "n/a" : e.note;
   std::string out = e.search->found ? absl::StrCat(e.found, " found") : absl::StrCat("no ", e.found);
   absl::StrAppend(&out, e.holds_fix ? " (has fix)" : " (predates)");
   if (e.fs != entry_fs) absl::StrAppend(&out, " on ", e.fs);
