@@ -48,6 +48,9 @@ Registry<AdapterEntry>& AdapterRegistry() {
          return MakeBufferAdapter(
              {.name = "buffer:ext4_v2.6.30", .mkwrite = BufferMkwrite::kExt4V2630});
        }},
+      {"buffer:ext2", "v2.6.29/30 ext2 (no ->page_mkwrite); under modern a combination that never shipped (5.15 has filemap_page_mkwrite)",
+       "buffer.c without ->page_mkwrite: pages read without buffers, blocks at writepage",
+       [] { return MakeBufferAdapter({.name = "buffer:ext2", .mkwrite = BufferMkwrite::kNone}); }},
       {"buffer:no_isize_extended", "`buffer` before pagecache_isize_extended (v3.18)",
        "the same without pagecache_isize_extended (loses data on isize)",
        [] {

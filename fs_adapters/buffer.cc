@@ -7,6 +7,7 @@
 #include "fs_adapters/adapters.h"
 #include "harness/mm/mm_context.h"
 #include "harness/mm/truncate.h"
+#include "harness/sched/sched.h"
 
 namespace pagerace {
 
@@ -19,6 +20,7 @@ void BufferAdapter::Attach(MmContext* mm) {
 }
 
 bool BufferAdapter::InjectMkwriteFailures(uint32_t one_in) {
+  if (options_.mkwrite == BufferMkwrite::kNone) return false;  // no ->page_mkwrite to fail
   // Fewer blocks than the file needs: allocation eventually fails.
   FutexLock l(&i_lock_);
   const int64_t total = static_cast<int64_t>(mm_->pages() * nbuf_);
@@ -176,6 +178,8 @@ vm_fault_t BufferAdapter::ext4_page_mkwrite_v2630(VmFault& vmf) {
 // ->page_mkwrite, by options_.mkwrite (see buffer.h).
 vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
   switch (options_.mkwrite) {
+    case BufferMkwrite::kNone:
+      return 0;  // never called: has_page_mkwrite() is false
     case BufferMkwrite::kExt4V2630:
       return ext4_page_mkwrite_v2630(vmf);
     case BufferMkwrite::kBlockPageMkwrite: {
@@ -204,9 +208,19 @@ vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
 // so create_empty_buffers, which looks at PG_dirty under the same lock,
 // sees either the buffers or the page dirty); the dirty tag after the lock
 // is dropped (__set_page_dirty).
+//
+// --revert=a8e7d49aa7be: as v2.6.28 has it (read in the v2.6.34 mirror):
+// the buffers dirtied under private_lock, the lock dropped, and only then
+// TestSetPageDirty (in __set_page_dirty).  A caller without the page lock
+// (a write fault's set_page_dirty) that found no buffers can be overtaken
+// there by create_empty_buffers under the page lock (a write(2)'s
+// __block_prepare_write), which sees a clean page and attaches clean
+// buffers: the page then goes dirty with clean buffers, and
+// block_write_full_page writes only the dirty ones.  A store through the
+// mapping into any other block is never written.
 int BufferAdapter::set_page_dirty(Page* page) {
   bool newly_dirty;
-  {
+  if (!mm_->reverted(Fix::ka8e7d49aa7be)) {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
     if (pb.attached) {
@@ -214,6 +228,32 @@ int BufferAdapter::set_page_dirty(Page* page) {
       pb.data |= buffers_in_isize(page->index);
     }
     newly_dirty = !TestSetPageFlag(page, PG_dirty);
+  } else {
+    bool had_buffers;
+    {
+      FutexLock l(&i_lock_);
+      PageBuffers& pb = bufs_[page->index];
+      had_buffers = pb.attached;
+      if (pb.attached) {
+        pb.dirty |= all_buffers();
+        pb.data |= buffers_in_isize(page->index);
+      }
+    }
+    SCHED_POINT(kSetPageDirtyBuffersAfterPrivateLock);
+    newly_dirty = !TestSetPageFlag(page, PG_dirty);
+    if (!had_buffers) {
+      // The harness's look (not the kernel's): did buffers come meanwhile,
+      // clean, for the page now dirty?  That is the race (whoever set
+      // PG_dirty: a write(2)'s mark_buffer_dirty may have, for its own
+      // buffer only).
+      FutexLock l(&i_lock_);
+      const PageBuffers& pb = bufs_[page->index];
+      const uint32_t want = buffers_in_isize(page->index);
+      if (pb.attached && (pb.dirty & want) != want) {
+        mm_->transition(page->index, FaultPath::kSetPageDirtyBuffers,
+                        FaultWindow::kDirtiedAfterPrivateLock);
+      }
+    }
   }
   if (!newly_dirty) return 0;
   if (AddressSpace* mapping = page->mapping.load(std::memory_order_acquire)) {
@@ -483,6 +523,18 @@ MetadataState BufferAdapter::metadata_state(const Page* page, bool writable) con
   if (!pb.attached && ext4_drops_page_without_buffers()) {
     // 5.15 ext4 writes nothing for a dirty page without buffers (writepage).
     return MetadataState::kAbsent;
+  }
+  if (options_.mkwrite == BufferMkwrite::kNone) {
+    // No ->page_mkwrite (ext2): blocks come at writepage, which gives every
+    // dirty buffer one, so what must hold is that whatever may carry the
+    // user's data is dirty: every buffer inside i_size while a pte is
+    // writable, the ones dirtied inside it otherwise.  A page without
+    // buffers gets them all dirty at writepage (create_empty_buffers).
+    if (!pb.attached || writable) return MetadataState::kDirtyCapable;
+    const uint32_t want = buffers_in_isize(page->index);
+    const uint32_t need = pb.data & want;
+    return (pb.dirty & need) == need ? MetadataState::kDirtyCapable
+                                     : MetadataState::kNotDirtyCapable;
   }
   if (!pb.attached) {
     const uint32_t want = buffers_in_isize(page->index);

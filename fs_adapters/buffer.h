@@ -29,6 +29,15 @@
 //                      when every buffer inside i_size is mapped, else
 //                      ->write_begin/->write_end over the in-EOF range
 //                      (journal, then page lock), returning unlocked.
+//   kNone              no ->page_mkwrite at all: v2.6.29/30 ext2 (and ext3,
+//                      which journals around the same buffer.c calls):
+//                      generic_file_mmap's generic_file_vm_ops has only
+//                      ->fault, ->readpage is mpage_readpage (no buffer
+//                      heads for a page on contiguous blocks), and
+//                      ->writepage block_write_full_page gives a dirty
+//                      buffer its block (`buffer:ext2`).  A page is dirtied
+//                      through the mapping by set_page_dirty alone, without
+//                      the page lock.
 //
 // The partial-EOF page (DESIGN §7): with i_size inside a page, mkwrite
 // allocates only the buffers inside i_size.  From v3.18, when the file grows
@@ -62,7 +71,7 @@
 namespace pagerace {
 
 // Which kernel ->page_mkwrite drives buffer.c (see the file comment).
-enum class BufferMkwrite { kExt4Journal, kBlockPageMkwrite, kExt4V2630 };
+enum class BufferMkwrite { kExt4Journal, kBlockPageMkwrite, kExt4V2630, kNone };
 
 struct BufferOptions {
   const char* name = "buffer";  // the registry name
@@ -79,10 +88,15 @@ class BufferAdapter : public StoreBackedOps {
 
   void Attach(MmContext* mm) override;
   const char* name() const override { return options_.name; }
-  bool has_page_mkwrite() const override { return true; }
+  bool has_page_mkwrite() const override { return options_.mkwrite != BufferMkwrite::kNone; }
   const char* page_mkwrite_name() const override {
-    return options_.mkwrite == BufferMkwrite::kBlockPageMkwrite ? "block_page_mkwrite"
-                                                                : "ext4_page_mkwrite";
+    switch (options_.mkwrite) {
+      case BufferMkwrite::kBlockPageMkwrite: return "block_page_mkwrite";
+      case BufferMkwrite::kNone: return "->page_mkwrite";
+      case BufferMkwrite::kExt4Journal:
+      case BufferMkwrite::kExt4V2630: break;
+    }
+    return "ext4_page_mkwrite";
   }
   const char* metadata_name() const override { return "mapped buffers"; }
   // 5.15's block_page_mkwrite calls wait_for_stable_page, which waits only
@@ -90,7 +104,8 @@ class BufferAdapter : public StoreBackedOps {
   // stable writes); v2.6.30's does not wait at all.  kExt4V2630 returns
   // unlocked, so it is never held to I7.
   bool stable_writes() const override {
-    return options_.stable_writes && options_.mkwrite != BufferMkwrite::kExt4V2630;
+    return options_.stable_writes && options_.mkwrite != BufferMkwrite::kExt4V2630 &&
+           options_.mkwrite != BufferMkwrite::kNone;
   }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   int set_page_dirty(Page* page) override;

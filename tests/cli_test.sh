@@ -64,7 +64,8 @@ expect_usage_error "--replay" --replay="$0"
 # test registers for itself (registry_test's adapter lives only there).
 list=$("$bin" --list)
 for part in "scheme    legacy" "scheme    mutant:no_stable_wait" "fs        buffer:no_isize_extended" \
-            "workload  isize" "fix       79352894b285" "fix       016eb4a0ed06"; do
+            "workload  isize" "fix       79352894b285" "fix       016eb4a0ed06" \
+            "scenario  seed" "scenario  buffers" "scenario  grow"; do
   grep -q "^${part} " <<<"$list" || { echo "FAIL: --list lacks '${part}'"; fail=1; }
 done
 if grep -q "test:" <<<"$list"; then echo "FAIL: --list shows a test's own adapter"; fail=1; fi

@@ -56,6 +56,10 @@ constexpr char kTruncateFact[] =
 constexpr char kBufferKeeps[] =
     "buffer.c keeps a page's buffers and blocks across writeback; set_page_dirty re-dirties "
     "them (__set_page_dirty_buffers)";
+constexpr char kExt2[] =
+    "v2.6.29 ext2: no ->page_mkwrite; a write fault's set_page_dirty dirties every buffer the "
+    "page has, and PG_dirty under private_lock (a8e7d49aa7be), so create_empty_buffers sees "
+    "either the buffers or the page dirty; writepage gives each dirty buffer its block";
 constexpr char kPartialEof[] =
     "the partial EOF page: a store past the old EOF lands in a buffer without a block unless "
     "growth write-protects the page (pagecache_isize_extended, v3.18)";
@@ -266,6 +270,7 @@ const Cell kCells[] = {
         // next writepage recreates them from the block map: still clean.)
         Cell{"locked", "buffer:ext4_v2.6.30", "mixed", "clean", false, kBufferKeeps},
         Cell{"locked", "buffer:ext4_v2.6.30", "isize", "fs", true, kExt4V2630Bug},
+        Cell{"legacy", "buffer:ext2", "mixed", "clean", false, kExt2},
         Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
         Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
         // ceph: with the page lock held through the write's completion

@@ -32,6 +32,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kPageMkwrite: return "->page_mkwrite";
     case FaultPath::kGup: return "get_user_pages";
     case FaultPath::kZap: return "zap_pte_range";
+    case FaultPath::kSetPageDirtyBuffers: return "__set_page_dirty_buffers";
     case FaultPath::kNone: break;
   }
   return "";

@@ -49,7 +49,8 @@ namespace pagerace {
 
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
-  kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap
+  kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap,
+  kSetPageDirtyBuffers
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -108,7 +109,11 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "met a dirty buffer without a block inside i_size and BUGged (ext4_normal_writepage): "   \
     "set_page_dirty dirties every buffer, holes past EOF included, and the file grew over "   \
     "them (blocksize < page size; c364b22c9580, v2.6.31, closed it: the hole waits for the "  \
-    "next store's ->page_mkwrite)")
+    "next store's ->page_mkwrite)")                                                           \
+  X(kDirtiedAfterPrivateLock, "dirtied_after_private_lock",                                   \
+    "set PG_dirty after dropping private_lock, so create_empty_buffers attached clean "      \
+    "buffers to a page about to be dirty and a store's buffer was never written "            \
+    "(a8e7d49aa7be, v2.6.29, closed it)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -210,7 +215,7 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 8;
+  static constexpr int kPaths = 9;
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

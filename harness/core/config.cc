@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "harness/core/scenario.h"
 #include "harness/mm/shadow_mmu.h"
 
 namespace pagerace {
@@ -251,6 +252,9 @@ std::string FormatRegistries() {
   }
   for (const WorkloadEntry& e : WorkloadRegistry().entries()) {
     absl::StrAppendFormat(&out, "workload  %-36s %s\n", e.name, e.description);
+  }
+  for (const BuiltinScenario& b : BuiltinScenarios()) {
+    absl::StrAppendFormat(&out, "scenario  %-36s %s\n", b.name, b.summary);
   }
   for (int i = 0; i < kNumFixes; ++i) {
     const FixInfo& f = InfoOf(static_cast<Fix>(i));

@@ -259,6 +259,18 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: load 1 0\n"
      "mmap0: store 1 0\n"
      "pwrite0: pwrite 1\n"},
+    {"buffers",
+     "an unlocked set_page_dirty pair against a write(2) that creates the page's buffers "
+     "(a8e7d49aa7be's window; run with --fs=buffer:ext2, no ->page_mkwrite): page 0 read in "
+     "without buffers (mpage_readpage), clean and read-only in mapping 0; mmap0 stores into "
+     "its third KiB while mmap1, another thread of the same process, zaps the page "
+     "(MADV_DONTNEED, mmap_sem read) and pwrite0 writes its first bytes",
+     "pages 1\n"
+     "mappings 1\n"
+     "setup: load 0 0\n"
+     "mmap0: store 0 0 @2048\n"
+     "mmap1: zap 0 0\n"
+     "pwrite0: pwrite 0\n"},
     {"dio",
      "the get_user_pages race (Jan Kara, linux-mm, 2018; issue 13): gup0 pins page 0 for a "
      "direct read (its ->page_mkwrite attaches the fs metadata), writeback cleans the page "

@@ -80,11 +80,8 @@ ABSL_FLAG(std::string, trace_out, "",
           "write the run's and its races' event timelines here (Chrome trace format)");
 ABSL_FLAG(bool, list, false, "list schemes, adapters and workloads, one line each, and exit");
 ABSL_FLAG(std::string, scenario, "",
-          "`pagerace explore`, or one serial run: a built-in scenario (seed | seed_dirty | "
-          "seed_fault | fsync | truncate | refault | isize | enospc | reuse | snapshot | delalloc | "
-          "dio) or "
-          "@FILE in "
-          "the scenario text form");
+          "`pagerace explore`, or one serial run: a built-in scenario (`pagerace --list` shows "
+          "them) or @FILE in the scenario text form");
 ABSL_FLAG(std::string, schedule, "",
           "with --scenario: run this schedule (e.g. 0*7,1*3) under the serial scheduler");
 ABSL_FLAG(std::string, preemptions, "",
