@@ -41,16 +41,20 @@ Registry<AdapterEntry>& AdapterRegistry() {
        [] {
          return MakeBufferAdapter(
              {.name = "buffer:block_page_mkwrite", .mkwrite = BufferMkwrite::kBlockPageMkwrite});
-       }, "", "c364b22c9580"},
+       }, "", "c364b22c9580,a056bdaae7a1"},
       {"buffer:ext4_v2.6.30", "v2.6.30 ext4_page_mkwrite (nodelalloc)",
        "early return when all buffers are mapped, else write_begin/write_end; returns unlocked",
        [] {
          return MakeBufferAdapter(
              {.name = "buffer:ext4_v2.6.30", .mkwrite = BufferMkwrite::kExt4V2630});
-       }},
+       }, "", "a056bdaae7a1"},
       {"buffer:ext2", "v2.6.29/30 ext2 (no ->page_mkwrite); under modern a combination that never shipped (5.15 has filemap_page_mkwrite)",
        "buffer.c without ->page_mkwrite: pages read without buffers, blocks at writepage",
-       [] { return MakeBufferAdapter({.name = "buffer:ext2", .mkwrite = BufferMkwrite::kNone}); }},
+       [] { return MakeBufferAdapter({.name = "buffer:ext2", .mkwrite = BufferMkwrite::kNone}); },
+       "", "c364b22c9580,a056bdaae7a1"},
+      {"buffer:4k", "v5.15 ext4_page_mkwrite (as `buffer`) with 4 KiB blocks: a block a page",
+       "the same with the block size the page size (no holes inside a page)",
+       [] { return MakeBufferAdapter({.name = "buffer:4k", .blocksize = 4096}); }},
       {"buffer:no_isize_extended", "`buffer` before pagecache_isize_extended (v3.18)",
        "the same without pagecache_isize_extended (loses data on isize)",
        [] {

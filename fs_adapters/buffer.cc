@@ -305,10 +305,14 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
   const uint64_t index = page->index;
   uint32_t send = 0;
   bool bug = false;
+  // The length of the page writepage writes and zeroes past (5.15 ext4's
+  // mpage_submit_page → ext4_bio_write_page), from i_size read after
+  // clear_page_dirty_for_io write-protected the page (a056bdaae7a1).
+  const uint32_t len = ext4_writepage_len(page, wbc);
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[index];
-    const uint32_t in = buffers_in_isize(index);
+    const uint32_t in = buffers_in(index, static_cast<int64_t>(index * page_size_) + len);
     // The kernel oopses there (the writeback thread dies holding the page
     // lock); the model reports it and carries on as block_write_full_page
     // would, so the run can go on.
@@ -329,7 +333,7 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
         pb.data = in;
         SetPageFlag(page, PG_private);
       }
-      send = write_buffers(page, pb, in);
+      send = write_buffers(page, pb, in, len);
     }
   }
   if (bug) {
@@ -355,7 +359,7 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
 
 // __block_write_full_page's walks over the buffers of a page that has them:
 // returns the buffers it sends.
-uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) {
+uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in, uint32_t len) {
   const uint64_t index = page->index;
   // Buffers past EOF are cleaned, not written; the page's bytes past EOF
   // are zeroed, as a page straddling i_size must be on every writepage
@@ -364,7 +368,7 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) 
   const uint32_t data = pb.data & in;
   pb.dirty = 0;
   pb.data = 0;
-  if (const uint32_t keep = bytes_in_isize(index); keep > 0 && keep < page_size_) {
+  if (const uint32_t keep = len; keep > 0 && keep < page_size_) {
     memset(mm_->mmu().kmap(index) + keep, 0, page_size_ - keep);
   }
   // First walk: get_block(create=1) for each dirty buffer without a block,
@@ -402,6 +406,27 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in) 
     }
   }
   return send;
+}
+
+// --revert=a056bdaae7a1 (5.15's ext4 only: `buffer` and its block-size and
+// device variants): mpage_submit_page as it was from cb20d5188366 until
+// a056bdaae7a1 (read in a 4.9 stable backport's diff, 2026-12-05): i_size
+// sampled before clear_page_dirty_for_io, so a file grown and a store landed
+// through the still-writable pte in between are zeroed away with the tail
+// past the old size.  The transition marks that zeroing.
+uint32_t BufferAdapter::ext4_writepage_len(const Page* page, const WritebackControl& wbc) const {
+  const uint32_t now = bytes_in_isize(page->index);
+  if (options_.mkwrite != BufferMkwrite::kExt4Journal || !mm_->reverted(Fix::ka056bdaae7a1) ||
+      wbc.isize_before_wrprotect < 0) {
+    return now;
+  }
+  const int64_t start = static_cast<int64_t>(page->index * page_size_);
+  const uint32_t sampled = static_cast<uint32_t>(std::clamp<int64_t>(
+      wbc.isize_before_wrprotect - start, 0, static_cast<int64_t>(page_size_)));
+  if (sampled < now) {
+    mm_->transition(page->index, FaultPath::kWriteback, FaultWindow::kIsizeSampledBeforeWrprotect);
+  }
+  return sampled;
 }
 
 bool BufferAdapter::ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) const {

@@ -108,6 +108,11 @@ class BufferAdapter : public StoreBackedOps {
            options_.mkwrite != BufferMkwrite::kNone;
   }
   vm_fault_t page_mkwrite(VmFault& vmf) override;
+  // 5.15 ext4's growth touches the old EOF page only through
+  // pagecache_isize_extended, which returns at once for a block a page.
+  bool growth_locks_eof_page() const override {
+    return blocksize_ < page_size_ || options_.mkwrite != BufferMkwrite::kExt4Journal;
+  }
   int set_page_dirty(Page* page) override;
   int writepage(Page* page, WritebackControl& wbc) override;
   void end_io(Page* page) override;
@@ -171,7 +176,7 @@ class BufferAdapter : public StoreBackedOps {
   // __block_write_full_page's walks over the page's buffers (get_block up
   // to the first failure, recover:'s drops, PG_writeback, the snapshot);
   // returns the buffers sent.
-  uint32_t write_buffers(Page* page, PageBuffers& pb, uint32_t in)
+  uint32_t write_buffers(Page* page, PageBuffers& pb, uint32_t in, uint32_t len)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
   // Models the BUG_ON in fs/ext4/inode.c:ext4_normal_writepage() as of
   // v2.6.29/30 (the ->writepage of ext4_ordered_aops and ext4_writeback_aops,
@@ -180,6 +185,11 @@ class BufferAdapter : public StoreBackedOps {
   // mapped.  c364b22c9580 (v2.6.31) dropped the unmapped half: true for
   // `buffer:ext4_v2.6.30` where the era lacks that fix, and for 5.15's
   // ext4 (`buffer`) with it reverted.
+  // The bytes of the page ->writepage writes (the rest zeroed): those
+  // inside i_size, read after clear_page_dirty_for_io; with a056bdaae7a1
+  // reverted on 5.15's ext4, inside the i_size write_cache_pages read
+  // before it (WritebackControl::isize_before_wrprotect).
+  uint32_t ext4_writepage_len(const Page* page, const WritebackControl& wbc) const;
   bool ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 

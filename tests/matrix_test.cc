@@ -271,6 +271,7 @@ const Cell kCells[] = {
         Cell{"locked", "buffer:ext4_v2.6.30", "mixed", "clean", false, kBufferKeeps},
         Cell{"locked", "buffer:ext4_v2.6.30", "isize", "fs", true, kExt4V2630Bug},
         Cell{"legacy", "buffer:ext2", "mixed", "clean", false, kExt2},
+        Cell{"modern", "buffer:4k", "mixed", "clean", false, kBufferKeeps},
         Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
         Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
         // ceph: with the page lock held through the write's completion

@@ -459,6 +459,39 @@ TEST(Ext4HoleTest, GrowthOverDirtyHolesIsNoBugWithTheFix) {
   EXPECT_TRUE(StoryHasInOrder(story, {"->writepage", "⇒ fs kernel_bug (data-losing)"}));
 }
 
+// a056bdaae7a1 on 5.15's ext4 with a block a page (`buffer:4k`, scenario
+// `tail`), told as steps:
+//   1. (setup) i_size ends 1 KiB into page 0; a store there made the pte
+//      writable and the page dirty (its one block allocated);
+//   2. writeback locks page 0 and, reverted, reads i_size (1 KiB);
+//   3. truncate grows the file to a page: no page lock (ext4_setattr, and
+//      pagecache_isize_extended has nothing to do for a block a page);
+//   4. mmap0 stores at 3 KiB through the still-writable pte: inside i_size;
+//   5. writeback: clear_page_dirty_for_io write-protects the pte; reverted,
+//      ext4_bio_write_page zeroes the page past the 1 KiB it read and writes
+//      it: the store is gone from the page and the disk (the ledger); with
+//      the fix, i_size is read now (4 KiB) and the store is written.
+TEST(Ext4TailTest, AStoreIntoTheGrownTailDuringWritebackIsKeptWithTheFix) {
+  const Scenario s = LoadScenario("tail").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "a056bdaae7a1 reverted" : "a056bdaae7a1 in");
+    std::vector<std::string> story;
+    auto r = Forced("a056bdaae7a1", reverted, "modern", "buffer:4k", s, "2*3,1*3,0,2*4", &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"truncate: i_size grown over the EOF page's tail", "writeback: clear_page_dirty_for_io",
+                "pte_wrprotect", "->writepage"}));
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      continue;
+    }
+    EXPECT_EQ(r->data_losing_reports, 1u);
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"->writepage", "[zeroed the page's tail past the i_size it read",
+                "⇒ ledger lost_write (data-losing)"}));
+  }
+}
+
 // 4af6b2257ee0 on 5.15 with ceph (the `truncate` scenario), told as steps:
 //   1. mmap0's write fault on page 1 reads it in and calls
 //      ceph_page_mkwrite, which runs without the page lock (preempted at

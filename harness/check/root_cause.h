@@ -113,7 +113,12 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kDirtiedAfterPrivateLock, "dirtied_after_private_lock",                                   \
     "set PG_dirty after dropping private_lock, so create_empty_buffers attached clean "      \
     "buffers to a page about to be dirty and a store's buffer was never written "            \
-    "(a8e7d49aa7be, v2.6.29, closed it)")
+    "(a8e7d49aa7be, v2.6.29, closed it)")                                                    \
+  X(kIsizeSampledBeforeWrprotect, "isize_sampled_before_wrprotect",                           \
+    "zeroed the page's tail past the i_size it read before clear_page_dirty_for_io "          \
+    "write-protected the page, though the file had grown over the tail since and a store "    \
+    "could land there through the still-writable pte (ext4's mpage_submit_page; "             \
+    "a056bdaae7a1, v4.12, closed it)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,

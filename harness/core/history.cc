@@ -115,6 +115,8 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
       e.tolerate.emplace_back(w[1]);
     } else if (key == "workload") {
       e.workload = std::string(w[1]);
+    } else if (key == "before_bug") {
+      for (size_t i = 1; i < w.size(); ++i) e.before_bug.emplace_back(w[i]);
     } else if (key == "era_fs") {
       if (w.size() != 3) return Bad(file, n, "era_fs SCHEME ADAPTER");
       e.era_fs[std::string(w[1])] = std::string(w[2]);
@@ -262,7 +264,9 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
         continue;
       }
       era.holds_fix = EraHolds(k, InfoOf(e.fix));
-      era.race_expected = !era.holds_fix;
+      era.before_bug = std::find(e.before_bug.begin(), e.before_bug.end(), era.scheme) !=
+                       e.before_bug.end();
+      era.race_expected = !era.holds_fix && !era.before_bug;
       era.found = e.found;
       era.data_losing = e.data_losing;
       if (era.race_expected) {

@@ -13,7 +13,8 @@
 //     the fix does not touch, such as v2.6.29 NFS's SIGBUS (I9) beside
 //     c3704ceb4ad0);
 //   - each era (legacy v2.6.29, locked v2.6.30, modern 5.15) on the entry's
-//     adapter as that release has it (era_fs; `era_fs SCHEME -`: the
+//     adapter as that release has it (era_fs; `before_bug SCHEME...`: the
+//     release predates the bug as well as the fix; `era_fs SCHEME -`: the
 //     filesystem is not in that release, no cell), plain (no --revert): an era
 //     whose release predates the fix must show the violation (its own,
 //     found@scheme, where the release shows it otherwise); one that holds
@@ -63,6 +64,10 @@ struct HistoryEntry {
   // restored search is then clean but for them).
   std::vector<std::string> tolerate;
   std::map<std::string, std::string> era_fs;
+  // Eras (scheme names) whose release predates the bug itself (`before_bug
+  // SCHEME...`, the commit that brought it said in the entry): they hold
+  // no fix and must not show the race either.
+  std::vector<std::string> before_bug;
   std::map<std::string, std::string> era_found;
   std::map<std::string, bool> era_data_losing;
   std::string fs_for(const std::string& scheme) const {
@@ -110,6 +115,7 @@ struct HistoryEra {
   std::string found;   // the invariant looked for
   bool data_losing = false;
   bool holds_fix = false;
+  bool before_bug = false;  // the release predates the bug (before_bug)
   bool race_expected = false;
   std::optional<HistorySearch> search;  // absent where the fs cannot run
   std::string note;                     // why there is no search

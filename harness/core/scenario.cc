@@ -219,6 +219,17 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: truncate 0 1024\n"
      "mmap0: store 0 0\n"
      "truncate: truncate 1\n"},
+    {"tail",
+     "a store into the EOF page's tail while writeback writes it (a056bdaae7a1's window; run "
+     "with --fs=buffer:4k, a block a page): i_size ends 1 KiB into page 0, which is dirty and "
+     "writable in mapping 0 (its block allocated); writeback locks it while the truncate thread "
+     "grows the file to a page and mmap0 stores at 3 KiB through the writable pte",
+     "pages 1\n"
+     "mappings 1\n"
+     "setup: truncate 0 1024; store 0 0\n"
+     "mmap0: store 0 0 @3072\n"
+     "truncate: truncate 1\n"
+     "writeback: pass\n"},
     {"enospc",
      "a failing ->page_mkwrite (I6): page 0 clean and read-only in mapping 0, every "
      "->page_mkwrite fails (enospc 1: nfs, ceph); mmap0 and mmap1 store to it through "

@@ -60,6 +60,8 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return "fails (SIGBUS)";
     case Event::kPageMkwriteRetry:
       return "returns VM_FAULT_NOPAGE: the fault is retried";
+    case Event::kGrowWithoutPageLock:
+      return "i_size grown over the EOF page's tail (no page lock: ext4, a block a page)";
     case Event::kWriteBeginOtherPage:
       return "grab_cache_page_write_begin locked another page at the index (the faulting one "
              "was truncated): WARN_ON(page != locked_page)";

@@ -47,6 +47,12 @@ struct WritebackControl {
   // when the budget is spent, for WB_SYNC_NONE only since 05fe478dd04e
   // (v2.6.29); the default is LONG_MAX's "no budget".
   int64_t nr_to_write = INT64_MAX;
+  // i_size as write_cache_pages read it with the page just locked, before
+  // clear_page_dirty_for_io write-protected it (-1: not read; reclaim's
+  // pageout).  ext4's mpage_submit_page sampled i_size there until
+  // a056bdaae7a1 (v4.12) moved the read after clear_page_dirty_for_io: an
+  // adapter reverting that fix zeroes the page's tail from this size.
+  int64_t isize_before_wrprotect = -1;
 };
 
 // MetadataState (what the fs holds for a page) is the invariants' vocabulary:
@@ -119,6 +125,13 @@ class AddressSpaceOps {
   // fs whose ->setattr touches pages on growth (nfs_setattr's flush) locks
   // them itself.
   virtual void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {}
+  // With setattr_calls_pagecache_isize_extended(): whether growth takes the
+  // old EOF page's lock at all.  5.15 ext4 with a block a page takes none:
+  // pagecache_isize_extended returns at once for bsize == PAGE_SIZE, and
+  // ext4_setattr zeroes nothing on growth (read in the 5.15 tree); i_size
+  // is then written with no page lock, and the bytes an mmap store left past
+  // the old EOF stay (unspecified, MmContext::mark_stale_tail).
+  virtual bool growth_locks_eof_page() const { return true; }
   // Workload knob (`isize`): the disk is full — every block of the file is
   // allocated, none is free, and blocks the file frees are taken by others.
   // Returns false when the adapter allocates nothing.

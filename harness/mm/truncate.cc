@@ -59,6 +59,21 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
     SCHED_POINT(kTruncateEnd);
     return;
   }
+  if (new_size >= old_size && old_size % ps && !mm.a_ops().growth_locks_eof_page()) {
+    // 5.15 ext4 with a block a page (ext4_setattr: i_size_write under
+    // i_data_sem, then pagecache_isize_extended, which has nothing to do):
+    // no page lock, no zeroing; a writeback holding the EOF page locked
+    // does not hold the growth off.
+    mm.a_ops().setattr_extend(nullptr, old_size, new_size);
+    mapping.set_i_size(new_size);
+    if (Page* eof = mapping.find_get_page(static_cast<uint64_t>(old_size / ps))) {
+      mm.trace(eof->index, Event::kGrowWithoutPageLock);
+      mm.mark_stale_tail(eof, static_cast<uint32_t>(old_size % ps));
+      put_page(eof);
+    }
+    SCHED_POINT(kTruncateEnd);
+    return;
+  }
   if (new_size >= old_size) {
     Page* eof = old_size % ps ? mapping.find_lock_page(static_cast<uint64_t>(old_size / ps))
                               : nullptr;

@@ -176,6 +176,7 @@ WritebackPass write_cache_pages(MmContext& mm, WritebackControl& wbc) {
     Page* page = mapping.find_get_page(index);
     if (!page) continue;
     lock_page(page);
+    wbc.isize_before_wrprotect = mapping.i_size();
     SCHED_POINT(kWriteCachePagesAfterLockPage);
     // Truncated or evicted while we slept on the lock.
     if (page->mapping.load(std::memory_order_acquire) != &mapping) {

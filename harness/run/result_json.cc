@@ -865,7 +865,9 @@ std::string SearchCell(const HistorySearch& s, bool want_found, int want_preempt
 std::string EraCell(const HistoryEra& e, const std::string& entry_fs) {
   if (!e.search) return e.note.empty() ? "n/a" : e.note;
   std::string out = e.search->found ? absl::StrCat(e.found, " found") : absl::StrCat("no ", e.found);
-  absl::StrAppend(&out, e.holds_fix ? " (has fix)" : " (predates)");
+  absl::StrAppend(&out, e.holds_fix    ? " (has fix)"
+                       : e.before_bug ? " (before the bug)"
+                                      : " (predates)");
   if (e.fs != entry_fs) absl::StrAppend(&out, " on ", e.fs);
   if (!e.ok) absl::StrAppend(&out, e.race_expected ? " ✗ want the race" : " ✗ want none");
   return out;
@@ -898,7 +900,8 @@ nlohmann::json HistoryToJson(const HistoryResult& result) {
     for (const HistorySearch& s : r.restored) restored.push_back(SearchJson(s));
     for (const HistoryEra& e : r.eras) {
       nlohmann::json j = {{"scheme", e.scheme}, {"era", e.era}, {"fs", e.fs},
-                          {"holds_fix", e.holds_fix}, {"race_expected", e.race_expected},
+                          {"holds_fix", e.holds_fix}, {"before_bug", e.before_bug},
+                          {"race_expected", e.race_expected},
                           {"invariant", e.found}, {"data_losing", e.data_losing}, {"ok", e.ok}};
       if (e.search) j["search"] = SearchJson(*e.search);
       if (!e.note.empty()) j["note"] = e.note;
