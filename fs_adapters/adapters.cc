@@ -52,6 +52,14 @@ Registry<AdapterEntry>& AdapterRegistry() {
        "buffer.c without ->page_mkwrite: pages read without buffers, blocks at writepage",
        [] { return MakeBufferAdapter({.name = "buffer:ext2", .mkwrite = BufferMkwrite::kNone}); },
        "", "c364b22c9580,a056bdaae7a1"},
+      {"buffer:ext3", "v2.6.29/30 ext3 data=ordered, 4 KiB blocks (no ->page_mkwrite)",
+       "buffer:ext2 with a journal: write(2)'s buffers filed with the transaction, which the "
+       "commit (`commit P`) writes by hand",
+       [] {
+         return MakeBufferAdapter({.name = "buffer:ext3", .mkwrite = BufferMkwrite::kNone,
+                                   .blocksize = 4096, .journal_data = true});
+       },
+       "", "c364b22c9580,a056bdaae7a1"},
       {"buffer:4k", "v5.15 ext4_page_mkwrite (as `buffer`) with 4 KiB blocks: a block a page",
        "the same with the block size the page size (no holes inside a page)",
        [] { return MakeBufferAdapter({.name = "buffer:4k", .blocksize = 4096}); }},

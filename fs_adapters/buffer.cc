@@ -10,6 +10,21 @@
 #include "harness/sched/sched.h"
 
 namespace pagerace {
+namespace {
+
+// The journal commit copies a buffer while the page's ptes may be writable:
+// a user store can change the bytes mid-copy, as a DMA read of a page being
+// stored to would in the kernel (the next commit or writepage writes them
+// again: the store dirtied the pte).  Kept out of TSan's instrumentation,
+// byte by byte through a volatile pointer so that it is no (intercepted)
+// memcpy, as MmContext's unlocked page copies are.
+__attribute__((no_sanitize("thread"))) void CopyMappedBytes(uint8_t* dst, const uint8_t* src,
+                                                            size_t n) {
+  const volatile uint8_t* from = src;
+  for (size_t i = 0; i < n; ++i) dst[i] = from[i];
+}
+
+}  // namespace
 
 void BufferAdapter::Attach(MmContext* mm) {
   StoreBackedOps::Attach(mm);
@@ -223,6 +238,7 @@ int BufferAdapter::set_page_dirty(Page* page) {
   if (!mm_->reverted(Fix::ka8e7d49aa7be)) {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
+    ++pb.dirtied;
     if (pb.attached) {
       pb.dirty |= all_buffers();
       pb.data |= buffers_in_isize(page->index);
@@ -233,6 +249,7 @@ int BufferAdapter::set_page_dirty(Page* page) {
     {
       FutexLock l(&i_lock_);
       PageBuffers& pb = bufs_[page->index];
+      ++pb.dirtied;
       had_buffers = pb.attached;
       if (pb.attached) {
         pb.dirty |= all_buffers();
@@ -289,6 +306,7 @@ int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
     const uint32_t mask = buffers_in_range(offset, offset + len);
     attach_buffers(page, pb);  // write_begin did (a no-op, the page locked since)
     pb.dirty |= mask;
+    if (options_.journal_data) pb.jdata |= mask;  // ext3_ordered_write_end: journal_dirty_data
     pb.data |= mask & buffers_in_isize(page->index);
   }
   __set_page_dirty_nobuffers(page);
@@ -461,16 +479,85 @@ bool BufferAdapter::ext4_drops_page_without_buffers() const {
   return options_.mkwrite == BufferMkwrite::kExt4Journal && mm_->stable_page_era();
 }
 
-// try_to_free_buffers: clean buffer heads can go (the block map stays).
+// Models fs/buffer.c:try_to_free_buffers() as of v2.6.29 (5.15 the same
+// here; both read): under private_lock, drop_buffers (refused while a buffer
+// is dirty or under I/O; the block map stays), then, the buffers gone,
+// cancel_dirty_page: a page the filesystem wrote by hand (ext3's commit)
+// is PG_dirty with clean buffers, and this is where the VM learns it is
+// clean.  cancel_dirty_page clears PG_dirty only, not the dirty tag, so a
+// writeback pass still visits the page and its page_mkclean still takes
+// over a dirty pte.  Differences: no buffer_heads freed (a mask); ext3's
+// journal_try_to_free_buffers around it is not modeled.
+//
+// --revert=87df7241bd54: as v2.6.19 had it (read at the fix's parent in the
+// v2.6.34 mirror): private_lock dropped after drop_buffers, then
+// cancel_dirty_page.  A set_page_dirty in between (a zap handing over a
+// dirty pte, which finds no buffers and PG_dirty already set) is undone.
 bool BufferAdapter::releasepage(Page* page) {
-  FutexLock l(&i_lock_);
-  PageBuffers& pb = bufs_[page->index];
-  if (pb.dirty || pb.in_flight) return false;
-  if (pb.attached) {
+  const uint64_t index = page->index;
+  uint32_t dirtied;
+  {
+    FutexLock l(&i_lock_);
+    PageBuffers& pb = bufs_[index];
+    if (pb.dirty || pb.in_flight) return false;
+    if (!pb.attached) return true;
     pb.attached = false;
+    pb.jdata = 0;
     ClearPageFlag(page, PG_private);
+    mm_->trace(index, Event::kDropBuffers);
+    if (!mm_->reverted(Fix::k87df7241bd54)) {
+      TestClearPageFlag(page, PG_dirty);  // cancel_dirty_page
+      return true;
+    }
+    dirtied = pb.dirtied;
   }
+  SCHED_POINT(kTryToFreeBuffersAfterPrivateLock);
+  FutexLock l(&i_lock_);
+  if (bufs_[index].dirtied != dirtied) {
+    // The harness's look (not the kernel's): a set_page_dirty ran between
+    // the drop and the cancel, whose dirt the cancel now throws away.
+    mm_->transition(index, FaultPath::kTryToFreeBuffers, FaultWindow::kCancelDirtyOutsidePrivateLock);
+  }
+  TestClearPageFlag(page, PG_dirty);  // cancel_dirty_page
   return true;
+}
+
+// Models fs/jbd/commit.c:journal_submit_data_buffers() as of v2.6.29 for one
+// page (`buffer:ext3`, data=ordered): the commit writes each dirty buffer a
+// write(2) filed with the transaction (journal_dirty_data), by hand:
+// test_clear_buffer_dirty, the page's current bytes to disk, waited for
+// (journal_wait_on_data... before the commit record).  PG_dirty, the dirty
+// tag and the ptes are not touched: a page written this way is PG_dirty
+// with clean buffers until try_to_free_buffers or writeback finds it.
+// Differences: synchronous; no page lock (the kernel takes none, only the
+// buffer locks); a buffer under I/O is left for the next commit instead of
+// waited for; buffers dirtied through the mapping are not on the list (as
+// in the kernel, until ->writepage files them).
+void BufferAdapter::commit() {
+  if (!options_.journal_data) return;
+  for (uint64_t i = 0; i < mm_->pages(); ++i) fs_flush(i);
+}
+
+void BufferAdapter::fs_flush(uint64_t index) {
+  if (!options_.journal_data) return;
+  FutexLock l(&i_lock_);
+  PageBuffers& pb = bufs_[index];
+  // A buffer under a writepage's I/O is locked: the commit waits for it
+  // and then writes the newer bytes; the model leaves it dirty and filed
+  // for the next commit (or writepage), which writes the same bytes later.
+  const uint32_t send = pb.dirty & pb.jdata & pb.mapped & ~pb.in_flight;
+  pb.jdata &= ~send;
+  if (!send) return;
+  pb.dirty &= ~send;
+  pb.data &= ~send;
+  const uint8_t* mem = mm_->mmu().kmap(index);
+  uint8_t* copy = snapshot(index);  // unused while no writepage is in flight on these buffers
+  for (uint32_t b = 0; b < nbuf_; ++b) {
+    if (!(send & (1u << b))) continue;
+    CopyMappedBytes(copy + b * blocksize_, mem + b * blocksize_, blocksize_);
+    store().Write(index, b * blocksize_, blocksize_, copy + b * blocksize_);
+  }
+  mm_->trace(index, Event::kJournalCommitData);
 }
 
 void BufferAdapter::invalidatepage(Page* page) {

@@ -79,6 +79,10 @@ struct BufferOptions {
   bool isize_extended = true;  // ->setattr calls pagecache_isize_extended
   bool stable_writes = false;  // the device requires stable writes (5.15)
   uint32_t blocksize = 1024;
+  // ext3 data=ordered (`buffer:ext3`): ->write_end files the written
+  // buffers with the running transaction (journal_dirty_data), and the
+  // commit writes them by hand (fs_flush).
+  bool journal_data = false;
 };
 
 class BufferAdapter : public StoreBackedOps {
@@ -119,6 +123,11 @@ class BufferAdapter : public StoreBackedOps {
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;  // dirties: 1
   bool releasepage(Page* page) override;
+  void fs_flush(uint64_t index) override;
+  // ext3 (journal_data): the transaction's commit after a writeback pass
+  // (kjournald's, which runs on its own timer in the kernel): fs_flush of
+  // every page.
+  void commit() override;
   void invalidatepage(Page* page) override;
   void invalidate_partial(Page* page, uint32_t offset) override;
   void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;
@@ -149,6 +158,8 @@ class BufferAdapter : public StoreBackedOps {
     uint32_t dirty = 0;      // dirty buffers (BH_Dirty)
     uint32_t data = 0;       // dirty buffers dirtied while inside i_size
     uint32_t in_flight = 0;  // buffers being written
+    uint32_t jdata = 0;      // filed with the running transaction (ext3)
+    uint32_t dirtied = 0;    // set_page_dirty calls (harness bookkeeping)
   };
   // Buffers of page `index` inside i_size (or a given size), as a mask.
   uint32_t buffers_in_isize(uint64_t index) const;

@@ -60,6 +60,11 @@ constexpr char kExt2[] =
     "v2.6.29 ext2: no ->page_mkwrite; a write fault's set_page_dirty dirties every buffer the "
     "page has, and PG_dirty under private_lock (a8e7d49aa7be), so create_empty_buffers sees "
     "either the buffers or the page dirty; writepage gives each dirty buffer its block";
+constexpr char kExt3[] =
+    "v2.6.29 ext3 data=ordered: the commit after each writeback pass writes the buffers a "
+    "write(2) filed by hand, leaving PG_dirty; try_to_free_buffers cancels PG_dirty under "
+    "private_lock (87df7241bd54) and the dirty tag stays, so writeback's page_mkclean still "
+    "takes over a dirty pte";
 constexpr char kPartialEof[] =
     "the partial EOF page: a store past the old EOF lands in a buffer without a block unless "
     "growth write-protects the page (pagecache_isize_extended, v3.18)";
@@ -272,6 +277,7 @@ const Cell kCells[] = {
         Cell{"locked", "buffer:ext4_v2.6.30", "isize", "fs", true, kExt4V2630Bug},
         Cell{"legacy", "buffer:ext2", "mixed", "clean", false, kExt2},
         Cell{"modern", "buffer:4k", "mixed", "clean", false, kBufferKeeps},
+        Cell{"legacy", "buffer:ext3", "mixed", "clean", false, kExt3},
         Cell{"locked", "buffer", "enospc", "clean", false, kEnospc},
         Cell{"modern", "buffer", "truncate", "clean", false, kTruncateFact},
         // ceph: with the page lock held through the write's completion
@@ -342,6 +348,10 @@ const std::map<std::string, std::string> kCoveredElsewhere = {
     {"mutant:no_mapping_recheck",
      "its I5 needs a truncation inside the relock window: regression_test forces it "
      "(NoMappingRecheck), the soak suite samples it with --jitter-max-us=5000"},
+    {"strip",
+     "its stress races are the zap's own (1cf35d47712d before v3.15, 5df397dec7c4's in 5.15); "
+     "87df7241bd54's window, a zap inside try_to_free_buffers, is forced in revert_test "
+     "(TryToFreeBuffersTest) and explored by history_test (scenario strip)"},
     {"zap",
      "its races need a store inside a zap's TLB-flush window and an eviction before a later "
      "store redirties the page: revert_test forces them (ZapTest), history_test explores "

@@ -419,6 +419,48 @@ TEST(CreateEmptyBuffersTest, UnlockedSetPageDirtiesOvertakenByNewCleanBuffersLos
   }
 }
 
+// 87df7241bd54's window, forced on v2.6.29's ext3 (`buffer:ext3`, scenario
+// `strip`), told as steps:
+//   1. (setup) pwrite0 writes page 0 (its one buffer filed with the
+//      transaction), mmap0 stores to it (the pte writable and dirty), and
+//      the journal commit writes the buffer by hand: clean buffer, PG_dirty
+//      and the pte left as they were;
+//   2. reclaim strips the page: try_to_free_buffers drops the clean buffer;
+//      reverted, it drops private_lock before cancel_dirty_page and is
+//      preempted there;
+//   3. mmap0 stores again (no fault: the pte is writable) and zaps the page:
+//      the dirty pte goes to set_page_dirty, which finds no buffers and
+//      PG_dirty still set: nothing to do;
+//   4. reverted, reclaim's cancel_dirty_page cleans the page: the store is
+//      in no buffer, no pte and no dirty bit, and the final writeback, which
+//      visits the page by its dirty tag, writes nothing: I0.  With the fix
+//      the cancel came in step 2, under the lock, so step 3's set_page_dirty
+//      dirties the page again and writeback writes the store.
+TEST(TryToFreeBuffersTest, ACancelOutsidePrivateLockUndoesAZapsSetPageDirty) {
+  const Scenario s = LoadScenario("strip").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "87df7241bd54 reverted" : "87df7241bd54 in");
+    std::vector<std::string> story;
+    auto r = Forced("87df7241bd54", reverted, "legacy", "buffer:ext3", s, "1*2,0*3,1*2", &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(
+          story, {"setup: load 0 0; pwrite 0; store 0 0; commit 0",
+                  "reclaim: drop_buffers", "try_to_release_page", "mmap0: pte_clear",
+                  "set_page_dirty", "->writepage"}));
+      continue;
+    }
+    EXPECT_GT(r->data_losing_reports, 0u);
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"setup: load 0 0; pwrite 0; store 0 0; commit 0",
+                "reclaim: drop_buffers",
+                "preempted at try_to_free_buffers:after_private_lock", "mmap0: pte_clear",
+                "set_page_dirty", "reclaim: [cancelled PG_dirty after dropping private_lock",
+                "⇒ I0 lost_dirty (data-losing)"}));
+  }
+}
+
 // c364b22c9580 on 5.15's ext4 (`buffer`, 1 KiB blocks; scenario `grow`),
 // told as steps (the commit message's own):
 //   1. setup: i_size ends 1 KiB into page 0;

@@ -39,6 +39,15 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
          o->hot_pages = 2;
          o->reclaim_hot = true;
        }},
+      {"strip",
+       "zap, with reclaim stripping a page's buffers first (shrink_active_list's pagevec_strip "
+       "while buffer heads are over their limit): try_to_free_buffers against zaps",
+       [](MixedOptions* o) {
+         o->zap_one_in = 8;
+         o->hot_pages = 2;
+         o->reclaim_hot = true;
+         o->buffer_heads_over_limit = true;
+       }},
       {"isize", "mixed, EOF moving inside the last page and back, on a full disk",
        [](MixedOptions* o) { o->isize = true; }, [](AddressSpaceOps* a) { a->FillDisk(); }},
   });

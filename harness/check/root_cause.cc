@@ -33,6 +33,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kGup: return "get_user_pages";
     case FaultPath::kZap: return "zap_pte_range";
     case FaultPath::kSetPageDirtyBuffers: return "__set_page_dirty_buffers";
+    case FaultPath::kTryToFreeBuffers: return "try_to_free_buffers";
     case FaultPath::kNone: break;
   }
   return "";

@@ -50,7 +50,7 @@ namespace pagerace {
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
   kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap,
-  kSetPageDirtyBuffers
+  kSetPageDirtyBuffers, kTryToFreeBuffers
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -118,7 +118,11 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "zeroed the page's tail past the i_size it read before clear_page_dirty_for_io "          \
     "write-protected the page, though the file had grown over the tail since and a store "    \
     "could land there through the still-writable pte (ext4's mpage_submit_page; "             \
-    "a056bdaae7a1, v4.12, closed it)")
+    "a056bdaae7a1, v4.12, closed it)")                                                        \
+  X(kCancelDirtyOutsidePrivateLock, "cancel_dirty_outside_private_lock",                      \
+    "cancelled PG_dirty after dropping private_lock, undoing a set_page_dirty that found the " \
+    "buffers gone in between (a zap handing over a dirty pte): the page clean, its store in "  \
+    "no buffer and no pte (87df7241bd54, v2.6.20, closed it)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -220,7 +224,7 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 9;
+  static constexpr int kPaths = 10;
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

@@ -108,6 +108,12 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
     case ScenarioOp::kZap:
       zap_page_range(mm, op.vma, op.page);
       break;
+    case ScenarioOp::kStrip:
+      pagevec_strip(mm, op.page);
+      break;
+    case ScenarioOp::kCommit:
+      mm.a_ops().fs_flush(op.page);
+      break;
   }
 }
 

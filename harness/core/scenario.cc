@@ -91,9 +91,13 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
     op.kind = ScenarioOp::kPwrite;
     if (!(s = allowed(setup || who == RoleKind::kPwrite)).ok()) return s;
     if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
-  } else if (verb == "reclaim") {
-    op.kind = ScenarioOp::kReclaim;
+  } else if (verb == "reclaim" || verb == "strip") {
+    op.kind = verb == "reclaim" ? ScenarioOp::kReclaim : ScenarioOp::kStrip;
     if (!(s = allowed(setup || who == RoleKind::kReclaim)).ok()) return s;
+    if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
+  } else if (verb == "commit") {
+    op.kind = ScenarioOp::kCommit;
+    if (!(s = allowed(setup || who == RoleKind::kWriteback)).ok()) return s;
     if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
   } else if (verb == "pass" || verb == "sync") {
     op.kind = verb == "pass" ? ScenarioOp::kPass : ScenarioOp::kSync;
@@ -282,6 +286,17 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "mmap0: store 0 0 @2048\n"
      "mmap1: zap 0 0\n"
      "pwrite0: pwrite 0\n"},
+    {"strip",
+     "a zap's set_page_dirty against reclaim stripping a page's buffers (87df7241bd54's "
+     "window; run with --fs=buffer:ext3): page 0 written by pwrite0 and stored to through "
+     "mapping 0, then the journal commit wrote its buffer by hand (PG_dirty and the writable "
+     "pte left); mmap0 stores again (no fault) and zaps the page while reclaim strips it "
+     "(try_to_free_buffers: drop the clean buffers, cancel PG_dirty)",
+     "pages 1\n"
+     "mappings 1\n"
+     "setup: load 0 0; pwrite 0; store 0 0; commit 0\n"
+     "mmap0: store 0 0; zap 0 0\n"
+     "reclaim: strip 0\n"},
     {"dio",
      "the get_user_pages race (Jan Kara, linux-mm, 2018; issue 13): gup0 pins page 0 for a "
      "direct read (its ->page_mkwrite attaches the fs metadata), writeback cleans the page "
@@ -412,7 +427,8 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
   auto check = [&](const ScenarioOp& op) -> absl::Status {
     const bool paged = op.kind == ScenarioOp::kStore || op.kind == ScenarioOp::kWrite || op.kind == ScenarioOp::kLoad ||
                        op.kind == ScenarioOp::kPwrite || op.kind == ScenarioOp::kReclaim ||
-                       op.kind == ScenarioOp::kDio || op.kind == ScenarioOp::kZap;
+                       op.kind == ScenarioOp::kDio || op.kind == ScenarioOp::kZap ||
+                       op.kind == ScenarioOp::kStrip || op.kind == ScenarioOp::kCommit;
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
@@ -491,6 +507,10 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
       return absl::StrCat("dio ", op.page, " ", op.vma);
     case ScenarioOp::kZap:
       return absl::StrCat("zap ", op.page, " ", op.vma);
+    case ScenarioOp::kStrip:
+      return absl::StrCat("strip ", op.page);
+    case ScenarioOp::kCommit:
+      return absl::StrCat("commit ", op.page);
   }
   return "?";
 }

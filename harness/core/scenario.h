@@ -63,6 +63,16 @@
 //                 the flush, a store through that mapping lands without a fault,
 //                 as through a stale TLB entry, and a later access faults the
 //                 page in again
+//   strip P       the reclaim thread (and setup): pagevec_strip of page P,
+//                 as shrink_active_list strips an active page's buffers:
+//                 trylock, ->releasepage (buffer.c: try_to_free_buffers,
+//                 which drops clean buffers and cancels PG_dirty), unlock
+//   commit P      the writeback thread (and setup): the filesystem's own
+//                 flush of page P's data (buffer:ext3: the ordered-mode
+//                 journal commit's journal_submit_data_buffers writes the
+//                 dirty buffers a write(2) filed with the transaction and
+//                 cleans them, leaving PG_dirty and the ptes alone);
+//                 nothing for an fs without one
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
@@ -92,7 +102,7 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc, kDio, kZap
+    kEnospc, kDio, kZap, kStrip, kCommit
   };
   Kind kind = kPass;
   uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages

@@ -60,6 +60,10 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return "fails (SIGBUS)";
     case Event::kPageMkwriteRetry:
       return "returns VM_FAULT_NOPAGE: the fault is retried";
+    case Event::kDropBuffers:
+      return "drop_buffers: the clean buffers go";
+    case Event::kJournalCommitData:
+      return "the journal commit writes the page's data buffers by hand (PG_dirty and ptes untouched)";
     case Event::kGrowWithoutPageLock:
       return "i_size grown over the EOF page's tail (no page lock: ext4, a block a page)";
     case Event::kWriteBeginOtherPage:

@@ -159,6 +159,11 @@ class AddressSpaceOps {
   // Makes completed writes stable (NFS COMMIT); writeback calls it after a
   // pass and the final sync after waiting for all writeback.
   virtual void commit() {}
+  // The filesystem's own flush of page `index`'s data, outside the VM's
+  // writeback (ext3's ordered-mode journal commit writing data buffers by
+  // hand: buffer:ext3).  It may clean fs metadata but leaves PG_dirty, the
+  // dirty tag and the ptes as they are.  No page lock is taken.
+  virtual void fs_flush(uint64_t index) {}
   // What the fs holds for `page`, for the invariants; `writable` is what the
   // VM knows of the page's ptes (a store may land anywhere in the page).
   virtual MetadataState metadata_state(const Page* page, bool writable) const = 0;
