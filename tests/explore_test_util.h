@@ -56,7 +56,7 @@ inline std::string Describe(const ExploreResult& r) {
 // Whether `story` (a run's numbered steps) holds each of `phrases`, in that
 // order; the failure names the first missing or misplaced one.
 inline ::testing::AssertionResult StoryHasInOrder(const std::vector<std::string>& story,
-                                                  std::initializer_list<const char*> phrases) {
+                                                  const std::vector<const char*>& phrases) {
   const std::string text = absl::StrJoin(story, "\n");
   size_t from = 0;
   for (const char* phrase : phrases) {

@@ -152,6 +152,45 @@ absl::StatusOr<ScheduleRun> Forced(const char* commit, bool reverted, const char
   return r;
 }
 
+// A fix forced both ways on one scenario: with `commit` reverted, `schedule`
+// must report data loss (exactly `data_losing` reports, or at least one when
+// it is -1) and tell `reverted_story`; with the fix in, `schedule_in` (the
+// same schedule when null: the points differ where the fix removed one) must
+// report nothing and tell `in_story`.
+struct ForcedPair {
+  const char* commit;
+  const char* scheme;
+  const char* fs;
+  const char* scenario;
+  const char* schedule;
+  const char* schedule_in;
+  std::vector<const char*> reverted_story;
+  std::vector<const char*> in_story;
+  int data_losing = -1;
+};
+
+void ExpectLossRevertedNoneIn(const ForcedPair& p) {
+  const Scenario s = LoadScenario(p.scenario).value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(absl::StrCat(p.commit, reverted ? " reverted" : " in"));
+    std::vector<std::string> story;
+    auto r = Forced(p.commit, reverted, p.scheme, p.fs, s,
+                    reverted || !p.schedule_in ? p.schedule : p.schedule_in, &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(story, p.in_story));
+      continue;
+    }
+    if (p.data_losing < 0) {
+      EXPECT_GT(r->data_losing_reports, 0u);
+    } else {
+      EXPECT_EQ(r->data_losing_reports, static_cast<uint64_t>(p.data_losing));
+    }
+    EXPECT_TRUE(StoryHasInOrder(story, p.reverted_story));
+  }
+}
+
 // 05fe478dd04e's window, forced (the fix reverted: v2.6.28's fsync):
 //   1. (setup) mmap0 stores to page 2: page 2 is dirty, and the only page
 //      in the cache.
@@ -390,33 +429,19 @@ TEST(TruncatedMkwriteTest, APageTruncatedUnderMkwriteIsARetryNotASigbus) {
 // dirty: nothing is reported (the same intent, forced: mmap0 preempted
 // right after its set_page_dirty, mmap1 before its TLB flush).
 TEST(CreateEmptyBuffersTest, UnlockedSetPageDirtiesOvertakenByNewCleanBuffersLoseTheStore) {
-  const Scenario s = LoadScenario("buffers").value();
-  for (const bool reverted : {true, false}) {
-    SCOPED_TRACE(reverted ? "a8e7d49aa7be reverted" : "a8e7d49aa7be in");
-    std::vector<std::string> story;
-    // With the fix there is no point inside set_page_dirty: the same
-    // intent is mmap0 preempted just after it, mmap1 before its flush.
-    auto r = Forced("a8e7d49aa7be", reverted, "legacy", "buffer:ext2", s,
-                    reverted ? "0*4,1,2*2,0*2,1*2" : "0*4,1,2*2", &story);
-    ASSERT_TRUE(r.ok()) << r.status();
-    if (!reverted) {
-      EXPECT_EQ(r->race_reports, 0u);
-      EXPECT_TRUE(StoryHasInOrder(
-          story, {"mmap0: write fault on a read-only pte: do_wp_page", "set_page_dirty: PG_dirty",
-                  "preempted at fault:after_set_page_dirty", "mmap1: pte_clear",
-                  "preempted at zap_pte_range:before_tlb_flush", "pwrite0: write_begin",
-                  "->writepage"}));
-      continue;
-    }
-    EXPECT_GT(r->data_losing_reports, 0u);
-    EXPECT_TRUE(StoryHasInOrder(
-        story, {"mmap0: write fault on a read-only pte: do_wp_page",
-                "preempted at __set_page_dirty_buffers:after_private_lock", "mmap1: pte_clear",
-                "preempted at __set_page_dirty_buffers:after_private_lock", "pwrite0: write_begin",
-                "mmap0: [set PG_dirty after dropping private_lock",
-                "mmap1: [set PG_dirty after dropping private_lock", "->writepage",
-                "⇒ I0 lost_dirty (data-losing)"}));
-  }
+  // With the fix there is no point inside set_page_dirty: the same intent
+  // is mmap0 preempted just after it, mmap1 before its flush.
+  ExpectLossRevertedNoneIn(
+      {"a8e7d49aa7be", "legacy", "buffer:ext2", "buffers", "0*4,1,2*2,0*2,1*2", "0*4,1,2*2",
+       {"mmap0: write fault on a read-only pte: do_wp_page",
+        "preempted at __set_page_dirty_buffers:after_private_lock", "mmap1: pte_clear",
+        "preempted at __set_page_dirty_buffers:after_private_lock", "pwrite0: write_begin",
+        "mmap0: [set PG_dirty after dropping private_lock",
+        "mmap1: [set PG_dirty after dropping private_lock", "->writepage",
+        "⇒ I0 lost_dirty (data-losing)"},
+       {"mmap0: write fault on a read-only pte: do_wp_page", "set_page_dirty: PG_dirty",
+        "preempted at fault:after_set_page_dirty", "mmap1: pte_clear",
+        "preempted at zap_pte_range:before_tlb_flush", "pwrite0: write_begin", "->writepage"}});
 }
 
 // 87df7241bd54's window, forced on v2.6.29's ext3 (`buffer:ext3`, scenario
@@ -437,28 +462,14 @@ TEST(CreateEmptyBuffersTest, UnlockedSetPageDirtiesOvertakenByNewCleanBuffersLos
 //      the cancel came in step 2, under the lock, so step 3's set_page_dirty
 //      dirties the page again and writeback writes the store.
 TEST(TryToFreeBuffersTest, ACancelOutsidePrivateLockUndoesAZapsSetPageDirty) {
-  const Scenario s = LoadScenario("strip").value();
-  for (const bool reverted : {true, false}) {
-    SCOPED_TRACE(reverted ? "87df7241bd54 reverted" : "87df7241bd54 in");
-    std::vector<std::string> story;
-    auto r = Forced("87df7241bd54", reverted, "legacy", "buffer:ext3", s, "1*2,0*3,1*2", &story);
-    ASSERT_TRUE(r.ok()) << r.status();
-    if (!reverted) {
-      EXPECT_EQ(r->race_reports, 0u);
-      EXPECT_TRUE(StoryHasInOrder(
-          story, {"setup: load 0 0; pwrite 0; store 0 0; commit 0",
-                  "reclaim: drop_buffers", "try_to_release_page", "mmap0: pte_clear",
-                  "set_page_dirty", "->writepage"}));
-      continue;
-    }
-    EXPECT_GT(r->data_losing_reports, 0u);
-    EXPECT_TRUE(StoryHasInOrder(
-        story, {"setup: load 0 0; pwrite 0; store 0 0; commit 0",
-                "reclaim: drop_buffers",
-                "preempted at try_to_free_buffers:after_private_lock", "mmap0: pte_clear",
-                "set_page_dirty", "reclaim: [cancelled PG_dirty after dropping private_lock",
-                "⇒ I0 lost_dirty (data-losing)"}));
-  }
+  ExpectLossRevertedNoneIn(
+      {"87df7241bd54", "legacy", "buffer:ext3", "strip", "1*2,0*3,1*2", nullptr,
+       {"setup: load 0 0; pwrite 0; store 0 0; commit 0", "reclaim: drop_buffers",
+        "preempted at try_to_free_buffers:after_private_lock", "mmap0: pte_clear",
+        "set_page_dirty", "reclaim: [cancelled PG_dirty after dropping private_lock",
+        "⇒ I0 lost_dirty (data-losing)"},
+       {"setup: load 0 0; pwrite 0; store 0 0; commit 0", "reclaim: drop_buffers",
+        "try_to_release_page", "mmap0: pte_clear", "set_page_dirty", "->writepage"}});
 }
 
 // c364b22c9580 on 5.15's ext4 (`buffer`, 1 KiB blocks; scenario `grow`),
@@ -474,29 +485,18 @@ TEST(TryToFreeBuffersTest, ACancelOutsidePrivateLockUndoesAZapsSetPageDirty) {
 //      BUG_ON, v2.6.29/30); with the fix, the holes are left for the next
 //      store's ->page_mkwrite and the first KiB is written.
 TEST(Ext4HoleTest, GrowthOverDirtyHolesIsNoBugWithTheFix) {
-  const Scenario s = LoadScenario("grow").value();
-  for (const bool reverted : {true, false}) {
-    SCOPED_TRACE(reverted ? "c364b22c9580 reverted" : "c364b22c9580 in");
-    std::vector<std::string> story;
-    auto r = Forced("c364b22c9580", reverted, "modern", "buffer", s, "0*7,1*3", &story);
-    ASSERT_TRUE(r.ok()) << r.status();
-    const std::initializer_list<const char*> steps = {"mmap0: read fault", "->page_mkwrite (ext4_page_mkwrite)",
-                                            "pte_mkwrite", "truncate: pte_wrprotect",
-                                            "page_mkclean", "set_page_dirty", "->writepage"};
-    EXPECT_TRUE(StoryHasInOrder(story, steps));
-    if (!reverted) {
-      EXPECT_EQ(r->race_reports, 0u);
-      continue;
-    }
-    EXPECT_EQ(r->race_reports, 1u);
-    EXPECT_EQ(r->data_losing_reports, 1u);
-    EXPECT_TRUE(StoryHasInOrder(
-        story, {"->writepage", "[met a dirty buffer without a block inside i_size",
-                "⇒ fs kernel_bug (data-losing)"}));
-  }
+  ExpectLossRevertedNoneIn(
+      {"c364b22c9580", "modern", "buffer", "grow", "0*7,1*3", nullptr,
+       {"mmap0: read fault", "->page_mkwrite (ext4_page_mkwrite)", "pte_mkwrite",
+        "truncate: pte_wrprotect", "page_mkclean", "set_page_dirty", "->writepage",
+        "[met a dirty buffer without a block inside i_size", "⇒ fs kernel_bug (data-losing)"},
+       {"mmap0: read fault", "->page_mkwrite (ext4_page_mkwrite)", "pte_mkwrite",
+        "truncate: pte_wrprotect", "page_mkclean", "set_page_dirty", "->writepage"},
+       /*data_losing=*/1});
   // v2.6.30's own ext4 BUGs plain, on the same schedule (no revert).
   std::vector<std::string> story;
-  auto r = Forced("", false, "locked", "buffer:ext4_v2.6.30", s, "0*7,1*3", &story);
+  auto r = Forced("", false, "locked", "buffer:ext4_v2.6.30", LoadScenario("grow").value(),
+                  "0*7,1*3", &story);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(StoryHasInOrder(story, {"->writepage", "⇒ fs kernel_bug (data-losing)"}));
 }
@@ -514,24 +514,14 @@ TEST(Ext4HoleTest, GrowthOverDirtyHolesIsNoBugWithTheFix) {
 //      it: the store is gone from the page and the disk (the ledger); with
 //      the fix, i_size is read now (4 KiB) and the store is written.
 TEST(Ext4TailTest, AStoreIntoTheGrownTailDuringWritebackIsKeptWithTheFix) {
-  const Scenario s = LoadScenario("tail").value();
-  for (const bool reverted : {true, false}) {
-    SCOPED_TRACE(reverted ? "a056bdaae7a1 reverted" : "a056bdaae7a1 in");
-    std::vector<std::string> story;
-    auto r = Forced("a056bdaae7a1", reverted, "modern", "buffer:4k", s, "2*3,1*3,0,2*4", &story);
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_TRUE(StoryHasInOrder(
-        story, {"truncate: i_size grown over the EOF page's tail", "writeback: clear_page_dirty_for_io",
-                "pte_wrprotect", "->writepage"}));
-    if (!reverted) {
-      EXPECT_EQ(r->race_reports, 0u);
-      continue;
-    }
-    EXPECT_EQ(r->data_losing_reports, 1u);
-    EXPECT_TRUE(StoryHasInOrder(
-        story, {"->writepage", "[zeroed the page's tail past the i_size it read",
-                "⇒ ledger lost_write (data-losing)"}));
-  }
+  ExpectLossRevertedNoneIn(
+      {"a056bdaae7a1", "modern", "buffer:4k", "tail", "2*3,1*3,0,2*4", nullptr,
+       {"truncate: i_size grown over the EOF page's tail", "writeback: clear_page_dirty_for_io",
+        "pte_wrprotect", "->writepage", "[zeroed the page's tail past the i_size it read",
+        "⇒ ledger lost_write (data-losing)"},
+       {"truncate: i_size grown over the EOF page's tail", "writeback: clear_page_dirty_for_io",
+        "pte_wrprotect", "->writepage"},
+       /*data_losing=*/1});
 }
 
 // 4af6b2257ee0 on 5.15 with ceph (the `truncate` scenario), told as steps:
@@ -549,27 +539,15 @@ TEST(Ext4TailTest, AStoreIntoTheGrownTailDuringWritebackIsKeptWithTheFix) {
 //      truncated and returns VM_FAULT_NOPAGE: the fault is retried on the
 //      page the file now has.
 TEST(CephWriteBeginTest, ATruncatedFaultPageMakesWriteBeginLockAnotherPage) {
-  const Scenario s = LoadScenario("truncate").value();
-  for (const bool reverted : {true, false}) {
-    SCOPED_TRACE(reverted ? "4af6b2257ee0 reverted" : "4af6b2257ee0 in");
-    std::vector<std::string> story;
-    auto r = Forced("4af6b2257ee0", reverted, "modern", "ceph", s, "0*3,1*8,0*6", &story);
-    ASSERT_TRUE(r.ok()) << r.status();
-    if (!reverted) {
-      EXPECT_EQ(r->race_reports, 0u);
-      EXPECT_TRUE(StoryHasInOrder(
-          story, {"preempted at page_mkwrite:before_lock_page", "truncate: truncate_inode_page",
-                  "mmap0: returns VM_FAULT_NOPAGE", "write fault on a missing pte",
-                  "fs metadata attached"}));
-      continue;
-    }
-    EXPECT_GT(r->data_losing_reports, 0u);
-    EXPECT_TRUE(StoryHasInOrder(
-        story, {"preempted at page_mkwrite:before_lock_page", "truncate: truncate_inode_page",
-                "mmap0: page_cache_alloc", "grab_cache_page_write_begin locked another page",
-                "[locked not the faulting page", "⇒ fs kernel_bug (data-losing)",
-                "⇒ I5 pte_after_truncate"}));
-  }
+  ExpectLossRevertedNoneIn(
+      {"4af6b2257ee0", "modern", "ceph", "truncate", "0*3,1*8,0*6", nullptr,
+       {"preempted at page_mkwrite:before_lock_page", "truncate: truncate_inode_page",
+        "mmap0: page_cache_alloc", "grab_cache_page_write_begin locked another page",
+        "[locked not the faulting page", "⇒ fs kernel_bug (data-losing)",
+        "⇒ I5 pte_after_truncate"},
+       {"preempted at page_mkwrite:before_lock_page", "truncate: truncate_inode_page",
+        "mmap0: returns VM_FAULT_NOPAGE", "write fault on a missing pte",
+        "fs metadata attached"}});
 }
 
 // 5.15's own race (fixed later, by 5df397dec7c4): the same schedule on

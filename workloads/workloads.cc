@@ -6,6 +6,14 @@ namespace {
 // enospc: one ->page_mkwrite in this many fails.
 constexpr uint32_t kEnospcOneIn = 16;
 
+// zap (and strip, which adds buffer stripping): 1 in 8 mmap-worker steps
+// zap the page, on 2 pages, reclaim on them too.
+void Zapping(MixedOptions* o) {
+  o->zap_one_in = 8;
+  o->hot_pages = 2;
+  o->reclaim_hot = true;
+}
+
 }  // namespace
 
 Registry<WorkloadEntry>& WorkloadRegistry() {
@@ -34,18 +42,12 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
       {"zap",
        "mixed on 2 pages (reclaim too), with 1 in 8 mmap-worker steps zapping the page "
        "(madvise(MADV_DONTNEED): dirty transfer, rmap removal, TLB flush)",
-       [](MixedOptions* o) {
-         o->zap_one_in = 8;
-         o->hot_pages = 2;
-         o->reclaim_hot = true;
-       }},
+       Zapping},
       {"strip",
        "zap, with reclaim stripping a page's buffers first (shrink_active_list's pagevec_strip "
        "while buffer heads are over their limit): try_to_free_buffers against zaps",
        [](MixedOptions* o) {
-         o->zap_one_in = 8;
-         o->hot_pages = 2;
-         o->reclaim_hot = true;
+         Zapping(o);
          o->buffer_heads_over_limit = true;
        }},
       {"isize", "mixed, EOF moving inside the last page and back, on a full disk",
