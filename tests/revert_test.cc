@@ -472,6 +472,33 @@ TEST(TryToFreeBuffersTest, ACancelOutsidePrivateLockUndoesAZapsSetPageDirty) {
         "try_to_release_page", "mmap0: pte_clear", "set_page_dirty", "->writepage"}});
 }
 
+// The fs-internal flush alone (ext3's ordered commit, `buffer:ext3`), told
+// as steps:
+//   1. pwrite0 writes page 0: its buffer dirty and filed with the
+//      transaction, the page dirty;
+//   2. the commit writes the buffer by hand: the buffer clean, PG_dirty left;
+//   3. the final writeback cleans the page: ->writepage finds no dirty
+//      buffer and sends nothing, and nothing is lost: the commit's write
+//      holds the pwrite (a commit that only cleaned the buffer would lose
+//      it: the ledger).  ext2 (no journal) has no commit: its writepage
+//      sends the buffer.
+TEST(FsFlushTest, TheJournalCommitWritesTheBuffersAndLeavesThePageDirty) {
+  const Scenario s =
+      LoadScenario("text:pages 1|mappings 1|setup: load 0 0|pwrite0: pwrite 0|writeback: commit 0")
+          .value();
+  std::vector<std::string> story;
+  auto r = Forced("", false, "legacy", "buffer:ext3", s, "0", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->race_reports, 0u);
+  EXPECT_TRUE(StoryHasInOrder(
+      story, {"pwrite0: write_begin", "writeback: the journal commit writes the page's data buffers",
+              "clear_page_dirty_for_io", "->writepage sends nothing"}));
+  r = Forced("", false, "legacy", "buffer:ext2", s, "0", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->race_reports, 0u);
+  EXPECT_TRUE(StoryHasInOrder(story, {"pwrite0: write_begin", "->writepage", "set_page_writeback"}));
+}
+
 // c364b22c9580 on 5.15's ext4 (`buffer`, 1 KiB blocks; scenario `grow`),
 // told as steps (the commit message's own):
 //   1. setup: i_size ends 1 KiB into page 0;
