@@ -348,7 +348,12 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
   // Ledger writers: the mmap threads (the setup stores as mmap0), then the
   // gup threads, then the pwriters.
   c.threads = std::max(1, scenario.mmap_threads()) + scenario.gup_threads();
-  c.pwriters = scenario.pwrite_threads();
+  // The setup pwrites as pwrite0: a scenario with a setup pwrite and no
+  // pwrite thread still has that writer.
+  const bool setup_pwrites =
+      std::any_of(scenario.setup.begin(), scenario.setup.end(),
+                  [](const ScenarioOp& op) { return op.kind == ScenarioOp::kPwrite; });
+  c.pwriters = std::max(scenario.pwrite_threads(), setup_pwrites ? 1 : 0);
   const WorkloadEntry* w = WorkloadRegistry().Find(scenario.workload);
   if (!w) {
     return absl::InvalidArgumentError(absl::StrCat("scenario ", scenario.name, ": unknown workload '",
