@@ -5,6 +5,7 @@
 
 #include "fs_adapters/adapters.h"
 #include "harness/mm/mm_context.h"
+#include "harness/mm/writeback.h"
 #include "harness/sched/sched.h"
 
 namespace pagerace {
@@ -112,18 +113,13 @@ int NfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
 
 // Models fs/nfs/write.c:nfs_writepage_locked() -> nfs_page_async_flush() as of
 // v2.6.29; differences: one page per RPC, sent at once.
-int NfsAdapter::writepage(Page* page, WritebackControl& wbc) {
+bool NfsAdapter::send_request(Page* page) {
   const uint64_t index = page->index;
-  i_lock_.Lock();
+  FutexLock l(&i_lock_);
   Request& req = reqs_[index];
-  if (req.state != ReqState::kDirty || req.page != page) {
-    // No request to send (or one that will not carry new data): nothing goes
-    // to the server, and the page, no longer PG_dirty, counts as clean.
-    i_lock_.Unlock();
-    mm_->trace(index, Event::kWritepageNoMetadata);
-    unlock_page(page);
-    return 0;
-  }
+  // No request to send (or one that will not carry new data): nothing goes
+  // to the server.
+  if (req.state != ReqState::kDirty || req.page != page) return false;
   // A request from ->page_mkwrite covers the page up to the i_size it saw
   // (nfs_page_length); one that ends short of today's i_size was sized
   // before the file grew, and the bytes a store put past it are not sent.
@@ -133,11 +129,51 @@ int NfsAdapter::writepage(Page* page, WritebackControl& wbc) {
   req.state = ReqState::kInFlight;
   test_set_page_writeback(page);
   memcpy(snapshot(index) + req.start, mm_->mmu().kmap(index) + req.start, req.end - req.start);
-  i_lock_.Unlock();
-  mm_->trace(index, Event::kSetPageWriteback);
+  return true;
+}
+
+// Models fs/nfs/file.c:nfs_writepage() as of v2.6.29: nfs_writepage_locked,
+// then unlock_page.  A page without a request to send, no longer PG_dirty,
+// counts as clean.
+int NfsAdapter::writepage(Page* page, WritebackControl& wbc) {
+  if (!send_request(page)) {
+    mm_->trace(page->index, Event::kWritepageNoMetadata);
+    unlock_page(page);
+    return 0;
+  }
+  mm_->trace(page->index, Event::kSetPageWriteback);
   unlock_page(page);
   mm_->io().Submit(page);
   return 0;
+}
+
+// Models fs/nfs/file.c:nfs_launder_page() -> fs/nfs/write.c:nfs_wb_page() as
+// of v2.6.29 (nfs_wb_page_priority, FLUSH_STABLE) and 5.15 (its loop: wait
+// on writeback, clear_page_dirty_for_io and nfs_writepage_locked, else
+// COMMIT until PagePrivate is gone), both read in the mirrors; the page
+// lock is held throughout.  Differences: the WRITE is unstable and followed
+// by the COMMIT (FLUSH_STABLE would make it stable at once: the same end
+// state); a request left dirty with the page clean (the seed's state) is
+// sent as nfs_sync_mapping_wait's flush of the inode's dirty requests would;
+// the loop is bounded (the kernel's ends when PagePrivate does).
+int NfsAdapter::launder_page(Page* page) {
+  for (int round = 0; round < 8; ++round) {
+    wait_on_page_writeback(page);
+    if (clear_page_dirty_for_io(*mm_, page) || request_state(page->index) == ReqState::kDirty) {
+      writepage_starts(*mm_, page);
+      if (send_request(page)) {
+        mm_->trace(page->index, Event::kSetPageWriteback);
+        mm_->io().Submit(page);
+      } else {
+        mm_->trace(page->index, Event::kWritepageNoMetadata);
+      }
+      writepage_done(*mm_, page);
+      continue;
+    }
+    if (!PagePrivate(page)) return 0;
+    commit();
+  }
+  return PagePrivate(page) || PageDirty(page) ? -5 /* -EIO */ : 0;
 }
 
 // WRITE completion (nfs_writeback_done, unstable): the data is on the

@@ -56,6 +56,8 @@ class NfsAdapter : public StoreBackedOps {
   void end_io(Page* page) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
+  bool has_launder_page() const override { return true; }
+  int launder_page(Page* page) override;
   // A request holds a reference on its page (nfs_create_request).
   bool private_pins_page() const override { return true; }
   void invalidatepage(Page* page) override;
@@ -82,6 +84,10 @@ class NfsAdapter : public StoreBackedOps {
   // nfs_updatepage(): create or extend the page's request for [offset,
   // offset+len) and dirty the page.  REQUIRES: page locked.
   void nfs_updatepage(Page* page, uint32_t offset, uint32_t len);
+  // nfs_writepage_locked's send: the page's dirty request goes out
+  // (in flight, PG_writeback, queued to the I/O thread).  Returns whether
+  // there was one.  The page stays locked.  REQUIRES: page locked.
+  bool send_request(Page* page);
 
   // ->page_mkwrite returns the page locked: `nfs`, unless --revert names
   // 7fdf52306766 (the fix that made it so).

@@ -49,7 +49,7 @@ expect_usage_error "never runs the code c364b22c9580 changed" --scheme=modern \
   --fs=buffer:block_page_mkwrite --revert=c364b22c9580
 expect_usage_error "predates 4af6b2257ee0" --scheme=locked --fs=ceph --revert=4af6b2257ee0
 expect_usage_error "--scheme=legacy's code only" --scheme=locked --revert=79352894b285
-expect_usage_error "no switch in the model yet" --scheme=locked --revert=016eb4a0ed06
+expect_usage_error "no switch in the model yet" --scheme=locked --fs=nfs --revert=e3db7691e9f3
 expect_usage_error "unknown fix" --scheme=locked --revert=deadbeef
 # The seed's revert under v2.6.30 NFS: 7fdf52306766 returns VM_FAULT_LOCKED,
 # which only exists with the seed.
@@ -65,7 +65,7 @@ expect_usage_error "--replay" --replay="$0"
 list=$("$bin" --list)
 for part in "scheme    legacy" "scheme    mutant:no_stable_wait" "fs        buffer:no_isize_extended" \
             "workload  isize" "fix       79352894b285" "fix       016eb4a0ed06" \
-            "scenario  seed" "scenario  buffers" "scenario  grow"; do
+            "scenario  seed" "scenario  buffers" "scenario  grow" "scenario  drop" "workload  drop"; do
   grep -q "^${part} " <<<"$list" || { echo "FAIL: --list lacks '${part}'"; fail=1; }
 done
 if grep -q "test:" <<<"$list"; then echo "FAIL: --list shows a test's own adapter"; fail=1; fi

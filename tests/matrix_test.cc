@@ -46,6 +46,14 @@ constexpr char kGupNfs[] =
     "5.15 pin_user_pages faults the page in through ->page_mkwrite, writeback may clean it while "
     "pinned (pins are not consulted) and NFS retires the request; set_page_dirty_lock "
     "(__set_page_dirty_nobuffers) dirties it without one, and nfs_writepage sends nothing";
+constexpr char kDropHeld[] =
+    "invalidate_mapping_pages removes only a page the cache and the caller alone hold "
+    "(016eb4a0ed06; 5.15 __remove_mapping's page_ref_freeze), so a pinned page stays cached and "
+    "its set_page_dirty_lock is written; without fs metadata the pin itself loses nothing";
+constexpr char kLaunder[] =
+    "invalidate_inode_pages2 holds the page lock from unmap_mapping_range (zap_pte_range hands a "
+    "dirty pte to set_page_dirty) through ->launder_page (nfs_wb_page writes and commits) to the "
+    "removal, so no store lands between the write and the removal";
 constexpr char kMutantFact[] = "a deliberate bug, declared with the invariant it must trip";
 constexpr char kEnospc[] =
     "a failed ->page_mkwrite is VM_FAULT_SIGBUS: do_wp_page makes no pte writable, no store "
@@ -256,6 +264,8 @@ const Cell kCells[] = {
         Cell{"locked", "buffer", "truncate", "clean", false, kTruncateFact},
         Cell{"modern", "nfs", "truncate", "clean", false, kTruncateFact},
         Cell{"modern", "nfs", "dio", "I3", true, kGupNfs},
+        Cell{"modern", "none", "drop", "clean", false, kDropHeld},
+        Cell{"modern", "nfs", "invalidate", "clean", false, kLaunder},
         Cell{"legacy", "none", "truncate", "clean", false, kNoMetadata},
         Cell{"locked", "none", "truncate", "clean", false, kNoMetadata},
         // buffer.c under a journal: the fix holds for every workload.

@@ -125,7 +125,11 @@ INSTANTIATE_TEST_SUITE_P(
         RevertCase{"1cf35d47712d", "modern", "nfs", "zap_flush", "I0", true},
         // v2.6.30: block_page_mkwrite failed (SIGBUS) a page truncated under
         // it; the fix retries the fault.
-        RevertCase{"56a76f8275c3", "locked", "buffer:block_page_mkwrite", "truncate", "I9", false}),
+        RevertCase{"56a76f8275c3", "locked", "buffer:block_page_mkwrite", "truncate", "I9", false},
+        // v2.6.18: invalidate_complete_page removed a page only PageDirty
+        // kept; a page get_user_pages holds, clean and unmapped, leaves the
+        // cache under the pin and the device's data with it.
+        RevertCase{"016eb4a0ed06", "modern", "none", "drop", "ledger", true}),
     [](const ::testing::TestParamInfo<RevertCase>& info) {
       const std::string commits = info.param.commit;
       std::string name = std::string("fix_") + commits + "_" + info.param.scheme + "_" + info.param.fs;
@@ -598,6 +602,83 @@ TEST(ZapTest, FiveFifteenCleansAnUnmappedPageBeforeTheFlush) {
          "writeback: clear_page_dirty_for_io", "->writepage",
          "mmap1: the store lands through a stale TLB entry", "⇒ I0 lost_dirty (data-losing)"}));
   }
+}
+
+}  // namespace
+}  // namespace pagerace
+
+namespace pagerace {
+namespace {
+
+// 016eb4a0ed06's check, forced (scenario `drop` on the control adapter):
+//   1. gup0 pins page 0 for a direct read: a write fault maps it writable
+//      and dirty, get_user_pages takes it; preempted before the device
+//      writes;
+//   2. writeback cleans it: page_mkclean write-protects the pte, ->writepage
+//      sends the page as it is (without the device's data, still to come);
+//   3. io completes the write;
+//   4. reclaim unmaps the page (try_to_unmap clears the read-only pte) and
+//      keeps it (pinned: is_page_cache_freeable fails), then drops it
+//      (invalidate_mapping_pages): clean, not under writeback, unmapped.
+//      Reverted, invalidate_complete_page removes it under the pin (the
+//      transition removed_referenced_page); with the fix the reference
+//      freeze fails and the page stays;
+//   5. the device writes into the page and set_page_dirty_lock dirties it:
+//      reverted, a detached page no one writes back, and the final sync
+//      finds the store gone (the ledger); with the fix, the page in the
+//      cache, written by the final sync.
+TEST(InvalidateTest, ADropUnderAPinDetachesThePageTheDeviceWritesTo) {
+  ExpectLossRevertedNoneIn(
+      {"016eb4a0ed06", "modern", "none", "drop", "0*5,1*7,3*5,2", nullptr,
+       {"gup0: write fault on a missing pte", "get_user_pages takes the page",
+        "preempted at get_user_pages:after_pin", "writeback: clear_page_dirty_for_io",
+        "->writepage", "io: end_page_writeback", "reclaim: pte_clear",
+        "[removed a clean, unmapped page from the page cache while someone",
+        "invalidate_complete_page: the page leaves the page cache",
+        "gup0: the device writes into the page",
+        "⇒ ledger lost_write (data-losing)"},
+       {"gup0: write fault on a missing pte", "get_user_pages takes the page",
+        "writeback: clear_page_dirty_for_io", "->writepage", "io: end_page_writeback",
+        "reclaim: pte_clear", "gup0: the device writes into the page", "set_page_dirty"},
+       /*data_losing=*/1});
+}
+
+// invalidate_inode_pages2 on a dirty, mapped page (scenario `launder`),
+// told as steps:
+//   1. (setup) mmap0 stores to page 0: dirty, its pte writable; on nfs a
+//      write request covers it;
+//   2. reclaim invalidates page 0 (NFS's revalidation): the page locked,
+//      unmap_mapping_range zaps the pte and hands its dirtiness to
+//      set_page_dirty, then the TLB flush;
+//   3. nfs: the page is dirty, so ->launder_page (nfs_wb_page) writes it,
+//      waits for the write (io completes it) and COMMITs, all under the page
+//      lock; invalidate_complete_page2 then removes the clean page;
+//   4. mmap0's store faults the page in again from the server, which has
+//      the setup's stamp, and dirties it; the final sync writes it: nothing
+//      lost.
+// buffer has no ->launder_page: invalidate_complete_page2 finds the page
+// dirty and gives up (-EBUSY); the page stays cached, dirty, and mmap0's
+// store faults on the missing pte of the same page.
+TEST(InvalidateTest, Invalidate2LaundersADirtyMappedPageOrLeavesItBusy) {
+  const Scenario s = LoadScenario("launder").value();
+  std::vector<std::string> story;
+  auto r = Forced("", false, "modern", "nfs", s, "1", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->race_reports, 0u);
+  EXPECT_TRUE(StoryHasInOrder(
+      story, {"reclaim: pte_clear", "set_page_dirty", "TLB flushed", "->launder_page",
+              "clear_page_dirty_for_io", "->writepage", "io: commit_pending",
+              "end_page_writeback", "reclaim: clear_page_dirty_for_io",
+              "fs metadata retired", "the page leaves the page cache", "mmap0: page_cache_alloc",
+              "readpage", "->page_mkwrite (nfs_vm_page_mkwrite)"}));
+  r = Forced("", false, "modern", "buffer", s, "1", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->race_reports, 0u);
+  EXPECT_TRUE(StoryHasInOrder(
+      story, {"reclaim: pte_clear", "set_page_dirty", "TLB flushed",
+              "invalidate_complete_page2 gives up", "mmap0: read fault"}));
+  EXPECT_FALSE(StoryHasInOrder(story, {"the page leaves the page cache"}));
+  EXPECT_FALSE(StoryHasInOrder(story, {"->launder_page"}));
 }
 
 }  // namespace

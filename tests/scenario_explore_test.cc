@@ -233,6 +233,25 @@ TEST(ScenarioOpsTest, ASetupPwriteHasItsWriterAndStripAndCommitParse) {
   EXPECT_FALSE(ParseScenario("pages 1\nreclaim: strip 1\n", "t").ok());
 }
 
+// drop and invalidate: the reclaim and truncate threads' (and setup's),
+// round-tripped through the text form; not an mmap thread's, and not past
+// the file.
+TEST(ScenarioOpsTest, DropAndInvalidateParseAndFormat) {
+  auto s = ParseScenario("pages 2\nsetup: drop 1\nreclaim: invalidate 0\ntruncate: drop 1\n", "t");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->setup[0].kind, ScenarioOp::kDrop);
+  EXPECT_EQ(s->setup[0].page, 1u);
+  EXPECT_EQ(s->threads[0].ops[0].kind, ScenarioOp::kInvalidate);
+  EXPECT_EQ(s->threads[1].ops[0].kind, ScenarioOp::kDrop);
+  auto again = ParseScenario(FormatScenario(*s), "t2");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(FormatScenario(*again), FormatScenario(*s));
+  EXPECT_FALSE(ParseScenario("pages 1\nmmap0: drop 0\n", "t").ok());
+  EXPECT_FALSE(ParseScenario("pages 1\nwriteback: invalidate 0\n", "t").ok());
+  EXPECT_FALSE(ParseScenario("pages 1\nreclaim: invalidate 1\n", "t").ok());
+  EXPECT_FALSE(ParseScenario("pages 1\nreclaim: drop\n", "t").ok());
+}
+
 TEST(ScenarioOpsTest, TruncateEnospcAndOffsets) {
   auto s = ParseScenario(
       "pages 3\nsetup: truncate 2 1024; enospc 4; store 2 1 @3072\n"

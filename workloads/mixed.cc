@@ -14,6 +14,7 @@
 #include "harness/base/stats.h"
 #include "harness/check/root_cause.h"
 #include "harness/mm/filemap.h"
+#include "harness/mm/invalidate.h"
 #include "harness/mm/gup.h"
 #include "harness/sched/sched.h"
 #include "harness/mm/recovery.h"
@@ -38,11 +39,15 @@ MixedWorkload::MixedWorkload(MmContext* mm, Ledger* ledger, const MixedOptions& 
       ledger_(ledger),
       options_(options),
       trunc_seq_(new std::atomic<uint64_t>[mm->pages()]()),
-      seq_at_store_(mm->pages() * ledger->slots_per_page(), 0) {}
+      seq_at_store_(mm->pages() * ledger->slots_per_page(), 0),
+      lost_to_detach_(mm->pages() * ledger->slots_per_page(), 0) {}
 
 void MixedWorkload::CheckSlot(uint64_t page, uint32_t slot, uint64_t found) {
   uint64_t& expected = ledger_->expected(page, slot);
   if (found == expected) return;
+  if (lost_to_detach_[page * ledger_->slots_per_page() + slot]) {
+    mm_->blame(page, FaultWindow::kRemovedReferencedPage);
+  }
   const uint64_t at_store = seq_at_store_[page * ledger_->slots_per_page() + slot];
   const bool truncated_since = at_store != trunc_seq(page);
   if (mm_->checks().LedgerSlot(page, expected, found, truncated_since)) {
@@ -157,15 +162,30 @@ void MixedWorkload::GupDeviceWrite(int writer, const GupIo& io, uint64_t* seq) {
   CheckSlot(io.index, io.slot, found);
   const uint64_t stamp = Ledger::Stamp(static_cast<uint32_t>(writer), ++*seq);
   mm_->user_write_begin(io.index, io.slot);  // until set_page_dirty_lock (I8)
-  mm_->mmu().device_write(io.index, off, &stamp, sizeof(stamp));
+  // A page that has left the page cache under the pin (truncated, or
+  // invalidated with 016eb4a0ed06 reverted) is a frame of its own in the
+  // kernel, which no one reads or writes back; the model's frame is the
+  // index's, shared with whatever page is cached there now, so the write
+  // goes nowhere.
+  if (io.page->mapping.load(std::memory_order_acquire) != nullptr) {
+    mm_->mmu().device_write(io.index, off, &stamp, sizeof(stamp));
+  }
   mm_->trace(io.index, Event::kDeviceWrite);
   ledger_->expected(io.index, io.slot) = stamp;
   seq_at_store_[io.index * ledger_->slots_per_page() + io.slot] = trunc_seq(io.index);
+  lost_to_detach_[io.index * ledger_->slots_per_page() + io.slot] = 0;
   CountStat(Stat::kOps);
 }
 
 void MixedWorkload::GupComplete(GupIo* io) {
   set_page_dirty_lock(*mm_, io->page);
+  // Detached under the pin and not truncated since the device's write
+  // (whose data a truncate would throw away anyway): the write is lost.
+  const size_t at = io->index * ledger_->slots_per_page() + io->slot;
+  if (io->page->mapping.load(std::memory_order_acquire) == nullptr &&
+      seq_at_store_[at] == trunc_seq(io->index)) {
+    lost_to_detach_[at] = 1;
+  }
   mm_->user_write_end(io->index, io->slot);
   mm_->close_window(io->index);
   SCHED_POINT(kGupAfterSetPageDirtyLock);
@@ -197,8 +217,12 @@ void MixedWorkload::PwriteStep(int p, Rng* rng, uint64_t* seq) {
 // their limit), then shrink_inactive_list -> shrink_page_list.
 void MixedWorkload::ReclaimStep(Rng* rng) {
   const uint64_t index = rng->Below(options_.reclaim_hot ? span() : mm_->pages());
+  if (options_.revalidate) invalidate_inode_pages2_page(*mm_, index);
   if (options_.buffer_heads_over_limit) pagevec_strip(*mm_, index);
   shrink_page(*mm_, index);
+  // A page reclaim unmapped but kept (referenced: a pin) is what the drop
+  // may find clean and unmapped.
+  if (options_.drop) invalidate_mapping_page(*mm_, index);
 }
 
 void MixedWorkload::TruncateTo(int64_t new_size) {

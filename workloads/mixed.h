@@ -36,6 +36,12 @@
 //    page are not written); the adapter's disk is full (FillDisk), so a
 //    block that writeback must allocate is not there.
 //
+//  - with `drop` (dio's roles) and `invalidate` (mixed's), each reclaim step
+//    also invalidates its page: after shrinking it, invalidate_mapping_pages
+//    (fadvise's best-effort drop of a clean, unmapped page); before,
+//    invalidate_inode_pages2 (NFS's revalidation: unmap, ->launder_page,
+//    removal).
+//
 //  - with `zap`, one mmap-worker step in 8 zaps the page from the mapping
 //    (madvise(MADV_DONTNEED): zap_pte_range's dirty transfer and TLB flush,
 //    harness/mm/zap.h) instead of storing; a store through that mapping
@@ -94,6 +100,11 @@ struct MixedOptions {
   // whole file: a page left clean with data no one wrote back is evicted
   // before a later store redirties it, and the read-back sees the loss.
   bool reclaim_hot = false;
+  // `drop`: each reclaim step ends with invalidate_mapping_pages on its
+  // page; `invalidate`: each starts with invalidate_inode_pages2
+  // (harness/mm/invalidate.h).
+  bool drop = false;
+  bool revalidate = false;
 };
 
 // One direct I/O through get_user_pages, in its three phases (a test can
@@ -185,6 +196,11 @@ class MixedWorkload {
   // Per slot: the page's seqcount at the writer's last store, or kNoSeq when
   // it changed during the store.  Same ownership as Ledger::expected.
   std::vector<uint64_t> seq_at_store_;
+  // Per slot: the device's last stamp went into a page that had left the
+  // page cache under the pin without being truncated (invalidation with
+  // 016eb4a0ed06 reverted): a read-back that misses it blames that removal
+  // (CauseTracker::Blame), whatever touched the page since.  Same ownership.
+  std::vector<uint8_t> lost_to_detach_;
 };
 
 }  // namespace pagerace

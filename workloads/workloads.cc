@@ -14,6 +14,14 @@ void Zapping(MixedOptions* o) {
   o->reclaim_hot = true;
 }
 
+// dio (and drop): the --threads workers become get_user_pages callers.
+void Dio(MixedOptions* o) {
+  o->gup = o->threads;
+  o->threads = 0;
+  o->pwriters = 0;
+  o->hot_pages = 8;
+}
+
 }  // namespace
 
 Registry<WorkloadEntry>& WorkloadRegistry() {
@@ -32,13 +40,19 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
       {"dio",
        "get_user_pages callers (the --threads workers) pin pages with write access, a device writes "
        "them, set_page_dirty_lock; writeback and reclaim beside them (issue 13)",
+       Dio, nullptr, /*min_mappings=*/1, /*needs_page_mkwrite=*/false},
+      {"drop",
+       "dio, with reclaim dropping the page it shrank (invalidate_mapping_pages, as "
+       "fadvise(POSIX_FADV_DONTNEED)): invalidation against pinned pages (016eb4a0ed06)",
        [](MixedOptions* o) {
-         o->gup = o->threads;
-         o->threads = 0;
-         o->pwriters = 0;
-         o->hot_pages = 8;
+         Dio(o);
+         o->drop = true;
        },
        nullptr, /*min_mappings=*/1, /*needs_page_mkwrite=*/false},
+      {"invalidate",
+       "mixed, with reclaim first invalidating the page it picks (invalidate_inode_pages2, as "
+       "NFS's revalidation: unmap with the dirty transfer, ->launder_page, removal)",
+       [](MixedOptions* o) { o->revalidate = true; }},
       {"zap",
        "mixed on 2 pages (reclaim too), with 1 in 8 mmap-worker steps zapping the page "
        "(madvise(MADV_DONTNEED): dirty transfer, rmap removal, TLB flush)",

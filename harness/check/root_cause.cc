@@ -34,6 +34,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kZap: return "zap_pte_range";
     case FaultPath::kSetPageDirtyBuffers: return "__set_page_dirty_buffers";
     case FaultPath::kTryToFreeBuffers: return "try_to_free_buffers";
+    case FaultPath::kInvalidate: return "invalidate_complete_page";
     case FaultPath::kNone: break;
   }
   return "";
@@ -95,6 +96,7 @@ bool IntrudingEvent(Event e) {
     case Event::kTruncate:
     case Event::kInvalidatepage:
     case Event::kEvict:
+    case Event::kInvalidatePage:
     case Event::kSnapcFlush:
       return true;
     default:

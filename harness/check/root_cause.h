@@ -50,7 +50,7 @@ namespace pagerace {
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
   kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap,
-  kSetPageDirtyBuffers, kTryToFreeBuffers
+  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -122,7 +122,12 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kCancelDirtyOutsidePrivateLock, "cancel_dirty_outside_private_lock",                      \
     "cancelled PG_dirty after dropping private_lock, undoing a set_page_dirty that found the " \
     "buffers gone in between (a zap handing over a dirty pte): the page clean, its store in "  \
-    "no buffer and no pte (87df7241bd54, v2.6.20, closed it)")
+    "no buffer and no pte (87df7241bd54, v2.6.20, closed it)")                               \
+  X(kRemovedReferencedPage, "removed_referenced_page",                                        \
+    "removed a clean, unmapped page from the page cache while someone the page lock does "    \
+    "not exclude held it (v2.6.18's unlocked do_no_page; get_user_pages), so what the "       \
+    "holder wrote went to a detached page no one writes back (016eb4a0ed06, v2.6.18, "        \
+    "closed it: remove only a page the cache and the caller alone hold)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -224,7 +229,7 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 10;
+  static constexpr int kPaths = 11;
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

@@ -15,6 +15,7 @@
 #include "harness/check/watchdog.h"
 #include "harness/core/machine.h"
 #include "harness/mm/filemap.h"
+#include "harness/mm/invalidate.h"
 #include "harness/mm/page.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/writeback.h"
@@ -113,6 +114,12 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       break;
     case ScenarioOp::kCommit:
       mm.a_ops().fs_flush(op.page);
+      break;
+    case ScenarioOp::kDrop:
+      invalidate_mapping_page(mm, op.page);
+      break;
+    case ScenarioOp::kInvalidate:
+      invalidate_inode_pages2_page(mm, op.page);
       break;
   }
 }

@@ -95,6 +95,12 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
     op.kind = verb == "reclaim" ? ScenarioOp::kReclaim : ScenarioOp::kStrip;
     if (!(s = allowed(setup || who == RoleKind::kReclaim)).ok()) return s;
     if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
+  } else if (verb == "drop" || verb == "invalidate") {
+    op.kind = verb == "drop" ? ScenarioOp::kDrop : ScenarioOp::kInvalidate;
+    if (!(s = allowed(setup || who == RoleKind::kReclaim || who == RoleKind::kTruncate)).ok()) {
+      return s;
+    }
+    if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
   } else if (verb == "commit") {
     op.kind = ScenarioOp::kCommit;
     if (!(s = allowed(setup || who == RoleKind::kWriteback)).ok()) return s;
@@ -137,7 +143,7 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
   } else {
     return LineError(line, absl::StrCat("unknown op '", verb,
                                         "' (store, write, load, pwrite, pass, sync, reclaim, snapshot, "
-                                        "writeback, truncate, enospc, dio)"));
+                                        "writeback, truncate, enospc, dio, zap, strip, commit, drop, invalidate)"));
   }
   return op;
 }
@@ -330,6 +336,27 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "mmap0: zap 0 0\n"
      "mmap1: store 0 0\n"
      "writeback: pass\n"},
+    {"drop",
+     "invalidate_mapping_pages against a page get_user_pages holds (016eb4a0ed06's check): "
+     "gup0 pins page 0 for a direct read while writeback cleans it and reclaim unmaps it and "
+     "then drops it (fadvise(POSIX_FADV_DONTNEED)); a page that leaves the cache under the "
+     "pin takes the device's data with it. Run it on `none`, where the get_user_pages race "
+     "itself loses nothing",
+     "pages 1\n"
+     "mappings 1\n"
+     "workload dio\n"
+     "gup0: dio 0 0\n"
+     "writeback: pass\n"
+     "reclaim: reclaim 0; drop 0\n"},
+    {"launder",
+     "invalidate_inode_pages2 on a dirty, mapped page (NFS's revalidation): page 0 dirty and "
+     "writable; reclaim invalidates it (unmap with the dirty transfer, ->launder_page, "
+     "invalidate_complete_page2) while mmap0 stores to it again",
+     "pages 1\n"
+     "mappings 1\n"
+     "setup: store 0 0\n"
+     "mmap0: store 0 0\n"
+     "reclaim: invalidate 0\n"},
 };
 
 }  // namespace
@@ -428,7 +455,8 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
     const bool paged = op.kind == ScenarioOp::kStore || op.kind == ScenarioOp::kWrite || op.kind == ScenarioOp::kLoad ||
                        op.kind == ScenarioOp::kPwrite || op.kind == ScenarioOp::kReclaim ||
                        op.kind == ScenarioOp::kDio || op.kind == ScenarioOp::kZap ||
-                       op.kind == ScenarioOp::kStrip || op.kind == ScenarioOp::kCommit;
+                       op.kind == ScenarioOp::kStrip || op.kind == ScenarioOp::kCommit ||
+                       op.kind == ScenarioOp::kDrop || op.kind == ScenarioOp::kInvalidate;
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
@@ -511,6 +539,10 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
       return absl::StrCat("strip ", op.page);
     case ScenarioOp::kCommit:
       return absl::StrCat("commit ", op.page);
+    case ScenarioOp::kDrop:
+      return absl::StrCat("drop ", op.page);
+    case ScenarioOp::kInvalidate:
+      return absl::StrCat("invalidate ", op.page);
   }
   return "?";
 }

@@ -73,6 +73,16 @@
 //                 dirty buffers a write(2) filed with the transaction and
 //                 cleans them, leaving PG_dirty and the ptes alone);
 //                 nothing for an fs without one
+//   drop P        the reclaim or truncate thread (and setup):
+//                 invalidate_mapping_pages of page P, as fadvise(
+//                 POSIX_FADV_DONTNEED) or drop_caches: trylock, skip it if
+//                 dirty, under writeback or mapped, else ->releasepage and
+//                 remove_mapping (harness/mm/invalidate.h)
+//   invalidate P  the reclaim or truncate thread (and setup):
+//                 invalidate_inode_pages2 of page P, as NFS's revalidation:
+//                 lock, wait on writeback, unmap every pte (zap_pte_range's
+//                 dirty transfer and TLB flush), ->launder_page if dirty,
+//                 invalidate_complete_page2 (-EBUSY if still dirty)
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
@@ -83,7 +93,9 @@
 // c3704ceb4ad0), isize (EOF inside the last page), enospc (I6), reuse (I1 without
 // ->page_mkwrite), snapshot (ceph's snap contexts), delalloc (btrfs's I4),
 // dio (the get_user_pages race, issue 13), zap_flush and zap (a store
-// through a stale TLB entry after a zap: 1cf35d47712d, 5df397dec7c4).
+// through a stale TLB entry after a zap: 1cf35d47712d, 5df397dec7c4), drop
+// (invalidate_mapping_pages detaching a page get_user_pages holds:
+// 016eb4a0ed06), launder (invalidate_inode_pages2 on a dirty mapped page).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
@@ -102,7 +114,7 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc, kDio, kZap, kStrip, kCommit
+    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate
   };
   Kind kind = kPass;
   uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages

@@ -60,6 +60,13 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
       return "fails (SIGBUS)";
     case Event::kPageMkwriteRetry:
       return "returns VM_FAULT_NOPAGE: the fault is retried";
+    case Event::kInvalidatePage:
+      return "invalidate_complete_page: the page leaves the page cache";
+    case Event::kLaunderPage:
+      return "->launder_page: the dirty page is written out under its lock";
+    case Event::kInvalidateBusy:
+      return "invalidate_complete_page2 gives up: the page is dirty or keeps its private data "
+             "(-EBUSY)";
     case Event::kDropBuffers:
       return "drop_buffers: the clean buffers go";
     case Event::kJournalCommitData:

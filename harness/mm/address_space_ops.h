@@ -15,6 +15,7 @@
 //   write_begin      locked               locked               yes
 //   write_end        locked               locked               yes
 //   releasepage      locked               locked               no
+//   launder_page     locked               locked               yes (writeback)
 //   invalidatepage   locked               locked               no
 //   truncate_store   none                 none                 yes
 //   readpage         locked               locked               no
@@ -141,6 +142,15 @@ class AddressSpaceOps {
   virtual void truncate_store(int64_t size) = 0;
   // Returns false to keep the page (metadata attached that must not be lost).
   virtual bool releasepage(Page* page) { return true; }
+  // a_ops->launder_page (e3db7691e9f3, v2.6.20): invalidate_inode_pages2
+  // found the page dirty after unmapping it; write it out and wait, keeping
+  // the page lock throughout (so no fault can map and redirty it), until it
+  // is clean and its private data gone.  Returns 0 or a negative errno.
+  // Only filesystems that have one say so (the VM's do_launder_page
+  // returns 0 for the others, and invalidate_complete_page2 then finds the
+  // page dirty: -EBUSY).  REQUIRES: page locked, unmapped.
+  virtual bool has_launder_page() const { return false; }
+  virtual int launder_page(Page* page) { return 0; }
   // --pin-writeback=bounce (a proposal, no kernel has it): writes a copy of
   // the page's bytes inside i_size to the backing store, leaving the page,
   // its dirty state and its fs metadata as they are.  REQUIRES: page locked.

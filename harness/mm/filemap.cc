@@ -66,17 +66,33 @@ uint64_t generic_file_read_slot(MmContext& mm, uint64_t index, uint32_t slot) {
   return v;
 }
 
-namespace {
-
 // Models mm/filemap.c:try_to_release_page() as of v2.6.29: never for a page
 // under writeback; otherwise ->releasepage decides (every adapter has one:
-// buffer's stands for try_to_free_buffers).  REQUIRES: page locked.
+// buffer's stands for try_to_free_buffers).
 bool try_to_release_page(MmContext& mm, Page* page) {
   if (PageWriteback(page)) return false;
   if (!mm.a_ops().releasepage(page)) return false;
   mm.trace(page->index, Event::kReleaseBuffers);
   return true;
 }
+
+void remove_clean_page(MmContext& mm, Page* page, Event e, bool poison) {
+  const uint64_t index = page->index;
+  // Clean: if its bytes differ from the store, the VM lost track of a dirty
+  // page and the data goes with the page (I0).
+  if (PageUptodate(page)) {
+    mm.checks().CleanMatchesStore(mm.page_state(page), [&](char* detail, size_t len) {
+      return mm.page_matches_store(page, detail, len);
+    });
+  }
+  // Poison while still cached and locked: a fault for this index waits on
+  // our lock, then finds the page gone and reads a fresh one.
+  if (poison) memset(mm.mmu().kmap(index), kEvictPoison, mm.page_size());
+  mm.trace(index, e);
+  mm.mapping().remove_from_page_cache(page);
+}
+
+namespace {
 
 enum class Pageout { kKeep, kSuccess, kClean };
 
@@ -171,19 +187,8 @@ bool shrink_locked_page(MmContext& mm, Page* page, ShrinkResult* r) {
   // lookup and its set_page_dirty keeps the page it works on -- or one
   // dirtied meanwhile.  The page then stays cached, unmapped.
   if (page->refcount.load(std::memory_order_acquire) != 2 || PageDirty(page)) return true;
-  // Clean and unmapped: nothing can change its bytes now.  If they differ
-  // from the store, the VM lost track of a dirty page and the data goes
-  // with the page (I0).
-  if (PageUptodate(page)) {
-    mm.checks().CleanMatchesStore(mm.page_state(page), [&](char* detail, size_t len) {
-      return mm.page_matches_store(page, detail, len);
-    });
-  }
-  // Poison while still cached and locked: a fault for this index waits on
-  // our lock, then finds the page gone and reads a fresh one.
-  memset(mm.mmu().kmap(index), kEvictPoison, mm.page_size());
-  mm.trace(index, Event::kEvict);
-  mm.mapping().remove_from_page_cache(page);
+  // Clean and unmapped: nothing can change its bytes now.
+  remove_clean_page(mm, page, Event::kEvict, /*poison=*/true);
   CountStat(Stat::kEvictions);
   r->evicted = true;
   return true;

@@ -7,9 +7,12 @@
 
 #include <cstdint>
 
+#include "harness/check/trace.h"
+
 namespace pagerace {
 
 class MmContext;
+struct Page;
 
 // Writes one 8-byte slot of page `index` through the pwrite path.
 // Models mm/filemap.c:generic_perform_write() as of v2.6.29: lock the page
@@ -48,6 +51,19 @@ ShrinkResult shrink_page(MmContext& mm, uint64_t index);
 // ->releasepage agrees to drop goes.  Returns whether it was released.
 // Models mm/swap.c:pagevec_strip() for one page as of v2.6.29.
 bool pagevec_strip(MmContext& mm, uint64_t index);
+
+// Models mm/filemap.c:try_to_release_page() as of v2.6.29: false for a page
+// under writeback, else what ->releasepage says.  REQUIRES: page locked.
+bool try_to_release_page(MmContext& mm, Page* page);
+
+// Takes a locked, clean page out of the page cache for reclaim
+// (__remove_mapping) or invalidation (invalidate.h), tracing `e`: checks
+// I0 (a clean page's bytes must be the store's, or they are lost now),
+// poisons the frame when `poison` (a later access must re-read the store;
+// not while someone else still holds the page and may read or write it
+// through the kernel alias), and detaches it.  REQUIRES: page locked, not
+// dirty, not mapped.
+void remove_clean_page(MmContext& mm, Page* page, Event e, bool poison);
 
 // The byte evicted pages are filled with: a slot of 0xEE.. is never a stamp.
 inline constexpr uint8_t kEvictPoison = 0xEE;

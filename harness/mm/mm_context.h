@@ -74,6 +74,7 @@ class MmContext : public FaultTarget {
   IoQueue& io() { return *io_; }
   PagePool& pool() { return *pool_; }
   uint64_t pages() const { return options_.pages; }
+  int mappings() const { return options_.mappings; }
   // Writeback's and reclaim's answer to pinned pages (--pin-writeback).
   PinWriteback pin_writeback() const { return options_.pin_writeback; }
   // Whether fix `f` is reverted in this run (--revert): the code at its
