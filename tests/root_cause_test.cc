@@ -189,6 +189,45 @@ TEST(RootCauseTest, LossIsCountedUnderTheMechanismThatLostIt) {
   }
 }
 
+// A refusal is the cause of its own symptom only, told as steps:
+//   1. mmap0's do_wp_page opens the seed's window on the page and writeback
+//      enters it (the page's incident);
+//   2. a later fault's ->page_mkwrite fails with SIGBUS for the page,
+//      invalidated or truncated under it (the transition
+//      sigbus_for_truncated_page): the store is refused, nothing is lost;
+//   3. the I9 report of that refusal names the SIGBUS; the ledger's lost
+//      write, which the window's writeback made, still names the window.
+// And an ext3 journal commit (writing a page's buffers by hand) intrudes
+// into a window as writeback does.
+TEST(RootCauseTest, ARefusalCausesItsOwnSymptomOnly) {
+  CauseTracker t(1);
+  auto on = [](const char* role, auto body) {
+    std::thread th([&] {
+      ScopedThread me(role, /*user_access=*/false);
+      body();
+    });
+    th.join();
+  };
+  std::atomic<int> step{0};
+  std::thread f([&] {
+    ScopedThread me("mmap0", /*user_access=*/false);
+    t.Open(0, FaultPath::kDoWpPage, FaultWindow::kMkwriteToSetPageDirty);
+    step.store(1);
+    while (step.load() != 2) std::this_thread::yield();
+    t.Close(0);
+  });
+  while (step.load() != 1) std::this_thread::yield();
+  on("writeback", [&] { EXPECT_GE(t.OnEvent(0, Event::kJournalCommitData), 0); });
+  step.store(2);
+  f.join();
+  on("mmap1", [&] {
+    t.Transition(0, FaultPath::kPageMkwrite, FaultWindow::kSigbusForTruncatedPage);
+  });
+  EXPECT_EQ(RootCause::Unpack(t.CauseFor(0, RaceKind::kSigbusInsideIsize, false)).Id(),
+            "->page_mkwrite/sigbus_for_truncated_page/transition");
+  EXPECT_EQ(RootCause::Unpack(t.CauseFor(0, RaceKind::kLostWrite, true)).Id(), kSeedWindow);
+}
+
 struct MutantCase {
   const char* scheme;
   const char* fs;

@@ -98,6 +98,7 @@ bool IntrudingEvent(Event e) {
     case Event::kEvict:
     case Event::kInvalidatePage:
     case Event::kSnapcFlush:
+    case Event::kJournalCommitData:
       return true;
     default:
       return false;
@@ -145,6 +146,10 @@ void CauseTracker::Transition(uint64_t index, FaultPath path, FaultWindow window
   RootCause c;
   c.window = window;
   c.path = path;
+  if (window == FaultWindow::kSigbusForTruncatedPage) {
+    page_[index].refusal.store(c.Pack(), std::memory_order_release);
+    return;
+  }
   Record(index, c);
   page_[index].transition.store(c.Pack(), std::memory_order_release);
 }
@@ -200,8 +205,12 @@ uint32_t CauseTracker::CauseFor(uint64_t index, RaceKind kind, bool data_losing)
   RootCause c;
   c.symptom = static_cast<uint8_t>(kind);
   if (index < pages_) {
-    std::atomic<uint32_t>& incident = page_[index].incident;
-    uint32_t v = incident.load(std::memory_order_acquire);
+    // A refused store (I9) is its refusal's; every other symptom the
+    // incident's.
+    const uint32_t refusal = page_[index].refusal.load(std::memory_order_acquire);
+    uint32_t v = kind == RaceKind::kSigbusInsideIsize && refusal
+                     ? refusal
+                     : page_[index].incident.load(std::memory_order_acquire);
     while (v) {
       // A window's cause is the window, its path and its intruder, whatever
       // symptom shows first (that varies with timing); the symptoms are

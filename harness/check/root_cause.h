@@ -16,7 +16,10 @@
 //     whose window another thread holds open records an incident on the page
 //     (the first intrusion of that opening; a later opening's intrusion
 //     replaces it);
-//   - Transition(page, window) records an incident with no intruder;
+//   - Transition(page, window) records an incident with no intruder (a
+//     refusal, a SIGBUS for a truncated page, is kept apart: it causes its
+//     own I9 report and no other, so a store lost on the page before it
+//     keeps its own cause);
 //   - a path that loses data by a transition's mechanism says so
 //     (Blame(page, window)): the page's last such transition becomes its
 //     incident again, even if a window was entered since (a report belongs
@@ -91,7 +94,7 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
   X(kPtlDroppedBeforeTlbFlush, "ptl_dropped_before_tlb_flush",                                \
     "between dropping the ptl over a cleared dirty pte and flushing its TLB entry, while a "  \
     "CPU can still store through the entry: page_mkclean finds no pte, a truncate detaches "  \
-    "the page (1cf35d47712d, v3.15, closed it)")                                              \
+    "the page, a journal commit has written the buffers (1cf35d47712d, v3.15, closed it)")   \
   X(kSigbusForTruncatedPage, "sigbus_for_truncated_page",                                    \
     "failed the fault (SIGBUS) for a page truncated or invalidated under it while the file "  \
     "still covers the page, where a retry (VM_FAULT_NOPAGE) maps it (56a76f8275c3, v2.6.30, " \
@@ -222,6 +225,11 @@ class CauseTracker {
     std::atomic<uint32_t> incident{0};
     // Packed RootCause of the page's latest transition (Blame); 0: none.
     std::atomic<uint32_t> transition{0};
+    // Packed RootCause of the page's latest refusal: a transition that
+    // refuses a store (SIGBUS) and so loses nothing.  It is the cause of
+    // its own symptom (I9) only, and leaves the incident to the reports of
+    // data the page did lose.
+    std::atomic<uint32_t> refusal{0};
   };
   struct Slot {
     std::atomic<uint32_t> cause{0};  // 0: free (a packed cause is never 0)
