@@ -82,6 +82,11 @@ class BtrfsAdapter : public StoreBackedOps {
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
+  // v2.6.30's btrfs has no ->migratepage (fallback_migrate_page); 5.15's
+  // btrfs_migratepage moves the page's private data (read in both).
+  Migrate migratepage(KernelEra era) const override {
+    return era >= KernelEra::kV5_15 ? Migrate::kMovePrivate : Migrate::kFallback;
+  }
   // The end of a writeback pass: the fixup worker runs what the pass queued.
   void writepages_end() override;
   void invalidatepage(Page* page) override;

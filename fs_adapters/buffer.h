@@ -123,6 +123,9 @@ class BufferAdapter : public StoreBackedOps {
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;  // dirties: 1
   bool releasepage(Page* page) override;
+  // buffer_migrate_page: ext2, ext3 and ext4 have it in v2.6.29/30 and
+  // 5.15 (read): the buffers move with the page.
+  Migrate migratepage(KernelEra) const override { return Migrate::kMovePrivate; }
   void fs_flush(uint64_t index) override;
   // ext3 (journal_data): the transaction's commit after a writeback pass
   // (kjournald's, which runs on its own timer in the kernel): fs_flush of

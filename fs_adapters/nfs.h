@@ -56,6 +56,11 @@ class NfsAdapter : public StoreBackedOps {
   void end_io(Page* page) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
   bool releasepage(Page* page) override;
+  // v2.6.29/30 NFS has no ->migratepage (074cc1deec5 added it after
+  // v2.6.30); 5.15's nfs_migrate_page refuses a page with a request.
+  Migrate migratepage(KernelEra era) const override {
+    return era >= KernelEra::kV5_15 ? Migrate::kBusyIfPrivate : Migrate::kFallback;
+  }
   bool has_launder_page() const override { return true; }
   int launder_page(Page* page) override;
   // A request holds a reference on its page (nfs_create_request).

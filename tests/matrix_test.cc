@@ -54,6 +54,10 @@ constexpr char kLaunder[] =
     "invalidate_inode_pages2 holds the page lock from unmap_mapping_range (zap_pte_range hands a "
     "dirty pte to set_page_dirty) through ->launder_page (nfs_wb_page writes and commits) to the "
     "removal, so no store lands between the write and the removal";
+constexpr char kMigrate[] =
+    "migration (migrate_page_move_mapping) freezes the page's references, so no fault or pin "
+    "is inside it, and moves PG_dirty and the buffers to the new page under the page lock; "
+    "the ptes come back as they were";
 constexpr char kMutantFact[] = "a deliberate bug, declared with the invariant it must trip";
 constexpr char kEnospc[] =
     "a failed ->page_mkwrite is VM_FAULT_SIGBUS: do_wp_page makes no pte writable, no store "
@@ -266,6 +270,8 @@ const Cell kCells[] = {
         Cell{"modern", "nfs", "dio", "I3", true, kGupNfs},
         Cell{"modern", "none", "drop", "clean", false, kDropHeld},
         Cell{"modern", "nfs", "invalidate", "clean", false, kLaunder},
+        Cell{"modern", "buffer", "migrate", "clean", false, kMigrate},
+        Cell{"locked", "nfs", "migrate", "clean", false, kMigrate},
         Cell{"legacy", "none", "truncate", "clean", false, kNoMetadata},
         Cell{"locked", "none", "truncate", "clean", false, kNoMetadata},
         // buffer.c under a journal: the fix holds for every workload.

@@ -683,3 +683,52 @@ TEST(InvalidateTest, Invalidate2LaundersADirtyMappedPageOrLeavesItBusy) {
 
 }  // namespace
 }  // namespace pagerace
+
+namespace pagerace {
+namespace {
+
+// Page migration (scenario `migrate`: page 0 dirty through a pwrite, no
+// writable pte, read-only in mapping 1), reclaim first, told as steps:
+//   1. reclaim migrates page 0 (compaction, MIGRATE_ASYNC): it trylocks the
+//      page and clears its pte;
+//   2. buffer (buffer_migrate_page): a new page takes the slot with the old
+//      one's PG_dirty and buffers, and the pte comes back on it, read-only;
+//   3. reclaim shrinks the new page: dirty, so pageout writes it (the
+//      pwrite's data); had PG_dirty stayed behind with the old page, the new
+//      one would be clean with bytes the store lacks and its eviction I0
+//      (no writable pte to take the dirtiness over);
+//   4. mmap0's store faults the page in again and the final sync writes
+//      it: nothing lost.
+// 5.15 with no ->migratepage (`none`: fallback_migrate_page) keeps a dirty
+// page in async mode (-EBUSY): the ptes come back on the old page, no new
+// one.  5.15 NFS (nfs_migrate_page) keeps a page with a request the same
+// way.  v2.6.29 has no async mode: its fallback writes the dirty page out
+// (writeout: clear_page_dirty_for_io, ->writepage) and fails this attempt.
+TEST(MigrateTest, ADirtyMappedPageMovesWithItsDirtinessOrStays) {
+  const Scenario s = LoadScenario("migrate").value();
+  std::vector<std::string> story;
+  auto r = Forced("", false, "modern", "buffer", s, "1", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->race_reports, 0u);
+  EXPECT_TRUE(StoryHasInOrder(
+      story, {"reclaim: pte_clear", "migrate_page: a new page takes the slot",
+              "installs a read-only pte", "pte_clear", "pageout", "->writepage"}));
+  for (const char* fs : {"none", "nfs"}) {
+    SCOPED_TRACE(fs);
+    r = Forced("", false, "modern", fs, s, "1", &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->race_reports, 0u);
+    EXPECT_TRUE(StoryHasInOrder(story, {"reclaim: pte_clear", "installs a read-only pte",
+                                        "pageout", "->writepage"}));
+    EXPECT_FALSE(StoryHasInOrder(story, {"migrate_page"}));
+  }
+  r = Forced("", false, "legacy", "none", s, "1", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->race_reports, 0u);
+  EXPECT_TRUE(StoryHasInOrder(story, {"reclaim: pte_clear", "installs a read-only pte",
+                                      "clear_page_dirty_for_io", "->writepage"}));
+  EXPECT_FALSE(StoryHasInOrder(story, {"migrate_page"}));
+}
+
+}  // namespace
+}  // namespace pagerace

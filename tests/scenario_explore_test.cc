@@ -250,6 +250,11 @@ TEST(ScenarioOpsTest, DropAndInvalidateParseAndFormat) {
   EXPECT_FALSE(ParseScenario("pages 1\nwriteback: invalidate 0\n", "t").ok());
   EXPECT_FALSE(ParseScenario("pages 1\nreclaim: invalidate 1\n", "t").ok());
   EXPECT_FALSE(ParseScenario("pages 1\nreclaim: drop\n", "t").ok());
+  auto m = ParseScenario("pages 1\nsetup: migrate 0\nreclaim: migrate 0\n", "t");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->threads[0].ops[0].kind, ScenarioOp::kMigrate);
+  EXPECT_EQ(FormatScenarioOp(m->setup[0]), "migrate 0");
+  EXPECT_FALSE(ParseScenario("pages 1\ntruncate: migrate 0\n", "t").ok());
 }
 
 TEST(ScenarioOpsTest, TruncateEnospcAndOffsets) {

@@ -15,6 +15,7 @@
 #include "harness/check/root_cause.h"
 #include "harness/mm/filemap.h"
 #include "harness/mm/invalidate.h"
+#include "harness/mm/migrate.h"
 #include "harness/mm/gup.h"
 #include "harness/sched/sched.h"
 #include "harness/mm/recovery.h"
@@ -218,6 +219,7 @@ void MixedWorkload::PwriteStep(int p, Rng* rng, uint64_t* seq) {
 void MixedWorkload::ReclaimStep(Rng* rng) {
   const uint64_t index = rng->Below(options_.reclaim_hot ? span() : mm_->pages());
   if (options_.revalidate) invalidate_inode_pages2_page(*mm_, index);
+  if (options_.migrate) migrate_page_one(*mm_, index);
   if (options_.buffer_heads_over_limit) pagevec_strip(*mm_, index);
   shrink_page(*mm_, index);
   // A page reclaim unmapped but kept (referenced: a pin) is what the drop

@@ -105,6 +105,8 @@ struct MixedOptions {
   // (harness/mm/invalidate.h).
   bool drop = false;
   bool revalidate = false;
+  // `migrate`: each reclaim step first migrates its page (compaction).
+  bool migrate = false;
 };
 
 // One direct I/O through get_user_pages, in its three phases (a test can

@@ -53,6 +53,15 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
        "mixed, with reclaim first invalidating the page it picks (invalidate_inode_pages2, as "
        "NFS's revalidation: unmap with the dirty transfer, ->launder_page, removal)",
        [](MixedOptions* o) { o->revalidate = true; }},
+      {"migrate",
+       "mixed on 2 pages (reclaim too), with reclaim first migrating the page it picks "
+       "(compaction: ptes cleared, a new page in the slot with the old one's dirtiness and fs "
+       "data, the ptes back)",
+       [](MixedOptions* o) {
+         o->hot_pages = 2;
+         o->reclaim_hot = true;
+         o->migrate = true;
+       }},
       {"zap",
        "mixed on 2 pages (reclaim too), with 1 in 8 mmap-worker steps zapping the page "
        "(madvise(MADV_DONTNEED): dirty transfer, rmap removal, TLB flush)",

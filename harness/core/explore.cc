@@ -16,6 +16,7 @@
 #include "harness/core/machine.h"
 #include "harness/mm/filemap.h"
 #include "harness/mm/invalidate.h"
+#include "harness/mm/migrate.h"
 #include "harness/mm/page.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/writeback.h"
@@ -120,6 +121,9 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       break;
     case ScenarioOp::kInvalidate:
       invalidate_inode_pages2_page(mm, op.page);
+      break;
+    case ScenarioOp::kMigrate:
+      migrate_page_one(mm, op.page);
       break;
   }
 }

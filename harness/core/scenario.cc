@@ -101,6 +101,10 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
       return s;
     }
     if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
+  } else if (verb == "migrate") {
+    op.kind = ScenarioOp::kMigrate;
+    if (!(s = allowed(setup || who == RoleKind::kReclaim)).ok()) return s;
+    if (!(s = args(1, 1)).ok() || !(s = page_arg()).ok()) return s;
   } else if (verb == "commit") {
     op.kind = ScenarioOp::kCommit;
     if (!(s = allowed(setup || who == RoleKind::kWriteback)).ok()) return s;
@@ -143,7 +147,7 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
   } else {
     return LineError(line, absl::StrCat("unknown op '", verb,
                                         "' (store, write, load, pwrite, pass, sync, reclaim, snapshot, "
-                                        "writeback, truncate, enospc, dio, zap, strip, commit, drop, invalidate)"));
+                                        "writeback, truncate, enospc, dio, zap, strip, commit, drop, invalidate, migrate)"));
   }
   return op;
 }
@@ -348,6 +352,17 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "gup0: dio 0 0\n"
      "writeback: pass\n"
      "reclaim: reclaim 0; drop 0\n"},
+    {"migrate",
+     "page migration (compaction) of a dirty, mapped page: page 0 dirty through a pwrite and "
+     "mapped read-only in mapping 1; reclaim migrates it while mmap0 stores to it through "
+     "mapping 0 and writeback runs a pass; reclaim then shrinks the page (a clean page whose "
+     "bytes the store lacks is I0)",
+     "pages 1\n"
+     "mappings 2\n"
+     "setup: pwrite 0; load 0 1\n"
+     "mmap0: store 0 0\n"
+     "reclaim: migrate 0; reclaim 0\n"
+     "writeback: pass\n"},
     {"launder",
      "invalidate_inode_pages2 on a dirty, mapped page (NFS's revalidation): page 0 dirty and "
      "writable; reclaim invalidates it (unmap with the dirty transfer, ->launder_page, "
@@ -456,7 +471,8 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
                        op.kind == ScenarioOp::kPwrite || op.kind == ScenarioOp::kReclaim ||
                        op.kind == ScenarioOp::kDio || op.kind == ScenarioOp::kZap ||
                        op.kind == ScenarioOp::kStrip || op.kind == ScenarioOp::kCommit ||
-                       op.kind == ScenarioOp::kDrop || op.kind == ScenarioOp::kInvalidate;
+                       op.kind == ScenarioOp::kDrop || op.kind == ScenarioOp::kInvalidate ||
+                       op.kind == ScenarioOp::kMigrate;
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
@@ -543,6 +559,8 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
       return absl::StrCat("drop ", op.page);
     case ScenarioOp::kInvalidate:
       return absl::StrCat("invalidate ", op.page);
+    case ScenarioOp::kMigrate:
+      return absl::StrCat("migrate ", op.page);
   }
   return "?";
 }

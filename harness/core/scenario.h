@@ -83,6 +83,12 @@
 //                 lock, wait on writeback, unmap every pte (zap_pte_range's
 //                 dirty transfer and TLB flush), ->launder_page if dirty,
 //                 invalidate_complete_page2 (-EBUSY if still dirty)
+//   migrate P     the reclaim thread (and setup): page migration of page P
+//                 (compaction's MIGRATE_ASYNC): trylock, skip it under
+//                 writeback, clear its ptes (a dirty one dirties the page),
+//                 ->migratepage or the fallback, a new page in the slot with
+//                 the old one's dirtiness, the ptes back on the new page
+//                 (harness/mm/migrate.h)
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
@@ -114,7 +120,7 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate
+    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate, kMigrate
   };
   Kind kind = kPass;
   uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages

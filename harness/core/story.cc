@@ -67,6 +67,8 @@ std::string Phrase(const LogEntry& e, const StoryVocabulary& v) {
     case Event::kInvalidateBusy:
       return "invalidate_complete_page2 gives up: the page is dirty or keeps its private data "
              "(-EBUSY)";
+    case Event::kMigratePage:
+      return "migrate_page: a new page takes the slot, with the old one's PG_dirty and fs data";
     case Event::kDropBuffers:
       return "drop_buffers: the clean buffers go";
     case Event::kJournalCommitData:

@@ -81,6 +81,21 @@ void AddressSpace::remove_from_page_cache(Page* page) {
   put_page(page);  // the cache's reference
 }
 
+bool AddressSpace::replace_page(Page* old, Page* newpage, int extra) {
+  {
+    FutexLock l(&tree_lock_);
+    if (slots_[old->index] != old ||
+        old->refcount.load(std::memory_order_acquire) != 2 + extra) {
+      return false;
+    }
+    slots_[old->index] = newpage;
+    newpage->mapping.store(this, std::memory_order_release);
+    old->mapping.store(nullptr, std::memory_order_release);
+  }
+  put_page(old);  // the cache's reference
+  return true;
+}
+
 void AddressSpace::tag_dirty(Page* page) {
   bool newly = false;
   {

@@ -42,6 +42,16 @@ class AddressSpace {
   // the cache's reference dropped.  Models remove_from_page_cache().
   void remove_from_page_cache(Page* page);
 
+  // Puts `newpage` in `old`'s slot: `newpage` takes over the cache's
+  // reference and the mapping, `old` is detached (mapping = NULL, the
+  // cache's reference dropped); the dirty tag, which belongs to the index,
+  // stays.  Returns false (nothing changed) when `old` holds other
+  // references than the cache's, the caller's and `extra` (the kernel's
+  // reference freeze) or has left the slot.  REQUIRES: both pages locked;
+  // `newpage` fresh from the pool (its one reference becomes the cache's).
+  // Models the slot half of mm/migrate.c:migrate_page_move_mapping().
+  bool replace_page(Page* old, Page* newpage, int extra);
+
   // PAGECACHE_TAG_DIRTY.
   void tag_dirty(Page* page);
   void clear_dirty_tag(Page* page);

@@ -151,6 +151,17 @@ class AddressSpaceOps {
   // page dirty: -EBUSY).  REQUIRES: page locked, unmapped.
   virtual bool has_launder_page() const { return false; }
   virtual int launder_page(Page* page) { return 0; }
+  // a_ops->migratepage as the release `era` has it, for migrate.h:
+  //   kFallback       none: fallback_migrate_page (a dirty page is written
+  //                   out and kept, -EAGAIN; private data must be released
+  //                   first); v2.6.29/30 NFS, ceph, v2.6.30 btrfs
+  //   kMovePrivate    buffer_migrate_page / btrfs_migratepage: the fs's
+  //                   per-page data moves with the page (the model keys it
+  //                   by index, so only PG_private moves)
+  //   kBusyIfPrivate  5.15 nfs_migrate_page: a page with a request stays
+  //                   (-EBUSY), one without moves as migrate_page does
+  enum class Migrate { kFallback, kMovePrivate, kBusyIfPrivate };
+  virtual Migrate migratepage(KernelEra era) const { return Migrate::kFallback; }
   // --pin-writeback=bounce (a proposal, no kernel has it): writes a copy of
   // the page's bytes inside i_size to the backing store, leaving the page,
   // its dirty state and its fs metadata as they are.  REQUIRES: page locked.
