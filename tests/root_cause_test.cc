@@ -154,15 +154,18 @@ TEST(RootCauseTest, LockedOpensNoSeedWindow) {
 //      (or NFS sends a request sized before the growth): that loss is the
 //      growth's, and the path says so (Blame) before the I0 it leads to.
 // A page with no growth keeps the window's cause.
+// Runs `body` on a thread of its own registered as `role`, and waits for it.
+template <typename F>
+void on(const char* role, F body) {
+  std::thread th([&] {
+    ScopedThread me(role, /*user_access=*/false);
+    body();
+  });
+  th.join();
+}
+
 TEST(RootCauseTest, LossIsCountedUnderTheMechanismThatLostIt) {
   CauseTracker t(2);
-  auto on = [](const char* role, auto body) {
-    std::thread th([&] {
-      ScopedThread me(role, /*user_access=*/false);
-      body();
-    });
-    th.join();
-  };
   for (uint64_t page : {0, 1}) {
     if (page == 0) {
       on("truncate", [&] {
@@ -201,13 +204,6 @@ TEST(RootCauseTest, LossIsCountedUnderTheMechanismThatLostIt) {
 // into a window as writeback does.
 TEST(RootCauseTest, ARefusalCausesItsOwnSymptomOnly) {
   CauseTracker t(1);
-  auto on = [](const char* role, auto body) {
-    std::thread th([&] {
-      ScopedThread me(role, /*user_access=*/false);
-      body();
-    });
-    th.join();
-  };
   std::atomic<int> step{0};
   std::thread f([&] {
     ScopedThread me("mmap0", /*user_access=*/false);
