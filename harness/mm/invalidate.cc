@@ -15,7 +15,7 @@ namespace {
 // mm/vmscan.c:remove_mapping() as of v2.6.29: ->releasepage without
 // __GFP_FS, then, under the tree lock, the reference freeze (the cache's and
 // the caller's: 2) and PageDirty.  016eb4a0ed06 put the reference test
-// there (v2.6.18: `page_count(page) != 2`; 0fd0e6b05aa, v2.6.20, moved it
+// there (v2.6.18: `page_count(page) != 2`; 0fd0e6b05aa, v2.6.19, moved it
 // into remove_mapping; v2.6.27 made it page_freeze_refs: all read in the
 // mirror).  REQUIRES: page locked.
 bool invalidate_complete_page(MmContext& mm, Page* page) {
