@@ -159,15 +159,19 @@ int NfsAdapter::writepage(Page* page, WritebackControl& wbc) {
 int NfsAdapter::launder_page(Page* page) {
   for (int round = 0; round < 8; ++round) {
     wait_on_page_writeback(page);
-    if (clear_page_dirty_for_io(*mm_, page) || request_state(page->index) == ReqState::kDirty) {
-      writepage_starts(*mm_, page);
+    // clear_page_dirty_for_io and nfs_writepage_locked; a request left dirty
+    // on a clean page goes out through the inode's flush instead (no
+    // ->writepage: nfs_sync_mapping_wait's).
+    const bool was_dirty = clear_page_dirty_for_io(*mm_, page);
+    if (was_dirty || request_state(page->index) == ReqState::kDirty) {
+      if (was_dirty) writepage_starts(*mm_, page);
       if (send_request(page)) {
         mm_->trace(page->index, Event::kSetPageWriteback);
         mm_->io().Submit(page);
       } else {
         mm_->trace(page->index, Event::kWritepageNoMetadata);
       }
-      writepage_done(*mm_, page);
+      if (was_dirty) writepage_done(*mm_, page);
       continue;
     }
     if (!PagePrivate(page)) return 0;
