@@ -6,6 +6,7 @@
 
 #include "fs_adapters/adapters.h"
 #include "harness/mm/mm_context.h"
+#include "harness/mm/writeback.h"
 
 namespace pagerace {
 
@@ -20,7 +21,7 @@ void BtrfsAdapter::Attach(MmContext* mm) {
   free_space_ = capacity_ = static_cast<int64_t>(mm->pages());
 }
 
-bool BtrfsAdapter::async_fixup() const { return mm_->scheme().era() < KernelEra::kV5_15; }
+bool BtrfsAdapter::v2630_fixup() const { return mm_->scheme().era() < KernelEra::kV5_15; }
 
 bool BtrfsAdapter::InjectMkwriteFailures(uint32_t one_in) {
   FutexLock l(&i_lock_);
@@ -121,35 +122,34 @@ int BtrfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   return 0;
 }
 
-// The 5.x fixup of a dirty page without delalloc, as 5.15's
-// btrfs_writepage_fixup_worker does it (fs/btrfs/inode.c): space is reserved
-// late (btrfs_delalloc_reserve_space); on ENOSPC the page's data is dropped
-// with a mapping error and the page cleaned.  Differences: inline in
-// writepage, not in a worker that writepage waits for.
-bool BtrfsAdapter::fixup_v5(Page* page) {
-  if (!reserve_space()) {
-    dropped_.fetch_add(1, std::memory_order_relaxed);  // ENOSPC: mapping error only
-    return false;
-  }
-  --pending_;
-  state_[page->index] = State::kDelalloc;
-  ++nr_delalloc_;
-  SetPageFlag(page, PG_private);
-  return true;
-}
-
-// Models fs/btrfs/inode.c:btrfs_writepage_start_hook() and the -EAGAIN
-// branch of fs/btrfs/extent_io.c:__extent_writepage() as of v2.6.30 (the
-// same through v2.6.34): the first time, mark the page Checked and queue
-// the fixup worker with a page reference; either way the page is redirtied
-// (redirty_page_for_writepage) and nothing is written this pass.
-void BtrfsAdapter::queue_fixup_v2630(Page* page) {
-  if (!checked_[page->index]) {
-    checked_[page->index] = true;
+// Models fs/btrfs/inode.c:btrfs_writepage_start_hook() (v2.6.30, the same
+// through v2.6.34) and btrfs_writepage_cow_fixup() (5.15), with what
+// __extent_writepage does with their return: the first time, mark the page
+// Checked and queue the fixup worker with a page reference; a page already
+// Checked returns -EAGAIN.  The first time returns -EAGAIN too in v2.6.30
+// and 5.15, and __extent_writepage redirties the page
+// (redirty_page_for_writepage).  From 87826df0ec36 until 25f3c5021985
+// (v5.6) it returned -EBUSY there, and __extent_writepage only counted the
+// page skipped: write_cache_pages' clear_page_dirty_for_io had cleaned it,
+// so it stayed clean until the worker (read: v5.4's btrfs_writepage_cow_fixup
+// and __extent_writepage_io in public trees; 25f3c5021985's diff in its
+// posting to linux-btrfs).  Returns whether the page was redirtied.
+bool BtrfsAdapter::queue_fixup(Page* page) {
+  const uint64_t index = page->index;
+  bool first = false;
+  if (!checked_[index]) {
+    checked_[index] = true;
     get_page(page);
     fixup_queue_.push_back(page);
+    first = true;
+  }
+  if (first && !v2630_fixup() && mm_->reverted(Fix::k25f3c5021985)) {
+    // -EBUSY: wbc->pages_skipped++, the page left clean for the worker.
+    mm_->transition(index, FaultPath::kWritepageFixup, FaultWindow::kFixupLeftClean);
+    return false;
   }
   __set_page_dirty_nobuffers(page);
+  return true;
 }
 
 // Models fs/btrfs/inode.c:btrfs_writepage_fixup_worker() as of v2.6.30 (the
@@ -165,12 +165,7 @@ void BtrfsAdapter::queue_fixup_v2630(Page* page) {
 // schedule the kernel's worker threads allow, not every one they allow).
 void BtrfsAdapter::fixup_worker_v2630(Page* page) {
   const uint64_t index = page->index;
-  for (;;) {
-    lock_page(page);
-    if (!PageWriteback(page)) break;
-    unlock_page(page);
-    wait_on_page_writeback(page);  // the ordered extent
-  }
+  lock_page_after_ordered(page);
   {
     FutexLock l(&i_lock_);
     const bool still = checked_[index];
@@ -190,6 +185,73 @@ void BtrfsAdapter::fixup_worker_v2630(Page* page) {
   put_page(page);
 }
 
+// Models fs/btrfs/inode.c:btrfs_writepage_fixup_worker() as of v5.15 (read
+// in the mirror), for one page: space is reserved first, outside the page
+// lock (btrfs_delalloc_reserve_space, as ->page_mkwrite does); then, under
+// the page lock, a page no longer in the file, no longer dirty or no longer
+// Checked gives the reservation back and is left alone; a failed reservation
+// (ENOSPC) gives the page a mapping error and cleans it
+// (clear_page_dirty_for_io: its data is dropped); a page being written waits
+// for its ordered extent and looks again; otherwise delalloc is set with the
+// reservation, and the page stays dirty for the next pass.
+//
+// With 25f3c5021985 reverted (v5.4, read in a public tree; the same from
+// 87826df0ec36): no PageDirty expected — the worker takes the page lock and
+// leaves alone a page no longer in the file, no longer dirty or no longer
+// Checked; that includes the page the start hook's -EBUSY left clean, so its
+// data is never written.  A page still dirty (redirtied before the worker
+// ran) gets its reservation and delalloc under the page lock and is dirtied
+// again (set_page_dirty).
+void BtrfsAdapter::fixup_worker_v515(Page* page) {
+  const uint64_t index = page->index;
+  const bool pre_fix = mm_->reverted(Fix::k25f3c5021985);
+  bool reserved = false;
+  if (!pre_fix) {
+    FutexLock l(&i_lock_);
+    reserved = reserve_space();
+  }
+  lock_page_after_ordered(page);
+  bool drop = false;
+  {
+    FutexLock l(&i_lock_);
+    const bool still = checked_[index];
+    checked_[index] = false;
+    const bool ours = page->mapping.load(std::memory_order_acquire) == &mm_->mapping();
+    if (!still || !ours || !PageDirty(page)) {
+      if (reserved) {
+        --pending_;
+        ++free_space_;
+        check_counters(index);
+      }
+      if (pre_fix && still && ours) mm_->blame(index, FaultWindow::kFixupLeftClean);
+    } else {
+      if (pre_fix) reserved = reserve_space();  // under the page lock in v5.4
+      if (!reserved) {
+        drop = true;  // ENOSPC: mapping_set_error; 5.15 cleans the page
+      } else {
+        set_delalloc(page);
+      }
+    }
+  }
+  if (drop) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (!pre_fix) clear_page_dirty_for_io(*mm_, page);
+  }
+  unlock_page(page);
+  put_page(page);
+}
+
+// The fixup worker's lock_page, after waiting for an extent being written
+// (btrfs_start_ordered_extent; the model's ordered extent is PG_writeback).
+void BtrfsAdapter::lock_page_after_ordered(Page* page) {
+  for (;;) {
+    lock_page(page);
+    if (!PageWriteback(page)) return;
+    unlock_page(page);
+    wait_on_page_writeback(page);
+  }
+}
+
 void BtrfsAdapter::writepages_end() {
   for (;;) {
     Page* page;
@@ -199,13 +261,17 @@ void BtrfsAdapter::writepages_end() {
       page = fixup_queue_.back();
       fixup_queue_.pop_back();
     }
-    fixup_worker_v2630(page);
+    if (v2630_fixup()) {
+      fixup_worker_v2630(page);
+    } else {
+      fixup_worker_v515(page);
+    }
   }
 }
 
 // Models fs/btrfs/extent_io.c:__extent_writepage() as of v2.6.30, with the
 // fixup of a dirty page without delalloc as the scheme's era does it
-// (fixup_v5, queue_fixup_v2630).  cow_file_range turns the page's
+// (queue_fixup, then the era's worker at the end of the pass).  cow_file_range turns the page's
 // reservation into its extent; a page whose delalloc the v2.6.30 fixup set
 // has no reservation and needs free space now: without it
 // btrfs_reserve_extent fails into BUG_ON(ret) (`kernel_bug`; the model
@@ -222,12 +288,8 @@ int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
       // Dirty without delalloc: someone dirtied it behind btrfs's back.
       fixups_.fetch_add(1, std::memory_order_relaxed);
       mm_->trace(index, Event::kWritepageNoMetadata);
-      if (async_fixup()) {
-        queue_fixup_v2630(page);
-        send = false;
-      } else {
-        send = fixup_v5(page);
-      }
+      queue_fixup(page);
+      send = false;
     } else if (unreserved_[index]) {
       // cow_file_range for delalloc without a reservation: it needs a free
       // extent of its own (freed again when the old one goes: net zero).

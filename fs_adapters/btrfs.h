@@ -22,9 +22,12 @@
 //         (btrfs_delalloc_reserve_space's "weird writepage condition");
 //         the next pass writes it.  On a full file system cow_file_range's
 //         allocation then fails into BUG_ON(ret): `kernel_bug`.
-//       5.15 (under modern): the fixup worker reserves space late
-//         (btrfs_delalloc_reserve_space); on ENOSPC the data is dropped with
-//         only a mapping error.
+//       5.15 (under modern): btrfs_writepage_cow_fixup queues the worker
+//         the same way (-EAGAIN, redirtied); the worker reserves space late
+//         (btrfs_delalloc_reserve_space) and sets delalloc; on ENOSPC the
+//         data is dropped with only a mapping error.  `--revert=25f3c5021985`
+//         (v5.4): the first return is -EBUSY and the page stays clean; the
+//         worker gives up on a clean page and its data is never written.
 //
 // So under `legacy` the seed's window leaves a writable page without
 // delalloc (I2, I3): with free space the fixup path saves the data (the
@@ -108,14 +111,16 @@ class BtrfsAdapter : public StoreBackedOps {
   // Sets delalloc on a page with a pending reservation (released instead if
   // the page already had delalloc).
   void set_delalloc(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
-  // The era's writepage fixup of a dirty page without delalloc; return
-  // whether the page is to be written now (its state is then kDelalloc).
-  bool fixup_v5(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
-  void queue_fixup_v2630(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
-  // btrfs_writepage_fixup_worker as of v2.6.30, for one queued page.
+  // The start hook for a dirty page without delalloc: queue the fixup
+  // worker (once per page); returns whether the page was redirtied.
+  bool queue_fixup(Page* page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // btrfs_writepage_fixup_worker as of v2.6.30 and as of 5.15 (v5.4 with
+  // 25f3c5021985 reverted), for one queued page.
   void fixup_worker_v2630(Page* page);
-  // Whether the scheme's era has v2.6.30's asynchronous, unreserved fixup.
-  bool async_fixup() const;
+  void fixup_worker_v515(Page* page);
+  void lock_page_after_ordered(Page* page);
+  // Whether the scheme's era has v2.6.30's unreserved fixup (else 5.15's).
+  bool v2630_fixup() const;
   void check_counters(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
   const bool mkwrite_returns_locked_;

@@ -139,7 +139,15 @@ vm_fault_t BufferAdapter::block_page_mkwrite(VmFault& vmf) {
     return kVmFaultSigbus;  // ENOSPC
   }
   mm_->set_page_dirty(page);
-  mkwrite_wait_stable(page);  // 5.15: wait_for_stable_page
+  if (mm_->reverted(Fix::k1d1d1a767206)) {
+    // v3.0-v3.8: block_page_mkwrite and ext4_page_mkwrite waited for
+    // writeback on every device (wait_on_page_writeback, from d76ee18a8551);
+    // 1d1d1a767206 (v3.9; its diff read in Jan Kara's review on linux-mm)
+    // made both wait only where the device needs stable pages.
+    wait_on_page_writeback(page);
+  } else {
+    mkwrite_wait_stable(page);  // 5.15: wait_for_stable_page
+  }
   return 0;
 }
 

@@ -53,12 +53,21 @@ Page* DirtyBehindBtrfsBack(TestMachine& m, uint64_t index, uint64_t value) {
   return p;
 }
 
-// 5.15 (modern): the fixup reserves late and writes the page in the same
-// pass; I3 still reports the page writepage met unprepared.
+// 5.15 (modern): btrfs_writepage_cow_fixup queues the worker and returns
+// -EAGAIN, so the pass redirties the page; the worker reserves late and sets
+// delalloc, and the next pass writes it.  I3 reports the page writepage met
+// unprepared.
 TEST(BtrfsTest, V515FixupWritesAPageDirtiedBehindItsBack) {
   TestMachine m("modern", "btrfs", 4, 2);
   TestThread t("worker");
   Page* p = DirtyBehindBtrfsBack(m, 0, 7);
+  const int64_t free0 = btrfs(m).free_space();
+  m.writeback();
+  EXPECT_EQ(btrfs(m).fixups(), 1u);
+  EXPECT_TRUE(PageDirty(p)) << "-EAGAIN: redirty_page_for_writepage";
+  EXPECT_TRUE(btrfs(m).delalloc(0)) << "the worker set delalloc";
+  EXPECT_EQ(btrfs(m).free_space(), free0 - 1) << "with a reservation";
+  EXPECT_EQ(m.persisted_slot(0, 0), 0u);
   m.writeback();
   EXPECT_EQ(btrfs(m).fixups(), 1u);
   EXPECT_EQ(btrfs(m).dropped(), 0u);
@@ -95,16 +104,24 @@ TEST(BtrfsTest, V515FixupDropsTheDataOnEnospc) {
   TestMachine m("modern", "btrfs", 4, 2);
   TestThread t("worker");
   ASSERT_TRUE(m.fs->InjectMkwriteFailures(1000));  // one page of space in all
-  m.store(0, 1, 0, 5);                               // takes it
-  ASSERT_EQ(btrfs(m).free_space(), 0);
-  Page* p = DirtyBehindBtrfsBack(m, 0, 7);
-  m.writeback();  // page 0 first: no space for its late reservation
+  Page* p0 = DirtyBehindBtrfsBack(m, 0, 7);
+  Page* p1 = DirtyBehindBtrfsBack(m, 1, 9);
+  // Both go to the fixup worker, which runs page 1's first (the queue's
+  // last): it takes the one page of space, and page 0's late reservation
+  // fails: a mapping error, the page cleaned, its data dropped.
+  m.writeback();
+  EXPECT_EQ(btrfs(m).fixups(), 2u);
   EXPECT_EQ(btrfs(m).dropped(), 1u);
+  EXPECT_FALSE(PageDirty(p0)) << "ENOSPC: clear_page_dirty_for_io";
+  EXPECT_TRUE(PageDirty(p1));
+  EXPECT_EQ(btrfs(m).free_space(), 0);
+  m.writeback();
   EXPECT_EQ(m.persisted_slot(0, 0), 0u);
-  EXPECT_EQ(m.persisted_slot(1, 0), 5u);
+  EXPECT_EQ(m.persisted_slot(1, 0), 9u);
   m.mm->audit_all();
   EXPECT_GE(m.races(RaceKind::kLostDirty), 1u);  // clean, and not on disk
-  put_page(p);
+  put_page(p0);
+  put_page(p1);
 }
 
 // v2.6.30 on a full file system: the worker's unreserved delalloc meets

@@ -129,7 +129,12 @@ INSTANTIATE_TEST_SUITE_P(
         // v2.6.18: invalidate_complete_page removed a page only PageDirty
         // kept; a page get_user_pages holds, clean and unmapped, leaves the
         // cache under the pin and the device's data with it.
-        RevertCase{"016eb4a0ed06", "modern", "none", "drop", "ledger", true}),
+        RevertCase{"016eb4a0ed06", "modern", "none", "drop", "ledger", true},
+        // v5.6: 5.15's btrfs fixup redirties the page it queues; reverted,
+        // -EBUSY leaves it clean and the worker gives up on it.  The
+        // get_user_pages race itself (I2, I3) is the era's: tolerated.
+        RevertCase{"25f3c5021985", "modern", "btrfs", "dio", "I0", true, 1,
+                   "get_user_pages/gup_pin_to_set_page_dirty_lock/writeback"}),
     [](const ::testing::TestParamInfo<RevertCase>& info) {
       const std::string commits = info.param.commit;
       std::string name = std::string("fix_") + commits + "_" + info.param.scheme + "_" + info.param.fs;
@@ -728,6 +733,86 @@ TEST(MigrateTest, ADirtyMappedPageMovesWithItsDirtinessOrStays) {
   EXPECT_TRUE(StoryHasInOrder(story, {"reclaim: pte_clear", "installs a read-only pte",
                                       "clear_page_dirty_for_io", "->writepage"}));
   EXPECT_FALSE(StoryHasInOrder(story, {"migrate_page"}));
+}
+
+}  // namespace
+}  // namespace pagerace
+
+namespace pagerace {
+namespace {
+
+// 25f3c5021985 on 5.15's btrfs (scenario `dio`), forced, told as steps:
+//   1. gup0's write fault reads page 0 in; btrfs_page_mkwrite reserves and
+//      sets delalloc; get_user_pages pins it for a direct read (preempted
+//      at get_user_pages:after_pin);
+//   2. writeback writes the page: its delalloc becomes the extent in flight;
+//   3. gup0: the device writes into the page and set_page_dirty_lock
+//      dirties it: dirty, with no delalloc (I2);
+//   4. the final sync: write_cache_pages' clear_page_dirty_for_io cleans the
+//      page and ->writepage finds no delalloc (I3) and queues the fixup
+//      worker.  Reverted, the start hook returns -EBUSY and the page stays
+//      clean; the worker (at the end of the pass) gives up on a clean page:
+//      the device's data is never written (I0, data-losing, under
+//      btrfs_writepage_cow_fixup/fixup_left_clean).  With the fix it returns
+//      -EAGAIN, the page is redirtied, the worker reserves and sets
+//      delalloc, and the next pass writes it: nothing is lost.
+TEST(BtrfsFixupTest, APageTheFixupLeavesCleanIsNeverWritten) {
+  const Scenario s = LoadScenario("dio").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "25f3c5021985 reverted" : "25f3c5021985 in");
+    std::vector<std::string> story;
+    auto r = Forced("25f3c5021985", reverted, "modern", "btrfs", s, "0*8,1*7,0*3,2*3", &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const std::vector<const char*> common = {
+        "gup0: write fault on a missing pte", "get_user_pages takes the page",
+        "preempted at get_user_pages:after_pin", "writeback: clear_page_dirty_for_io",
+        "->writepage", "gup0: the device writes into the page", "⇒ I2 dirty_without_metadata",
+        "⇒ I3 writepage_without_metadata", "->writepage sends nothing"};
+    EXPECT_TRUE(StoryHasInOrder(story, common));
+    if (reverted) {
+      EXPECT_GT(r->data_losing_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(
+          story, {"->writepage sends nothing", "[left a page dirtied behind the filesystem's back clean",
+                  "⇒ I0 lost_dirty (data-losing)", "⇒ ledger lost_write (data-losing)"}));
+    } else {
+      EXPECT_EQ(r->data_losing_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(story, {"->writepage sends nothing", "fs metadata attached",
+                                          "clear_page_dirty_for_io", "->writepage",
+                                          "set_page_writeback"}));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pagerace
+
+namespace pagerace {
+namespace {
+
+// 1d1d1a767206 (v3.9), a relaxation, on 5.15's ext4 (`buffer`, scenario
+// `seed`: writeback writes page 0 while mmap0 stores to it):
+//   - with the fix, block_page_mkwrite's wait_for_stable_page does not wait
+//     on a device without stable writes: some schedule makes the pte
+//     writable while the page is under writeback, and nothing is lost (the
+//     page is dirty again; the next pass writes it);
+//   - reverted (v3.0-v3.8), it waits for writeback on every device: no
+//     schedule does, and nothing is lost either;
+//   - on a device that needs stable pages (`buffer:stable_writes`) it waits
+//     with the fix too: none does, and I7 holds.
+TEST(StablePagesTest, TheRelaxationLetsAStoreMeetWritebackOnlyWhereNoDeviceNeedsStablePages) {
+  auto search = [](const char* fs, bool reverted) {
+    return Search(RevertCase{"1d1d1a767206", "modern", fs, "seed", "I7", false, 1}, reverted);
+  };
+  const ExploreResult in = search("buffer", false);
+  const ExploreResult reverted = search("buffer", true);
+  const ExploreResult stable = search("buffer:stable_writes", false);
+  for (const ExploreResult* r : {&in, &reverted, &stable}) {
+    EXPECT_TRUE(r->complete);
+    EXPECT_TRUE(r->violations.empty()) << Describe(*r);
+  }
+  EXPECT_GT(in.writable_during_writeback_schedules, 0u);
+  EXPECT_EQ(reverted.writable_during_writeback_schedules, 0u);
+  EXPECT_EQ(stable.writable_during_writeback_schedules, 0u);
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kSetPageDirtyBuffers: return "__set_page_dirty_buffers";
     case FaultPath::kTryToFreeBuffers: return "try_to_free_buffers";
     case FaultPath::kInvalidate: return "invalidate_complete_page";
+    case FaultPath::kWritepageFixup: return "btrfs_writepage_cow_fixup";
     case FaultPath::kNone: break;
   }
   return "";

@@ -53,7 +53,7 @@ namespace pagerace {
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
   kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap,
-  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate
+  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate, kWritepageFixup
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -130,7 +130,12 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "removed a clean, unmapped page from the page cache while someone the page lock does "    \
     "not exclude held it (v2.6.18's unlocked do_no_page; get_user_pages), so what the "       \
     "holder wrote went to a detached page no one writes back (016eb4a0ed06, v2.6.18, "        \
-    "closed it: remove only a page the cache and the caller alone hold)")
+    "closed it: remove only a page the cache and the caller alone hold)")                      \
+  X(kFixupLeftClean, "fixup_left_clean",                                                        \
+    "left a page dirtied behind the filesystem's back clean (-EBUSY, after "                  \
+    "clear_page_dirty_for_io) for a fixup worker that gives up on a clean page, so its data "  \
+    "is never written (87826df0ec36 opened it; 25f3c5021985, v5.6, closed it: keep the page "  \
+    "dirty until the worker has set it up)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -237,7 +242,7 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 11;
+  static constexpr int kPaths = 12;
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

@@ -497,6 +497,8 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
   for (std::thread& t : threads) t.join();
   for (const auto& st : stats) {
     faults += st->v[static_cast<int>(Stat::kFaults)].load(std::memory_order_relaxed);
+    out.writable_during_writeback +=
+        st->v[static_cast<int>(Stat::kWritableDuringWriteback)].load(std::memory_order_relaxed);
   }
   out.faults = faults;
   sched::Reset();
@@ -651,6 +653,7 @@ absl::StatusOr<ExploreResult> Explore(
         ++eb.schedules;
         ++result.schedules;
         if (!run->races.empty()) ++result.violating_schedules;
+        if (run->writable_during_writeback > 0) ++result.writable_during_writeback_schedules;
         note(*run);
       } else if (run->deadlocked) {
         note(*run);  // another shard's, but it ends this search too: say why

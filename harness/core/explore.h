@@ -101,6 +101,9 @@ struct ScheduleRun {
   bool log_overflowed = false;   // the log holds only its first entries
   StoryVocabulary vocabulary;
   uint64_t faults = 0;           // user faults handled, the setup's included (0 if deadlocked)
+  // Faults that made a pte writable while its page was under writeback, on
+  // a device without stable writes (Stat::kWritableDuringWriteback).
+  uint64_t writable_during_writeback = 0;
   // With infeasible_at >= 0: why, and the run went on with default picks
   // from there (its reports are that run's, not the schedule's).
   InfeasiblePick infeasible;
@@ -258,6 +261,10 @@ struct ExploreResult {
   // Schedules that showed any violation (random, pct: bounds then count the
   // schedules run by their preemptions).
   uint64_t violating_schedules = 0;
+  // Schedules in which a fault made a pte writable while its page was under
+  // writeback (allowed where the device needs no stable writes): a
+  // relaxation's witness (history entries with `relaxation yes`).
+  uint64_t writable_during_writeback_schedules = 0;
   // pct: n, d, and k measured before the search (the most choices of the
   // default schedule and kPctCalibrationWalks random walks); the most choices
   // any PCT run made (above k: steps no change point could land on).

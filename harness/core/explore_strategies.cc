@@ -135,6 +135,7 @@ absl::Status ExploreSampled(const RunConfig& base, const Scenario& scenario,
     }
     ++result->bounds[p].schedules;
     if (!run->races.empty()) ++result->violating_schedules;
+    if (run->writable_during_writeback > 0) ++result->writable_during_writeback_schedules;
     if (run->deadlocked) {
       stop_at_deadlock(*run);
       break;
@@ -193,6 +194,7 @@ absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shar
     }
     out.schedules += s.schedules;
     out.violating_schedules += s.violating_schedules;
+    out.writable_during_writeback_schedules += s.writable_during_writeback_schedules;
     out.executions += s.executions;
     out.complete &= s.complete;
     out.deadlocked |= s.deadlocked;

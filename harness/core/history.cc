@@ -63,6 +63,7 @@ void Summarize(const ExploreResult& r, const HistoryEntry& e, const std::string&
                const HistoryOptions& options, HistorySearch* s) {
   s->complete = r.complete;
   s->schedules = r.schedules;
+  s->writable_during_writeback = r.writable_during_writeback_schedules;
   for (const ExploreViolation& v : r.violations) {
     const bool match = InvariantName(v.invariant) == found && v.data_losing == data_losing &&
                        (cause.empty() || RootCause::Unpack(v.cause).Id() == cause);
@@ -109,6 +110,9 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
       if (!absl::SimpleAtoi(w[1], &e.preemptions) || e.preemptions < 0 || e.preemptions > 6) {
         return Bad(file, n, "preemptions is the fewest the reverted race needs, 0..6");
       }
+    } else if (key == "relaxation") {
+      if (w[1] != "yes" && w[1] != "no") return Bad(file, n, "relaxation is yes or no");
+      e.relaxation = w[1] == "yes";
     } else if (key == "cause") {
       e.cause = std::string(w[1]);
     } else if (key == "tolerate") {
@@ -139,6 +143,7 @@ absl::StatusOr<HistoryEntry> ParseHistoryEntry(absl::string_view file, absl::str
   }
   if (!have_commit) return Bad(file, n, "no commit");
   if (!have_found) return Bad(file, n, "no found");
+  if (e.relaxation && e.cause != "-") return Bad(file, n, "a relaxation's cause is -");
   if (e.schemes.empty() || e.fs.empty() || e.scenario.empty() || e.workload.empty() ||
       e.cause.empty() || e.preemptions < 0) {
     return Bad(file, n, "schemes, fs, scenario, workload, cause and preemptions are required");
@@ -211,12 +216,24 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
         HistorySearch s;
         s.scheme = scheme;
         s.reverted = reverted;
+        s.relaxation = e.relaxation;
         const Search& r = search(scheme, e.fs, reverted);
         if (!r.status.ok()) {
           return absl::InvalidArgumentError(
               absl::StrCat("history/", e.file, " under ", scheme, ": ", r.status.message()));
         }
-        if (reverted) {
+        if (e.relaxation) {
+          // Both searches clean (the fix loses nothing, and no wait it took
+          // out was needed); the restored one shows what the fix allows,
+          // the reverted one does not.
+          Summarize(r.result, e, e.fs, e.found, e.data_losing, "", options, &s);
+          s.found = !r.result.violations.empty();
+          if (s.found) s.cause = r.result.causes.empty()
+                                     ? std::string()
+                                     : RootCause::Unpack(r.result.causes.front().cause).Id();
+          s.ok = s.complete && !s.found &&
+                 (reverted ? s.writable_during_writeback == 0 : s.writable_during_writeback > 0);
+        } else if (reverted) {
           Summarize(r.result, e, e.fs, e.found, e.data_losing, e.cause, options, &s);
           // Found, and at the fewest preemptions the entry says it needs
           // (a bound below that finds nothing, which is not ok either).
@@ -289,8 +306,9 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
       row.ok &= era.ok;
       row.eras.push_back(std::move(era));
     }
-    // Stress: the first scheme, jittered, the fix reverted, bounded in time.
-    {
+    // Stress: the first scheme, jittered, the fix reverted, bounded in time
+    // (a relaxation has no race to find).
+    if (!e.relaxation) {
       RawFlags raw;
       raw.scheme = e.schemes.front();
       raw.fs = e.fs;

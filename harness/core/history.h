@@ -50,6 +50,13 @@ struct HistoryEntry {
   std::string found;     // an invariant name
   bool data_losing = false;
   std::string cause;     // the root cause id the reverted search must give it
+  // A relaxation (`relaxation yes`): the commit took out a wait that no
+  // data needed, so neither search may show a violation; instead the
+  // restored search must show what the fix allows (a pte made writable
+  // while its page is under writeback, on a device without stable writes)
+  // and the reverted one must not.  `cause` is then `-` and `preemptions`
+  // the fewest the allowed behaviour needs.
+  bool relaxation = false;
   // The fewest preemptions the reverted race needs (`preemptions N`): the
   // reverted search must find it at exactly that many, and a run at the
   // entries' own bounds (HistoryOptions::kNeeded) explores the entry at
@@ -105,6 +112,10 @@ struct HistorySearch {
   // Restored: the causes it showed that the entry tolerates (the era's own
   // races), in the order met; `found` is then false.
   std::vector<std::string> tolerated;
+  // Schedules in which a fault made a pte writable while its page was under
+  // writeback (a relaxation's witness).
+  uint64_t writable_during_writeback = 0;
+  bool relaxation = false;  // the entry's: SearchCell prints the witness
   bool ok = false;
 };
 

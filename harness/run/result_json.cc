@@ -572,6 +572,7 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
           {"minimal", minimal},
           {"verdict", r.violations.empty() ? "clean" : "violations"}};
   j["violating_schedules"] = r.violating_schedules;
+  j["writable_during_writeback_schedules"] = r.writable_during_writeback_schedules;
   if (!dfs) j["observed_rate"] = r.observed_rate();
   if (r.options.strategy == ExploreStrategy::kPct) {
     j["pct"] = {{"n", r.pct.n},
@@ -642,6 +643,8 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
     }
     r.schedules = j.at("schedules").get<uint64_t>();
     r.violating_schedules = j.value("violating_schedules", uint64_t{0});
+    r.writable_during_writeback_schedules =
+        j.value("writable_during_writeback_schedules", uint64_t{0});
     r.executions = j.at("executions").get<uint64_t>();
     r.complete = j.at("complete").get<bool>();
     r.deadlocked = j.at("deadlocked").get<bool>();
@@ -832,6 +835,7 @@ nlohmann::json SearchJson(const HistorySearch& s) {
     j["replay"] = s.replay;
   }
   if (!s.tolerated.empty()) j["tolerated"] = s.tolerated;
+  j["writable_during_writeback_schedules"] = s.writable_during_writeback;
   return j;
 }
 
@@ -840,6 +844,15 @@ nlohmann::json SearchJson(const HistorySearch& s) {
 // needs (-1: not checked).
 std::string SearchCell(const HistorySearch& s, bool want_found, int want_preemptions = -1) {
   std::string out;
+  if (s.relaxation) {
+    out = absl::StrCat(s.found ? absl::StrCat("violation (", s.cause, ")")
+                               : absl::StrCat("clean (", s.schedules,
+                                              s.complete ? ", complete)" : ", INCOMPLETE)"),
+                       "; a store during writeback in ", s.writable_during_writeback,
+                       " schedule", s.writable_during_writeback == 1 ? "" : "s");
+    if (!s.ok) absl::StrAppend(&out, want_found ? " ✗ want none" : " ✗ want some, and clean");
+    return out;
+  }
   if (s.found) {
     out = absl::StrCat("found (", s.preemptions, " preemption", s.preemptions == 1 ? "" : "s", ", ",
                        s.violating, " schedule", s.violating == 1 ? "" : "s", ")");
@@ -862,15 +875,21 @@ std::string SearchCell(const HistorySearch& s, bool want_found, int want_preempt
 
 // "I2 found (predates)", "no I1 (has fix)"; the adapter when it is the
 // era's own variant.
-std::string EraCell(const HistoryEra& e, const std::string& entry_fs) {
+std::string EraCell(const HistoryEra& e, const std::string& entry_fs, bool relaxation) {
   if (!e.search) return e.note.empty() ? "n/a" : e.note;
   std::string out = e.search->found ? absl::StrCat(e.found, " found") : absl::StrCat("no ", e.found);
   absl::StrAppend(&out, e.holds_fix    ? " (has fix)"
-                       : e.before_bug ? " (before the bug)"
+                       : e.before_bug ? (relaxation ? " (before the wait it relaxed)" : " (before the bug)")
                                       : " (predates)");
   if (e.fs != entry_fs) absl::StrAppend(&out, " on ", e.fs);
   if (!e.ok) absl::StrAppend(&out, e.race_expected ? " ✗ want the race" : " ✗ want none");
   return out;
+}
+
+// "I0 data-losing"; for a relaxation, what it must keep.
+std::string ExpectText(const HistoryEntry& e) {
+  if (e.relaxation) return absl::StrCat("a relaxation, clean (no ", e.found, ")");
+  return absl::StrCat(e.found, e.data_losing ? " data-losing" : "");
 }
 
 std::string BoundText(const HistoryResult& result) {
@@ -882,6 +901,7 @@ std::string BoundText(const HistoryResult& result) {
 }
 
 std::string StressCell(const HistoryRow& r) {
+  if (r.entry.relaxation) return "n/a (a relaxation: no race to find)";
   if (r.stress_first_s) {
     return absl::StrFormat("%s: %s at %.3f s", r.stress_scheme, r.entry.found, *r.stress_first_s);
   }
@@ -916,6 +936,7 @@ nlohmann::json HistoryToJson(const HistoryResult& result) {
                     {"release", ReleaseName(f)},
                     {"confirmed", f.confirmed},
                     {"entry", r.entry.file},
+                    {"relaxation", r.entry.relaxation},
                     {"fs", r.entry.fs},
                     {"scenario", r.entry.scenario},
                     {"expected", {{"invariant", r.entry.found}, {"data_losing", r.entry.data_losing},
@@ -957,9 +978,9 @@ std::string HistoryMarkdown(const HistoryResult& result) {
                           : "");
     }
     std::string eras[3];
-    for (size_t i = 0; i < r.eras.size() && i < 3; ++i) eras[i] = EraCell(r.eras[i], r.entry.fs);
+    for (size_t i = 0; i < r.eras.size() && i < 3; ++i) eras[i] = EraCell(r.eras[i], r.entry.fs, r.entry.relaxation);
     absl::StrAppend(&out, "| `", f.commit, "` ", f.title, " | ", ReleaseName(f), " | ", r.entry.fs,
-                    "@", r.entry.scenario, " | ", r.entry.found, r.entry.data_losing ? " data-losing" : "",
+                    "@", r.entry.scenario, " | ", ExpectText(r.entry),
                     " | ", rev, " | ", res, " | ", eras[0], " | ", eras[1], " | ", eras[2], " | ",
                     StressCell(r), " |\n");
   }
@@ -980,24 +1001,24 @@ std::string HistoryText(const HistoryResult& result) {
                                     BoundText(result));
   for (const HistoryRow& r : result.rows) {
     const FixInfo& f = InfoOf(r.entry.fix);
-    absl::StrAppendFormat(&out, "%s %s  %s (%s) on %s@%s, expect %s%s\n", r.ok ? "ok  " : "FAIL",
+    absl::StrAppendFormat(&out, "%s %s  %s (%s) on %s@%s, expect %s\n", r.ok ? "ok  " : "FAIL",
                           f.commit, f.title, ReleaseName(f), r.entry.fs, r.entry.scenario,
-                          r.entry.found, r.entry.data_losing ? " data-losing" : "");
+                          ExpectText(r.entry));
     if (result.preemptions == HistoryOptions::kNeeded) {
       absl::StrAppendFormat(&out, "    bound: %d preemption%s\n", r.bound, r.bound == 1 ? "" : "s");
     }
     for (const HistorySearch& s : r.reverted) {
       absl::StrAppendFormat(&out, "    reverted under %-7s %s%s\n", s.scheme,
                             SearchCell(s, true, r.entry.preemptions),
-                            s.found ? absl::StrCat("; cause ", s.cause) : "");
-      if (s.found) absl::StrAppendFormat(&out, "      replay: %s\n", s.replay);
+                            s.found && !s.relaxation ? absl::StrCat("; cause ", s.cause) : "");
+      if (s.found && !s.relaxation) absl::StrAppendFormat(&out, "      replay: %s\n", s.replay);
     }
     for (const HistorySearch& s : r.restored) {
       absl::StrAppendFormat(&out, "    restored under %-7s %s\n", s.scheme, SearchCell(s, false));
     }
     std::string eras;
     for (const HistoryEra& e : r.eras) {
-      absl::StrAppend(&eras, eras.empty() ? "" : ", ", e.era, " ", EraCell(e, r.entry.fs));
+      absl::StrAppend(&eras, eras.empty() ? "" : ", ", e.era, " ", EraCell(e, r.entry.fs, r.entry.relaxation));
     }
     absl::StrAppendFormat(&out, "    eras: %s\n    stress: %s\n", eras, StressCell(r));
   }
