@@ -262,9 +262,13 @@ std::string FormatRegistries() {
     if (*f.scheme) absl::StrAppend(&where, ", --scheme=", f.scheme);
     // A fix later than every era has no switch: each era's plain model has
     // its race (fixes.def says where).
-    const char* state = f.modeled                           ? " (--revert)"
-                        : !EraHolds(KernelEra::kV5_15, f) ? " (later than every modeled era: no switch)"
-                                                            : " (not modeled yet)";
+    const Fix fix = static_cast<Fix>(i);
+    const std::string state =
+        f.modeled && !EraHolds(KernelEra::kV5_15, f)
+            ? absl::StrCat(" (later than every modeled era: ", ApplyFlags(fix), " applies it)")
+        : f.modeled                        ? std::string(" (--revert)")
+        : !EraHolds(KernelEra::kV5_15, f) ? std::string(" (later than every modeled era: no switch)")
+                                           : std::string(" (not modeled yet)");
     absl::StrAppendFormat(&out, "fix       %-36s [%s, %s] %s%s\n", f.commit, ReleaseName(f), where,
                           f.title, state);
   }

@@ -37,12 +37,26 @@ struct Search {
   absl::Status status;
 };
 
+// What a search runs: each era's plain model, with the entry's fix
+// reverted, or with a later fix applied (ApplyFlags).
+enum class Mode { kPlain, kReverted, kApplied };
+
+// A later fix (no era holds it): its "reverted" search is the plain model
+// and its "restored" one the model with the fix applied.
+bool Later(const HistoryEntry& e) { return !EraHolds(KernelEra::kV5_15, InfoOf(e.fix)); }
+
 Search RunSearch(const HistoryEntry& e, const std::string& scheme, const std::string& fs,
-                 bool reverted, int bound) {
+                 Mode mode, int bound) {
   RawFlags raw;
   raw.scheme = scheme;
   raw.fs = fs;
-  if (reverted) raw.revert = InfoOf(e.fix).commit;
+  if (mode == Mode::kReverted) raw.revert = InfoOf(e.fix).commit;
+  if (mode == Mode::kApplied) {
+    for (absl::string_view flag : absl::StrSplit(ApplyFlags(e.fix), ' ', absl::SkipEmpty())) {
+      if (absl::ConsumePrefix(&flag, "--gup=")) raw.gup = std::string(flag);
+      if (absl::ConsumePrefix(&flag, "--pin-writeback=")) raw.pin_writeback = std::string(flag);
+    }
+  }
   auto scenario = LoadScenario(e.scenario);
   if (!scenario.ok()) return {{}, scenario.status()};
   raw.workload = scenario->workload;
@@ -73,7 +87,9 @@ void Summarize(const ExploreResult& r, const HistoryEntry& e, const std::string&
       s->preemptions = v.preemptions;
       s->cause = RootCause::Unpack(v.cause).Id();
       s->replay = absl::StrCat(options.binary, " --scheme=", s->scheme, " --fs=", fs,
-                               s->reverted ? absl::StrCat(" --revert=", InfoOf(e.fix).commit) : "",
+                               s->reverted && !Later(e)
+                                   ? absl::StrCat(" --revert=", InfoOf(e.fix).commit)
+                                   : "",
                                " --scenario=", e.scenario, " --schedule=", v.schedule);
     }
     s->violating += v.schedules;
@@ -190,17 +206,18 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
   for (const HistoryEntry& e : *catalog) {
     // One search per (scheme, adapter, revert) of the entry: an era's plain
     // model is often a restored search already.
-    std::map<std::tuple<std::string, std::string, bool>, Search> searches;
+    std::map<std::tuple<std::string, std::string, Mode>, Search> searches;
     const int bound = options.preemptions == HistoryOptions::kNeeded ? std::max(e.preemptions, 1)
                                                                      : options.preemptions;
-    auto search = [&](const std::string& scheme, const std::string& fs, bool reverted) -> const Search& {
-      auto key = std::make_tuple(scheme, fs, reverted);
+    auto search = [&](const std::string& scheme, const std::string& fs, Mode mode) -> const Search& {
+      auto key = std::make_tuple(scheme, fs, mode);
       auto it = searches.find(key);
       if (it == searches.end()) {
-        it = searches.emplace(key, RunSearch(e, scheme, fs, reverted, bound)).first;
+        it = searches.emplace(key, RunSearch(e, scheme, fs, mode, bound)).first;
       }
       return it->second;
     };
+    const bool later = Later(e);
     if (!options.only.empty() &&
         std::none_of(options.only.begin(), options.only.end(),
                      [&](const std::string& c) { return *FixByCommit(c) == e.fix; })) {
@@ -217,7 +234,9 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
         s.scheme = scheme;
         s.reverted = reverted;
         s.relaxation = e.relaxation;
-        const Search& r = search(scheme, e.fs, reverted);
+        const Search& r = search(scheme, e.fs,
+                                 reverted ? (later ? Mode::kPlain : Mode::kReverted)
+                                          : (later ? Mode::kApplied : Mode::kPlain));
         if (!r.status.ok()) {
           return absl::InvalidArgumentError(
               absl::StrCat("history/", e.file, " under ", scheme, ": ", r.status.message()));
@@ -292,7 +311,7 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
           era.data_losing = it->second;
         }
       }
-      const Search& r = search(scheme, era.fs, false);
+      const Search& r = search(scheme, era.fs, Mode::kPlain);
       if (!r.status.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("history/", e.file, " era ", era.era, " (",
                                                        scheme, "/", era.fs, "): ", r.status.message()));
@@ -313,7 +332,7 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
       raw.scheme = e.schemes.front();
       raw.fs = e.fs;
       raw.workload = e.workload;
-      raw.revert = InfoOf(e.fix).commit;
+      if (!later) raw.revert = InfoOf(e.fix).commit;  // a later fix: the plain model
       raw.sched = "jitter";
       raw.seed = "1";
       raw.duration = absl::StrCat(static_cast<int>(options.stress_seconds * 1000), "ms");

@@ -100,6 +100,14 @@ std::vector<Fix> FixSet::fixes() const {
   return out;
 }
 
+const char* ApplyFlags(Fix f) {
+  // d824ec2a1546 (v6.4): shrink_folio_list keeps a pinned page's private
+  // data; the model's reclaim does so with --pin-writeback=v6.4, which
+  // consults FOLL_PIN pins (--gup=pin).
+  if (f == Fix::kd824ec2a1546) return "--gup=pin --pin-writeback=v6.4";
+  return "";
+}
+
 std::string FixSet::Joined() const {
   std::vector<std::string> ids;
   for (Fix f : fixes()) ids.push_back(InfoOf(f).commit);
@@ -113,7 +121,8 @@ std::string RevertRefusal(Fix f, KernelEra era, absl::string_view scheme_name,
   if (!info.modeled) return absl::StrCat(fix, " has no switch in the model yet");
   if (!EraHolds(era, info)) {
     return absl::StrCat("--scheme=", scheme_name, " models ", EraName(era), ", which predates ", fix,
-                        ": there is nothing to revert");
+                        ": there is nothing to revert",
+                        *ApplyFlags(f) ? absl::StrCat(" (", ApplyFlags(f), " applies it)") : "");
   }
   if (*info.scheme != '\0' && scheme_name != info.scheme) {
     return absl::StrCat(fix, " is in --scheme=", info.scheme, "'s code only: ",

@@ -47,6 +47,12 @@ bool EraHolds(KernelEra era, const FixInfo& info);
 // "v2.6.29", "v2.6.30", "5.15".
 const char* EraName(KernelEra era);
 
+// For a modeled fix that no era holds (later than 5.15), the flags that
+// apply it to a run ("--gup=pin --pin-writeback=v6.4"); "" for any other.
+// Its history entry compares each era's plain model (the race) with the
+// model with these flags (the fix in).
+const char* ApplyFlags(Fix f);
+
 // A set of reverted fixes.
 class FixSet {
  public:

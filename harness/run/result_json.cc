@@ -886,6 +886,18 @@ std::string EraCell(const HistoryEra& e, const std::string& entry_fs, bool relax
   return out;
 }
 
+// A fix later than every modeled era: its "reverted" searches are the plain
+// model, its "restored" ones the model with ApplyFlags.
+bool LaterFix(const HistoryEntry& e) { return !EraHolds(KernelEra::kV5_15, InfoOf(e.fix)); }
+
+// "modern", or for a later fix "modern (plain: no era has it)" /
+// "modern with --gup=pin --pin-writeback=v6.4".
+std::string SearchLabel(const HistoryEntry& e, const HistorySearch& s) {
+  if (!LaterFix(e)) return s.scheme;
+  return s.reverted ? absl::StrCat(s.scheme, " (plain: no era has it)")
+                    : absl::StrCat(s.scheme, " with ", ApplyFlags(e.fix));
+}
+
 // "I0 data-losing"; for a relaxation, what it must keep.
 std::string ExpectText(const HistoryEntry& e) {
   if (e.relaxation) return absl::StrCat("a relaxation, clean (no ", e.found, ")");
@@ -902,6 +914,12 @@ std::string BoundText(const HistoryResult& result) {
 
 std::string StressCell(const HistoryRow& r) {
   if (r.entry.relaxation) return "n/a (a relaxation: no race to find)";
+  if (LaterFix(r.entry)) {
+    return r.stress_first_s
+               ? absl::StrFormat("%s (plain): %s at %.3f s", r.stress_scheme, r.entry.found,
+                                 *r.stress_first_s)
+               : absl::StrFormat("%s (plain): not found in %g s", r.stress_scheme, r.stress_seconds);
+  }
   if (r.stress_first_s) {
     return absl::StrFormat("%s: %s at %.3f s", r.stress_scheme, r.entry.found, *r.stress_first_s);
   }
@@ -937,6 +955,8 @@ nlohmann::json HistoryToJson(const HistoryResult& result) {
                     {"confirmed", f.confirmed},
                     {"entry", r.entry.file},
                     {"relaxation", r.entry.relaxation},
+                    {"later", LaterFix(r.entry)},
+                    {"applied_by", ApplyFlags(r.entry.fix)},
                     {"fs", r.entry.fs},
                     {"scenario", r.entry.scenario},
                     {"expected", {{"invariant", r.entry.found}, {"data_losing", r.entry.data_losing},
@@ -968,11 +988,12 @@ std::string HistoryMarkdown(const HistoryResult& result) {
     const FixInfo& f = InfoOf(r.entry.fix);
     std::string rev, res;
     for (const HistorySearch& s : r.reverted) {
-      absl::StrAppend(&rev, rev.empty() ? "" : "<br>", s.scheme, ": ",
+      absl::StrAppend(&rev, rev.empty() ? "" : "<br>", SearchLabel(r.entry, s), ": ",
                       SearchCell(s, true, r.entry.preemptions));
     }
     for (const HistorySearch& s : r.restored) {
-      absl::StrAppend(&res, res.empty() ? "" : "<br>", s.scheme, ": ", SearchCell(s, false),
+      absl::StrAppend(&res, res.empty() ? "" : "<br>", SearchLabel(r.entry, s), ": ",
+                      SearchCell(s, false),
                       result.preemptions == HistoryOptions::kNeeded
                           ? absl::StrCat(" at ≤", r.bound)
                           : "");
@@ -1008,13 +1029,16 @@ std::string HistoryText(const HistoryResult& result) {
       absl::StrAppendFormat(&out, "    bound: %d preemption%s\n", r.bound, r.bound == 1 ? "" : "s");
     }
     for (const HistorySearch& s : r.reverted) {
-      absl::StrAppendFormat(&out, "    reverted under %-7s %s%s\n", s.scheme,
+      absl::StrAppendFormat(&out, "    %s under %-7s %s%s\n",
+                            LaterFix(r.entry) ? "without it" : "reverted", SearchLabel(r.entry, s),
                             SearchCell(s, true, r.entry.preemptions),
                             s.found && !s.relaxation ? absl::StrCat("; cause ", s.cause) : "");
       if (s.found && !s.relaxation) absl::StrAppendFormat(&out, "      replay: %s\n", s.replay);
     }
     for (const HistorySearch& s : r.restored) {
-      absl::StrAppendFormat(&out, "    restored under %-7s %s\n", s.scheme, SearchCell(s, false));
+      absl::StrAppendFormat(&out, "    %s under %-7s %s\n",
+                            LaterFix(r.entry) ? "applied" : "restored", SearchLabel(r.entry, s),
+                            SearchCell(s, false));
     }
     std::string eras;
     for (const HistoryEra& e : r.eras) {
