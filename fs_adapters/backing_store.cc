@@ -83,6 +83,14 @@ void StoreBackedOps::read_persisted(uint64_t index, uint8_t* dst) const {
   store_->Read(index, dst);
 }
 
+vm_fault_t StoreBackedOps::mkwrite_done(VmFault& vmf, bool returns_locked) {
+  if (vm_holds_lock(vmf)) return 0;
+  if (returns_locked) return kVmFaultLocked;
+  mm_->mkwrite_unlocking(vmf);
+  unlock_page(vmf.page);
+  return 0;
+}
+
 void StoreBackedOps::mkwrite_wait_stable(Page* page) const {
   if (!mm_->stable_page_era() || !stable_writes()) return;
   if (mm_->skip_stable_wait()) {  // MUTANT: mutant:no_stable_wait

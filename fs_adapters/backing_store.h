@@ -92,12 +92,8 @@ class StoreBackedOps : public AddressSpaceOps {
   // A successful ->page_mkwrite's return: the page stays locked for the VM
   // (VM_FAULT_LOCKED) when the filesystem returns locked, else it is
   // unlocked (the pre-2.6.30 convention) — unless the VM holds the lock.
-  static vm_fault_t mkwrite_done(const VmFault& vmf, bool returns_locked) {
-    if (vm_holds_lock(vmf)) return 0;
-    if (returns_locked) return kVmFaultLocked;
-    unlock_page(vmf.page);
-    return 0;
-  }
+  // Unlocking, the VM's window opens first (MmContext::mkwrite_unlocking).
+  vm_fault_t mkwrite_done(VmFault& vmf, bool returns_locked);
   // The stable-page wait of a 5.15 ->page_mkwrite, page locked: under a
   // 5.15-era scheme (MmContext::stable_page_era()) and when this variant's
   // 5.15 self waits (stable_writes()), wait_on_page_writeback.  Models

@@ -193,6 +193,7 @@ vm_fault_t BufferAdapter::ext4_page_mkwrite_v2630(VmFault& vmf) {
       __set_page_dirty_nobuffers(page);  // mark_buffer_dirty's __set_page_dirty
     }
   }
+  if (ret == 0) mm_->mkwrite_unlocking(vmf);  // returns unlocked: the VM's window opens
   mkwrite_unlock_page(vmf);  // write_end unlocks
   journal_.Unlock();
   return ret;

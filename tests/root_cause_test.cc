@@ -224,6 +224,28 @@ TEST(RootCauseTest, ARefusalCausesItsOwnSymptomOnly) {
   EXPECT_EQ(RootCause::Unpack(t.CauseFor(0, RaceKind::kLostWrite, true)).Id(), kSeedWindow);
 }
 
+// ->page_mkwrite returning unlocked (v2.6.29 NFS, `nfs:unlocked`, under
+// v2.6.30's do_wp_page): the page is unlocked from the return, so the
+// schedule point after ->page_mkwrite is inside 7fdf52306766's window.
+// Every violation of the seed scenario, whichever point writeback came in
+// at, must name that window: none may be "no fault window open".  (The
+// window once opened after that point, and 199 of 457 violating schedules
+// were labeled with no cause.)
+TEST(RootCauseTest, AnUnlockedMkwriteReturnOpensItsWindowAtTheReturn) {
+  RunConfig base;
+  base.scheme = &Scheme("locked");
+  base.fs = &Adapter("nfs:unlocked");
+  ExploreOptions o;
+  o.max_preemptions = 1;
+  o.determinism_runs = 0;
+  auto r = Explore(base, LoadScenario("seed").value(), o, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->causes.empty());
+  for (const ExploreCause& c : r->causes) {
+    EXPECT_EQ(RootCause::Unpack(c.cause).Id(), "do_wp_page/unlocked_mkwrite_to_relock/writeback");
+  }
+}
+
 struct MutantCase {
   const char* scheme;
   const char* fs;

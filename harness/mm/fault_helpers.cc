@@ -37,25 +37,39 @@ bool relock_page_after_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints&
 vm_fault_t do_page_mkwrite(MmContext& mm, VmFault& vmf, const MkwritePoints& points,
                            MappingRecheck recheck) {
   vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
+  // The fs may return unlocked: writeback can then run before we relock.
+  // A fs whose metadata writeback retires (NFS requests) must return
+  // kVmFaultLocked to be safe ("NFS: Close page_mkwrite() races", 7fdf5230,
+  // v2.6.30-rc5).  The window is open from the fs's unlock_page
+  // (mkwrite_unlocking) until the relock (the page lock then covers the
+  // rest).
+  const FaultPath path = points.after_mkwrite == sched::kDoWpPageAfterMkwrite
+                             ? FaultPath::kDoWpPage
+                             : FaultPath::kDoFault;
+  const FaultWindow window = recheck == MappingRecheck::kCheck
+                                 ? FaultWindow::kUnlockedMkwriteToRelock
+                                 : FaultWindow::kRelockWithoutMappingCheck;
+  vmf.unlocked_path = static_cast<uint8_t>(path);
+  vmf.unlocked_window = static_cast<uint8_t>(window);
+  vmf.window_opened = false;
   vm_fault_t ret = mm.call_page_mkwrite(vmf);
-  if (ret & (kVmFaultError | kVmFaultNoPage)) return ret;
-  SCHED_POINT_AT(points.after_mkwrite);
+  const bool opened = vmf.window_opened;
+  vmf.unlocked_window = 0;
+  if (ret & (kVmFaultError | kVmFaultNoPage)) {
+    if (opened) mm.close_window(vmf.pgoff);
+    return ret;
+  }
   if (!(ret & kVmFaultLocked)) {
-    // The fs returned unlocked: writeback can run right here, before we
-    // relock.  A fs whose metadata writeback retires (NFS requests) must
-    // return kVmFaultLocked to be safe ("NFS: Close page_mkwrite() races",
-    // 7fdf5230, v2.6.30-rc5).
-    // Open until the relock (the page lock then covers the rest).
-    mm.open_window(vmf.pgoff,
-                     points.after_mkwrite == sched::kDoWpPageAfterMkwrite ? FaultPath::kDoWpPage
-                                                                          : FaultPath::kDoFault,
-                     recheck == MappingRecheck::kCheck ? FaultWindow::kUnlockedMkwriteToRelock
-                                                       : FaultWindow::kRelockWithoutMappingCheck);
+    // Opened already unless the fs returned without taking the lock at all.
+    if (!opened) mm.open_window(vmf.pgoff, path, window);
+    SCHED_POINT_AT(points.after_mkwrite);
     const bool relocked = relock_page_after_mkwrite(mm, vmf, points, recheck);
     mm.close_window(vmf.pgoff);
     if (!relocked) return 0;
     ret |= kVmFaultLocked;
-  } else if (vmf.page->lock_owner.load(std::memory_order_relaxed) != current_thread().tid) {
+  } else {
+    SCHED_POINT_AT(points.after_mkwrite);
+    if (vmf.page->lock_owner.load(std::memory_order_relaxed) == current_thread().tid) return ret;
     // The fs said it returns the page locked and did not lock it (ceph
     // before 4af6b2257ee0 locked another page: ceph.cc).  5.15 checks
     // VM_BUG_ON_PAGE(!PageLocked(page)) here (CONFIG_DEBUG_VM); v2.6.30's

@@ -62,6 +62,13 @@ class MmContext : public FaultTarget {
     tracer_->OpenWindow(index, static_cast<uint8_t>(path), static_cast<uint8_t>(window));
   }
   void close_window(uint64_t index) { tracer_->CloseWindow(index); }
+  // A ->page_mkwrite about to return with the page unlocked: opens the
+  // window the VM asked for (VmFault::unlocked_window) before the unlock.
+  void mkwrite_unlocking(VmFault& vmf) {
+    if (vmf.unlocked_window == 0 || vmf.window_opened || (vmf.flags & kFaultFlagPageLocked)) return;
+    tracer_->OpenWindow(vmf.pgoff, vmf.unlocked_path, vmf.unlocked_window);
+    vmf.window_opened = true;
+  }
   void transition(uint64_t index, FaultPath path, FaultWindow window) {
     tracer_->Transition(index, static_cast<uint8_t>(path), static_cast<uint8_t>(window));
   }

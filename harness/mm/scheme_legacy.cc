@@ -175,9 +175,19 @@ class LegacyScheme : public FaultScheme {
   // with goes (root causes: CauseTracker).
   static vm_fault_t call_page_mkwrite(MmContext& mm, VmFault& vmf, FaultPath path) {
     vmf.flags = kFaultFlagWrite | kFaultFlagMkwrite;
+    // An fs returning unlocked opens the window at its unlock_page
+    // (MmContext::mkwrite_unlocking): nothing may slip in unaccounted.
+    vmf.unlocked_path = static_cast<uint8_t>(path);
+    vmf.unlocked_window = static_cast<uint8_t>(FaultWindow::kMkwriteToSetPageDirty);
+    vmf.window_opened = false;
     vm_fault_t tmp = mm.call_page_mkwrite(vmf);
-    if (tmp & (kVmFaultError | kVmFaultNoPage)) return tmp;
-    mm.open_window(vmf.pgoff, path, FaultWindow::kMkwriteToSetPageDirty);
+    const bool opened = vmf.window_opened;
+    vmf.unlocked_window = 0;
+    if (tmp & (kVmFaultError | kVmFaultNoPage)) {
+      if (opened) mm.close_window(vmf.pgoff);
+      return tmp;
+    }
+    if (!opened) mm.open_window(vmf.pgoff, path, FaultWindow::kMkwriteToSetPageDirty);
     // 2.6.29 filesystems returned with the page unlocked.
     if (tmp & kVmFaultLocked) unlock_page(vmf.page);
     return tmp & ~kVmFaultLocked;

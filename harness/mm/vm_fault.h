@@ -35,6 +35,14 @@ struct VmFault {
   // The faulting pte (vmf->pte; its ptl is vmf->ptl in the kernel).  Set by
   // handle_mm_fault; lock annotations name the ptl as vmf.pte->ptl.
   Pte* pte = nullptr;
+  // The window (root_cause.h FaultPath, FaultWindow; 0: none) the VM opens
+  // if ->page_mkwrite returns the page unlocked.  The filesystem opens it
+  // itself just before its unlock_page (MmContext::mkwrite_unlocking), so
+  // that no intruder runs between that unlock and the VM's look at the
+  // return unaccounted; `window_opened` says it did.
+  uint8_t unlocked_path = 0;
+  uint8_t unlocked_window = 0;
+  bool window_opened = false;
 };
 
 }  // namespace pagerace
