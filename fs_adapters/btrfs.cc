@@ -226,16 +226,19 @@ void BtrfsAdapter::fixup_worker_v515(Page* page) {
       if (pre_fix && still && ours) mm_->blame(index, FaultWindow::kFixupLeftClean);
     } else {
       if (pre_fix) reserved = reserve_space();  // under the page lock in v5.4
-      if (!reserved) {
-        drop = true;  // ENOSPC: mapping_set_error; 5.15 cleans the page
-      } else {
+      if (reserved) {
         set_delalloc(page);
+      } else {
+        // ENOSPC: mapping_set_error.  5.15 cleans the page (its data
+        // dropped); v5.4 leaves it dirty, without delalloc, for the next
+        // pass's fixup.
+        drop = !pre_fix;
       }
     }
   }
   if (drop) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
-    if (!pre_fix) clear_page_dirty_for_io(*mm_, page);
+    clear_page_dirty_for_io(*mm_, page);
   }
   unlock_page(page);
   put_page(page);
