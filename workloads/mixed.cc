@@ -106,7 +106,7 @@ void MixedWorkload::MmapStep(int w, Rng* rng, uint64_t* seq) {
       static_cast<uint32_t>(rng->Below(ledger_->owned_slots(static_cast<uint32_t>(w)))));
   const int vma = static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas())));
   if (options_.zap_one_in && rng->Below(options_.zap_one_in) == 0) {
-    zap_page_range(*mm_, vma, page);  // madvise(MADV_DONTNEED) of the page
+    madvise_dontneed(*mm_, vma, page);
     return;
   }
   StoreOp(w, vma, page, slot, seq);

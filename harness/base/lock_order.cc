@@ -63,6 +63,10 @@ void CheckSlow(uint32_t bad, int wanted, const char* wanted_name) {
 
 const char* LockClassName(LockClass c) {
   switch (c) {
+    case LockClass::kMmapSem:
+      return "mmap_sem";
+    case LockClass::kInvalidateLock:
+      return "invalidate_lock";
     case LockClass::kFsLevel:
       return "fs-level lock";
     case LockClass::kPageLock:

@@ -17,6 +17,18 @@
 // The tree, outermost first.  Each edge names the call sites that create it
 // (model function, and the kernel function it models).
 //
+//  mmap_sem (kMmapSem; FutexRwSem, MmContext::mmap_sem, one process)
+//  │   read: the user fault (do_page_fault's down_read around
+//  │   handle_mm_fault, MmContext::HandleUserFault), get_user_pages, madvise
+//  │   (MADV_DONTNEED: madvise_dontneed); write: mremap (move_page_pte).
+//  │   Taken with no other harness lock held.
+//  └─> invalidate_lock (kInvalidateLock; FutexRwSem, 5.15's
+//      │   mapping->invalidate_lock): shared in ->page_mkwrite before the
+//      │   journal and the page lock (ext4_page_mkwrite) and in filemap_fault
+//      │   when the page is not cached; exclusive around a hole punch
+//      │   (ext4_punch_hole: truncate_pagecache_range, then the blocks).
+//      └─> fs-level locks ...
+//
 //  fs-level locks (kFsLevel; OwnedMutex): the buffer adapter's "journal"
 //  │   ext4_journal_start() in ->page_mkwrite (BufferAdapter::page_mkwrite,
 //  │   before lock_page), and around a whole ->writepages pass
@@ -126,6 +138,8 @@ namespace pagerace {
 // take a lock of class C only while every lock it holds ranks below C (or is
 // of class C, for classes that nest with themselves).
 enum class LockClass : uint8_t {
+  kMmapSem,         // the process's mmap_sem (FutexRwSem)
+  kInvalidateLock,  // mapping->invalidate_lock, 5.15 (FutexRwSem)
   kFsLevel,         // journal / transaction start (OwnedMutex)
   kPageLock,        // PG_locked
   kSnapRwsem,       // ceph's mdsc->snap_rwsem: under the page lock

@@ -108,7 +108,7 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       m.workload().GupOp(writer, op.vma, op.page, slot, seq, /*paced=*/false);
       break;
     case ScenarioOp::kZap:
-      zap_page_range(mm, op.vma, op.page);
+      madvise_dontneed(mm, op.vma, op.page);
       break;
     case ScenarioOp::kStrip:
       pagevec_strip(mm, op.page);

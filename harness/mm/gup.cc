@@ -74,6 +74,8 @@ GupResult get_user_pages_one(MmContext& mm, int vma, uint64_t index, GupMode mod
     return r;
   }
   Pte& pte = mm.mmu().pte(vma, index);
+  // __get_user_pages runs under the caller's mmap_read_lock.
+  ReadLockScope mmap_read(&mm.mmap_sem());
   // follow_page_mask -> faultin_page -> retry.  Bounded only by the fault
   // path's own progress, as in the kernel: each failed lookup runs a whole
   // write fault, which leaves the pte writable unless writeback or reclaim

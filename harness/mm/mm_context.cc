@@ -95,7 +95,12 @@ bool MmContext::HandleUserFault(void* addr, bool write, void* ucontext) {
   const int64_t t0 = now_ns();
   const pte_t pte_before = mmu_->pte(vma, index).val.load(std::memory_order_acquire);
   const int64_t isize_before = mapping_->i_size();
-  vm_fault_t ret = handle_mm_fault(vma, index, write);
+  vm_fault_t ret;
+  {
+    // do_page_fault: down_read(&mm->mmap_sem) around handle_mm_fault.
+    ReadLockScope mmap_read(&mmap_sem_);
+    ret = handle_mm_fault(vma, index, write);
+  }
   // A retry (VM_FAULT_NOPAGE) of a fault on a present pte that finds the
   // pte and i_size as they were would fault the same way again: only another
   // thread can end it (a truncate between setting i_size and unmapping the

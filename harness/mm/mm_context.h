@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "harness/base/rwsem.h"
 #include "harness/check/invariants.h"
 #include "harness/check/oracle.h"
 #include "harness/check/root_cause.h"
@@ -80,6 +81,9 @@ class MmContext : public FaultTarget {
   Checks& checks() { return *checks_; }
   IoQueue& io() { return *io_; }
   PagePool& pool() { return *pool_; }
+  // The one modeled process's mmap_sem: the user fault, get_user_pages and
+  // madvise take it for reading, mremap for writing (rwsem.h).
+  FutexRwSem& mmap_sem() { return mmap_sem_; }
   uint64_t pages() const { return options_.pages; }
   int mappings() const { return options_.mappings; }
   // Writeback's and reclaim's answer to pinned pages (--pin-writeback).
@@ -203,6 +207,7 @@ class MmContext : public FaultTarget {
   void audit_all();
 
  private:
+  FutexRwSem mmap_sem_{LockClass::kMmapSem, "mmap_sem"};
   MmContext(const MmOptions& options, FaultScheme* scheme, AddressSpaceOps* a_ops);
 
   const MmOptions options_;

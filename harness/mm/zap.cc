@@ -68,4 +68,9 @@ bool zap_page_range(MmContext& mm, int vma, uint64_t index) {
   return dirty;
 }
 
+bool madvise_dontneed(MmContext& mm, int vma, uint64_t index) {
+  ReadLockScope mmap_read(&mm.mmap_sem());
+  return zap_page_range(mm, vma, index);
+}
+
 }  // namespace pagerace

@@ -39,6 +39,12 @@ class MmContext;
 // whether the pte was dirty.
 bool zap_page_range(MmContext& mm, int vma, uint64_t index);
 
+// madvise(MADV_DONTNEED) of page `index` in mapping `vma`: zap_page_range
+// under the mmap_sem taken for reading (mm/madvise.c as of v2.6.29 and
+// 5.15: madvise_need_mmap_write() is false for it).  The zap of
+// unmap_mapping_range (truncate, invalidate) takes no mmap_sem.
+bool madvise_dontneed(MmContext& mm, int vma, uint64_t index);
+
 }  // namespace pagerace
 
 #endif  // PAGERACE_HARNESS_MM_ZAP_H_
