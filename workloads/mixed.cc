@@ -21,6 +21,7 @@
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
 #include "harness/mm/writeback.h"
+#include "harness/mm/mremap.h"
 #include "harness/mm/zap.h"
 
 namespace pagerace {
@@ -105,6 +106,15 @@ void MixedWorkload::MmapStep(int w, Rng* rng, uint64_t* seq) {
       static_cast<uint32_t>(w),
       static_cast<uint32_t>(rng->Below(ledger_->owned_slots(static_cast<uint32_t>(w)))));
   const int vma = static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas())));
+  if (options_.mremap_one_in && mm_->mmu().nr_vmas() > 1 &&
+      rng->Below(options_.mremap_one_in) == 0) {
+    // mremap of the page from one mapping to a later one (rmap order).
+    const int from = static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas() - 1)));
+    const int to = from + 1 +
+                   static_cast<int>(rng->Below(static_cast<uint64_t>(mm_->mmu().nr_vmas() - 1 - from)));
+    move_page_pte(*mm_, from, to, page);
+    return;
+  }
   if (options_.zap_one_in && rng->Below(options_.zap_one_in) == 0) {
     madvise_dontneed(*mm_, vma, page);
     return;

@@ -47,6 +47,9 @@
 //    harness/mm/zap.h) instead of storing; a store through that mapping
 //    before the flush lands through the stale entry, a later one faults the
 //    page in again.  Every thread works on the same 2 pages.
+//  - with `mremap`, one mmap-worker step in 8 moves the page's pte from one
+//    mapping to a later one (harness/mm/mremap.h) instead of storing; the
+//    same 2 pages.
 //
 // Writers 0..threads-1 are the mmap workers, then the pwriters; the ledger
 // assigns slots by writer.
@@ -96,6 +99,10 @@ struct MixedOptions {
   // `zap`: one mmap-worker step in this many zaps the page's pte instead of
   // storing (madvise(MADV_DONTNEED): harness/mm/zap.h); 0: never.
   uint32_t zap_one_in = 0;
+  // `mremap`: one mmap-worker step in this many moves the page's pte from a
+  // mapping to a later one (mremap's move_ptes: harness/mm/mremap.h); 0:
+  // never.
+  uint32_t mremap_one_in = 0;
   // Reclaim picks among the pages the writers work on (hot_pages), not the
   // whole file: a page left clean with data no one wrote back is evicted
   // before a later store redirties it, and the read-back sees the loss.

@@ -66,6 +66,16 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
        "mixed on 2 pages (reclaim too), with 1 in 8 mmap-worker steps zapping the page "
        "(madvise(MADV_DONTNEED): dirty transfer, rmap removal, TLB flush)",
        Zapping},
+      {"mremap",
+       "mixed on 2 pages (reclaim too), with 1 in 8 mmap-worker steps moving the page's pte to a "
+       "later mapping (mremap's move_ptes: the mmap_sem held for writing, the old TLB entry "
+       "flushed; a store through it before the flush lands without a fault)",
+       [](MixedOptions* o) {
+         o->mremap_one_in = 8;
+         o->hot_pages = 2;
+         o->reclaim_hot = true;
+       },
+       nullptr, /*min_mappings=*/2},
       {"strip",
        "zap, with reclaim stripping a page's buffers first (shrink_active_list's pagevec_strip "
        "while buffer heads are over their limit): try_to_free_buffers against zaps",

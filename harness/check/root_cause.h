@@ -53,7 +53,7 @@ namespace pagerace {
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
   kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap,
-  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate, kWritepageFixup
+  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate, kWritepageFixup, kMovePtes
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -99,6 +99,10 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "failed the fault (SIGBUS) for a page truncated or invalidated under it while the file "  \
     "still covers the page, where a retry (VM_FAULT_NOPAGE) maps it (56a76f8275c3, v2.6.30, " \
     "closed it for buffer.c and btrfs)")                                                      \
+  X(kMovedPteBeforeTlbFlush, "moved_pte_before_tlb_flush",                                  \
+    "between move_ptes dropping the ptls over a moved dirty pte and flushing the old "        \
+    "address's TLB entry, while a CPU can still store through it: page_mkclean cleans the "   \
+    "page through the new pte (5d1904204c99, v4.9, closed it)")                               \
   X(kRmapRemovedBeforeTlbFlush, "rmap_removed_before_tlb_flush",                              \
     "between page_remove_rmap of a cleared dirty pte's page and the TLB flush: page_mkclean "  \
     "skips the page as unmapped while a CPU can still store through the entry "               \
@@ -242,7 +246,7 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 12;
+  static constexpr int kPaths = 13;
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

@@ -20,6 +20,7 @@
 #include "harness/mm/page.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/writeback.h"
+#include "harness/mm/mremap.h"
 #include "harness/mm/zap.h"
 #include "harness/sched/sched.h"
 
@@ -124,6 +125,9 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
       break;
     case ScenarioOp::kMigrate:
       migrate_page_one(mm, op.page);
+      break;
+    case ScenarioOp::kMremap:
+      move_page_pte(mm, op.vma, op.to_vma, op.page);
       break;
   }
 }

@@ -1,5 +1,6 @@
 #include "harness/core/scenario.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -78,6 +79,20 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
       return LineError(line, absl::StrCat("bad mapping '", w[2], "'"));
     }
     op.vma = static_cast<int>(vma);
+  } else if (verb == "mremap") {
+    op.kind = ScenarioOp::kMremap;
+    if (!(s = allowed(setup || who == RoleKind::kMmap)).ok()) return s;
+    if (!(s = args(3, 3)).ok() || !(s = page_arg()).ok()) return s;
+    uint64_t from = 0, to = 0;
+    if (!ParseNumber(w[2], &from)) return LineError(line, absl::StrCat("bad mapping '", w[2], "'"));
+    if (!ParseNumber(w[3], &to)) return LineError(line, absl::StrCat("bad mapping '", w[3], "'"));
+    if (from >= to) {
+      return LineError(line, absl::StrCat("mremap from mapping ", from, " to ", to,
+                                          ": the new mapping must come after the old one "
+                                          "(rmap order; harness/mm/mremap.h)"));
+    }
+    op.vma = static_cast<int>(from);
+    op.to_vma = static_cast<int>(to);
   } else if (verb == "dio") {
     op.kind = ScenarioOp::kDio;
     if (!(s = allowed(who == RoleKind::kGup)).ok()) return s;
@@ -147,7 +162,7 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
   } else {
     return LineError(line, absl::StrCat("unknown op '", verb,
                                         "' (store, write, load, pwrite, pass, sync, reclaim, snapshot, "
-                                        "writeback, truncate, enospc, dio, zap, strip, commit, drop, invalidate, migrate)"));
+                                        "writeback, truncate, enospc, dio, zap, strip, commit, drop, invalidate, migrate, mremap)"));
   }
   return op;
 }
@@ -330,6 +345,17 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "mmap0: zap 0 0\n"
      "mmap1: store 0 0\n"
      "writeback: pass\n"},
+    {"mremap",
+     "a stale TLB entry after mremap's move_ptes (5d1904204c99's window): page 0 dirty and "
+     "writable in mapping 0; mmap0 moves it to mapping 1 (mremap, the mmap_sem held for "
+     "writing) while writeback runs a pass and mmap1 stores through mapping 0, where a CPU "
+     "may still hold the old writable entry until the TLB flush",
+     "pages 1\n"
+     "mappings 2\n"
+     "setup: store 0 0\n"
+     "mmap0: mremap 0 0 1\n"
+     "mmap1: store 0 0\n"
+     "writeback: pass\n"},
     {"zap",
      "zap_flush with the page mapped only where it is zapped: page_remove_rmap before the "
      "TLB flush lets page_mkclean skip the page as unmapped (5df397dec7c4's window, open "
@@ -472,7 +498,7 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
                        op.kind == ScenarioOp::kDio || op.kind == ScenarioOp::kZap ||
                        op.kind == ScenarioOp::kStrip || op.kind == ScenarioOp::kCommit ||
                        op.kind == ScenarioOp::kDrop || op.kind == ScenarioOp::kInvalidate ||
-                       op.kind == ScenarioOp::kMigrate;
+                       op.kind == ScenarioOp::kMigrate || op.kind == ScenarioOp::kMremap;
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
@@ -482,9 +508,10 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
       return absl::InvalidArgumentError(absl::StrCat("scenario: truncate ", op.page, " ", op.offset,
                                                      " past the file's pages (", sc.pages, ")"));
     }
-    if (op.vma >= sc.mappings) {
+    if (op.vma >= sc.mappings || op.to_vma >= sc.mappings) {
       return absl::InvalidArgumentError(
-          absl::StrCat("scenario: mapping ", op.vma, " does not exist (mappings ", sc.mappings, ")"));
+          absl::StrCat("scenario: mapping ", std::max(op.vma, op.to_vma),
+                       " does not exist (mappings ", sc.mappings, ")"));
     }
     return absl::OkStatus();
   };
@@ -561,6 +588,8 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
       return absl::StrCat("invalidate ", op.page);
     case ScenarioOp::kMigrate:
       return absl::StrCat("migrate ", op.page);
+    case ScenarioOp::kMremap:
+      return absl::StrCat("mremap ", op.page, " ", op.vma, " ", op.to_vma);
   }
   return "?";
 }

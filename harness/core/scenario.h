@@ -89,6 +89,14 @@
 //                 ->migratepage or the fallback, a new page in the slot with
 //                 the old one's dirtiness, the ptes back on the new page
 //                 (harness/mm/migrate.h)
+//   mremap P F T  mmap threads (and setup): mremap(2) of page P from mapping F
+//                 to mapping T (F < T: T after F in rmap order), as
+//                 move_ptes does it (harness/mm/mremap.h): the mmap_sem taken
+//                 for writing, T's pte zapped (MREMAP_FIXED), F's pte cleared
+//                 and set in T with the same protection, the TLB entry of F
+//                 flushed (with 5d1904204c99 reverted: after the ptls are
+//                 dropped; until then a store through F lands without a
+//                 fault); a later access through F faults the page in again
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
@@ -101,7 +109,9 @@
 // dio (the get_user_pages race, issue 13), zap_flush and zap (a store
 // through a stale TLB entry after a zap: 1cf35d47712d, 5df397dec7c4), drop
 // (invalidate_mapping_pages detaching a page get_user_pages holds:
-// 016eb4a0ed06), launder (invalidate_inode_pages2 on a dirty mapped page).
+// 016eb4a0ed06), launder (invalidate_inode_pages2 on a dirty mapped page),
+// mremap (a store through the old address's TLB entry after move_ptes:
+// 5d1904204c99).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
@@ -120,13 +130,14 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate, kMigrate
+    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate, kMigrate, kMremap
   };
   Kind kind = kPass;
   uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages
   int vma = 0;
   uint32_t offset = 0;  // store/write/load: byte in the page; truncate: bytes past `page` pages
   uint32_t one_in = 0;  // enospc
+  int to_vma = 0;       // mremap: the mapping the pte moves to
 };
 
 struct ScenarioThread {
