@@ -368,6 +368,11 @@ const std::map<std::string, std::string> kCoveredElsewhere = {
      "its stress races are the zap's own (1cf35d47712d before v3.15, 5df397dec7c4's in 5.15); "
      "87df7241bd54's window, a zap inside try_to_free_buffers, is forced in revert_test "
      "(TryToFreeBuffersTest) and explored by history_test (scenario strip)"},
+    {"mremap",
+     "what it adds to a modeled era is the zap race of MREMAP_FIXED unmapping the target (5.15: "
+     "5df397dec7c4's window); 5d1904204c99's needs a store inside move_ptes's TLB-flush window "
+     "with the fix reverted: revert_test forces it (MremapTest) and history_test explores "
+     "scenario mremap"},
     {"zap",
      "its races need a store inside a zap's TLB-flush window and an eviction before a later "
      "store redirties the page: revert_test forces them (ZapTest), history_test explores "
