@@ -36,6 +36,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kTryToFreeBuffers: return "try_to_free_buffers";
     case FaultPath::kInvalidate: return "invalidate_complete_page";
     case FaultPath::kWritepageFixup: return "btrfs_writepage_cow_fixup";
+    case FaultPath::kPunch: return "ext4_punch_hole";
     case FaultPath::kNone: break;
   }
   return "";
