@@ -125,6 +125,9 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
     case ScenarioOp::kMigrate:
       migrate_page_one(mm, op.page);
       break;
+    case ScenarioOp::kPunch:
+      m.workload().PunchRange(op.page, op.npages);
+      break;
   }
 }
 

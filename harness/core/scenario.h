@@ -89,6 +89,17 @@
 //                 ->migratepage or the fallback, a new page in the slot with
 //                 the old one's dirtiness, the ptes back on the new page
 //                 (harness/mm/migrate.h)
+//   punch P [N]   the truncate thread (and setup): a hole punched over N
+//                 whole pages from page P (default 1), as fallocate(
+//                 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) on 5.15's ext4
+//                 (harness/mm/punch.h): the pages unmapped and out of the
+//                 page cache, then their blocks freed, under the
+//                 invalidate_lock; the ledger takes a store before the pages'
+//                 removal as thrown away, one after it as owed.  Nothing
+//                 under a v2.6.29/30 scheme (no hole punch there).  The model
+//                 has no inode_lock (i_rwsem), which excludes write(2) from a
+//                 punch in every kernel, so a scenario with a punch op has no
+//                 pwrite thread (refused)
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
@@ -101,7 +112,9 @@
 // dio (the get_user_pages race, issue 13), zap_flush and zap (a store
 // through a stale TLB entry after a zap: 1cf35d47712d, 5df397dec7c4), drop
 // (invalidate_mapping_pages detaching a page get_user_pages holds:
-// 016eb4a0ed06), launder (invalidate_inode_pages2 on a dirty mapped page).
+// 016eb4a0ed06), launder (invalidate_inode_pages2 on a dirty mapped page),
+// punch (a fault bringing a punched page back before its blocks are freed:
+// ea3d7209ca01).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
@@ -120,10 +133,11 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate, kMigrate
+    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate, kMigrate, kPunch
   };
   Kind kind = kPass;
-  uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages
+  uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio/punch: the page; truncate: whole pages
+  uint64_t npages = 1;  // punch: the pages punched
   int vma = 0;
   uint32_t offset = 0;  // store/write/load: byte in the page; truncate: bytes past `page` pages
   uint32_t one_in = 0;  // enospc
