@@ -39,6 +39,14 @@ void BackingStore::Truncate(int64_t size) {
   if (from < data_.size()) std::fill(data_.begin() + from, data_.end(), 0);
 }
 
+void BackingStore::Punch(uint64_t first, uint64_t npages) {
+  FutexLock l(&mu_);
+  const size_t from = std::min(data_.size(), static_cast<size_t>(first) * page_size_);
+  const size_t to = std::min(data_.size(), static_cast<size_t>(first + npages) * page_size_);
+  std::fill(data_.begin() + from, data_.begin() + to, 0);
+  for (uint64_t i = first; i < first + npages && i < version_.size(); ++i) ++version_[i];
+}
+
 uint64_t BackingStore::version(uint64_t index) const {
   FutexLock l(&mu_);
   return version_[index];

@@ -33,6 +33,8 @@ class BackingStore {
   uint64_t version(uint64_t index) const;
   // Zeroes everything at and past byte `size`.
   void Truncate(int64_t size);
+  // Zeroes pages [first, first + npages) (a punched hole reads as zeros).
+  void Punch(uint64_t first, uint64_t npages);
 
  private:
   const size_t page_size_;
@@ -51,6 +53,7 @@ class StoreBackedOps : public AddressSpaceOps {
   // context dropped, no buffer cleaned).
   void write_bounce_copy(Page* page) override;
   void truncate_store(int64_t size) override { store_->Truncate(size); }
+  void punch_store(uint64_t first, uint64_t npages) override { store_->Punch(first, npages); }
   BackingStore& store() { return *store_; }
   // Failure injection (the enospc workload) for a filesystem whose
   // ->page_mkwrite can fail for reasons outside the model (quota, a server's

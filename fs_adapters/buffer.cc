@@ -214,15 +214,26 @@ vm_fault_t BufferAdapter::page_mkwrite(VmFault& vmf) {
       break;
   }
   // Models fs/ext4/inode.c:ext4_page_mkwrite() as of v5.15, without delalloc
-  // and without data journalling, its slow path: ext4_journal_start (outside
-  // the page lock, lock_order.h), block_page_mkwrite, ext4_journal_stop.
+  // and without data journalling, its slow path: filemap_invalidate_lock_shared
+  // (after sb_start_pagefault and file_update_time, before the journal),
+  // ext4_journal_start (outside the page lock, lock_order.h),
+  // block_page_mkwrite, ext4_journal_stop, the invalidate_lock dropped with
+  // the page locked (VM_FAULT_LOCKED).  With ea3d7209ca01 reverted (v4.4,
+  // which had no i_mmap_sem) no lock is taken before the journal.
   // Differences: the fast path (page already locked, every buffer mapped:
   // wait_for_stable_page and return locked without a journal handle) is not
-  // taken; sb_start_pagefault, the invalidate lock and the ENOSPC retry are
-  // not modeled.
+  // taken; sb_start_pagefault and the ENOSPC retry are not modeled.
+  return ext4_page_mkwrite_v515(vmf);
+}
+
+vm_fault_t BufferAdapter::ext4_page_mkwrite_v515(VmFault& vmf) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  FutexRwSem& invalidate_lock = mm_->mapping().invalidate_lock();
+  const bool shared = mm_->has_fix(Fix::kea3d7209ca01);
+  if (shared) invalidate_lock.ReadLock();
   journal_.Lock();
   const vm_fault_t ret = block_page_mkwrite(vmf);
   journal_.Unlock();
+  if (shared) invalidate_lock.ReadUnlock();
   return ret ? ret : mkwrite_done(vmf, /*returns_locked=*/true);
 }
 
@@ -472,16 +483,27 @@ bool BufferAdapter::ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) 
   return pre_fix && pb.attached && (pb.dirty & in & ~pb.mapped) != 0;
 }
 
+// Models the completion of fs/buffer.c:__block_write_full_page()'s I/O
+// (end_buffer_async_write) as of v2.6.30: each written buffer's bytes are
+// on its block.  A buffer whose block a punch freed under it (`stale`) was
+// written to that freed block: the file reads a hole there, and the bytes
+// are lost to it (in the kernel they land on whatever the block holds now).
 void BufferAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
   PageBuffers& pb = bufs_[index];
+  const uint32_t lost = pb.in_flight & pb.stale;
   for (uint32_t b = 0; b < nbuf_; ++b) {
-    if (pb.in_flight & (1u << b)) {
+    if ((pb.in_flight & ~pb.stale) & (1u << b)) {
       store().Write(index, b * blocksize_, blocksize_, snapshot(index) + b * blocksize_);
     }
   }
   pb.in_flight = 0;
+  if (lost) {
+    freed_writes_.fetch_add(std::popcount(lost), std::memory_order_relaxed);
+    mm_->blame(index, FaultWindow::kPagecacheTruncatedBeforeBlocksFreed);
+    mm_->trace(index, Event::kWriteToFreedBlock);
+  }
 }
 
 bool BufferAdapter::ext4_drops_page_without_buffers() const {
@@ -512,6 +534,7 @@ bool BufferAdapter::releasepage(Page* page) {
     if (!pb.attached) return true;
     pb.attached = false;
     pb.jdata = 0;
+    forget_stale(pb);
     ClearPageFlag(page, PG_private);
     mm_->trace(index, Event::kDropBuffers);
     if (!mm_->reverted(Fix::k87df7241bd54)) {
@@ -575,6 +598,7 @@ void BufferAdapter::invalidatepage(Page* page) {
   pb.attached = false;
   pb.dirty = 0;
   pb.data = 0;
+  forget_stale(pb);
   ClearPageFlag(page, PG_private);
   mm_->trace(page->index, Event::kInvalidatepage);
 }
@@ -615,6 +639,46 @@ uint32_t BufferAdapter::mapped_mask(uint64_t index) const {
   return bufs_[index].mapped;
 }
 
+uint32_t BufferAdapter::stale_mask(uint64_t index) const {
+  FutexLock l(&i_lock_);
+  return bufs_[index].stale;
+}
+
+// Models the block freeing of fs/ext4/inode.c:ext4_punch_hole() as of v5.15
+// (ext4_journal_start, then under i_data_sem ext4_es_remove_extent and
+// ext4_ext_remove_space for the whole blocks of the range), in the block
+// map: every block of the pages goes back to the allocator (or, on a full
+// disk, to other files) and the disk reads zeros there.  A page with buffer
+// heads attached now is one a fault brought back after
+// truncate_pagecache_range (only without the invalidate_lock): its buffers
+// stay mapped to the freed blocks, as the kernel's buffer heads keep
+// BH_Mapped and b_blocknr (nothing walks the page cache here).
+// Differences: whole pages only; the journal is the adapter's one
+// fs-level lock (the handle's credits, the orphan list and the inode's
+// disksize are not modeled).
+void BufferAdapter::punch_store(uint64_t first, uint64_t npages) {
+  journal_.Lock();
+  {
+    FutexLock l(&i_lock_);
+    for (uint64_t i = first; i < first + npages && i < mm_->pages(); ++i) {
+      PageBuffers& pb = bufs_[i];
+      const uint32_t owned = pb.mapped & ~pb.stale;
+      if (!disk_full_) free_blocks_ += std::popcount(owned);
+      if (pb.attached) {
+        pb.stale |= owned;
+        if (owned) {
+          mm_->transition(i, FaultPath::kPunch,
+                          FaultWindow::kPagecacheTruncatedBeforeBlocksFreed);
+        }
+      } else {
+        pb.mapped = 0;
+      }
+    }
+  }
+  StoreBackedOps::punch_store(first, npages);
+  journal_.Unlock();
+}
+
 // ->truncate: blocks wholly past the new end — in the page it falls inside
 // too — go back to the allocator (or, on a full disk, to other files).
 void BufferAdapter::truncate_store(int64_t size) {
@@ -623,8 +687,9 @@ void BufferAdapter::truncate_store(int64_t size) {
     const uint64_t first = static_cast<uint64_t>(size) / page_size_;
     for (uint64_t i = first; i < mm_->pages(); ++i) {
       const uint32_t freed = bufs_[i].mapped & ~buffers_in(i, size);
-      if (!disk_full_) free_blocks_ += std::popcount(freed);
+      if (!disk_full_) free_blocks_ += std::popcount(freed & ~bufs_[i].stale);
       bufs_[i].mapped &= ~freed;
+      bufs_[i].stale &= bufs_[i].mapped;
     }
   }
   StoreBackedOps::truncate_store(size);
@@ -664,8 +729,9 @@ MetadataState BufferAdapter::metadata_state(const Page* page, bool writable) con
   }
   const uint32_t want = buffers_in_isize(page->index);
   const uint32_t need = writable ? want : (pb.data & want);
-  return (pb.mapped & need) == need ? MetadataState::kDirtyCapable
-                                    : MetadataState::kNotDirtyCapable;
+  // A buffer on a block a punch freed is mapped, but not to the file.
+  return (pb.mapped & ~pb.stale & need) == need ? MetadataState::kDirtyCapable
+                                                : MetadataState::kNotDirtyCapable;
 }
 
 std::unique_ptr<StoreBackedOps> MakeBufferAdapter(const BufferOptions& options) {

@@ -136,6 +136,11 @@ class BufferAdapter : public StoreBackedOps {
   void setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) override;
   bool FillDisk() override;
   void truncate_store(int64_t size) override;
+  // ext4_punch_hole's block freeing (punch.h): the journal, then the pages'
+  // blocks back to the allocator and the range zeroed on disk.  A page a
+  // racing fault brought back (buffers attached) keeps its buffers mapped
+  // to the freed blocks (`stale`).
+  void punch_store(uint64_t first, uint64_t npages) override;
   // The journal handle spans the pass (begin ... end): beyond the analysis.
   // The journal is held across a whole writeback pass.
   void writepages_begin() override ABSL_EXCLUSIVE_LOCK_FUNCTION(journal_) { journal_.Lock(); }
@@ -153,11 +158,23 @@ class BufferAdapter : public StoreBackedOps {
   // Dirty pages 5.15 ext4's writepage found without buffers and dropped.
   uint64_t ext4_pages_without_buffers() const { return ext4_no_buffers_.load(); }
   uint32_t mapped_mask(uint64_t index) const;
+  // Buffers of page `index` mapped to blocks a punch freed under them.
+  uint32_t stale_mask(uint64_t index) const;
+  // Buffers writeback wrote to blocks the file no longer owned.
+  uint64_t writes_to_freed_blocks() const { return freed_writes_.load(); }
 
  private:
   struct PageBuffers {
     bool attached = false;   // buffer heads present (PG_private)
-    uint32_t mapped = 0;     // block map: buffers with a block (on disk)
+    // Block map: buffers with a block.  While buffer heads are attached it
+    // is also what they cache (BH_Mapped), which a punch does not undo:
+    uint32_t mapped = 0;
+    // the mapped buffers whose block a punch freed under attached buffer
+    // heads (a fault brought the page back between truncate_pagecache_range
+    // and the freeing: ea3d7209ca01's race).  The file owns mapped & ~stale;
+    // a write of a stale buffer goes to a block the file no longer owns.
+    // Cleared when the buffer heads go (the next get_block finds the hole).
+    uint32_t stale = 0;
     uint32_t dirty = 0;      // dirty buffers (BH_Dirty)
     uint32_t data = 0;       // dirty buffers dirtied while inside i_size
     uint32_t in_flight = 0;  // buffers being written
@@ -172,6 +189,12 @@ class BufferAdapter : public StoreBackedOps {
   uint32_t buffers_in_range(uint32_t from, uint32_t to) const;
   // Allocates blocks for `want & ~mapped`; false (nothing allocated) on ENOSPC.
   bool get_blocks(PageBuffers& pb, uint32_t want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
+  // The buffer heads go (invalidatepage, try_to_free_buffers): what they
+  // cached of freed blocks goes with them.
+  static void forget_stale(PageBuffers& pb) {
+    pb.mapped &= ~pb.stale;
+    pb.stale = 0;
+  }
   // Buffer heads attached (create_empty_buffers), traced once.
   void attach_buffers(Page* page, PageBuffers& pb) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
   // block_page_mkwrite's body: page lock, the in-EOF buffers mapped and
@@ -179,6 +202,9 @@ class BufferAdapter : public StoreBackedOps {
   // success; 0 on success, else NOPAGE/SIGBUS with the page unlocked.
   vm_fault_t block_page_mkwrite(VmFault& vmf);
   vm_fault_t ext4_page_mkwrite_v2630(VmFault& vmf);
+  // 5.15 ext4_page_mkwrite's slow path (the kExt4Journal shape): the
+  // invalidate_lock shared (with ea3d7209ca01), the journal, block_page_mkwrite.
+  vm_fault_t ext4_page_mkwrite_v515(VmFault& vmf);
   // Whether ->writepage is 5.15 ext4's (the kExt4Journal shape under a
   // 5.15-era scheme): a dirty page without buffers is warned about and
   // dropped (ext4_writepage, mpage_prepare_extent_to_map, read at 5.15;
@@ -220,6 +246,7 @@ class BufferAdapter : public StoreBackedOps {
   std::atomic<uint64_t> dropped_{0};  // data buffers dropped on ENOSPC at writeback
   std::atomic<uint64_t> mapping_errors_{0};  // recover: paths taken
   std::atomic<uint64_t> ext4_no_buffers_{0};  // pages 5.15 ext4 dropped for want of buffers
+  std::atomic<uint64_t> freed_writes_{0};     // buffers written to freed blocks
 };
 
 }  // namespace pagerace

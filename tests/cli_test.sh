@@ -67,7 +67,8 @@ expect_usage_error "--replay" --replay="$0"
 list=$("$bin" --list)
 for part in "scheme    legacy" "scheme    mutant:no_stable_wait" "fs        buffer:no_isize_extended" \
             "workload  isize" "fix       79352894b285" "fix       016eb4a0ed06" \
-            "scenario  seed" "scenario  buffers" "scenario  grow" "scenario  drop" "workload  drop" "scenario  migrate" "workload  migrate"; do
+            "scenario  seed" "scenario  buffers" "scenario  grow" "scenario  drop" "workload  drop" "scenario  migrate" "workload  migrate" \
+            "scenario  punch" "workload  punch" "fix       ea3d7209ca01"; do
   grep -q "^${part} " <<<"$list" || { echo "FAIL: --list lacks '${part}'"; fail=1; }
 done
 if grep -q "test:" <<<"$list"; then echo "FAIL: --list shows a test's own adapter"; fail=1; fi

@@ -58,6 +58,13 @@ constexpr char kMigrate[] =
     "migration (migrate_page_move_mapping) freezes the page's references, so no fault or pin "
     "is inside it, and moves PG_dirty and the buffers to the new page under the page lock; "
     "the ptes come back as they were";
+constexpr char kPunch[] =
+    "5.15 ext4_punch_hole holds mapping->invalidate_lock for writing from truncate_pagecache_range "
+    "until the blocks are freed; filemap_fault takes it to bring a page in and ext4_page_mkwrite "
+    "takes it too (ea3d7209ca01), so no page comes back on blocks about to go";
+constexpr char kNoPunch[] =
+    "v2.6.29/30 have no hole punch (falloc.h: FALLOC_FL_KEEP_SIZE only): the punch workload is "
+    "the mixed workload without pwriters there";
 constexpr char kMutantFact[] = "a deliberate bug, declared with the invariant it must trip";
 constexpr char kEnospc[] =
     "a failed ->page_mkwrite is VM_FAULT_SIGBUS: do_wp_page makes no pte writable, no store "
@@ -271,6 +278,9 @@ const Cell kCells[] = {
         Cell{"modern", "none", "drop", "clean", false, kDropHeld},
         Cell{"modern", "nfs", "invalidate", "clean", false, kLaunder},
         Cell{"modern", "buffer", "migrate", "clean", false, kMigrate},
+        Cell{"modern", "buffer", "punch", "clean", false, kPunch},
+        Cell{"modern", "nfs", "punch", "clean", false, kPunch},
+        Cell{"locked", "buffer", "punch", "clean", false, kNoPunch},
         Cell{"locked", "nfs", "migrate", "clean", false, kMigrate},
         Cell{"legacy", "none", "truncate", "clean", false, kNoMetadata},
         Cell{"locked", "none", "truncate", "clean", false, kNoMetadata},

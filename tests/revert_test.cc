@@ -138,7 +138,13 @@ INSTANTIATE_TEST_SUITE_P(
         // -EBUSY leaves it clean and the worker gives up on it.  The
         // get_user_pages race itself (I2, I3) is the era's: tolerated.
         RevertCase{"25f3c5021985", "modern", "btrfs", "dio", "I0", true, 1,
-                   "get_user_pages/gup_pin_to_set_page_dirty_lock/writeback"}),
+                   "get_user_pages/gup_pin_to_set_page_dirty_lock/writeback"},
+        // v4.5: ext4_punch_hole took no lock a fault takes; a fault between
+        // truncate_pagecache_range and the freeing of the blocks brings the
+        // page back on blocks about to go, and its store is written to a
+        // freed block.  Both bounds (1: the race; 2: the restored search
+        // stays clean) in PunchTest.
+        RevertCase{"ea3d7209ca01", "modern", "buffer", "punch", "I0", true, 2}),
     [](const ::testing::TestParamInfo<RevertCase>& info) {
       const std::string commits = info.param.commit;
       std::string name = std::string("fix_") + commits + "_" + info.param.scheme + "_" + info.param.fs;
@@ -880,6 +886,66 @@ TEST(StablePagesTest, TheRelaxationLetsAStoreMeetWritebackOnlyWhereNoDeviceNeeds
   EXPECT_GT(in.writable_during_writeback_schedules, 0u);
   EXPECT_EQ(reverted.writable_during_writeback_schedules, 0u);
   EXPECT_EQ(stable.writable_during_writeback_schedules, 0u);
+}
+
+}  // namespace
+}  // namespace pagerace
+
+namespace pagerace {
+namespace {
+
+// ea3d7209ca01 (v4.5) on 5.15's ext4 (`buffer`, scenario `punch`: page 0
+// stored to and written back in the setup, clean and read-only in mapping
+// 0), forced with the schedule 1*2,0*7,1*2 (threads: mmap0, truncate, io):
+//   1. truncate: ext4_punch_hole with the fix reverted (v4.4: no lock that
+//      faults take): truncate_pagecache_range zaps page 0's pte and takes
+//      the page out of the page cache (->invalidatepage drops its buffers);
+//      its blocks are still the file's.  The ledger's seqcount for page 0
+//      goes even again here: a store from now on is owed.  Preempted at
+//      punch_hole:after_truncate_pagecache_range.
+//   2. mmap0 stores to page 0: the read-back's read fault reads the page
+//      back in from the blocks about to go; the store's write fault runs
+//      ext4_page_mkwrite, whose block_page_mkwrite finds those blocks
+//      mapped: buffers attached on them, the page dirty, the pte writable,
+//      the store lands.
+//   3. truncate frees the blocks (ext4_ext_remove_space): the page's
+//      buffers stay mapped to them (the transition
+//      pagecache_truncated_before_blocks_freed), and the file reads zeros
+//      there.
+//   4. The final sync writes the page (I3: its buffers' blocks are not the
+//      file's), to the freed blocks (write_to_freed_block): the page, clean,
+//      holds the store and the file does not (I0), and the ledger finds the
+//      store gone; both data-losing, under the fix's window.
+// With the fix the same schedule is infeasible at step 4: mmap0's
+// filemap_fault waits for the invalidate_lock the punch holds until the
+// blocks are freed, so the fault reads the hole (zeros) and its store gets
+// new blocks; the complete searches (RevertTest) are clean.
+TEST(PunchTest, AFaultBetweenPagecacheTruncationAndBlockFreeingLosesTheStore) {
+  const Scenario s = LoadScenario("punch").value();
+  std::vector<std::string> story;
+  auto r = Forced("ea3d7209ca01", /*reverted=*/true, "modern", "buffer", s, "1*2,0*7,1*2", &story);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->data_losing_reports, 0u);
+  EXPECT_TRUE(StoryHasInOrder(
+      story, {"1. truncate:", "truncate_inode_page", "[window opens: between truncate_pagecache_range",
+              "preempted at punch_hole:after_truncate_pagecache_range", "2. mmap0: read fault",
+              "readpage", "fs metadata attached: mapped buffers", "pte_mkwrite", "finishes",
+              "3. truncate: [between truncate_pagecache_range", "punch_free_blocks",
+              "⇒ I3 writepage_without_metadata", "->writepage", "write_to_freed_block",
+              "⇒ I0 lost_dirty (data-losing)", "⇒ ledger lost_write (data-losing)"}));
+  ASSERT_FALSE(r->races.empty());
+  for (const RaceGroup& g : r->races) {
+    EXPECT_EQ(RootCause::Unpack(g.first.cause).Id(),
+              "ext4_punch_hole/pagecache_truncated_before_blocks_freed/transition")
+        << RaceKindName(g.first.kind);
+  }
+
+  RunConfig in = Base("modern", "buffer");
+  auto fixed = RunSchedule(in, s, sched::ParseSchedule("1*2,0*7,1*2").value());
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_EQ(fixed->infeasible.step, 4);
+  EXPECT_EQ(fixed->infeasible.thread, 0);  // mmap0, blocked on the invalidate_lock
+  EXPECT_EQ(fixed->race_reports, 0u);      // the default picks from there lose nothing
 }
 
 }  // namespace

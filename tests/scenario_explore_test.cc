@@ -257,6 +257,31 @@ TEST(ScenarioOpsTest, DropAndInvalidateParseAndFormat) {
   EXPECT_FALSE(ParseScenario("pages 1\ntruncate: migrate 0\n", "t").ok());
 }
 
+// punch: the truncate thread's (and setup's), one page or N, round-tripped;
+// not past the file, not an mmap thread's, and never beside a pwrite thread
+// (the model has no inode_lock to keep write(2) out of the punch).
+TEST(ScenarioOpsTest, PunchParsesFormatsAndRefusesPwriteThreads) {
+  auto s = ParseScenario("pages 3\nsetup: punch 2\ntruncate: punch 0 2; punch 1\n", "t");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->setup[0].kind, ScenarioOp::kPunch);
+  EXPECT_EQ(s->setup[0].page, 2u);
+  EXPECT_EQ(s->setup[0].npages, 1u);
+  EXPECT_EQ(s->threads[0].ops[0].npages, 2u);
+  EXPECT_EQ(FormatScenarioOp(s->threads[0].ops[0]), "punch 0 2");
+  EXPECT_EQ(FormatScenarioOp(s->threads[0].ops[1]), "punch 1");
+  auto again = ParseScenario(FormatScenario(*s), "t2");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(FormatScenario(*again), FormatScenario(*s));
+  EXPECT_FALSE(ParseScenario("pages 2\ntruncate: punch 1 2\n", "t").ok());
+  EXPECT_FALSE(ParseScenario("pages 2\ntruncate: punch 0 0\n", "t").ok());
+  EXPECT_FALSE(ParseScenario("pages 2\nmmap0: punch 0\n", "t").ok());
+  auto refused = ParseScenario("pages 2\ntruncate: punch 0\npwrite0: pwrite 1\n", "t");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("inode_lock"), absl::string_view::npos);
+  // A pwrite in the setup runs before any thread: allowed.
+  EXPECT_TRUE(ParseScenario("pages 2\nsetup: pwrite 1\ntruncate: punch 0\n", "t").ok());
+}
+
 TEST(ScenarioOpsTest, TruncateEnospcAndOffsets) {
   auto s = ParseScenario(
       "pages 3\nsetup: truncate 2 1024; enospc 4; store 2 1 @3072\n"

@@ -18,6 +18,7 @@
 #include "harness/mm/migrate.h"
 #include "harness/mm/gup.h"
 #include "harness/sched/sched.h"
+#include "harness/mm/punch.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
 #include "harness/mm/writeback.h"
@@ -249,6 +250,23 @@ void MixedWorkload::TruncateTo(int64_t new_size) {
   for (uint64_t p = first; p < pages; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
 }
 
+void MixedWorkload::PunchRange(uint64_t first, uint64_t npages) {
+  const uint64_t end = std::min(first + npages, mm_->pages());
+  for (uint64_t p = first; p < end; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+  bool removed = false;
+  punch_hole(*mm_, first, npages, [&] {
+    removed = true;
+    for (uint64_t p = first; p < end; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+  });
+  // Nothing punched (no hole punch in the release, or past EOF): the
+  // seqcount goes even again, a store meanwhile still counted as racing.
+  if (!removed) {
+    for (uint64_t p = first; p < end; ++p) trunc_seq_[p].fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void MixedWorkload::PunchStep(Rng* rng) { PunchRange(rng->Below(span()), 1); }
+
 void MixedWorkload::TruncateStep(Rng* rng, bool grow) {
   const uint64_t pages = mm_->pages();
   const int64_t full = static_cast<int64_t>(pages * mm_->page_size());
@@ -318,7 +336,12 @@ void MixedWorkload::AddRoles(std::vector<std::unique_ptr<Role>>* roles) {
   roles->push_back(std::make_unique<WorkloadRole>(
       RoleId{RoleKind::kReclaim, 0}, false, 0, options_.reclaim_pause_ns,
       [this, reclaim_rng] { ReclaimStep(reclaim_rng.get()); }));
-  if (options_.truncate || options_.isize) {
+  if (options_.punch) {
+    auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, 2000));
+    roles->push_back(std::make_unique<WorkloadRole>(RoleId{RoleKind::kTruncate, 0}, false, 0,
+                                                    options_.truncate_pause_ns,
+                                                    [this, rng] { PunchStep(rng.get()); }));
+  } else if (options_.truncate || options_.isize) {
     auto rng = std::make_shared<Rng>(WriterSeed(options_.seed, 2000));
     auto grow = std::make_shared<bool>(false);  // steps alternate: shrink, grow back
     roles->push_back(std::make_unique<WorkloadRole>(

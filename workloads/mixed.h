@@ -19,6 +19,15 @@
 //    store may read back as zero.  pwriters stay in the lower half, which is
 //    never truncated.
 //
+//  - with `punch`, the truncator punches a hole over one random page
+//    instead (fallocate(PUNCH_HOLE|KEEP_SIZE), harness/mm/punch.h): the
+//    page leaves the page cache and its blocks are freed.  The page's
+//    seqcount is odd from the punch's start until the page is out of the
+//    cache: a store before that may read back as zero, a store after it is
+//    owed (a fault that brings the page back before the blocks are freed
+//    must not lose it: ea3d7209ca01).  No pwriters: the model has no
+//    inode_lock, which keeps write(2) out of a punch.
+//
 //  - with `dio` (issue 13), the workers are get_user_pages callers instead
 //    of mmap workers, as a process doing O_DIRECT reads into its shared
 //    mapping of the file: each step pins a page through the fault path
@@ -85,6 +94,8 @@ struct MixedOptions {
   // not (v2.6.29 shrink_active_list -> pagevec_strip).
   bool buffer_heads_over_limit = false;
   bool truncate = false;
+  // `punch`: the truncate thread punches a random page (punch.h) instead.
+  bool punch = false;
   int64_t truncate_pause_ns = 2'000'000;
   uint64_t hot_pages = 0;  // `hot`: every thread on the first N pages (0: all)
   bool isize = false;      // `isize`: the truncator moves EOF inside the last page
@@ -152,6 +163,13 @@ class MixedWorkload {
   // the pages it cuts, the one the new end falls inside included, as
   // truncated for the read-back checks.  REQUIRES: one truncating thread.
   void TruncateTo(int64_t new_size);
+  // A hole punched over pages [first, first + npages) (punch_hole): the
+  // pages' seqcounts odd from the start until the pages are out of the page
+  // cache, so a store that landed before the removal may read back as zero,
+  // and one after it must persist.  REQUIRES: one truncating thread.
+  void PunchRange(uint64_t first, uint64_t npages);
+  // One punch of a random page (`punch`).
+  void PunchStep(Rng* rng);
   // fsync(2) of the whole file: WB_SYNC_ALL writeback that waits on pages
   // under writeback, racing the faults.
   void FsyncStep();

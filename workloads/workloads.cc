@@ -34,6 +34,16 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
        [](MixedOptions* o) { o->fsync = true; }},
       {"truncate", "mixed, with a truncator shrinking the file's upper half and growing it back",
        [](MixedOptions* o) { o->truncate = true; }},
+      {"punch",
+       "mixed on 4 pages (reclaim too), with a truncator punching a hole over a random page "
+       "(fallocate(PUNCH_HOLE|KEEP_SIZE): the page out of the cache, then its blocks freed) "
+       "and no pwriters (the model has no inode_lock to keep write(2) out of a punch)",
+       [](MixedOptions* o) {
+         o->punch = true;
+         o->pwriters = 0;
+         o->hot_pages = 4;
+         o->reclaim_hot = true;
+       }},
       {"enospc", "mixed, with 1 in 16 page_mkwrite calls failing (SIGBUS: no store may land)",
        nullptr, [](AddressSpaceOps* a) { a->InjectMkwriteFailures(kEnospcOneIn); },
        /*min_mappings=*/1, /*needs_page_mkwrite=*/true},

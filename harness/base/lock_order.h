@@ -27,6 +27,11 @@
 //      │   journal and the page lock (ext4_page_mkwrite) and in filemap_fault
 //      │   when the page is not cached; exclusive around a hole punch
 //      │   (ext4_punch_hole: truncate_pagecache_range, then the blocks).
+//      │   Models: AddressSpace::invalidate_lock, taken in filemap_fault
+//      │   (memory.cc), BufferAdapter::ext4_page_mkwrite_v515 and punch_hole
+//      │   (punch.cc, which takes page locks and then the journal in
+//      │   BufferAdapter::punch_store under it), where the run's kernel has
+//      │   it (5.15, unless ea3d7209ca01 is reverted).
 //      └─> fs-level locks ...
 //
 //  fs-level locks (kFsLevel; OwnedMutex): the buffer adapter's "journal"

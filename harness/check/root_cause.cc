@@ -37,6 +37,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kInvalidate: return "invalidate_complete_page";
     case FaultPath::kWritepageFixup: return "btrfs_writepage_cow_fixup";
     case FaultPath::kMovePtes: return "move_ptes";
+    case FaultPath::kPunch: return "ext4_punch_hole";
     case FaultPath::kNone: break;
   }
   return "";

@@ -53,7 +53,7 @@ namespace pagerace {
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
   kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap,
-  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate, kWritepageFixup, kMovePtes
+  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate, kWritepageFixup, kMovePtes, kPunch
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -139,7 +139,12 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "left a page dirtied behind the filesystem's back clean (-EBUSY, after "                  \
     "clear_page_dirty_for_io) for a fixup worker that gives up on a clean page, so its data "  \
     "is never written (87826df0ec36 opened it; 25f3c5021985, v5.6, closed it: keep the page "  \
-    "dirty until the worker has set it up)")
+    "dirty until the worker has set it up)")                                                  \
+  X(kPagecacheTruncatedBeforeBlocksFreed, "pagecache_truncated_before_blocks_freed",            \
+    "between truncate_pagecache_range and the freeing of the punched range's blocks, where a "  \
+    "fault could bring a page back in on blocks about to go: what was then stored into it "    \
+    "went to a freed block (ea3d7209ca01, v4.5, closed it: faults and the punch exclude each " \
+    "other, 5.15's invalidate_lock)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -246,7 +251,8 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 13;
+  static constexpr int kPaths = 14;  // FaultPath values
+  static_assert(kPaths == static_cast<int>(FaultPath::kPunch) + 1, "kPaths follows FaultPath");
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

@@ -129,6 +129,9 @@ void RunOp(Machine& m, const ScenarioOp& op, int writer, uint64_t* seq) {
     case ScenarioOp::kMremap:
       move_page_pte(mm, op.vma, op.to_vma, op.page);
       break;
+    case ScenarioOp::kPunch:
+      m.workload().PunchRange(op.page, op.npages);
+      break;
   }
 }
 

@@ -150,6 +150,13 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
                                           kMinPageSize, ")"));
     }
     op.offset = static_cast<uint32_t>(bytes);
+  } else if (verb == "punch") {
+    op.kind = ScenarioOp::kPunch;
+    if (!(s = allowed(setup || who == RoleKind::kTruncate)).ok()) return s;
+    if (!(s = args(1, 2)).ok() || !(s = page_arg()).ok()) return s;
+    if (w.size() == 3 && (!ParseNumber(w[2], &op.npages) || op.npages < 1)) {
+      return LineError(line, absl::StrCat("bad page count '", w[2], "'"));
+    }
   } else if (verb == "enospc") {
     op.kind = ScenarioOp::kEnospc;
     if (!(s = allowed(setup)).ok()) return s;
@@ -162,7 +169,7 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
   } else {
     return LineError(line, absl::StrCat("unknown op '", verb,
                                         "' (store, write, load, pwrite, pass, sync, reclaim, snapshot, "
-                                        "writeback, truncate, enospc, dio, zap, strip, commit, drop, invalidate, migrate, mremap)"));
+                                        "writeback, truncate, enospc, dio, zap, strip, commit, drop, invalidate, migrate, mremap, punch)"));
   }
   return op;
 }
@@ -398,6 +405,18 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: store 0 0\n"
      "mmap0: store 0 0\n"
      "reclaim: invalidate 0\n"},
+    {"punch",
+     "a hole punch against a fault (ea3d7209ca01's window; run with --fs=buffer under "
+     "--scheme=modern): page 0 written back, clean and read-only in mapping 0; the truncate "
+     "thread punches it while mmap0 stores to it; a fault between truncate_pagecache_range "
+     "and the freeing of the blocks brings the page back on blocks about to go, and the "
+     "final sync writes the store to a freed block",
+     "pages 1\n"
+     "mappings 1\n"
+     "workload punch\n"
+     "setup: store 0 0; writeback\n"
+     "mmap0: store 0 0\n"
+     "truncate: punch 0\n"},
 };
 
 }  // namespace
@@ -498,10 +517,15 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
                        op.kind == ScenarioOp::kDio || op.kind == ScenarioOp::kZap ||
                        op.kind == ScenarioOp::kStrip || op.kind == ScenarioOp::kCommit ||
                        op.kind == ScenarioOp::kDrop || op.kind == ScenarioOp::kInvalidate ||
-                       op.kind == ScenarioOp::kMigrate || op.kind == ScenarioOp::kMremap;
+                       op.kind == ScenarioOp::kMigrate || op.kind == ScenarioOp::kMremap ||
+                       op.kind == ScenarioOp::kPunch;
     if (paged && op.page >= sc.pages) {
       return absl::InvalidArgumentError(
           absl::StrCat("scenario: page ", op.page, " past the file (pages ", sc.pages, ")"));
+    }
+    if (op.kind == ScenarioOp::kPunch && op.page + op.npages > sc.pages) {
+      return absl::InvalidArgumentError(absl::StrCat("scenario: punch ", op.page, " ", op.npages,
+                                                     " past the file (pages ", sc.pages, ")"));
     }
     if (op.kind == ScenarioOp::kTruncate &&
         (op.page > sc.pages || (op.page == sc.pages && op.offset > 0))) {
@@ -517,6 +541,17 @@ absl::StatusOr<Scenario> ParseScenario(absl::string_view text, absl::string_view
   };
   for (const ScenarioOp& op : sc.setup) {
     if (absl::Status s = check(op); !s.ok()) return s;
+  }
+  // The model has no inode_lock (i_rwsem): nothing would keep a pwrite
+  // thread's write(2) out of a punch, as every kernel does.
+  bool punches = false;
+  for (const ScenarioThread& t : sc.threads) {
+    for (const ScenarioOp& op : t.ops) punches |= op.kind == ScenarioOp::kPunch;
+  }
+  if (punches && sc.pwrite_threads() > 0) {
+    return absl::InvalidArgumentError(
+        "scenario: a punch beside a pwrite thread: the model has no inode_lock, which keeps "
+        "write(2) out of a hole punch in every kernel");
   }
   for (const ScenarioThread& t : sc.threads) {
     for (const ScenarioOp& op : t.ops) {
@@ -590,6 +625,9 @@ std::string FormatScenarioOp(const ScenarioOp& op) {
       return absl::StrCat("migrate ", op.page);
     case ScenarioOp::kMremap:
       return absl::StrCat("mremap ", op.page, " ", op.vma, " ", op.to_vma);
+    case ScenarioOp::kPunch:
+      return op.npages == 1 ? absl::StrCat("punch ", op.page)
+                            : absl::StrCat("punch ", op.page, " ", op.npages);
   }
   return "?";
 }

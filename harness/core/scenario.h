@@ -97,6 +97,17 @@
 //                 flushed (with 5d1904204c99 reverted: after the ptls are
 //                 dropped; until then a store through F lands without a
 //                 fault); a later access through F faults the page in again
+//   punch P [N]   the truncate thread (and setup): a hole punched over N
+//                 whole pages from page P (default 1), as fallocate(
+//                 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) on 5.15's ext4
+//                 (harness/mm/punch.h): the pages unmapped and out of the
+//                 page cache, then their blocks freed, under the
+//                 invalidate_lock; the ledger takes a store before the pages'
+//                 removal as thrown away, one after it as owed.  Nothing
+//                 under a v2.6.29/30 scheme (no hole punch there).  The model
+//                 has no inode_lock (i_rwsem), which excludes write(2) from a
+//                 punch in every kernel, so a scenario with a punch op has no
+//                 pwrite thread (refused)
 // The io thread has no ops: it completes queued I/O and finishes when every
 // other thread has finished and nothing is queued.
 //
@@ -111,7 +122,8 @@
 // (invalidate_mapping_pages detaching a page get_user_pages holds:
 // 016eb4a0ed06), launder (invalidate_inode_pages2 on a dirty mapped page),
 // mremap (a store through the old address's TLB entry after move_ptes:
-// 5d1904204c99).
+// 5d1904204c99), punch (a fault bringing a punched page back before its
+// blocks are freed: ea3d7209ca01).
 //
 // Thread-safety: values; no shared state.
 #ifndef PAGERACE_HARNESS_CORE_SCENARIO_H_
@@ -130,10 +142,11 @@ namespace pagerace {
 struct ScenarioOp {
   enum Kind {
     kStore, kWrite, kLoad, kPwrite, kPass, kSync, kReclaim, kSnapshot, kWriteback, kTruncate,
-    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate, kMigrate, kMremap
+    kEnospc, kDio, kZap, kStrip, kCommit, kDrop, kInvalidate, kMigrate, kMremap, kPunch
   };
   Kind kind = kPass;
-  uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio: the page; truncate: whole pages
+  uint64_t page = 0;    // store/write/load/pwrite/reclaim/dio/punch: the page; truncate: whole pages
+  uint64_t npages = 1;  // punch: the pages punched
   int vma = 0;
   uint32_t offset = 0;  // store/write/load: byte in the page; truncate: bytes past `page` pages
   uint32_t one_in = 0;  // enospc

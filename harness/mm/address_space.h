@@ -15,6 +15,7 @@
 
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
+#include "harness/base/rwsem.h"
 #include "harness/mm/page.h"
 
 namespace pagerace {
@@ -66,6 +67,14 @@ class AddressSpace {
   int64_t i_size() const { return i_size_.load(std::memory_order_acquire); }
   void set_i_size(int64_t v) { i_size_.store(v, std::memory_order_release); }
 
+  // mapping->invalidate_lock (5.15; ext4's i_mmap_sem from ea3d7209ca01,
+  // v4.5, until the 5.15 series moved it here): taken shared by
+  // filemap_fault for a page it must add or read in and by ext4's
+  // ->page_mkwrite, exclusive by a hole punch across removing the pages and
+  // freeing their blocks (punch.h).  Only where the run's kernel has it
+  // (MmContext::has_fix(Fix::kea3d7209ca01)); the lock itself is always here.
+  FutexRwSem& invalidate_lock() { return invalidate_lock_; }
+
  private:
   const uint64_t pages_;
   PagePool* const pool_;
@@ -80,6 +89,7 @@ class AddressSpace {
   std::atomic<uint64_t> nr_dirty_{0};       // mirrors the tag count
   std::atomic<uint32_t> dirty_events_{0};
   std::atomic<int64_t> i_size_{0};
+  FutexRwSem invalidate_lock_{LockClass::kInvalidateLock, "invalidate_lock"};
 };
 
 // __set_page_dirty_nobuffers(): PG_dirty and the dirty tag, no fs metadata.

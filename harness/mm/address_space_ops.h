@@ -18,6 +18,9 @@
 //   launder_page     locked               locked               yes (writeback)
 //   invalidatepage   locked               locked               no
 //   truncate_store   none                 none                 yes
+//   punch_store      none (invalidate_lock none                 yes
+//                    held for writing in
+//                    5.15)
 //   readpage         locked               locked               no
 //   commit           none                 none                 yes
 //   metadata_state   any                  unchanged            no (oracle query)
@@ -140,6 +143,13 @@ class AddressSpaceOps {
   // The file shrank to `size` bytes: the backing store discards what lies
   // beyond (->truncate / setattr on the server).
   virtual void truncate_store(int64_t size) = 0;
+  // A hole punch (punch.h) freeing the blocks of pages [first, first +
+  // npages), after taking those pages out of the page cache: the range now
+  // reads as zeros from the backing store.  A filesystem that caches block
+  // mappings in buffers (buffer.c) leaves a buffer that a racing fault
+  // attached meanwhile mapped to the freed block.  The default (a filesystem
+  // without a block map) does nothing; StoreBackedOps zeroes the range.
+  virtual void punch_store(uint64_t first, uint64_t npages) {}
   // Returns false to keep the page (metadata attached that must not be lost).
   virtual bool releasepage(Page* page) { return true; }
   // a_ops->launder_page (e3db7691e9f3, v2.6.20): invalidate_inode_pages2

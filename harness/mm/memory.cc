@@ -1,5 +1,6 @@
 // The parts of mm/memory.c and mm/filemap.c shared by every lock scheme:
 // fault dispatch, read faults and the default ->fault.
+#include "absl/base/thread_annotations.h"
 #include "harness/mm/mm_context.h"
 #include "harness/base/stats.h"
 #include "harness/sched/sched.h"
@@ -57,18 +58,60 @@ vm_fault_t MmContext::handle_mm_fault(int vma, uint64_t index, bool write) {
 }
 
 // Models mm/filemap.c:filemap_fault() as of v2.6.29; differences: no
-// readahead, the page is read synchronously under its lock.
-vm_fault_t filemap_fault(MmContext& mm, VmFault& vmf) {
+// readahead, the page is read synchronously under its lock.  Where the run's
+// kernel has the invalidate_lock (5.15, unless ea3d7209ca01 is reverted),
+// models 5.15's: a page that must be added to the cache, or read in, is
+// looked up and read with mapping->invalidate_lock held for reading
+// (retry_find takes it before pagecache_get_page(FGP_CREAT); a cached page
+// found not uptodate without it is dropped and looked up again with it),
+// and the lock is dropped before the i_size re-check; a cached, uptodate
+// page is locked without it (read in the 5.15 tree).  Differences there: the
+// page_not_uptodate path's separate filemap_read_page and its retry are
+// folded into the read under the page lock; no readahead, no mmap_lock
+// drop (fpin).  v4.5-v5.14 ext4 took its i_mmap_sem around every
+// ext4_filemap_fault (ea3d7209ca01's ext4_filemap_fault, read): a wider
+// exclusion with the same effect on a punch.
+vm_fault_t filemap_fault(MmContext& mm, VmFault& vmf) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   const int64_t start = static_cast<int64_t>(vmf.pgoff * mm.page_size());
   if (start >= mm.mapping().i_size()) return kVmFaultSigbus;
-  bool created;
-  Page* page = mm.mapping().find_or_create_page(vmf.pgoff, &created);
+  bool created = false;
+  Page* page = nullptr;
+  bool invalidate_locked = false;
+  if (!mm.has_fix(Fix::kea3d7209ca01)) {
+    page = mm.mapping().find_or_create_page(vmf.pgoff, &created);
+  } else {
+    FutexRwSem& invalidate_lock = mm.mapping().invalidate_lock();
+    page = mm.mapping().find_get_page(vmf.pgoff);
+    for (;;) {
+      if (!page || (!invalidate_locked && !PageUptodate(page))) {
+        // retry_find: the page is to be added or read in.
+        if (page) put_page(page);
+        if (!invalidate_locked) {
+          invalidate_lock.ReadLock();
+          invalidate_locked = true;
+        }
+        page = mm.mapping().find_or_create_page(vmf.pgoff, &created);  // locked
+        break;
+      }
+      lock_page(page);
+      // Truncated or punched since the lookup: look it up again (with the
+      // lock, which a punch holds until its blocks are freed).
+      if (page->mapping.load(std::memory_order_acquire) == &mm.mapping() &&
+          (invalidate_locked || PageUptodate(page))) {
+        break;
+      }
+      unlock_page(page);
+      put_page(page);
+      page = nullptr;
+    }
+  }
   if (!PageUptodate(page)) {
     mm.a_ops().readpage(page);
     SetPageFlag(page, PG_uptodate);
     mm.trace(vmf.pgoff, Event::kReadpage);
     mm.clear_stale_tail(vmf.pgoff);  // read from the store: no stale bytes
   }
+  if (invalidate_locked) mm.mapping().invalidate_lock().ReadUnlock();
   // i_size may have shrunk while we slept on the page lock.
   if (start >= mm.mapping().i_size()) {
     unlock_page(page);

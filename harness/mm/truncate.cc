@@ -22,6 +22,17 @@ void pagecache_isize_extended(MmContext& mm, Page* eof_page, int64_t from, int64
   }
 }
 
+void truncate_inode_page(MmContext& mm, Page* page) {
+  const uint64_t i = page->index;
+  wait_on_page_writeback(page);
+  mm.mmu().zap_index(i);
+  if (PagePrivate(page)) mm.a_ops().invalidatepage(page);
+  // cancel_dirty_page: the data is being thrown away.
+  ClearPageFlag(page, PG_dirty);
+  mm.trace(i, Event::kTruncate);
+  mm.mapping().remove_from_page_cache(page);
+}
+
 void vmtruncate(MmContext& mm, int64_t new_size) {
   AddressSpace& mapping = mm.mapping();
   const int64_t old_size = mapping.i_size();
@@ -113,13 +124,7 @@ void vmtruncate(MmContext& mm, int64_t new_size) {
   for (uint64_t i = first; i < mm.pages(); ++i) {
     Page* page = mapping.find_lock_page(i);
     if (!page) continue;
-    wait_on_page_writeback(page);
-    mm.mmu().zap_index(i);
-    if (PagePrivate(page)) mm.a_ops().invalidatepage(page);
-    // cancel_dirty_page: the data is being thrown away.
-    ClearPageFlag(page, PG_dirty);
-    mm.trace(i, Event::kTruncate);
-    mapping.remove_from_page_cache(page);
+    truncate_inode_page(mm, page);
     unlock_page(page);
     put_page(page);
   }

@@ -45,6 +45,19 @@ class MmContext;
 // iomap_zero_range).
 void vmtruncate(MmContext& mm, int64_t new_size);
 
+// One page of truncate_inode_pages_range(), the page found in the cache and
+// locked by the caller: wait for its writeback, zap whatever pte a fault
+// installed since the caller's unmap_mapping_range, drop its fs metadata
+// (->invalidatepage), cancel PG_dirty (the data is thrown away) and take it
+// out of the page cache.  The caller unlocks and drops its reference.
+// Shared by vmtruncate and punch_hole (punch.h).  Models the per-page body
+// of mm/truncate.c:truncate_inode_pages_range() (truncate_inode_page,
+// truncate_complete_page) as of v2.6.29; 5.15's truncate_inode_page and
+// truncate_cleanup_page take the same steps (both read); differences: the
+// unmap and the invalidatepage of a partial page are the callers'.
+// REQUIRES: page locked and still in the page cache.
+void truncate_inode_page(MmContext& mm, Page* page);
+
 // Models mm/truncate.c:pagecache_isize_extended() as of v3.18 (Jan Kara's
 // fix for blocksize < page size): when the file grows past the block that
 // held the old EOF, the locked EOF page is write-protected, so the next store
