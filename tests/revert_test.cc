@@ -945,6 +945,8 @@ TEST(PunchTest, AFaultBetweenPagecacheTruncationAndBlockFreeingLosesTheStore) {
   ASSERT_TRUE(fixed.ok()) << fixed.status();
   EXPECT_EQ(fixed->infeasible.step, 4);
   EXPECT_EQ(fixed->infeasible.thread, 0);  // mmap0, blocked on the invalidate_lock
+  EXPECT_EQ(fixed->infeasible.why, "lock");
+  EXPECT_EQ(fixed->infeasible.lock, "invalidate_lock") << fixed->infeasible.message;
   EXPECT_EQ(fixed->race_reports, 0u);      // the default picks from there lose nothing
 }
 

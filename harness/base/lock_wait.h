@@ -23,7 +23,7 @@
 
 namespace pagerace {
 
-enum class LockKind : uint32_t { kNone, kPage, kFsLock };
+enum class LockKind : uint32_t { kNone, kPage, kFsLock, kRwSem };
 
 // The owner recorded for a page lock that a writer handed to its I/O: no
 // thread holds it, the write's completion will release it (ceph's
@@ -49,14 +49,14 @@ class ABSL_LOCKABLE OwnedMutex {
 };
 
 // Slow-path bookkeeping.  `what` is a page index for kPage, an OwnedMutex*
-// for kFsLock.
+// for kFsLock, a FutexRwSem* for kRwSem.
 void NoteWaiting(LockKind kind, uint64_t what);
 void NoteNotWaiting();
 
 struct LockWait {
   uint32_t tid;
   LockKind kind;
-  uint64_t what;  // page index or OwnedMutex*
+  uint64_t what;  // page index, OwnedMutex* or FutexRwSem*
 };
 // A snapshot of every registered thread currently waiting on a lock.
 std::vector<LockWait> CurrentLockWaits();

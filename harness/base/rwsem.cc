@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "harness/base/futex.h"
+#include "harness/base/lock_wait.h"
 #include "harness/base/sched_hooks.h"
 
 namespace pagerace {
@@ -18,6 +19,7 @@ void FutexRwSem::ReadLock() {
       }
       continue;
     }
+    NoteWaiting(LockKind::kRwSem, reinterpret_cast<uint64_t>(this));
     BlockedScope blocked(&word_, kWriter);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     // Re-read after announcing: an unlock that saw no sleepers has already
@@ -25,6 +27,7 @@ void FutexRwSem::ReadLock() {
     c = word_.load(std::memory_order_seq_cst);
     if (c & kWriter) futex_wait(&word_, c);
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    NoteNotWaiting();
     c = word_.load(std::memory_order_relaxed);
   }
 }
@@ -44,11 +47,13 @@ void FutexRwSem::WriteLock() {
       return;
     }
     if (c == 0) continue;
+    NoteWaiting(LockKind::kRwSem, reinterpret_cast<uint64_t>(this));
     BlockedScope blocked(&word_, ~0u);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     c = word_.load(std::memory_order_seq_cst);
     if (c != 0) futex_wait(&word_, c);
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    NoteNotWaiting();
     c = 0;
   }
 }

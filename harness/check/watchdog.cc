@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "harness/base/lock_wait.h"
+#include "harness/base/rwsem.h"
 #include "harness/base/thread_registry.h"
 
 namespace pagerace {
@@ -29,6 +30,8 @@ std::string DescribeLockWaits(absl::FunctionRef<uint32_t(uint64_t page)> page_lo
       owner = page_lock_owner(w.what);
       if (!have_page) *first_page = w.what;
       have_page = true;
+    } else if (w.kind == LockKind::kRwSem) {
+      what = reinterpret_cast<const FutexRwSem*>(w.what)->name();
     } else {
       const auto* m = reinterpret_cast<const OwnedMutex*>(w.what);
       what = m->name();

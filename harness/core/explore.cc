@@ -325,7 +325,7 @@ InfeasiblePick DescribeInfeasible(const sched::SerialInfeasibility& f,
       if (f.lock_kind == LockKind::kPage) {
         p.why = "lock";
         p.lock = absl::StrCat("the lock of page ", f.lock_what);
-      } else if (f.lock_kind == LockKind::kFsLock) {
+      } else if (f.lock_kind == LockKind::kFsLock || f.lock_kind == LockKind::kRwSem) {
         p.why = "lock";
         p.lock = f.lock_name ? f.lock_name : "an fs lock";
       }

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "harness/base/futex.h"
+#include "harness/base/rwsem.h"
 #include "harness/base/lock_wait.h"
 #include "harness/base/rng.h"
 #include "harness/base/thread_registry.h"
@@ -586,6 +587,9 @@ std::string DescribeInfeasible(const InfeasibleDep& d) {
       break;
     case LockKind::kFsLock:
       lock = reinterpret_cast<const OwnedMutex*>(d.lock_what)->name();
+      break;
+    case LockKind::kRwSem:
+      lock = reinterpret_cast<const FutexRwSem*>(d.lock_what)->name();
       break;
     case LockKind::kNone:
       lock = "a lock";

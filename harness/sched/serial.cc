@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "harness/base/futex.h"
+#include "harness/base/rwsem.h"
 #include "harness/base/thread_registry.h"
 #include "harness/sched/sched.h"
 
@@ -187,6 +188,9 @@ void SerialRun::NoteInfeasible(int pick) {
       f.holder_io = t.io;
       break;
     }
+  }
+  if (f.lock_kind == LockKind::kRwSem) {
+    f.lock_name = reinterpret_cast<const FutexRwSem*>(f.lock_what)->name();
   }
   if (f.lock_kind == LockKind::kFsLock) {
     const auto* m = reinterpret_cast<const OwnedMutex*>(f.lock_what);
