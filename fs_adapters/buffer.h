@@ -93,6 +93,14 @@ class BufferAdapter : public StoreBackedOps {
   void Attach(MmContext* mm) override;
   const char* name() const override { return options_.name; }
   bool has_page_mkwrite() const override { return options_.mkwrite != BufferMkwrite::kNone; }
+  // 5.15 ext4's punch (punch.h) is the model's: the ext4_page_mkwrite
+  // variants only.
+  std::string punch_hole_refusal() const override {
+    return options_.mkwrite == BufferMkwrite::kExt4Journal
+               ? ""
+               : "its hole punch is not modeled (punch.h models 5.15 ext4's: --fs=buffer, "
+                 "buffer:4k, buffer:stable_writes, buffer:no_isize_extended)";
+  }
   const char* page_mkwrite_name() const override {
     switch (options_.mkwrite) {
       case BufferMkwrite::kBlockPageMkwrite: return "block_page_mkwrite";

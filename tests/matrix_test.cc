@@ -279,7 +279,6 @@ const Cell kCells[] = {
         Cell{"modern", "nfs", "invalidate", "clean", false, kLaunder},
         Cell{"modern", "buffer", "migrate", "clean", false, kMigrate},
         Cell{"modern", "buffer", "punch", "clean", false, kPunch},
-        Cell{"modern", "nfs", "punch", "clean", false, kPunch},
         Cell{"locked", "buffer", "punch", "clean", false, kNoPunch},
         Cell{"locked", "nfs", "migrate", "clean", false, kMigrate},
         Cell{"legacy", "none", "truncate", "clean", false, kNoMetadata},

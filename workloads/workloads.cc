@@ -43,7 +43,8 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
          o->pwriters = 0;
          o->hot_pages = 4;
          o->reclaim_hot = true;
-       }},
+       },
+       nullptr, /*min_mappings=*/1, /*needs_page_mkwrite=*/false, /*punches=*/true},
       {"enospc", "mixed, with 1 in 16 page_mkwrite calls failing (SIGBUS: no store may land)",
        nullptr, [](AddressSpaceOps* a) { a->InjectMkwriteFailures(kEnospcOneIn); },
        /*min_mappings=*/1, /*needs_page_mkwrite=*/true},

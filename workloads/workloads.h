@@ -26,6 +26,9 @@ struct WorkloadEntry {
   int min_mappings = 1;
   // Needs an adapter with ->page_mkwrite (configuration refuses others).
   bool needs_page_mkwrite = false;
+  // Punches holes (harness/mm/punch.h): refused on an adapter whose punch
+  // the model does not have (AddressSpaceOps::punch_hole_refusal).
+  bool punches = false;
 };
 Registry<WorkloadEntry>& WorkloadRegistry();
 // A registered workload; REQUIRES: it exists (tests, benchmarks).

@@ -63,6 +63,12 @@ absl::StatusOr<RunConfig> ParseConfig(const RawFlags& raw) {
                absl::StrCat("needs an adapter with ->page_mkwrite (--fs=", c.fs->name,
                             " has none)"));
   }
+  if (c.workload->punches) {
+    if (const std::string why = c.fs->make()->punch_hole_refusal(); !why.empty()) {
+      return Bad("workload", c.workload->name, absl::StrCat("punches holes, and --fs=", c.fs->name,
+                                                            ": ", why));
+    }
+  }
   c.gup = GupModeForEra(*c.scheme);
   const bool era_has_pin = c.scheme->make()->stable_pages();
   if (!raw.gup.empty()) {

@@ -382,6 +382,19 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
     return absl::InvalidArgumentError(absl::StrCat("scenario ", scenario.name, ": workload ",
                                                    c.workload->name, " needs ->page_mkwrite"));
   }
+  const bool punches = [&] {
+    for (const ScenarioThread& t : scenario.threads) {
+      for (const ScenarioOp& op : t.ops) if (op.kind == ScenarioOp::kPunch) return true;
+    }
+    for (const ScenarioOp& op : scenario.setup) if (op.kind == ScenarioOp::kPunch) return true;
+    return false;
+  }();
+  if (punches) {
+    if (const std::string why = c.fs->make()->punch_hole_refusal(); !why.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("scenario ", scenario.name,
+                                                     " punches a hole, and --fs=", c.fs->name, ": ", why));
+    }
+  }
   c.sched = sched::Policy::kSerial;
   c.ops = 0;
   return c;

@@ -32,6 +32,7 @@
 #define PAGERACE_HARNESS_MM_ADDRESS_SPACE_OPS_H_
 
 #include <cstdint>
+#include <string>
 
 #include "harness/check/invariants.h"
 #include "harness/mm/kernel_era.h"
@@ -150,6 +151,17 @@ class AddressSpaceOps {
   // attached meanwhile mapped to the freed block.  The default (a filesystem
   // without a block map) does nothing; StoreBackedOps zeroes the range.
   virtual void punch_store(uint64_t first, uint64_t npages) {}
+  // Whether the model's hole punch (punch.h: 5.15 ext4_punch_hole, the
+  // invalidate_lock its only exclusion against faults) is this filesystem's.
+  // Others punch under locks of their own that the model does not have
+  // (5.15 btrfs_punch_hole takes BTRFS_I(inode)->i_mmap_lock for writing,
+  // which btrfs_page_mkwrite takes for reading; nfs42 deallocates on the
+  // server before truncate_pagecache_range): a punch there could show races
+  // their kernel cannot have, so configurations refuse it.  An empty
+  // answer: it is; else why not, in one clause.
+  virtual std::string punch_hole_refusal() const {
+    return "its hole punch is not modeled (punch.h models 5.15 ext4's: --fs=buffer)";
+  }
   // Returns false to keep the page (metadata attached that must not be lost).
   virtual bool releasepage(Page* page) { return true; }
   // a_ops->launder_page (e3db7691e9f3, v2.6.20): invalidate_inode_pages2
