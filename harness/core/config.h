@@ -69,6 +69,9 @@ struct RunConfig {
   bool stop_at_first_race = false;  // end the run at the first report that matches:
   std::optional<Invariant> stop_invariant;  // of this invariant, if set
   bool stop_needs_losing = false;           // and data-losing (any report), if set
+  // And of this root cause (RootCause::Id(), "move_ptes/..."), if set: the
+  // history's stress column, which counts only its fix's race.  No flag.
+  std::string stop_cause;
   // --replay: end the run at the first report of this kind (and invariant).
   std::optional<RaceKind> stop_kind;
   // --replay with --sched=ordered: end the run when the ordered policy finds

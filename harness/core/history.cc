@@ -342,6 +342,10 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
         return absl::InvalidArgumentError(
             absl::StrCat("history/", e.file, " stress: ", config.status().message()));
       }
+      // Only the fix's race counts (its root cause, where it has a window):
+      // another race of the same invariant is not this entry's.
+      const bool by_cause = !absl::StartsWith(e.cause, "no_window/");
+      if (by_cause) config->stop_cause = e.cause;
       row.stress_scheme = raw.scheme;
       row.stress_seconds = options.stress_seconds;
       auto run = RunStress(*config, interrupt, {});
@@ -351,6 +355,7 @@ absl::StatusOr<HistoryResult> RunHistory(const HistoryOptions& options,
       }
       for (const RaceGroup& g : run->races) {
         if (InvariantName(g.first.invariant) != e.found) continue;
+        if (by_cause && RootCause::Unpack(g.first.cause).Id() != e.cause) continue;
         const double t = static_cast<double>(g.first.t_ns) / 1e9;
         if (!row.stress_first_s || t < *row.stress_first_s) row.stress_first_s = t;
       }

@@ -9,10 +9,24 @@
 #include "harness/base/lock_wait.h"
 #include "harness/base/role.h"
 #include "harness/base/thread_registry.h"
+#include "harness/check/root_cause.h"
 #include "harness/check/watchdog.h"
 #include "harness/core/machine.h"
 
 namespace pagerace {
+
+namespace {
+
+// Whether a report group of the stop invariant (if any) has the stop cause.
+bool HasCause(const Oracle& oracle, const RunConfig& config) {
+  for (const RaceGroup& g : oracle.Groups()) {
+    if (config.stop_invariant && g.first.invariant != *config.stop_invariant) continue;
+    if (RootCause::Unpack(g.first.cause).Id() == config.stop_cause) return true;
+  }
+  return false;
+}
+
+}  // namespace
 namespace {
 
 // The deadlock watchdog: no progress for this long while threads wait on
@@ -135,7 +149,8 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
     if (config.stop_kind && oracle.count(*config.stop_kind) > 0) break;
     if (config.stop_at_first_race && oracle.total() > 0 &&
         (!config.stop_invariant || oracle.count(*config.stop_invariant) > 0) &&
-        (!config.stop_needs_losing || oracle.data_losing_total() > 0)) {
+        (!config.stop_needs_losing || oracle.data_losing_total() > 0) &&
+        (config.stop_cause.empty() || HasCause(oracle, config))) {
       break;
     }
     if (!inversion_reported) {
