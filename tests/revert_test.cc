@@ -394,6 +394,25 @@ TEST(MremapTest, AStoreThroughTheOldAddressAfterWritebackIsLost) {
   }
 }
 
+// The mmap_sem: mremap takes it for writing, so it waits for a fault that
+// holds it for reading.
+//   1. mmap1 write-faults on page 0 (read-only in mapping 0) and is
+//      preempted inside do_wp_page, holding the mmap_sem for reading;
+//   2. mmap0's mremap blocks on the mmap_sem: picking it again while mmap1
+//      has not finished is infeasible, and the pick names the lock.
+TEST(MremapTest, MremapWaitsForAFaultHoldingTheMmapSem) {
+  const Scenario s =
+      LoadScenario("text:pages 1|mappings 2|setup: load 0 0|mmap1: store 0 0|mmap0: mremap 0 0 1")
+          .value();
+  auto r = RunSchedule(Base("legacy", "nfs"), s, sched::ParseSchedule("0,1,1").value());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->infeasible.step, 3);
+  EXPECT_EQ(r->infeasible.thread, 1);  // mmap0
+  EXPECT_EQ(r->infeasible.why, "lock");
+  EXPECT_EQ(r->infeasible.lock, "mmap_sem") << r->infeasible.message;
+  EXPECT_EQ(r->race_reports, 0u);
+}
+
 // mremap's rmap-order rule and the eras: the new mapping must come after the
 // old one (mremap.h), and v2.6.29/30, whose move_ptes flushes each pte as it
 // clears it, have no 5d1904204c99 to revert and no window to show.

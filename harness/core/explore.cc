@@ -301,6 +301,9 @@ InfeasiblePick DescribeInfeasible(const sched::SerialInfeasibility& f,
                          : ", held by the write in flight (I/O)";
   } else if (f.holder >= 0) {
     held = absl::StrCat(", held by ", p.holder_name, since);
+  } else if (f.lock_kind == LockKind::kRwSem) {
+    // An rwsem records no owner (its readers are a count).
+    held = ", held by another thread (an rwsem names no holder)";
   } else {
     held = ", held by a thread not named (taken before the scenario's threads ran)";
   }
