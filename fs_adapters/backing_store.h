@@ -20,6 +20,7 @@
 #include "harness/mm/address_space_ops.h"
 #include "harness/mm/page.h"
 #include "harness/sched/sched.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -118,8 +119,8 @@ class StoreBackedOps : public AddressSpaceOps {
   std::unique_ptr<BackingStore> store_;
   std::unique_ptr<uint8_t[]> snapshots_;
   // Failure injection: atomics, set before the run, counted by every mkwrite.
-  std::atomic<uint32_t> fail_one_in_{0};
-  std::atomic<uint64_t> mkwrite_calls_{0};
+  Shared<uint32_t> fail_one_in_{0};
+  Shared<uint64_t> mkwrite_calls_{0};
 };
 
 }  // namespace pagerace

@@ -56,6 +56,7 @@
 #include "fs_adapters/backing_store.h"
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -140,8 +141,8 @@ class BtrfsAdapter : public StoreBackedOps {
   int64_t pending_ ABSL_GUARDED_BY(i_lock_) = 0;     // reserved, delalloc not set yet
   int64_t nr_delalloc_ ABSL_GUARDED_BY(i_lock_) = 0; // pages in kDelalloc
   CounterInvariant i4_ ABSL_GUARDED_BY(i_lock_);
-  std::atomic<uint64_t> fixups_{0};
-  std::atomic<uint64_t> dropped_{0};
+  Shared<uint64_t> fixups_{0};
+  Shared<uint64_t> dropped_{0};
 };
 
 }  // namespace pagerace

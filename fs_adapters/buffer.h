@@ -67,6 +67,7 @@
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
 #include "harness/base/lock_wait.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -251,10 +252,10 @@ class BufferAdapter : public StoreBackedOps {
   std::unique_ptr<PageBuffers[]> bufs_ ABSL_GUARDED_BY(i_lock_);
   int64_t free_blocks_ ABSL_GUARDED_BY(i_lock_) = 0;
   bool disk_full_ ABSL_GUARDED_BY(i_lock_) = false;  // freed blocks go to others
-  std::atomic<uint64_t> dropped_{0};  // data buffers dropped on ENOSPC at writeback
-  std::atomic<uint64_t> mapping_errors_{0};  // recover: paths taken
-  std::atomic<uint64_t> ext4_no_buffers_{0};  // pages 5.15 ext4 dropped for want of buffers
-  std::atomic<uint64_t> freed_writes_{0};     // buffers written to freed blocks
+  Shared<uint64_t> dropped_{0};  // data buffers dropped on ENOSPC at writeback
+  Shared<uint64_t> mapping_errors_{0};  // recover: paths taken
+  Shared<uint64_t> ext4_no_buffers_{0};  // pages 5.15 ext4 dropped for want of buffers
+  Shared<uint64_t> freed_writes_{0};     // buffers written to freed blocks
 };
 
 }  // namespace pagerace

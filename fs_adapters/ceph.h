@@ -53,6 +53,7 @@
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
 #include "harness/base/lock_wait.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -125,7 +126,7 @@ class CephAdapter : public StoreBackedOps {
   // page lock (ceph_update_writeable_page takes it on a locked page, v2.6.34)
   // and outside i_lock_ (get_oldest_context, ceph_set_page_dirty under it).
   OwnedMutex snap_rwsem_{LockClass::kSnapRwsem, "snap_rwsem"};
-  std::atomic<uint64_t> realm_seq_{1};  // written under snap_rwsem_
+  Shared<uint64_t> realm_seq_{1};  // written under snap_rwsem_
   mutable FutexMutex i_lock_ ABSL_ACQUIRED_AFTER(snap_rwsem_){LockClass::kInodeLock,
                                                              "ceph i_lock"};
   std::unique_ptr<uint64_t[]> snapc_ ABSL_GUARDED_BY(i_lock_);  // per page; 0: none

@@ -362,23 +362,35 @@ else
 fi
 
 # explore --shard: three shards' files merge (--merge) to the unsharded
-# search's totals; random and pct with a seed find the data loss, and say so
-# in their JSON (pct with its parameters).
-for i in 1 2 3; do
-  "$bin" explore --scheme=legacy --fs=nfs --scenario=seed --preemptions=1 --minimize=false --shard=$i/3 \
-    --out="$tmp/sh$i.json" >/dev/null
-done
-"$bin" explore --merge="$tmp/sh1.json,$tmp/sh2.json,$tmp/sh3.json" --out="$tmp/merged.json" >/dev/null; rc=$?
-if [[ $rc -ne 1 ]] || ! python3 - "$tmp/ex.json" "$tmp/merged.json" <<'PY'
+# search's totals (--por=none: every schedule; with dpor, to its verdicts);
+# random and pct with a seed find the data loss, and say so in their JSON
+# (pct with its parameters).
+"$bin" explore --scheme=legacy --fs=nfs --scenario=seed --preemptions=1 --minimize=false --por=none \
+  --out="$tmp/exn.json" >/dev/null
+for por in none dpor; do
+  for i in 1 2 3; do
+    "$bin" explore --scheme=legacy --fs=nfs --scenario=seed --preemptions=1 --minimize=false --por=$por \
+      --shard=$i/3 --out="$tmp/sh$i.json" >/dev/null
+  done
+  "$bin" explore --merge="$tmp/sh1.json,$tmp/sh2.json,$tmp/sh3.json" --out="$tmp/merged.json" >/dev/null; rc=$?
+  one="$tmp/exn.json"; [[ $por == dpor ]] && one="$tmp/ex.json"
+  if [[ $rc -ne 1 ]] || ! python3 - "$one" "$tmp/merged.json" "$por" <<'PY'
 import json, sys
 one, merged = (json.load(open(f)) for f in sys.argv[1:3])
+por = sys.argv[3]
 assert merged["merged_shards"] == [1, 2, 3] and merged["complete"] is True, merged
-assert [b["schedules"] for b in merged["bounds"]] == [b["schedules"] for b in one["bounds"]]
-key = lambda r: [(v["kind"], v["invariant"], v["data_losing"], v["preemptions"], v["schedule"],
-                  v["schedules"]) for v in r["violations"]]
+assert merged["config"]["por"] == por, merged["config"]
+if por == "none":
+    assert [b["schedules"] for b in merged["bounds"]] == [b["schedules"] for b in one["bounds"]]
+    key = lambda r: [(v["kind"], v["invariant"], v["data_losing"], v["preemptions"], v["schedule"],
+                      v["schedules"]) for v in r["violations"]]
+else:
+    key = lambda r: sorted((v["kind"], v["invariant"], v["data_losing"], v["preemptions"])
+                           for v in r["violations"])
 assert key(merged) == key(one), (key(merged), key(one))
 PY
-then echo "FAIL: explore --shard 1..3/3 --merge (exit $rc)"; fail=1; else echo "ok: three shards merge to one run"; fi
+  then echo "FAIL: explore --por=$por --shard 1..3/3 --merge (exit $rc)"; fail=1; else echo "ok: three $por shards merge to one run"; fi
+done
 expect_usage_error "twice" explore --merge="$tmp/sh1.json,$tmp/sh1.json"
 for st in random pct; do
   "$bin" explore --scheme=legacy --fs=nfs --scenario=seed --strategy=$st --seed=2 --max-schedules=100 \

@@ -205,10 +205,12 @@ std::vector<uint64_t> PerBound(const ExploreResult& r) {
   return out;
 }
 
+// Plain DFS: the shards add up to the unsharded run exactly.
 TEST(ExploreShardTest, ThreeShardsMergeToOneRun) {
   const RunConfig base = Base("legacy", "nfs");
   const Scenario s = LoadScenario("seed").value();
   ExploreOptions o;
+  o.por = ExplorePor::kNone;
   o.max_preemptions = kSearchBound;
   auto whole = Explore(base, s, o, nullptr);
   ASSERT_TRUE(whole.ok()) << whole.status();
@@ -255,6 +257,50 @@ TEST(ExploreShardTest, ThreeShardsMergeToOneRun) {
   ExploreResult other = shards[1];
   other.options.max_preemptions = kSearchBound + 1;  // another bound
   EXPECT_FALSE(MergeShards({shards[0], other, shards[2]}).ok());
+}
+
+// DPOR: the shards branch fully above the split and reduce below it; merged,
+// they give the unsharded search's verdicts (violations and causes at the
+// same fewest preemptions), each shard running less than the whole.
+TEST(ExploreShardTest, DporShardsMergeToTheSameVerdicts) {
+  const RunConfig base = Base("legacy", "nfs");
+  const Scenario s = LoadScenario("seed").value();
+  ExploreOptions o;
+  o.por = ExplorePor::kDpor;
+  o.max_preemptions = kSearchBound;
+  auto whole = Explore(base, s, o, nullptr);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_NE(DataLosing(*whole), nullptr);
+  std::vector<ExploreResult> shards;
+  for (int i = 1; i <= 3; ++i) {
+    o.shard_index = i;
+    o.shard_count = 3;
+    auto r = Explore(base, s, o, nullptr);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->complete);
+    auto back = ExploreFromJson(ExploreToJson(*r));
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->options.por, ExplorePor::kDpor);
+    shards.push_back(*back);
+  }
+  auto merged = MergeShards(shards);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_TRUE(merged->complete);
+  auto verdicts = [](const ExploreResult& r) {
+    std::set<std::tuple<std::string, int>> out;
+    for (const ExploreViolation& v : r.violations) {
+      out.emplace(std::string(RaceKindName(v.kind)) + "/" + InvariantName(v.invariant) +
+                      (v.data_losing ? "/losing" : ""),
+                  v.preemptions);
+    }
+    for (const ExploreCause& c : r.causes) out.emplace(RootCause::Unpack(c.cause).Id(), c.preemptions);
+    return out;
+  };
+  EXPECT_EQ(verdicts(*merged), verdicts(*whole));
+  // A dpor shard does not merge with a plain one.
+  ExploreResult plain = shards[1];
+  plain.options.por = ExplorePor::kNone;
+  EXPECT_FALSE(MergeShards({shards[0], plain, shards[2]}).ok());
 }
 
 TEST(ExploreShardTest, OneShardIsTheWholeRun) {

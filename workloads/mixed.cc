@@ -41,7 +41,7 @@ MixedWorkload::MixedWorkload(MmContext* mm, Ledger* ledger, const MixedOptions& 
     : mm_(mm),
       ledger_(ledger),
       options_(options),
-      trunc_seq_(new std::atomic<uint64_t>[mm->pages()]()),
+      trunc_seq_(new Shared<uint64_t>[mm->pages()]()),
       seq_at_store_(mm->pages() * ledger->slots_per_page(), 0),
       lost_to_detach_(mm->pages() * ledger->slots_per_page(), 0) {}
 

@@ -76,6 +76,7 @@
 #include "harness/check/ledger.h"
 #include "harness/mm/gup.h"
 #include "harness/mm/mm_context.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -219,7 +220,7 @@ class MixedWorkload {
   const MixedOptions options_;
   // Per page: truncation seqcount (odd while truncating); written by the
   // truncator only.
-  std::unique_ptr<std::atomic<uint64_t>[]> trunc_seq_;
+  std::unique_ptr<Shared<uint64_t>[]> trunc_seq_;
   // Per slot: the page's seqcount at the writer's last store, or kNoSeq when
   // it changed during the store.  Same ownership as Ledger::expected.
   std::vector<uint64_t> seq_at_store_;

@@ -37,10 +37,10 @@ void futex_wake(std::atomic<uint32_t>* word, int count) {
 }
 
 void FutexMutex::LockSlow(uint32_t c) {
-  BlockedScope blocked(&word_);
+  BlockedScope blocked(word_.raw());
   if (c != 2) c = word_.exchange(2, std::memory_order_acquire);
   while (c != 0) {
-    futex_wait(&word_, 2);
+    futex_wait(word_.raw(), 2);
     c = word_.exchange(2, std::memory_order_acquire);
   }
 }

@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "harness/base/lock_order.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -62,7 +63,7 @@ class ABSL_LOCKABLE FutexMutex {
   const char* name() const { return name_; }
   // Documentation for the analysis; the word is not owner-tracked.
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
-  bool IsLocked() const { return word_.load(std::memory_order_relaxed) != 0; }
+  bool IsLocked() const { return word_.raw()->load(std::memory_order_relaxed) != 0; }
 
  private:
   friend class OwnedMutex;  // checks the order itself, then uses the word
@@ -81,11 +82,12 @@ class ABSL_LOCKABLE FutexMutex {
                                          std::memory_order_relaxed);
   }
   void UnlockWord() {
-    if (word_.exchange(0, std::memory_order_release) == 2) futex_wake(&word_, 1);
+    if (word_.exchange(0, std::memory_order_release) == 2) futex_wake(word_.raw(), 1);
   }
   void LockSlow(uint32_t c);
 
-  std::atomic<uint32_t> word_{0};
+  // Taking or releasing it writes it (shared.h).
+  Shared<uint32_t> word_{0, SharedKind::kLock};
   const LockClass cls_;
   const char* const name_;
 };

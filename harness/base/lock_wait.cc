@@ -26,7 +26,7 @@ void OwnedMutex::Lock() {
     NoteNotWaiting();
   }
   owner_.store(current_thread().tid, std::memory_order_release);
-  NoteLockTaken(&mu_.word_, ~0u);
+  NoteLockTaken(mu_.word_.raw(), ~0u);
 }
 
 void OwnedMutex::Unlock() {

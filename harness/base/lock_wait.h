@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -45,7 +46,7 @@ class ABSL_LOCKABLE OwnedMutex {
 
  private:
   FutexMutex mu_;
-  std::atomic<uint32_t> owner_{0};
+  Shared<uint32_t> owner_{0};
 };
 
 // Slow-path bookkeeping.  `what` is a page index for kPage, an OwnedMutex*

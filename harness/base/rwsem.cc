@@ -12,6 +12,8 @@ void FutexRwSem::ReadLock() {
   LockOrderAcquire(cls_, name_);
   uint32_t c = word_.load(std::memory_order_relaxed);
   for (;;) {
+    // Each attempt (a waiter's after it wakes included) is an access.
+    NoteAccess(sem_.id(), /*write=*/false);
     if (!(c & kWriter)) {
       if (word_.compare_exchange_weak(c, c + 1, std::memory_order_acquire,
                                       std::memory_order_relaxed)) {
@@ -34,6 +36,7 @@ void FutexRwSem::ReadLock() {
 
 void FutexRwSem::ReadUnlock() {
   LockOrderRelease(cls_);
+  NoteAccess(sem_.id(), /*write=*/false);
   const uint32_t before = word_.fetch_sub(1, std::memory_order_seq_cst);
   if (before == 1 && sleepers_.load(std::memory_order_seq_cst)) futex_wake(&word_, INT_MAX);
 }
@@ -42,6 +45,7 @@ void FutexRwSem::WriteLock() {
   LockOrderAcquire(cls_, name_);
   uint32_t c = 0;
   for (;;) {
+    NoteAccess(sem_.id(), /*write=*/true);
     if (word_.compare_exchange_weak(c, kWriter, std::memory_order_acquire,
                                     std::memory_order_relaxed)) {
       return;
@@ -60,6 +64,7 @@ void FutexRwSem::WriteLock() {
 
 void FutexRwSem::WriteUnlock() {
   LockOrderRelease(cls_);
+  NoteAccess(sem_.id(), /*write=*/true);
   word_.store(0, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst)) futex_wake(&word_, INT_MAX);
 }

@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "harness/base/lock_order.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -46,7 +47,12 @@ class ABSL_LOCKABLE FutexRwSem {
  private:
   static constexpr uint32_t kWriter = 1u << 31;
 
-  std::atomic<uint32_t> word_{0};
+  // For the explorer's dependence relation (shared.h), a reader's taking
+  // and releasing read the semaphore (readers commute: the count ends the
+  // same in either order, and neither waits for the other) and a writer's
+  // write it; the word itself is touched through raw().
+  Shared<uint32_t> sem_{0, SharedKind::kLock};
+  std::atomic<uint32_t>& word_ = *sem_.raw();
   // Threads asleep on word_: an unlock wakes them only when there are some.
   std::atomic<uint32_t> sleepers_{0};
   const LockClass cls_;

@@ -114,7 +114,7 @@ void CauseTracker::Open(uint64_t index, FaultPath path, FaultWindow window) {
   if (index >= pages_) return;
   const uint32_t word = OpenWord(current_thread().tid, path, window);
   bool placed = false;
-  for (std::atomic<uint32_t>& slot : page_[index].open) {
+  for (Shared<uint32_t>& slot : page_[index].open) {
     uint32_t free = 0;
     if (slot.compare_exchange_strong(free, word, std::memory_order_acq_rel)) {
       placed = true;
@@ -130,7 +130,7 @@ int CauseTracker::Close(uint64_t index) {
   if (index >= pages_) return -1;
   // Only the holder closes its own window (another fault may hold one too).
   int closed = -1;
-  for (std::atomic<uint32_t>& open : page_[index].open) {
+  for (Shared<uint32_t>& open : page_[index].open) {
     uint32_t w = open.load(std::memory_order_acquire);
     if (w && (w >> 16) == current_thread().tid &&
         open.compare_exchange_strong(w, 0, std::memory_order_acq_rel)) {
@@ -168,7 +168,7 @@ void CauseTracker::Blame(uint64_t index, FaultWindow window) {
 int CauseTracker::OnEvent(uint64_t index, Event e) {
   if (index >= pages_ || !IntrudingEvent(e)) return -1;
   const ThreadInfo& me = current_thread();
-  for (std::atomic<uint32_t>& open : page_[index].open) {
+  for (Shared<uint32_t>& open : page_[index].open) {
     const uint32_t w = open.load(std::memory_order_acquire);
     if (!w || (w & kEnteredBit) || (w >> 16) == me.tid) continue;
     // The first intrusion of this opening: the window is marked entered so

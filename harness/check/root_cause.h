@@ -47,6 +47,7 @@
 #include "harness/base/thread_roles.h"
 #include "harness/check/race_kind.h"
 #include "harness/check/trace.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -234,16 +235,16 @@ class CauseTracker {
   struct PageSlot {
     // tid << 16 | path << 8 | entered << 7 | window of each open window
     // (entered: an intruder has been counted for this opening); 0: none.
-    std::atomic<uint32_t> open[kOpenSlots] = {};
+    Shared<uint32_t> open[kOpenSlots];
     // Packed RootCause of the page's latest incident; 0: none.
-    std::atomic<uint32_t> incident{0};
+    Shared<uint32_t> incident{0};
     // Packed RootCause of the page's latest transition (Blame); 0: none.
-    std::atomic<uint32_t> transition{0};
+    Shared<uint32_t> transition{0};
     // Packed RootCause of the page's latest refusal: a transition that
     // refuses a store (SIGBUS) and so loses nothing.  It is the cause of
     // its own symptom (I9) only, and leaves the incident to the reports of
     // data the page did lose.
-    std::atomic<uint32_t> refusal{0};
+    Shared<uint32_t> refusal{0};
   };
   struct Slot {
     std::atomic<uint32_t> cause{0};  // 0: free (a packed cause is never 0)

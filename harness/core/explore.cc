@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -13,6 +15,7 @@
 #include "harness/base/stats.h"
 #include "harness/base/thread_registry.h"
 #include "harness/check/watchdog.h"
+#include "harness/core/explore_search.h"
 #include "harness/core/machine.h"
 #include "harness/mm/filemap.h"
 #include "harness/mm/invalidate.h"
@@ -29,6 +32,8 @@ namespace {
 
 // Far more choices than a scenario of kMaxOps ops per thread makes.
 constexpr size_t kMaxChoices = 1 << 16;
+// --preemptions=all: a bound no schedule reaches.
+constexpr int kNoBound = 1 << 20;
 // Runs per candidate scenario while shrinking.
 constexpr uint64_t kMinimizeRuns = 5000;
 
@@ -245,6 +250,84 @@ class SerialIoRole : public Role {
   uint32_t seen_ = 0;  // written by the role's thread, read under the token
 };
 
+// Threads kept from schedule to schedule (issue 21): each schedule's
+// scenario threads run on parked workers rather than on threads made for
+// it, which cost more than a small schedule's faults.  A worker runs one
+// job at a time; Join parks it again.  A worker whose job never ends (its
+// run deadlocked, its thread blocked for good) is abandoned, not reused.
+class WorkerPool {
+ public:
+  struct Worker {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::function<void()> job;  // guarded by mu
+    bool has_job = false;       // guarded by mu
+    bool done = false;          // guarded by mu
+    std::thread thread;
+  };
+
+  Worker* Start(std::function<void()> job) {
+    Worker* w = nullptr;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!idle_.empty()) {
+        w = idle_.back();
+        idle_.pop_back();
+      }
+    }
+    if (!w) {
+      w = new Worker;  // lives as long as its thread (never freed)
+      w->thread = std::thread(&WorkerPool::Loop, w);
+      w->thread.detach();
+    }
+    {
+      std::lock_guard<std::mutex> l(w->mu);
+      w->job = std::move(job);
+      w->has_job = true;
+      w->done = false;
+    }
+    w->cv.notify_all();
+    return w;
+  }
+
+  void Join(Worker* w) {
+    {
+      std::unique_lock<std::mutex> l(w->mu);
+      w->cv.wait(l, [w] { return w->done; });
+      w->job = nullptr;
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    idle_.push_back(w);
+  }
+
+ private:
+  static void Loop(Worker* w) {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> l(w->mu);
+        w->cv.wait(l, [w] { return w->has_job; });
+        w->has_job = false;
+        job = w->job;
+      }
+      job();
+      {
+        std::lock_guard<std::mutex> l(w->mu);
+        w->done = true;
+      }
+      w->cv.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::vector<Worker*> idle_;  // guarded by mu_
+};
+
+WorkerPool& Workers() {
+  static WorkerPool* pool = new WorkerPool;  // never destroyed: its threads outlive main
+  return *pool;
+}
+
 // `inversion`: the first lock-order inversion, named while the thread that
 // made it is still registered (written with the run token held).
 void RunThread(sched::SerialRun* run, Role* role, int index, ThreadStats* stats,
@@ -360,6 +443,91 @@ int CountPreemptions(const std::vector<sched::SerialChoice>& choices) {
   return n;
 }
 
+// The dfs strategy: one search per bound, bound 0 up (explore_search.h),
+// each run's reports noted (`note`) and counted into `result`.
+absl::Status SearchBounds(const RunConfig& base, const Scenario& scenario,
+                          const ExploreOptions& options,
+                          const std::function<void(const ExploreProgress&)>& on_progress,
+                          const std::function<void(const ScheduleRun&)>& note,
+                          const std::function<double()>& elapsed, ExploreResult* result) {
+  using namespace explore_internal;
+  std::unique_ptr<BoundedSearch> search =
+      options.por == ExplorePor::kDpor ? NewDporSearch() : NewDfsSearch();
+  bool out_of_budget = false;
+  const bool all = options.max_preemptions == kAllPreemptions;
+  int bound = 0;
+  ExploreBound eb;
+  SearchEnv env;
+  env.base = &base;
+  env.scenario = &scenario;
+  env.options = &options;
+  env.run = [&](sched::SerialChooser* chooser, const RunRecording& recording) {
+    return RunScheduleWith(base, scenario, chooser, options.op_hook, recording);
+  };
+  env.visit = [&](const ScheduleRun& r, bool noted, bool counted, uint64_t subtree,
+                  uint64_t subtree_run) {
+    ++result->executions;
+    const size_t known = result->violations.size();
+    if (counted && (all || r.preemptions == bound)) {  // all: no bound to count them by
+      ++eb.schedules;
+      ++result->schedules;
+    }
+    if (noted || r.deadlocked) {
+      // A deadlock in another shard's subtree ends this search too: say why.
+      if (noted && !r.races.empty()) ++result->violating_schedules;
+      if (noted && r.writable_during_writeback > 0) ++result->writable_during_writeback_schedules;
+      note(r);
+      NoteCauses(r, subtree, subtree_run, result);
+    }
+    for (size_t i = known; i < result->violations.size(); ++i) {
+      result->violations[i].dfs_subtree = subtree;
+      result->violations[i].dfs_run = subtree_run;
+    }
+    if (r.deadlocked) {
+      result->deadlocked = true;
+      return false;
+    }
+    if (on_progress) {
+      on_progress({all ? kAllPreemptions : bound, result->schedules, result->executions, result->violations.size(),
+                   elapsed()});
+    }
+    if (options.max_schedules && result->executions >= options.max_schedules) {
+      out_of_budget = true;
+      return false;
+    }
+    return true;
+  };
+  // --preemptions=all: one search with no bound (a bound no schedule
+  // reaches), so that no sleep set is given up for it (explore_dpor.cc);
+  // its violations carry the preemptions of the schedules it met, the
+  // fewest among them but not proven the fewest possible.
+  const int first = all ? kNoBound : 0;
+  const int last = all ? kNoBound : options.max_preemptions;
+  for (bound = first; bound <= last; ++bound) {
+    eb = ExploreBound{};
+    eb.preemptions = all ? kAllPreemptions : bound;
+    const double bound_t0 = elapsed();
+    auto stats = search->Run(env, bound);
+    if (!stats.ok()) return stats.status();
+    eb.elapsed_s = elapsed() - bound_t0;
+    eb.traces = stats->traces;
+    eb.sleep_blocked = stats->sleep_blocked;
+    eb.pruned = stats->pruned;
+    eb.cut = stats->cut;
+    eb.executions = stats->executions;
+    result->bounds.push_back(eb);
+    if (stats->stopped) break;
+    // Nothing left out for the bound: this search covered every schedule,
+    // and a larger bound's would repeat it.
+    if (!stats->cut) {
+      result->complete_unbounded = true;
+      break;
+    }
+  }
+  result->complete = !out_of_budget && !result->deadlocked && (!all || result->complete_unbounded);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& scenario) {
@@ -414,12 +582,15 @@ absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& s
 
 absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenario& scenario,
                                             sched::SerialChooser* chooser,
-                                            const std::function<void(MmContext&)>& op_hook) {
+                                            const std::function<void(MmContext&)>& op_hook,
+                                            const RunRecording& recording) {
   auto config = ScenarioConfig(base, scenario);
   if (!config.ok()) return config.status();
   sched::Reset();
   ResetThreadRegistry();
   ResetLockOrder();
+  // Every run numbers the Machine's objects alike (shared.h).
+  ResetSharedIds();
   auto created = Machine::Create(*config);
   if (!created.ok()) return created.status();
   std::unique_ptr<Machine> machine = *std::move(created);
@@ -447,7 +618,7 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
   }
 
   const int n = static_cast<int>(scenario.threads.size());
-  auto run = std::make_unique<sched::SerialRun>(n, chooser, kMaxChoices);
+  auto run = std::make_unique<sched::SerialRun>(n, chooser, kMaxChoices, recording.observer);
   log->set_phase(LogEntry::kRun, run.get());
   std::vector<std::unique_ptr<Role>> roles;
   std::vector<std::unique_ptr<ThreadStats>> stats;
@@ -469,13 +640,19 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
   sched::Options so;
   so.policy = sched::Policy::kSerial;
   sched::Configure(so);
-  std::vector<std::thread> threads;
+  std::vector<WorkerPool::Worker*> threads;
   for (int i = 0; i < n; ++i) {
-    threads.emplace_back(RunThread, run.get(), roles[static_cast<size_t>(i)].get(), i,
-                         stats[static_cast<size_t>(i)].get(), &inversion);
+    threads.push_back(Workers().Start([r = run.get(), role = roles[static_cast<size_t>(i)].get(), i,
+                                       st = stats[static_cast<size_t>(i)].get(), &inversion] {
+      RunThread(r, role, i, st, &inversion);
+    }));
   }
+  // Only the scenario's threads' steps are recorded: one runs at a time,
+  // and the driver waits meanwhile.
+  if (recording.recorder) SetAccessRecorder(recording.recorder);
   run->Start();
   const bool finished = run->Wait();
+  if (recording.recorder) SetAccessRecorder(nullptr);
 
   ScheduleRun out;
   out.choices.assign(run->choices(), run->choices() + run->num_choices());
@@ -510,14 +687,14 @@ absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenari
     out.log_overflowed = log->overflowed();
     (void)log.release();
     sched::Reset();
-    for (std::thread& t : threads) t.detach();
+    // The workers stay blocked in the run: abandoned (never parked again).
     (void)machine.release();
     (void)run.release();
     for (auto& r : roles) (void)r.release();
     for (auto& s : stats) (void)s.release();
     return out;
   }
-  for (std::thread& t : threads) t.join();
+  for (WorkerPool::Worker* w : threads) Workers().Join(w);
   for (const auto& st : stats) {
     faults += st->v[static_cast<int>(Stat::kFaults)].load(std::memory_order_relaxed);
     out.writable_during_writeback +=
@@ -558,6 +735,23 @@ const char* ExploreStrategyName(ExploreStrategy s) {
   return "?";
 }
 
+const char* ExplorePorName(ExplorePor p) {
+  switch (p) {
+    case ExplorePor::kDpor:
+      return "dpor";
+    case ExplorePor::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+absl::StatusOr<ExplorePor> ExplorePorByName(absl::string_view name) {
+  for (ExplorePor p : {ExplorePor::kDpor, ExplorePor::kNone}) {
+    if (name == ExplorePorName(p)) return p;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--por: want dpor | none, got '", name, "'"));
+}
+
 absl::StatusOr<ExploreStrategy> ExploreStrategyByName(absl::string_view name) {
   for (ExploreStrategy s : {ExploreStrategy::kDfs, ExploreStrategy::kRandom, ExploreStrategy::kPct}) {
     if (name == ExploreStrategyName(s)) return s;
@@ -565,20 +759,6 @@ absl::StatusOr<ExploreStrategy> ExploreStrategyByName(absl::string_view name) {
   return absl::InvalidArgumentError(
       absl::StrCat("--strategy: want dfs | random | pct, got '", name, "'"));
 }
-
-namespace {
-
-// One level of the search tree: a choice of the current path.
-struct Node {
-  sched::SerialChoice choice;  // runnable, current, pick of the path's run
-  uint32_t tried = 0;          // picks already explored from here
-  int preemptions_before = 0;  // on the path above this choice
-};
-
-// The cost of picking `t` at `c`: 1 if it preempts a thread that could go on.
-int Cost(const sched::SerialChoice& c, int t) { return c.current_can_run && t != c.current; }
-
-}  // namespace
 
 absl::StatusOr<ExploreResult> Explore(
     const RunConfig& base, const Scenario& scenario, const ExploreOptions& options,
@@ -600,7 +780,6 @@ absl::StatusOr<ExploreResult> Explore(
   result.options = options;
   const int64_t t0 = now_ns();
   auto elapsed = [t0] { return static_cast<double>(now_ns() - t0) / 1e9; };
-  bool out_of_budget = false;
 
   auto note = [&](const ScheduleRun& r) {
     for (const RaceGroup& g : r.races) {
@@ -612,6 +791,15 @@ absl::StatusOr<ExploreResult> Explore(
                              });
       if (it != result.violations.end()) {
         ++it->schedules;
+        // A later bound's search (dpor) may meet it with fewer preemptions
+        // than the schedule first seen: the fewest are its evidence.
+        if (r.preemptions < it->preemptions) {
+          it->preemptions = r.preemptions;
+          it->schedule = r.schedule();
+          it->page = f.page;
+          it->detail = f.detail;
+          it->cause = f.cause;
+        }
         continue;
       }
       ExploreViolation v;
@@ -632,101 +820,11 @@ absl::StatusOr<ExploreResult> Explore(
     absl::Status s = explore_internal::ExploreSampled(base, scenario, options, on_progress, &result);
     if (!s.ok()) return s;
   }
-  // dfs shards: subtrees below the first shard_depth choices, numbered
-  // across bounds in the order the search meets them (ExploreOptions).
-  const size_t split = static_cast<size_t>(options.shard_depth);
-  uint64_t subtrees = 0;
-  uint64_t subtree_runs = 0;
-  const int last_bound = dfs ? options.max_preemptions : -1;
-  for (int bound = 0; bound <= last_bound && !out_of_budget && !result.deadlocked; ++bound) {
-    ExploreBound eb;
-    eb.preemptions = bound;
-    const double bound_t0 = elapsed();
-    std::vector<Node> stack;
-    std::vector<int> prefix;
-    for (;;) {
-      // A prefix that ends above the split leads into a subtree not yet met.
-      if (prefix.size() <= split) {
-        ++subtrees;
-        subtree_runs = 0;
-      }
-      const uint64_t subtree = subtrees - 1;
-      const uint64_t subtree_run = subtree_runs++;
-      const bool mine = subtree % static_cast<uint64_t>(options.shard_count) ==
-                        static_cast<uint64_t>(options.shard_index - 1);
-      auto run = RunSchedule(base, scenario, prefix, options.op_hook);
-      if (!run.ok()) return run.status();
-      ++result.executions;
-      if (run->overflowed || run->infeasible_at >= 0) {
-        return absl::InternalError(absl::StrCat(
-            "harness bug: schedule ", run->schedule(),
-            run->overflowed ? " overflowed the choice record" : " was not replayed as chosen"));
-      }
-      // The path below the prefix is new: extend the tree with it.
-      for (size_t j = stack.size(); j < run->choices.size(); ++j) {
-        Node node;
-        node.choice = run->choices[j];
-        node.tried = 1u << node.choice.pick;
-        node.preemptions_before =
-            j == 0 ? 0 : stack[j - 1].preemptions_before + stack[j - 1].choice.preemption();
-        stack.push_back(node);
-      }
-      const size_t known = result.violations.size();
-      if (run->preemptions == bound && mine) {
-        ++eb.schedules;
-        ++result.schedules;
-        if (!run->races.empty()) ++result.violating_schedules;
-        if (run->writable_during_writeback > 0) ++result.writable_during_writeback_schedules;
-        note(*run);
-      } else if (run->deadlocked) {
-        note(*run);  // another shard's, but it ends this search too: say why
-      }
-      for (size_t i = known; i < result.violations.size(); ++i) {
-        result.violations[i].dfs_subtree = subtree;
-        result.violations[i].dfs_run = subtree_run;
-      }
-      if ((run->preemptions == bound && mine) || run->deadlocked) {
-        explore_internal::NoteCauses(*run, subtree, subtree_run, &result);
-      }
-      if (run->deadlocked) {
-        result.deadlocked = true;
-        break;
-      }
-      if (on_progress) {
-        on_progress({bound, result.schedules, result.executions, result.violations.size(),
-                     elapsed()});
-      }
-      if (options.max_schedules && result.executions >= options.max_schedules) {
-        out_of_budget = true;
-        break;
-      }
-      // Another shard's subtree: only its first schedule is run here.
-      if (!mine && stack.size() > split) stack.resize(split);
-      // Backtrack: the deepest choice with an untried pick within the bound.
-      bool found = false;
-      while (!stack.empty() && !found) {
-        Node& node = stack.back();
-        uint32_t left = node.choice.runnable & ~node.tried;
-        while (left) {
-          const int t = __builtin_ctz(left);
-          left &= left - 1;
-          node.tried |= 1u << t;
-          if (node.preemptions_before + Cost(node.choice, t) <= bound) {
-            node.choice.pick = static_cast<int8_t>(t);
-            found = true;
-            break;
-          }
-        }
-        if (!found) stack.pop_back();
-      }
-      if (!found) break;  // this bound is covered
-      prefix.clear();
-      for (const Node& node : stack) prefix.push_back(node.choice.pick);
-    }
-    eb.elapsed_s = elapsed() - bound_t0;
-    result.bounds.push_back(eb);
+  if (dfs) {
+    absl::Status s = SearchBounds(base, scenario, options, on_progress, note, elapsed, &result);
+    if (!s.ok()) return s;
   }
-  result.complete = dfs && !out_of_budget && !result.deadlocked;
+
 
   // The determinism check: each violation's schedule, run again; the runs'
   // choices, total-order logs and reports must be the same.  A difference

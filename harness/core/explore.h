@@ -135,11 +135,20 @@ absl::StatusOr<RunConfig> ScenarioConfig(const RunConfig& base, const Scenario& 
 absl::StatusOr<ScheduleRun> RunSchedule(const RunConfig& base, const Scenario& scenario,
                                         const std::vector<int>& picks,
                                         const std::function<void(MmContext&)>& op_hook = {});
+// What a partial-order reduction watches in a run (explore_dpor.cc): told
+// of every decision, and of every shared access (shared.h) while the
+// scenario's threads run (not in the setup or the final checks).
+struct RunRecording {
+  sched::DecisionObserver* observer = nullptr;
+  AccessRecorder* recorder = nullptr;
+};
 // The same with any chooser.  After a deadlock the blocked threads keep the
-// run (never freed), and the chooser with it: the caller must not free it.
+// run (never freed), and the chooser and recording with it: the caller must
+// not free them.
 absl::StatusOr<ScheduleRun> RunScheduleWith(const RunConfig& base, const Scenario& scenario,
                                             sched::SerialChooser* chooser,
-                                            const std::function<void(MmContext&)>& op_hook = {});
+                                            const std::function<void(MmContext&)>& op_hook = {},
+                                            const RunRecording& recording = {});
 
 enum class ExploreStrategy {
   kDfs,     // every schedule up to the bound, depth first (complete)
@@ -149,6 +158,27 @@ enum class ExploreStrategy {
 const char* ExploreStrategyName(ExploreStrategy s);  // "dfs", "random", "pct"
 absl::StatusOr<ExploreStrategy> ExploreStrategyByName(absl::string_view name);
 
+// How the dfs strategy reduces its search (issue 21).
+enum class ExplorePor {
+  // Dynamic partial-order reduction (explore_dpor.cc): one schedule per
+  // class of schedules that differ only in the order of independent steps
+  // (steps that touch no shared object in common, or only read it), with
+  // sleep sets; backtracking points added as bounded partial-order
+  // reduction adds them, so that the preemption bound stays sound.
+  kDpor,
+  kNone,  // every schedule up to the bound
+};
+const char* ExplorePorName(ExplorePor p);  // "dpor", "none"
+absl::StatusOr<ExplorePor> ExplorePorByName(absl::string_view name);
+
+// ExploreOptions::max_preemptions: no bound.  One search (dpor: with every
+// sleep set, which a bound can void) covers every schedule or an
+// equivalent; its one ExploreBound row has preemptions = kAllPreemptions,
+// and a violation's preemptions are those of the first schedule with the
+// fewest that the search met (not proven the fewest possible, as the
+// bounded searches' are).
+inline constexpr int kAllPreemptions = -1;
+
 // random and pct run this many schedules unless told otherwise.
 inline constexpr uint64_t kDefaultSampledSchedules = 1000;
 // dfs shards split the tree at its first kDefaultShardDepth choices.
@@ -156,7 +186,8 @@ inline constexpr int kDefaultShardDepth = 6;
 
 struct ExploreOptions {
   ExploreStrategy strategy = ExploreStrategy::kDfs;
-  int max_preemptions = 2;     // dfs
+  ExplorePor por = ExplorePor::kDpor;  // dfs
+  int max_preemptions = 2;     // dfs; kAllPreemptions: no bound
   // dfs: 0 is no limit (else the search stops, incomplete); random, pct: the
   // schedules to run (0: kDefaultSampledSchedules).
   uint64_t max_schedules = 0;
@@ -241,6 +272,18 @@ struct ExploreBound {
   int preemptions = 0;
   uint64_t schedules = 0;  // schedules with exactly this many preemptions
   double elapsed_s = 0;
+  // This bound's search (every bound's search starts over from the empty
+  // schedule): the schedules it ran to their end (dpor: traces, one per
+  // class of equivalent schedules it reached; none: every schedule with up
+  // to this many preemptions), the runs a sleep set cut short (dpor), and
+  // the alternatives within the bound it did not branch into (dpor).
+  uint64_t traces = 0;
+  uint64_t sleep_blocked = 0;
+  uint64_t pruned = 0;
+  // Some alternative was left out for the bound alone (else this search
+  // was every schedule's, whatever the bound).
+  bool cut = false;
+  uint64_t executions = 0;
 };
 
 struct ExploreResult {
@@ -250,7 +293,10 @@ struct ExploreResult {
   std::vector<ExploreBound> bounds;
   uint64_t schedules = 0;   // distinct schedules (sum over bounds)
   uint64_t executions = 0;  // runs, re-runs of smaller bounds' prefixes included
-  bool complete = false;    // every schedule up to max_preemptions was run
+  bool complete = false;    // every schedule up to max_preemptions was run (or its equivalent)
+  // The last bound's search cut nothing for the bound: every schedule, at
+  // any number of preemptions, was covered (--preemptions=all ends there).
+  bool complete_unbounded = false;
   bool deadlocked = false;  // stopped at a deadlock
   double elapsed_s = 0;
   std::vector<ExploreViolation> violations;  // one per kind/invariant/data_losing

@@ -176,6 +176,7 @@ absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shar
     if (s.config.pin_writeback != first.config.pin_writeback) return differs("pin-writeback");
     if (s.scenario.text != first.scenario.text) return differs("scenario");
     if (o.max_preemptions != first.options.max_preemptions) return differs("preemptions");
+    if (o.por != first.options.por) return differs("por");
     if (o.max_schedules != first.options.max_schedules) return differs("max-schedules");
     if (o.shard_count != first.options.shard_count) return differs("shard count");
     if (o.shard_depth != first.options.shard_depth) return differs("shard depth");
@@ -184,14 +185,28 @@ absl::StatusOr<ExploreResult> MergeShards(const std::vector<ExploreResult>& shar
                                                      o.shard_count, " given twice"));
     }
     for (const ExploreBound& b : s.bounds) {
-      while (out.bounds.size() <= static_cast<size_t>(b.preemptions)) {
+      auto at = std::find_if(out.bounds.begin(), out.bounds.end(),
+                             [&](const ExploreBound& m) { return m.preemptions == b.preemptions; });
+      if (at == out.bounds.end()) {
         out.bounds.emplace_back();
-        out.bounds.back().preemptions = static_cast<int>(out.bounds.size() - 1);
+        out.bounds.back().preemptions = b.preemptions;
+        std::sort(out.bounds.begin(), out.bounds.end(),
+                  [](const ExploreBound& x, const ExploreBound& y) {
+                    return x.preemptions < y.preemptions;
+                  });
+        at = std::find_if(out.bounds.begin(), out.bounds.end(),
+                          [&](const ExploreBound& m) { return m.preemptions == b.preemptions; });
       }
-      ExploreBound& m = out.bounds[static_cast<size_t>(b.preemptions)];
+      ExploreBound& m = *at;
       m.schedules += b.schedules;
+      m.traces += b.traces;
+      m.sleep_blocked += b.sleep_blocked;
+      m.pruned += b.pruned;
+      m.executions += b.executions;
+      m.cut |= b.cut;
       m.elapsed_s = std::max(m.elapsed_s, b.elapsed_s);
     }
+    out.complete_unbounded = (seen.size() == 1 ? true : out.complete_unbounded) && s.complete_unbounded;
     out.schedules += s.schedules;
     out.violating_schedules += s.violating_schedules;
     out.writable_during_writeback_schedules += s.writable_during_writeback_schedules;

@@ -25,7 +25,7 @@ class WritebackRole : public Role {
   StopPhase stop_phase() const override { return StopPhase::kWriteback; }
   void start() override { last_audit_ = now_ns(); }
   Step step() override {
-    std::atomic<uint32_t>& dirtied = mm_->mapping().dirty_events();
+    Shared<uint32_t>& dirtied = mm_->mapping().dirty_events();
     const uint32_t seen = dirtied.load(std::memory_order_acquire);
     WritebackControl wbc;
     const WritebackPass pass = write_cache_pages(*mm_, wbc);
@@ -34,12 +34,12 @@ class WritebackRole : public Role {
       mm_->audit_all();
       last_audit_ = now_ns();
     }
-    if (pass.written == 0) futex_wait_for(&dirtied, seen, kWritebackIdleNs);
+    if (pass.written == 0) futex_wait_for(dirtied.raw(), seen, kWritebackIdleNs);
     return Step::kMore;
   }
   void wake() override {
     mm_->mapping().dirty_events().fetch_add(1);
-    futex_wake_all(&mm_->mapping().dirty_events());
+    futex_wake_all(mm_->mapping().dirty_events().raw());
   }
 
  private:

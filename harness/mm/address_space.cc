@@ -60,7 +60,7 @@ Page* AddressSpace::find_or_create_page(uint64_t index, bool* created) {
     // Locked before anyone could see it, so it never waited: a trylock for
     // the lock-order check.
     LockOrderTryAcquired(LockClass::kPageLock, "PG_locked");
-    NoteLockTaken(&fresh->flags, PG_locked);
+    NoteLockTaken(fresh->flags.raw(), PG_locked);
     tracer_->Record(index, Event::kPageAlloc);
     *created = true;
     return fresh;
@@ -110,7 +110,7 @@ void AddressSpace::tag_dirty(Page* page) {
   }
   if (newly) {
     dirty_events_.fetch_add(1, std::memory_order_release);
-    futex_wake_all(&dirty_events_);
+    futex_wake_all(dirty_events_.raw());
   }
 }
 

@@ -17,6 +17,7 @@
 #include "harness/base/lock_order.h"
 #include "harness/base/rwsem.h"
 #include "harness/mm/page.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -62,7 +63,7 @@ class AddressSpace {
   uint64_t nrpages();
   uint64_t nr_dirty() const { return nr_dirty_.load(std::memory_order_relaxed); }
   // Futex word bumped on every newly tagged page; writeback sleeps on it.
-  std::atomic<uint32_t>& dirty_events() { return dirty_events_; }
+  Shared<uint32_t>& dirty_events() { return dirty_events_; }
 
   int64_t i_size() const { return i_size_.load(std::memory_order_acquire); }
   void set_i_size(int64_t v) { i_size_.store(v, std::memory_order_release); }
@@ -86,9 +87,9 @@ class AddressSpace {
   std::unique_ptr<Page*[]> slots_ ABSL_GUARDED_BY(tree_lock_);
   std::unique_ptr<uint8_t[]> dirty_tag_ ABSL_GUARDED_BY(tree_lock_);
 
-  std::atomic<uint64_t> nr_dirty_{0};       // mirrors the tag count
-  std::atomic<uint32_t> dirty_events_{0};
-  std::atomic<int64_t> i_size_{0};
+  Shared<uint64_t> nr_dirty_{0};       // mirrors the tag count
+  Shared<uint32_t> dirty_events_{0};
+  Shared<int64_t> i_size_{0};
   FutexRwSem invalidate_lock_{LockClass::kInvalidateLock, "invalidate_lock"};
 };
 

@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<MmContext>> MmContext::Create(const MmOptions& op
     }
   }
   mm->write_in_flight_.reset(
-      new std::atomic<uint8_t>[options.pages * (ShadowMmu::page_size() / sizeof(uint64_t))]());
+      new Shared<uint8_t>[options.pages * (ShadowMmu::page_size() / sizeof(uint64_t))]());
   a_ops->Attach(mm.get());
   InstallFaultHandler();
   SetFaultTarget(mm.get());
@@ -68,7 +68,7 @@ void MmContext::user_write_end(uint64_t index, uint32_t slot) {
 
 void MmContext::user_writes_in_flight(uint64_t index, std::vector<uint32_t>* slots) const {
   const uint32_t per_page = static_cast<uint32_t>(page_size() / sizeof(uint64_t));
-  const std::atomic<uint8_t>* flags = &write_in_flight_[index * per_page];
+  const Shared<uint8_t>* flags = &write_in_flight_[index * per_page];
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (uint32_t slot = 0; slot < per_page; ++slot) {
     if (flags[slot].load(std::memory_order_relaxed) != 0) slots->push_back(slot);
@@ -92,6 +92,8 @@ bool MmContext::HandleUserFault(void* addr, bool write, void* ucontext) {
     (void)!::write(2, kMsg, sizeof(kMsg) - 1);
     abort();
   }
+  // The access that faulted read the real protection (shared.h).
+  NoteAccess(mmu_->pte(vma, index).prot, /*write=*/false);
   const int64_t t0 = now_ns();
   const pte_t pte_before = mmu_->pte(vma, index).val.load(std::memory_order_acquire);
   const int64_t isize_before = mapping_->i_size();

@@ -27,6 +27,7 @@
 #include "harness/mm/schemes.h"
 #include "harness/mm/shadow_mmu.h"
 #include "harness/mm/writeback.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -230,11 +231,11 @@ class MmContext : public FaultTarget {
   std::unique_ptr<std::unique_ptr<uint8_t[]>[]> stale_bytes_ ABSL_GUARDED_BY(stale_mu_);
   // Per page and 8-byte slot: 1 while a user write to it is in flight
   // (user_write_begin).  Constant size after Create().
-  std::unique_ptr<std::atomic<uint8_t>[]> write_in_flight_;
+  std::unique_ptr<Shared<uint8_t>[]> write_in_flight_;
   // Set by the first mark_stale_tail: until then clear_stale_tail (called
   // from every readpage, on the fault path) has nothing to clear and takes
   // no lock.
-  std::atomic<bool> any_stale_{false};
+  Shared<bool> any_stale_{false};
 };
 
 // memory.c pieces shared by every scheme.

@@ -14,7 +14,7 @@ namespace {
 // Sleeps until `bit` is clear in page->flags.  Sets PG_waiters first so the
 // clearing side knows to wake.
 void wait_on_bit(Page* page, uint32_t bit) {
-  sched::BlockedScope blocked(&page->flags, bit);
+  sched::BlockedScope blocked(page->flags.raw(), bit);
   for (;;) {
     uint32_t f = page->flags.load(std::memory_order_acquire);
     if (!(f & bit)) return;
@@ -22,12 +22,12 @@ void wait_on_bit(Page* page, uint32_t bit) {
         !page->flags.compare_exchange_weak(f, f | PG_waiters, std::memory_order_acq_rel)) {
       continue;
     }
-    futex_wait(&page->flags, f | PG_waiters);
+    futex_wait(page->flags.raw(), f | PG_waiters);
   }
 }
 
 void wake_if_waiters(Page* page, uint32_t old_flags) {
-  if (old_flags & PG_waiters) futex_wake_all(&page->flags);
+  if (old_flags & PG_waiters) futex_wake_all(page->flags.raw());
 }
 
 }  // namespace
@@ -69,7 +69,7 @@ bool page_trylock_bit(Page* page) {
   if (page->flags.fetch_or(PG_locked, std::memory_order_acquire) & PG_locked) return false;
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
   NoteLock(page, true);
-  NoteLockTaken(&page->flags, PG_locked);
+  NoteLockTaken(page->flags.raw(), PG_locked);
   return true;
 }
 
@@ -93,7 +93,7 @@ void lock_page(Page* page) {
   // Published before the scope: under the serial policy the scope's hook is
   // where the thread stops, and a deadlock report must see the wait.
   NoteWaiting(LockKind::kPage, page->index);
-  sched::BlockedScope blocked(&page->flags, PG_locked, &page->lock_owner);
+  sched::BlockedScope blocked(page->flags.raw(), PG_locked, page->lock_owner.raw());
   for (;;) {
     uint32_t f = page->flags.load(std::memory_order_relaxed);
     if (!(f & PG_locked)) {
@@ -104,12 +104,12 @@ void lock_page(Page* page) {
         !page->flags.compare_exchange_weak(f, f | PG_waiters, std::memory_order_relaxed)) {
       continue;
     }
-    futex_wait(&page->flags, f | PG_waiters);
+    futex_wait(page->flags.raw(), f | PG_waiters);
   }
   NoteNotWaiting();
   page->lock_owner.store(current_thread().tid, std::memory_order_relaxed);
   NoteLock(page, true);
-  NoteLockTaken(&page->flags, PG_locked);
+  NoteLockTaken(page->flags.raw(), PG_locked);
 }
 
 namespace {
@@ -146,7 +146,7 @@ void hand_off_page_lock(Page* page) {
   }
   LockOrderRelease(LockClass::kPageLock);
   page->lock_owner.store(kLockOwnerIo, std::memory_order_relaxed);
-  NoteLockTaken(&page->flags, PG_locked, /*to_io=*/true);
+  NoteLockTaken(page->flags.raw(), PG_locked, /*to_io=*/true);
 }
 
 void unlock_page_from_io(Page* page) {

@@ -17,6 +17,7 @@
 
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -39,17 +40,17 @@ struct Page {
   // Atomic; PG_locked is the page lock.  PG_dirty is set by set_page_dirty
   // and cleared by clear_page_dirty_for_io (page locked); PG_writeback is set
   // by ->writepage (page locked) and cleared by end_page_writeback.
-  std::atomic<uint32_t> flags{0};
+  Shared<uint32_t> flags{0, SharedKind::kPageFlags};
   // Atomic; NULL once truncated or evicted.  Written under the page lock.
-  std::atomic<AddressSpace*> mapping{nullptr};
-  std::atomic<int32_t> refcount{0};
+  Shared<AddressSpace*> mapping{nullptr};
+  Shared<int32_t> refcount{0};
   // Atomic; tid of the page lock's holder (for reports), 0 when unlocked,
   // kLockOwnerIo (lock_wait.h) while a write that was handed the lock is in
   // flight.
-  std::atomic<uint32_t> lock_owner{0};
+  Shared<uint32_t> lock_owner{0};
   // Atomic; faults currently between making a pte writable and calling
   // set_page_dirty (I1's allowed window).
-  std::atomic<int32_t> mkwrite_window{0};
+  Shared<int32_t> mkwrite_window{0};
   // Atomic; write references taken by get_user_pages (gup.h) whose
   // set_page_dirty_lock has not run yet: "the device" may be writing the
   // page through the kernel alias.  Harness bookkeeping, no kernel field:
@@ -57,16 +58,16 @@ struct Page {
   // thinks (I0 is not asked of such a page).  Incremented under the pte's
   // ptl as the reference is taken; decremented under the page lock after
   // set_page_dirty.
-  std::atomic<int32_t> gup_write{0};
+  Shared<int32_t> gup_write{0};
   // Atomic; bumped by every PagePool::Alloc of this object: a holder who
   // dropped its reference can tell the frame was freed and reused since.
   // Harness bookkeeping, no kernel field.
-  std::atomic<uint32_t> generation{0};
+  Shared<uint32_t> generation{0};
   // Atomic; the ptes that map the page (the kernel's _mapcount + 1):
   // changed under each pte's ptl as ShadowMmu installs and removes the page
   // (page_add_file_rmap / page_remove_rmap), read without a lock by
   // page_mapped().
-  std::atomic<int32_t> mapcount{0};
+  Shared<int32_t> mapcount{0};
 
   bool test(uint32_t bit) const { return flags.load(std::memory_order_acquire) & bit; }
 };

@@ -2,6 +2,8 @@
 
 #include <ucontext.h>
 
+#include "harness/mm/shadow_mmu.h"
+
 // The guarded instructions and their fixups, as global labels (the kernel's
 // __ex_table pairs).  The functions are noinline so that each label exists
 // exactly once.
@@ -25,6 +27,9 @@ __attribute__((noinline)) bool guarded_store(uint64_t* addr, uint64_t value) {
       : "+a"(refused)
       : [p] "r"(addr), [v] "r"(value)
       : "memory");
+  // The step in which the store completed (or was refused) read the real
+  // protection and wrote the bytes (shared.h).
+  ShadowMmu::NoteUserAccess(addr, /*write=*/true);
   return refused == 0;
 }
 
@@ -41,6 +46,7 @@ __attribute__((noinline)) bool guarded_load(const uint64_t* addr, uint64_t* valu
       : [p] "r"(addr)
       : "memory");
   *value = v;
+  ShadowMmu::NoteUserAccess(addr, /*write=*/false);
   return refused == 0;
 }
 

@@ -52,9 +52,18 @@ absl::Status ShadowMmu::CheckMapCount(uint64_t pages, int mappings) {
   return absl::OkStatus();
 }
 
+namespace {
+// The newest ShadowMmu: the one the explorer's schedule runs on (one at a
+// time), whose user accesses NoteUserAccess attributes.
+std::atomic<const ShadowMmu*> g_newest{nullptr};
+}  // namespace
+
 ShadowMmu::ShadowMmu(uint64_t pages, int mappings, Tracer* tracer)
     : pages_(pages), nr_vmas_(mappings), page_size_(page_size()), tracer_(tracer),
-      vmas_(new Vma[mappings]) {}
+      vmas_(new Vma[mappings]),
+      data_ids_(new SharedId[pages]) {
+  for (uint64_t i = 0; i < pages; ++i) data_ids_[i] = NewSharedId(SharedKind::kData);
+}
 
 absl::StatusOr<std::unique_ptr<ShadowMmu>> ShadowMmu::Create(uint64_t pages, int mappings,
                                                              Tracer* tracer) {
@@ -85,6 +94,7 @@ absl::StatusOr<std::unique_ptr<ShadowMmu>> ShadowMmu::Create(uint64_t pages, int
     if (m == MAP_FAILED) return os_error("mmap (user mapping)");
     vma.start = static_cast<uint8_t*>(m);
   }
+  g_newest.store(mmu.get(), std::memory_order_release);
   return mmu;
 }
 
@@ -107,10 +117,13 @@ ShadowMmu::~ShadowMmu() {
   }
   if (alias_) munmap(alias_, len);
   if (memfd_ >= 0) close(memfd_);
+  const ShadowMmu* self = this;
+  g_newest.compare_exchange_strong(self, nullptr);
 }
 
 void ShadowMmu::device_write(uint64_t index, uint32_t offset, const void* src,
                              uint32_t len) const {
+  NoteAccess(data_ids_[index], /*write=*/true);
   const off_t off = static_cast<off_t>(index * page_size_ + offset);
   if (pwrite(memfd_, src, len, off) != static_cast<ssize_t>(len)) {
     fprintf(stderr, "pagerace: harness bug: device write to page %llu failed\n",
@@ -120,12 +133,23 @@ void ShadowMmu::device_write(uint64_t index, uint32_t offset, const void* src,
 }
 
 void ShadowMmu::device_read(uint64_t index, uint32_t offset, void* dst, uint32_t len) const {
+  NoteAccess(data_ids_[index], /*write=*/false);
   const off_t off = static_cast<off_t>(index * page_size_ + offset);
   if (pread(memfd_, dst, len, off) != static_cast<ssize_t>(len)) {
     fprintf(stderr, "pagerace: harness bug: device read of page %llu failed\n",
             static_cast<unsigned long long>(index));
     abort();
   }
+}
+
+void ShadowMmu::NoteUserAccess(const void* addr, bool write) {
+  if (!shared_internal::g_recorder.load(std::memory_order_relaxed)) return;
+  const ShadowMmu* mmu = g_newest.load(std::memory_order_acquire);
+  int vma;
+  uint64_t index;
+  if (!mmu || !mmu->Lookup(addr, &vma, &index)) return;
+  NoteAccess(mmu->vmas_[vma].ptes[index].prot, /*write=*/false);
+  NoteAccess(mmu->data_ids_[index], write);
 }
 
 bool ShadowMmu::Lookup(const void* addr, int* vma, uint64_t* index) const {
@@ -145,6 +169,7 @@ bool ShadowMmu::Lookup(const void* addr, int* vma, uint64_t* index) const {
 void ShadowMmu::set_pte(int vma, uint64_t index, PteState state, Page* page) {
   Pte& p = vmas_[vma].ptes[index];
   p.ptl.AssertHeld();
+  NoteAccess(p.prot, /*write=*/true);
   if (mprotect(user_addr(vma, index), page_size_, ProtOf(state)) != 0) {
     // The harness cannot model anything once its page tables lie.
     fprintf(stderr, "pagerace: harness failure: mprotect(page %llu, mapping %d): %s\n",
@@ -201,6 +226,7 @@ void ShadowMmu::flush_tlb_page(int vma, uint64_t index) {
   Pte& p = vmas_[vma].ptes[index];
   p.ptl.AssertHeld();
   const PteState state = pte_state(p.val.load(std::memory_order_relaxed));
+  NoteAccess(p.prot, /*write=*/true);
   if (mprotect(user_addr(vma, index), page_size_, ProtOf(state)) != 0) {
     fprintf(stderr, "pagerace: harness failure: mprotect(page %llu, mapping %d): %s\n",
             static_cast<unsigned long long>(index), vma, strerror(errno));

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -48,8 +49,12 @@ inline constexpr int kPteGenShift = 34;
 struct Pte {
   FutexMutex ptl{LockClass::kPtl, "ptl"};
   // Atomic so oracles may peek without the ptl; written only under ptl.
-  std::atomic<pte_t> val{0};
+  Shared<pte_t> val{0, SharedKind::kPte};
   Page* page ABSL_GUARDED_BY(ptl) = nullptr;  // mapped page, referenced
+  // The real protection (the CPU's view, which a zap's flush brings in line
+  // with val): written by every mprotect, read by every user access through
+  // the mapping (shared.h).
+  const SharedId prot = NewSharedId(SharedKind::kPte);
 };
 
 inline PteState pte_state(pte_t v) { return static_cast<PteState>(v & 3); }
@@ -79,8 +84,12 @@ class ShadowMmu {
   int nr_vmas() const { return nr_vmas_; }
   static size_t page_size();
 
-  // The kernel alias of page `index`: never faults.
-  uint8_t* kmap(uint64_t index) const { return alias_ + index * page_size_; }
+  // The kernel alias of page `index`: never faults.  The caller reads or
+  // writes the page's bytes: recorded as a write of them (shared.h).
+  uint8_t* kmap(uint64_t index) const {
+    NoteAccess(data_ids_[index], /*write=*/true);
+    return alias_ + index * page_size_;
+  }
   // The user address of page `index` in mapping `vma`.
   uint8_t* user_addr(int vma, uint64_t index) const {
     return vmas_[vma].start + index * page_size_;
@@ -94,6 +103,11 @@ class ShadowMmu {
   // as it is out of the CPU's.  Aborts if the OS refuses (a harness bug).
   void device_write(uint64_t index, uint32_t offset, const void* src, uint32_t len) const;
   void device_read(uint64_t index, uint32_t offset, void* dst, uint32_t len) const;
+
+  // A user load or store at `addr` has completed (recovery.h's guarded
+  // accesses): it read the mapping's real protection and read or wrote the
+  // page's bytes (shared.h).  Nothing outside a recording run.
+  static void NoteUserAccess(const void* addr, bool write);
 
   // Decodes a faulting address; false if it is not inside a user mapping.
   bool Lookup(const void* addr, int* vma, uint64_t* index) const;
@@ -148,6 +162,8 @@ class ShadowMmu {
   int memfd_ = -1;
   uint8_t* alias_ = nullptr;
   std::unique_ptr<Vma[]> vmas_;
+  // Each page's bytes, as one object (shared.h).
+  std::unique_ptr<SharedId[]> data_ids_;
 };
 
 }  // namespace pagerace

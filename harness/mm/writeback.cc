@@ -36,7 +36,7 @@ void IoQueue::Push(Entry e) {
     ++count_;
   }
   events_.fetch_add(1, std::memory_order_release);
-  futex_wake_all(&events_);
+  futex_wake_all(events_.raw());
 }
 
 bool IoQueue::Pop(Entry* e) {

@@ -11,6 +11,7 @@
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
 #include "harness/mm/address_space_ops.h"
+#include "harness/base/shared.h"
 
 namespace pagerace {
 
@@ -44,7 +45,7 @@ class IoQueue {
   // at any stop flag), then Wait(seen) sleeps until a Submit or Kick moved
   // the count since.
   uint32_t events() const { return events_.load(std::memory_order_acquire); }
-  void Wait(uint32_t seen) { futex_wait(&events_, seen); }
+  void Wait(uint32_t seen) { futex_wait(events_.raw(), seen); }
   // A whole I/O thread (tests, benchmarks): completes until `stop` is set
   // and the queue is empty.
   void Run(const std::atomic<bool>* stop) {
@@ -60,7 +61,7 @@ class IoQueue {
   // through the wake-up.
   void Kick() {
     events_.fetch_add(1, std::memory_order_release);
-    futex_wake_all(&events_);
+    futex_wake_all(events_.raw());
   }
 
  private:
@@ -74,7 +75,7 @@ class IoQueue {
 
   MmContext* const mm_;
   const size_t capacity_;
-  std::atomic<uint32_t> events_{0};  // futex word: bumped on submit
+  Shared<uint32_t> events_{0};  // futex word: bumped on submit
   FutexMutex mu_{LockClass::kIoQueue, "I/O queue"};
   // State below is protected by mu_.  A ring: one in-flight write per page at
   // most, so capacity = pages never overflows.

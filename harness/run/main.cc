@@ -85,8 +85,13 @@ ABSL_FLAG(std::string, scenario, "",
 ABSL_FLAG(std::string, schedule, "",
           "with --scenario: run this schedule (e.g. 0*7,1*3) under the serial scheduler");
 ABSL_FLAG(std::string, preemptions, "",
-          "explore, history: the most preemptions per schedule (default 2); history also takes "
+          "explore, history: the most preemptions per schedule (default 2; explore also takes "
+          "'all': bounds 0, 1, ... until a bound cuts nothing); history also takes "
           "'needed': each entry at the preemptions its reverted race needs (at least 1)");
+ABSL_FLAG(std::string, por, "",
+          "explore --strategy=dfs: partial-order reduction: dpor (default: one schedule per class "
+          "of schedules that differ only in the order of independent steps) | none (every "
+          "schedule)");
 ABSL_FLAG(std::string, strategy, "",
           "explore: search strategy: dfs (default: every schedule up to --preemptions) | random "
           "(seeded random walks) | pct (strict PCT, seeded)");
@@ -320,6 +325,12 @@ int SerialMain(bool explore, const char* binary) {
   }
   const bool dfs = options.strategy == pagerace::ExploreStrategy::kDfs;
   const bool pct = options.strategy == pagerace::ExploreStrategy::kPct;
+  if (const std::string v = absl::GetFlag(FLAGS_por); !v.empty()) {
+    if (!dfs) Usage("--por applies to --strategy=dfs");
+    auto p = pagerace::ExplorePorByName(v);
+    if (!p.ok()) Usage(std::string(p.status().message()));
+    options.por = *p;
+  }
   if (dfs) {
     for (auto [name, value] : {std::pair{"seed", absl::GetFlag(FLAGS_seed)},
                                {"pct-depth", absl::GetFlag(FLAGS_pct_depth)}}) {
@@ -357,10 +368,12 @@ int SerialMain(bool explore, const char* binary) {
       Usage(absl::StrFormat("--shard: want I/N with 1 <= I <= N <= 4096, got '%s'", v));
     }
   }
-  if (const std::string p = absl::GetFlag(FLAGS_preemptions); !p.empty()) {
+  if (const std::string p = absl::GetFlag(FLAGS_preemptions); p == "all") {
+    options.max_preemptions = pagerace::kAllPreemptions;
+  } else if (!p.empty()) {
     if (!absl::SimpleAtoi(p, &options.max_preemptions) || options.max_preemptions < 0 ||
         options.max_preemptions > 8) {
-      Usage(absl::StrFormat("--preemptions: want 0..8, got '%s'", p));
+      Usage(absl::StrFormat("--preemptions: want 0..8 or all, got '%s'", p));
     }
   }
   if (const std::string m = absl::GetFlag(FLAGS_max_schedules); !m.empty()) {

@@ -470,7 +470,9 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
   nlohmann::json bounds = nlohmann::json::array();
   for (const ExploreBound& b : r.bounds) {
     bounds.push_back({{"preemptions", b.preemptions}, {"schedules", b.schedules},
-                      {"elapsed_s", b.elapsed_s}});
+                      {"elapsed_s", b.elapsed_s}, {"traces", b.traces},
+                      {"sleep_blocked", b.sleep_blocked}, {"pruned", b.pruned}, {"cut", b.cut},
+                      {"executions", b.executions}});
   }
   nlohmann::json violations = nlohmann::json::array();
   for (const ExploreViolation& v : r.violations) {
@@ -516,7 +518,8 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
                             {"scenario_text", r.scenario.text},
                             {"strategy", ExploreStrategyName(r.options.strategy)},
                             {"max_preemptions", r.options.max_preemptions},
-                            {"max_schedules", r.options.max_schedules}};
+                            {"max_schedules", r.options.max_schedules},
+                            {"por", ExplorePorName(r.options.por)}};
   if (r.config.gup_given) config["gup"] = GupModeName(r.config.gup);
   if (r.config.pin_writeback != PinWriteback::kNone) {
     config["pin_writeback"] = PinWritebackName(r.config.pin_writeback);
@@ -563,6 +566,7 @@ nlohmann::json ExploreToJson(const ExploreResult& r) {
           {"schedules", r.schedules},
           {"executions", r.executions},
           {"complete", r.complete},
+          {"complete_unbounded", r.complete_unbounded},
           {"deadlocked", r.deadlocked},
           {"elapsed_s", r.elapsed_s},
           {"schedules_per_s", r.schedules_per_s()},
@@ -626,6 +630,9 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
     if (!scenario.ok()) return bad(std::string(scenario.status().message()));
     r.scenario = *scenario;
     r.options.max_preemptions = c.at("max_preemptions").get<int>();
+    auto por = ExplorePorByName(c.value("por", std::string("none")));
+    if (!por.ok()) return bad("por");
+    r.options.por = *por;
     r.options.max_schedules = c.at("max_schedules").get<uint64_t>();
     r.options.shard_count = c.value("shard_count", 1);
     r.options.shard_depth = c.value("shard_depth", kDefaultShardDepth);
@@ -639,6 +646,11 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
       eb.preemptions = b.at("preemptions").get<int>();
       eb.schedules = b.at("schedules").get<uint64_t>();
       eb.elapsed_s = b.at("elapsed_s").get<double>();
+      eb.traces = b.value("traces", uint64_t{0});
+      eb.sleep_blocked = b.value("sleep_blocked", uint64_t{0});
+      eb.pruned = b.value("pruned", uint64_t{0});
+      eb.cut = b.value("cut", false);
+      eb.executions = b.value("executions", uint64_t{0});
       r.bounds.push_back(eb);
     }
     r.schedules = j.at("schedules").get<uint64_t>();
@@ -647,6 +659,7 @@ absl::StatusOr<ExploreResult> ExploreFromJson(const nlohmann::json& j) {
         j.value("writable_during_writeback_schedules", uint64_t{0});
     r.executions = j.at("executions").get<uint64_t>();
     r.complete = j.at("complete").get<bool>();
+    r.complete_unbounded = j.value("complete_unbounded", false);
     r.deadlocked = j.at("deadlocked").get<bool>();
     r.elapsed_s = j.at("elapsed_s").get<double>();
     if (j.contains("merged_shards")) r.merged_shards = j.at("merged_shards").get<std::vector<int>>();
@@ -710,7 +723,10 @@ std::string FormatExploreSummary(const ExploreResult& r) {
   const bool dfs = r.options.strategy == ExploreStrategy::kDfs;
   std::string how;
   if (dfs) {
-    how = absl::StrFormat("strategy=dfs preemptions<=%d", r.options.max_preemptions);
+    how = absl::StrFormat("strategy=dfs por=%s preemptions%s", ExplorePorName(r.options.por),
+                          r.options.max_preemptions == kAllPreemptions
+                              ? "=all"
+                              : absl::StrCat("<=", r.options.max_preemptions));
     if (!r.merged_shards.empty()) {
       absl::StrAppendFormat(&how, " merged shards %s of %d", absl::StrJoin(r.merged_shards, ","),
                             r.options.shard_count);
@@ -731,7 +747,23 @@ std::string FormatExploreSummary(const ExploreResult& r) {
                                     how);
   std::string histogram;  // random, pct: preemptions:schedules
   for (const ExploreBound& b : r.bounds) {
-    if (dfs) {
+    if (dfs && r.options.por == ExplorePor::kDpor) {
+      const std::string bound =
+          b.preemptions == kAllPreemptions
+              ? std::string("no bound")
+              : absl::StrFormat("<=%d preemption%s", b.preemptions, b.preemptions == 1 ? "" : "s");
+      const std::string exactly =
+          b.preemptions == kAllPreemptions
+              ? std::string()
+              : absl::StrFormat(" (%d with exactly %d)", b.schedules, b.preemptions);
+      absl::StrAppendFormat(&out,
+                            "  %s: %d traces%s, %d alternatives pruned, %d sleep-set blocked, %d "
+                            "runs in %.2f s\n",
+                            bound, b.traces, exactly, b.pruned, b.sleep_blocked, b.executions,
+                            b.elapsed_s);
+    } else if (dfs && b.preemptions == kAllPreemptions) {
+      absl::StrAppendFormat(&out, "  no bound: %d schedules in %.2f s\n", b.schedules, b.elapsed_s);
+    } else if (dfs) {
       absl::StrAppendFormat(&out, "  %d preemption%s: %d schedules in %.2f s\n", b.preemptions,
                             b.preemptions == 1 ? "" : "s", b.schedules, b.elapsed_s);
     } else if (b.schedules > 0) {
@@ -742,8 +774,16 @@ std::string FormatExploreSummary(const ExploreResult& r) {
     absl::StrAppend(&out, "  schedules by preemptions (preemptions:schedules):", histogram, "\n");
   }
   std::string coverage;
-  if (r.complete) {
-    coverage = absl::StrFormat("every schedule up to %d preemptions covered%s",
+  const char* equivalent = r.options.por == ExplorePor::kDpor ? " (or an equivalent)" : "";
+  if (r.complete && r.complete_unbounded && !r.bounds.empty()) {
+    coverage = absl::StrFormat(
+        "every schedule covered%s, at any number of preemptions%s%s", equivalent,
+        r.bounds.back().preemptions == kAllPreemptions
+            ? ""
+            : absl::StrFormat(" (bound %d cut nothing)", r.bounds.back().preemptions),
+        r.options.shard_count > 1 && r.merged_shards.empty() ? " in this shard's subtrees" : "");
+  } else if (r.complete) {
+    coverage = absl::StrFormat("every schedule%s up to %d preemptions covered%s", equivalent,
                                r.options.max_preemptions,
                                r.options.shard_count > 1 && r.merged_shards.empty()
                                    ? " in this shard's subtrees"

@@ -2,6 +2,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -76,11 +81,47 @@ absl::StatusOr<std::vector<int>> ParseSchedule(absl::string_view text) {
   return picks;
 }
 
-SerialRun::SerialRun(int threads, SerialChooser* chooser, size_t max_choices)
+namespace {
+
+// Spare choice buffers, by size (one exploration uses one size).
+std::mutex g_spare_mu;
+std::vector<std::pair<size_t, void*>>* g_spare = new std::vector<std::pair<size_t, void*>>;
+
+SerialChoice* TakeChoiceBuffer(size_t n) {
+  {
+    std::lock_guard<std::mutex> l(g_spare_mu);
+    for (size_t i = 0; i < g_spare->size(); ++i) {
+      if ((*g_spare)[i].first == n) {
+        void* p = (*g_spare)[i].second;
+        g_spare->erase(g_spare->begin() + static_cast<long>(i));
+        return static_cast<SerialChoice*>(p);
+      }
+    }
+  }
+  static_assert(std::is_trivially_destructible_v<SerialChoice>);
+  return static_cast<SerialChoice*>(::operator new(n * sizeof(SerialChoice)));
+}
+
+void GiveChoiceBuffer(size_t n, SerialChoice* p) {
+  std::lock_guard<std::mutex> l(g_spare_mu);
+  if (g_spare->size() < 4) {
+    g_spare->push_back({n, p});
+  } else {
+    ::operator delete(p);
+  }
+}
+
+}  // namespace
+
+SerialRun::~SerialRun() { GiveChoiceBuffer(max_choices_, choices_); }
+
+SerialRun::SerialRun(int threads, SerialChooser* chooser, size_t max_choices,
+                     DecisionObserver* observer)
     : threads_(threads),
       chooser_(chooser),
+      observer_(observer),
       max_choices_(max_choices),
-      choices_(new SerialChoice[max_choices]) {
+      choices_(TakeChoiceBuffer(max_choices)) {
   if (threads < 1 || threads > kMaxSerialThreads) {
     fprintf(stderr, "pagerace: harness bug: serial run of %d threads (1..%d)\n", threads,
             kMaxSerialThreads);
@@ -113,13 +154,15 @@ int SerialRun::Decide(int me, uint16_t site) {
     if (Runnable(i)) runnable |= 1u << i;
   }
   if (unfinished == 0 || runnable == 0) {
+    if (observer_) observer_->OnDecision(me, runnable, false, -1, true);
     turn_.store(unfinished == 0 ? kFinished : kDeadlock, std::memory_order_release);
     futex_wake_all(&turn_);
     return -1;
   }
   const bool me_can_run = me >= 0 && (runnable & (1u << me));
   int pick;
-  if ((runnable & (runnable - 1)) == 0) {
+  const bool forced = (runnable & (runnable - 1)) == 0;
+  if (forced) {
     pick = __builtin_ctz(runnable);  // forced: not a choice
   } else {
     if (infeasible_at_ >= 0) {
@@ -132,7 +175,7 @@ int SerialRun::Decide(int me, uint16_t site) {
       }
     }
     if (num_choices_ < max_choices_) {
-      SerialChoice& c = choices_[num_choices_++];
+      SerialChoice& c = *new (&choices_[num_choices_++]) SerialChoice;
       c.runnable = runnable;
       c.current = static_cast<int8_t>(me);
       c.current_can_run = me_can_run;
@@ -142,6 +185,7 @@ int SerialRun::Decide(int me, uint16_t site) {
       overflowed_ = true;
     }
   }
+  if (observer_) observer_->OnDecision(me, runnable, me_can_run, pick, forced);
   if (pick != me) {
     turn_.store(static_cast<uint32_t>(pick), std::memory_order_release);
     futex_wake_all(&turn_);
@@ -297,6 +341,9 @@ bool SerialRun::OthersMoved(const void* slot) {
 }
 
 void SerialRun::Spin() {
+  // The retry waits for any other thread to move: no object names what it
+  // waits for, so the step depends on every step (shared.h).
+  NoteAccess(kEverything, /*write=*/true);
   Slot& s = slots_[tls_index];
   s.decisions = &decisions_;
   s.spin_mark = decisions_ + 1;  // the decision this wait makes itself
@@ -305,6 +352,7 @@ void SerialRun::Spin() {
 
 void SerialRun::Detach() {
   const int me = tls_index;
+  NoteAccess(exits_id_, /*write=*/true);
   slots_[me].state.store(kExited, std::memory_order_release);
   tls_run = nullptr;
   tls_index = -1;
@@ -312,6 +360,7 @@ void SerialRun::Detach() {
 }
 
 bool SerialRun::OthersExited(int index) const {
+  NoteAccess(exits_id_, /*write=*/false);
   for (int i = 0; i < threads_; ++i) {
     if (i != index && slots_[i].state.load(std::memory_order_acquire) != kExited) {
       return false;

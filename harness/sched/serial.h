@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "harness/base/lock_wait.h"
+#include "harness/base/shared.h"
 
 namespace pagerace::sched {
 
@@ -87,6 +88,19 @@ class SerialChooser {
  public:
   virtual ~SerialChooser() = default;
   virtual int Pick(size_t index, uint32_t runnable, int current, bool current_can_run) = 0;
+};
+
+// Told of every decision, forced ones included, with the run token held
+// (inside the SIGSEGV handler possibly: no allocation, no locks): `me` is
+// the thread whose step just ended (-1 at the start), `pick` the thread that
+// runs next (-1: the run ended, finished or deadlocked).  The explorer's
+// partial-order reduction cuts the run into steps with it.
+class DecisionObserver {
+ public:
+  virtual void OnDecision(int me, uint32_t runnable, bool me_can_run, int pick, bool forced) = 0;
+
+ protected:
+  ~DecisionObserver() = default;
 };
 
 // Follows a list of picks, then the default.  The list is owned by the caller
@@ -146,7 +160,9 @@ class SerialRun {
   // `threads` participants (indices 0..threads-1) will Attach; at most
   // `max_choices` choices are recorded (past that the run is marked
   // overflowed and later choices take the default).
-  SerialRun(int threads, SerialChooser* chooser, size_t max_choices);
+  SerialRun(int threads, SerialChooser* chooser, size_t max_choices,
+            DecisionObserver* observer = nullptr);
+  ~SerialRun();
   SerialRun(const SerialRun&) = delete;
   SerialRun& operator=(const SerialRun&) = delete;
 
@@ -177,7 +193,7 @@ class SerialRun {
   bool Wait();
 
   // After Wait().
-  const SerialChoice* choices() const { return choices_.get(); }
+  const SerialChoice* choices() const { return choices_; }
   size_t num_choices() const { return num_choices_; }
   bool overflowed() const { return overflowed_; }
   // The first choice whose pick could not run (-1: none), and why.
@@ -235,12 +251,17 @@ class SerialRun {
 
   const int threads_;
   SerialChooser* const chooser_;
+  DecisionObserver* const observer_;
+  // The object a thread's exit writes and OthersExited reads (shared.h).
+  const SharedId exits_id_ = NewSharedId();
   const size_t max_choices_;
   Slot slots_[kMaxSerialThreads];
   std::atomic<uint32_t> turn_{kNobody};  // futex word: the index that runs
   std::atomic<uint32_t> attached_{0};    // futex word
   // Written by the token holder only.
-  std::unique_ptr<SerialChoice[]> choices_;
+  // Uninitialized storage for max_choices_ choices, reused from run to run
+  // (a fresh, zeroed one per run cost more than the run's faults).
+  SerialChoice* choices_ = nullptr;
   size_t num_choices_ = 0;
   bool overflowed_ = false;
   // Every decision, forced ones included (Spin()).  Token holder only.

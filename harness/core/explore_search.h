@@ -1,0 +1,69 @@
+// The explorer's complete searches, one per strategy (issue 21): plain
+// depth-first search (explore_dfs.cc) and dynamic partial-order reduction
+// (explore_dpor.cc).  Explore() (explore.cc) runs one of them per
+// preemption bound and does the rest: what each run showed, the
+// determinism check, the evidence, shrinking.  The sampling strategies,
+// random and PCT, are explore_strategies.cc's.
+#ifndef PAGERACE_HARNESS_CORE_EXPLORE_SEARCH_H_
+#define PAGERACE_HARNESS_CORE_EXPLORE_SEARCH_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "harness/core/explore.h"
+
+namespace pagerace::explore_internal {
+
+// What a search is given: how to run a schedule, and where each run goes.
+struct SearchEnv {
+  const RunConfig* base = nullptr;
+  const Scenario* scenario = nullptr;
+  const ExploreOptions* options = nullptr;
+  // Runs the scenario once under `chooser` (RunScheduleWith).
+  std::function<absl::StatusOr<ScheduleRun>(sched::SerialChooser*, const RunRecording&)> run;
+  // Every run the search makes, with its place in the search's order
+  // (subtree, then run within it; explore.h's shards).  `note`: its reports
+  // count (not another shard's run, made only to learn its subtree's picks;
+  // dfs: not a smaller bound's schedule, which that bound's search
+  // counted); `counted`: it is one of the bound's schedules (dfs) or traces
+  // (dpor: run to its end, not cut short by a sleep set).  Returns false
+  // when the search must stop (the schedule budget is spent, or the run
+  // deadlocked).
+  std::function<bool(const ScheduleRun&, bool note, bool counted, uint64_t subtree,
+                     uint64_t subtree_run)>
+      visit;
+};
+
+// The outcome of one bound's search (ExploreBound's fields).
+struct SearchStats {
+  uint64_t traces = 0;         // runs to the end that the search counts
+  uint64_t sleep_blocked = 0;  // runs a sleep set cut short
+  uint64_t pruned = 0;         // alternatives within the bound not branched into
+  uint64_t executions = 0;
+  bool cut = false;            // an alternative left out for the bound alone
+  bool stopped = false;        // visit() said stop
+};
+
+// One bounded search: every schedule with at most `bound` preemptions, or
+// one of each class of equivalent ones.
+class BoundedSearch {
+ public:
+  virtual ~BoundedSearch() = default;
+  virtual absl::StatusOr<SearchStats> Run(const SearchEnv& env, int bound) = 0;
+};
+
+std::unique_ptr<BoundedSearch> NewDfsSearch();
+std::unique_ptr<BoundedSearch> NewDporSearch();
+
+// The cost of picking thread `t` at `c`: 1 if it preempts a thread that
+// could go on.
+inline int PreemptionCost(bool current_can_run, int current, int t) {
+  return current_can_run && t != current;
+}
+
+}  // namespace pagerace::explore_internal
+
+#endif  // PAGERACE_HARNESS_CORE_EXPLORE_SEARCH_H_
