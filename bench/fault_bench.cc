@@ -20,6 +20,9 @@
 //                                   the final sync and checks); walk 0 is
 //                                   the default schedule, walk 1 a fixed
 //                                   random walk (seed 1)
+//   BM_FutexHandoff                 two threads passing a token through a
+//                                   futex word: the serial scheduler's
+//                                   hand-off floor
 //
 // Read the results as the ratio FaultPath / BareFault at the same N, from one
 // run on one machine.  For the explorer: 1 / (schedules/s) is a schedule's
@@ -39,6 +42,7 @@
 
 #include "benchmark/benchmark.h"
 #include "absl/strings/match.h"
+#include "harness/base/futex.h"
 #include "harness/base/thread_registry.h"
 #include "harness/core/explore.h"
 #include "harness/core/machine.h"
@@ -216,7 +220,7 @@ void BM_ExploreSchedule(benchmark::State& state, const std::string& scheme_name)
   base.scheme = &Scheme(scheme_name);
   base.fs = &Adapter("nfs");
   const Scenario scenario = LoadScenario("seed").value();
-  uint64_t faults = 0, choices = 0;
+  uint64_t faults = 0, choices = 0, switches = 0;
   for (auto _ : state) {
     absl::StatusOr<ScheduleRun> run;
     if (state.range(0) == 0) {
@@ -231,12 +235,48 @@ void BM_ExploreSchedule(benchmark::State& state, const std::string& scheme_name)
     }
     faults += run->faults;
     choices += run->choices.size();
+    for (const sched::SerialChoice& c : run->choices) switches += c.pick != c.current;
   }
   Rate(state, "schedules/s");
   const double n = static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
   state.counters["faults/schedule"] = static_cast<double>(faults) / n;
   state.counters["choices/schedule"] = static_cast<double>(choices) / n;
+  // Hand-offs of the run token at choices (forced switches, when a thread
+  // blocks or ends with one other runnable, come on top).
+  state.counters["switches/schedule"] = static_cast<double>(switches) / n;
 }
+
+// The serial scheduler's hand-off floor: two threads pass a token through a
+// futex word, as SerialRun's turn word passes the run token (one iteration
+// is one hand-off each way).  A schedule's floor is faults/schedule x
+// BM_BareFault/threads:1 + switches/schedule x half this.
+void BM_FutexHandoff(benchmark::State& state) {
+  std::atomic<uint32_t> turn{0};
+  std::atomic<bool> stop{false};
+  std::thread other([&] {
+    for (;;) {
+      uint32_t t;
+      while ((t = turn.load(std::memory_order_acquire)) != 1) {
+        if (stop.load(std::memory_order_acquire)) return;
+        futex_wait(&turn, t);
+      }
+      turn.store(0, std::memory_order_release);
+      futex_wake_all(&turn);
+    }
+  });
+  for (auto _ : state) {
+    turn.store(1, std::memory_order_release);
+    futex_wake_all(&turn);
+    uint32_t t;
+    while ((t = turn.load(std::memory_order_acquire)) != 0) futex_wait(&turn, t);
+  }
+  stop.store(true, std::memory_order_release);
+  turn.store(2, std::memory_order_release);
+  futex_wake_all(&turn);
+  other.join();
+  Rate(state, "round trips/s");
+}
+BENCHMARK(BM_FutexHandoff)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ExploreSchedule, locked, std::string("locked"))
     ->ArgName("walk")->Arg(0)->Arg(1)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ExploreSchedule, legacy, std::string("legacy"))

@@ -63,7 +63,7 @@ class ABSL_LOCKABLE FutexMutex {
   const char* name() const { return name_; }
   // Documentation for the analysis; the word is not owner-tracked.
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
-  bool IsLocked() const { return word_.raw()->load(std::memory_order_relaxed) != 0; }
+  bool IsLocked() const { return word_.load(std::memory_order_relaxed) != 0; }
 
  private:
   friend class OwnedMutex;  // checks the order itself, then uses the word

@@ -1,11 +1,15 @@
 // The explorer (issue 11, DESIGN §9): runs a scenario (scenario.h) under the
 // serializing scheduler (harness/sched/serial.h), one schedule at a time, on
-// a fresh Machine each time, and searches its schedules exhaustively up to K
-// preemptions (iterative context bounding, as CHESS: every schedule with 0
-// preemptions, then every one with exactly 1, ... up to K), depth first; or
-// samples schedules by seeded random walks or strict PCT
-// (explore_strategies.cc).  A depth-first search splits into shards that
-// separate processes run and MergeShards adds up.
+// a fresh Machine each time (its threads parked between schedules), and
+// searches its schedules up to K preemptions (iterative context bounding, as
+// CHESS: bound 0, then 1, ... up to K), depth first, either every schedule
+// (`--por=none`, explore_dfs.cc) or one per class of schedules that differ
+// only in the order of independent steps (`--por=dpor`, the default:
+// dynamic partial-order reduction over the accesses shared.h records,
+// explore_dpor.cc); or with no bound (kAllPreemptions); or samples schedules
+// by seeded random walks or strict PCT (explore_strategies.cc).  A
+// depth-first search splits into shards that separate processes run and
+// MergeShards adds up.
 //
 // One schedule: the Machine is built, the scenario's setup runs on the
 // driver's thread with no policy, then every scenario thread (a Role with a

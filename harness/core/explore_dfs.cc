@@ -28,15 +28,9 @@ class DfsSearch final : public BoundedSearch {
     std::vector<Node> stack;
     std::vector<int> prefix;
     for (;;) {
-      // A prefix that ends above the split leads into a subtree not yet met.
-      if (prefix.size() <= split) {
-        ++subtrees_;
-        subtree_runs_ = 0;
-      }
-      const uint64_t subtree = subtrees_ - 1;
-      const uint64_t subtree_run = subtree_runs_++;
-      const bool mine = subtree % static_cast<uint64_t>(options.shard_count) ==
-                        static_cast<uint64_t>(options.shard_index - 1);
+      const ShardSubtrees::Place at = subtrees_.Next(prefix.size(), options);
+      const uint64_t subtree = at.subtree, subtree_run = at.run;
+      const bool mine = at.mine;
       auto picks = std::make_unique<std::vector<int>>(prefix);
       auto chooser = std::make_unique<sched::PrefixChooser>(picks.get());
       auto run = env.run(chooser.get(), RunRecording{});
@@ -98,10 +92,7 @@ class DfsSearch final : public BoundedSearch {
   }
 
  private:
-  // Subtrees below the shard split, numbered across bounds in the order the
-  // search meets them (ExploreOptions).
-  uint64_t subtrees_ = 0;
-  uint64_t subtree_runs_ = 0;
+  ShardSubtrees subtrees_;  // across bounds
 };
 
 }  // namespace

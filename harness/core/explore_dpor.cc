@@ -281,18 +281,13 @@ class DporSearch final : public BoundedSearch {
     std::array<std::shared_ptr<const Step>, kMaxThreads> cand_steps{};
     const int threads = static_cast<int>(env.scenario->threads.size());
     for (;;) {
-      // The backtrack node (prefix's last) sits at choice depth c: a prefix
-      // ending above the split enters a subtree not yet met.
+      // The choices the prefix fixes: the backtrack node's (its last) and
+      // those above it.
       const int prefix_choices =
           prefix.empty() ? 0 : path[prefix.size() - 1].choice_depth + !path[prefix.size() - 1].forced;
-      if (prefix_choices <= split) {
-        ++subtrees_;
-        subtree_runs_ = 0;
-      }
-      const uint64_t subtree = subtrees_ - 1;
-      const uint64_t subtree_run = subtree_runs_++;
-      const bool mine = subtree % static_cast<uint64_t>(options.shard_count) ==
-                        static_cast<uint64_t>(options.shard_index - 1);
+      const ShardSubtrees::Place at = subtrees_.Next(static_cast<size_t>(prefix_choices), options);
+      const uint64_t subtree = at.subtree, subtree_run = at.run;
+      const bool mine = at.mine;
 
       if (!rec_) rec_ = std::make_unique<DporRun>();
       DporRun* rec = rec_.get();
@@ -492,8 +487,7 @@ class DporSearch final : public BoundedSearch {
     }
   }
 
-  uint64_t subtrees_ = 0;
-  uint64_t subtree_runs_ = 0;
+  ShardSubtrees subtrees_;  // across bounds
   std::unique_ptr<DporRun> rec_;  // one run's record, reused
 };
 

@@ -58,6 +58,36 @@ class BoundedSearch {
 std::unique_ptr<BoundedSearch> NewDfsSearch();
 std::unique_ptr<BoundedSearch> NewDporSearch();
 
+// The subtrees below the shard split (the first shard_depth choices),
+// numbered across bounds in the order a search meets them, and dealt
+// round-robin to the shards (ExploreOptions).
+class ShardSubtrees {
+ public:
+  struct Place {
+    uint64_t subtree = 0;  // its number
+    uint64_t run = 0;      // the run's place within it
+    bool mine = false;     // this shard's
+  };
+  // The next run's place; `prefix_choices`: the choices its prefix fixes (a
+  // prefix that ends above the split enters a subtree not yet met).
+  Place Next(size_t prefix_choices, const ExploreOptions& o) {
+    if (prefix_choices <= static_cast<size_t>(o.shard_depth)) {
+      ++subtrees_;
+      runs_ = 0;
+    }
+    Place p;
+    p.subtree = subtrees_ - 1;
+    p.run = runs_++;
+    p.mine = p.subtree % static_cast<uint64_t>(o.shard_count) ==
+             static_cast<uint64_t>(o.shard_index - 1);
+    return p;
+  }
+
+ private:
+  uint64_t subtrees_ = 0;
+  uint64_t runs_ = 0;
+};
+
 // The cost of picking thread `t` at `c`: 1 if it preempts a thread that
 // could go on.
 inline int PreemptionCost(bool current_can_run, int current, int t) {
