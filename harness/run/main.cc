@@ -93,7 +93,8 @@ ABSL_FLAG(std::string, por, "",
           "of schedules that differ only in the order of independent steps) | none (every "
           "schedule)");
 ABSL_FLAG(std::string, strategy, "",
-          "explore: search strategy: dfs (default: every schedule up to --preemptions) | random "
+          "explore: search strategy: dfs (default: every schedule up to --preemptions, or one of "
+          "each class of equivalent ones with --por=dpor) | random "
           "(seeded random walks) | pct (strict PCT, seeded)");
 ABSL_FLAG(bool, minimize, true,
           "explore (dfs): shrink the first violation to a minimal counterexample and tell its "
