@@ -86,7 +86,7 @@ ABSL_FLAG(std::string, schedule, "",
           "with --scenario: run this schedule (e.g. 0*7,1*3) under the serial scheduler");
 ABSL_FLAG(std::string, preemptions, "",
           "explore, history: the most preemptions per schedule (default 2; explore also takes "
-          "'all': bounds 0, 1, ... until a bound cuts nothing); history also takes "
+          "'all': one search with no bound); history also takes "
           "'needed': each entry at the preemptions its reverted race needs (at least 1)");
 ABSL_FLAG(std::string, por, "",
           "explore --strategy=dfs: partial-order reduction: dpor (default: one schedule per class "
