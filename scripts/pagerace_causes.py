@@ -177,6 +177,27 @@ def cause_rows(runs, exists, signature_key, explored=None):
                                      "from": ev.get("from", ""),
                                      "scheme": run.scheme, "fs": run.cfg.get("fs", "?"),
                                      "replay": run.replay(ev.get("race"), exists)}
+            # A stress race of the cause turned into an exact counterexample
+            # (root_causes[].exact): the fewest preemptions, then one that
+            # lost data, then the shortest story; else why none was found.
+            x = c.get("exact")
+            if isinstance(x, dict):
+                if x.get("found"):
+                    key = (x.get("preemptions", 0), not x.get("data_losing"),
+                           len(x.get("story") or []))
+                    cur = row.get("_exact")
+                    if cur is None or not cur.get("found") or key < cur["_key"]:
+                        rec = {k: x.get(k) for k in ("found", "scenario", "schedule", "preemptions",
+                                                      "data_losing", "story", "replay",
+                                                      "derived_from")}
+                        out = run.cfg.get("out") or run.path
+                        rec.update(_key=key, scheme=run.scheme, fs=run.cfg.get("fs", "?"),
+                                   race_replay=(f"pagerace --replay={out}:{x.get('race')}"
+                                                if exists(out) else None))
+                        row["_exact"] = rec
+                elif row.get("_exact") is None:
+                    row["_exact"] = {"found": False, "why_not": x.get("why_not", ""),
+                                     "scheme": run.scheme, "fs": run.cfg.get("fs", "?")}
         for race in run.result.get("races", []):
             if race.get("root_cause") in rows:
                 rows[race["root_cause"]]["signatures"].add(signature_key(run, race))
@@ -187,6 +208,9 @@ def cause_rows(runs, exists, signature_key, explored=None):
         row["cross_scheme"] = cross_scheme(row, stats)
         row["evidence"] = (explored or {}).get(row["root_cause"]) or row.get("_trace")
         row.pop("_trace", None)
+        row["exact"] = row.pop("_exact", None)
+        if row["exact"]:
+            row["exact"].pop("_key", None)
         del row["_first"], row["_counts"]
         out.append(row)
     out.sort(key=lambda r: (not r["data_losing"], -r["runs"], -r["count"], r["root_cause"]))
@@ -267,6 +291,23 @@ def evidence_lines(ev):
     return [f"    evidence: shortest recorded trace, {ev['scheme']}/{ev['fs']}: "
             f"{plural(ev['events'], 'event')} from {ev.get('from') or 'the window'} to the "
             f"report: {ev.get('replay') or '-'}"]
+
+
+def exact_lines(x):
+    """The indented lines that show a cause's stress race as an exact
+    counterexample (none when no result of the input tried one)."""
+    if not x:
+        return []
+    if not x.get("found"):
+        return [f"    exact: none for {x['scheme']}/{x['fs']}'s race: {x.get('why_not') or '-'}"]
+    scenario = (x.get("scenario") or "").replace("\n", "|")
+    lines = [f"    exact: a stress race ({x['scheme']}/{x['fs']}, from "
+             f"{x.get('derived_from') or 'its trace'}) as scenario '{scenario}', schedule "
+             f"{x.get('schedule')}, {plural(x.get('preemptions', 0), 'preemption')}"
+             f"{', data-losing' if x.get('data_losing') else ''}: {x.get('replay') or '-'}"]
+    if x.get("race_replay"):
+        lines.append(f"      replay (serial, exact): {x['race_replay']}")
+    return lines + [f"      {line}" for line in x.get("story") or []]
 
 
 def check(path, index, result):

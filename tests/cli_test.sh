@@ -144,11 +144,45 @@ if in_part replay; then
 "$bin" --scheme=legacy --fs=nfs --duration=5s --sched=jitter --out="$tmp/race.json" >/dev/null
 wp=$(python3 "$(dirname "$0")/seed_window_races.py" "$tmp/race.json" --data-losing)
 # Under jitter: the run's first data-losing race.
-out=$("$bin" --replay="$tmp/race.json" 2>&1); rc=$?
+out=$("$bin" --replay="$tmp/race.json" --sched=jitter 2>&1); rc=$?
 if [[ $rc -ne 1 || "$out" != *"replay: reproduced"* ]]; then
-  echo "FAIL: replay $tmp/race.json -> exit $rc: $(printf '%s\n' "$out" | tail -2)"; fail=1
+  echo "FAIL: replay $tmp/race.json --sched=jitter -> exit $rc: $(printf '%s\n' "$out" | tail -2)"; fail=1
 else
-  echo "ok: replay $tmp/race.json reproduced"
+  echo "ok: replay $tmp/race.json --sched=jitter reproduced"
+fi
+# Exact: the run turned one race of each root cause into a scenario and a
+# schedule (root_causes[].exact); with no stress flag, --replay runs that
+# schedule under the serial scheduler, tells its story, and --repeat=100
+# runs it 100 times: every run shows the cause, identically.
+if ! python3 - "$tmp/race.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+wp = [c for c in r["root_causes"] if c["id"] == "do_wp_page/mkwrite_to_set_page_dirty/writeback"]
+assert wp, [c["id"] for c in r["root_causes"]]
+x = wp[0]["exact"]
+assert x["found"], x
+assert "store 0 0" in x["scenario"] and "writeback: pass" in x["scenario"], x["scenario"]
+assert x["preemptions"] == 1 and x["data_losing"], x
+assert x["story"][0].startswith("1. mmap0:"), x["story"]
+assert "--schedule=" + x["schedule"] in x["replay"], x["replay"]
+assert r["races"][x["race"]]["root_cause"] == wp[0]["id"]
+PY
+then echo "FAIL: the do_wp_page cause's exact counterexample"; fail=1
+else echo "ok: the do_wp_page cause carries an exact counterexample"; fi
+race=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([c for c in r["root_causes"] if c["id"].startswith("do_wp_page/")][0]["exact"]["race"])' "$tmp/race.json")
+out=$("$bin" --replay="$tmp/race.json:$race" --repeat=100 2>&1); rc=$?
+if [[ $rc -ne 1 || "$out" != *"replay: 100/100 runs reproduced it; 100/100 identical to the first"* ||
+      "$out" != *"    1. mmap0:"* || "$out" != *"replay: reproduced do_wp_page/mkwrite_to_set_page_dirty/writeback"* ]]; then
+  echo "FAIL: exact replay $tmp/race.json:$race -> exit $rc: $(printf '%s\n' "$out" | tail -3)"; fail=1
+else
+  echo "ok: exact replay $tmp/race.json:$race: 100/100"
+fi
+# Under the seed's fix the same schedule does not show the cause.
+out=$("$bin" --replay="$tmp/race.json:$race" --scheme=locked 2>&1); rc=$?
+if [[ $rc -ne 0 || "$out" != *"replay: not reproduced"* ]]; then
+  echo "FAIL: exact replay under locked -> exit $rc: $(printf '%s\n' "$out" | tail -2)"; fail=1
+else
+  echo "ok: exact replay under locked: not reproduced"
 fi
 # Ordered: the seed-window races, in order, until one reproduces (a race's
 # trace is a ring of the page's last events: one whose window is cut short

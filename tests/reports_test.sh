@@ -185,15 +185,28 @@ ev = evs[W]
 race = run["races"][ev["race"]]
 assert race["root_cause"] == W and ev["from"] == "window_open", ev
 assert race["trace"][-ev["events"]]["event"] == "window_open", (ev, race["trace"])
-assert all(ev["events"] <= len(r["trace"]) - max(i for i, e in enumerate(r["trace"])
-                                                 if e["event"] == "window_open")
-           for r in run["races"] if r["root_cause"] == W and
-           any(e["event"] == "window_open" for e in r["trace"])), ev
+# The cause starts at the last opening before the intruder's entry (the
+# last opening when no entry was kept): a later opening is another fault's.
+def start(trace):
+    ev_names = [e["event"] for e in trace]
+    end = max([i for i, n in enumerate(ev_names) if n == "window_entered"], default=len(ev_names))
+    opens = [i for i, n in enumerate(ev_names[:end]) if n == "window_open"]
+    return opens[-1] if opens else None
+assert all(ev["events"] <= len(r["trace"]) - start(r["trace"])
+           for r in run["races"] if r["root_cause"] == W and start(r["trace"]) is not None), ev
 rows = {r["root_cause"]: r for r in json.load(open(f"{d}/run2-rows.json")) if "root_cause" in r}
 assert rows[W]["evidence"]["kind"] == "trace" and rows[W]["evidence"]["events"] == ev["events"], rows[W]
 assert rows[W]["evidence"]["replay"], rows[W]
 txt = open(f"{d}/run2-rows.txt").read()
 assert f"    evidence: shortest recorded trace, legacy/nfs: {ev['events']} events from window_open" in txt, txt
+# The run turned a race of the cause into an exact counterexample: reports
+# prints its scenario, schedule, command and story.
+x = [c for c in run["root_causes"] if c["id"] == W][0]["exact"]
+assert x["found"], x
+assert rows[W]["exact"]["schedule"] == x["schedule"] and rows[W]["exact"]["story"] == x["story"], rows[W]
+assert rows[W]["exact"]["race_replay"] == f"pagerace --replay={d}/run2.json:{x['race']}", rows[W]["exact"]
+assert "    exact: a stress race (legacy/nfs, from " in txt and f"schedule {x['schedule']}" in txt, txt
+assert f"      {x['story'][0]}" in txt, txt
 # With the explore result: the shrunk counterexample's story.
 assert ex["minimal"]["root_cause"] == W, ex["minimal"]
 assert [c["id"] for c in ex["root_causes"]] == [W], ex["root_causes"]

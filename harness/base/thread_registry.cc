@@ -74,6 +74,12 @@ std::string ThreadRole(uint32_t tid) {
   return r.roles[tid];
 }
 
+std::vector<std::string> ThreadRoleNames() {
+  Registry& r = registry();
+  FutexLock l(&r.mu);
+  return std::vector<std::string>(r.roles.begin(), r.roles.end());
+}
+
 void ResetThreadRegistry() {
   Registry& r = registry();
   FutexLock l(&r.mu);

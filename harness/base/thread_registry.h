@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "harness/base/thread_roles.h"
 
@@ -38,6 +39,9 @@ uint32_t RegisterThread(const std::string& role, bool user_access, ThreadStats* 
 void UnregisterThread();
 // The role registered for `tid` ("?" if none).  Thread-safe.
 std::string ThreadRole(uint32_t tid);
+// Every tid's role ("" where none), indexed by tid: a run keeps it for its
+// reports, since a later run in the process (the explorer's) reuses tids.
+std::vector<std::string> ThreadRoleNames();
 // Forgets the roles of tids no live thread holds (between independent runs in
 // one process, e.g. tests).
 void ResetThreadRegistry();

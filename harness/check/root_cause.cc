@@ -73,6 +73,29 @@ std::string RootCause::Id() const {
                                               : RoleKindName(static_cast<RoleKind>(intruder)));
 }
 
+int CauseStartIndex(const std::vector<Event>& events, uint32_t cause) {
+  const RootCause rc = RootCause::Unpack(cause);
+  if (rc.window == FaultWindow::kNone) return -1;
+  const int n = static_cast<int>(events.size());
+  if (rc.intruder == RootCause::kNoIntruder) {
+    for (int i = n - 1; i >= 0; --i) {
+      if (events[i] == Event::kWindowTransition) return i;
+    }
+    return -1;
+  }
+  int end = n;
+  for (int i = n - 1; i >= 0; --i) {
+    if (events[i] == Event::kWindowEntered) {
+      end = i;
+      break;
+    }
+  }
+  for (int i = end - 1; i >= 0; --i) {
+    if (events[i] == Event::kWindowOpen) return i;
+  }
+  return -1;
+}
+
 std::string RootCause::Title() const {
   if (window == FaultWindow::kNone) {
     return absl::StrCat(symptom < kNumRaceKinds

@@ -179,6 +179,13 @@ struct RootCause {
   std::string Title() const;
 };
 
+// Where `cause` (packed) starts in a page's trace (`events`, oldest first):
+// for a window an intruder entered, the last opening (kWindowOpen) before
+// the last entry (kWindowEntered), or the last opening if no entry was
+// kept; for a transition, the last kWindowTransition.  -1 when the trace
+// does not hold it (the ring kept only later events, or no window).
+int CauseStartIndex(const std::vector<Event>& events, uint32_t cause);
+
 // Whether a trace event changes what the page's dirty state or fs metadata
 // means (the kinds a path other than the window's holder intrudes with).
 bool IntrudingEvent(Event e);

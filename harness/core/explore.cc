@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -990,9 +991,16 @@ bool SameViolation(const ExploreViolation& a, const ExploreViolation& b) {
 
 }  // namespace
 
-absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scenario& scenario,
-                                               const ExploreViolation& violation,
-                                               uint64_t max_runs) {
+namespace {
+
+// Shrinks `scenario` greedily while `keeps` finds, in a bounded search of the
+// smaller scenario, the violation to keep (the first smaller scenario that
+// keeps it is taken, and the cuts start over from it), then runs the kept
+// violation's schedule once more for its shortest form and its story.
+absl::StatusOr<MinimalCounterexample> ShrinkWhile(
+    const RunConfig& base, const Scenario& scenario, const ExploreViolation& violation,
+    uint64_t max_runs,
+    const std::function<const ExploreViolation*(const ExploreResult&)>& keeps) {
   MinimalCounterexample m;
   m.violation = violation;
   m.scenario = scenario;
@@ -1002,8 +1010,6 @@ absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scen
   o.max_schedules = max_runs;
   o.determinism_runs = 0;
   o.minimize = false;
-  // Greedy: take the first smaller scenario that keeps the violation, and
-  // start over from it, until no cut keeps it.
   bool any = false;
   for (bool shrunk = true; shrunk;) {
     shrunk = false;
@@ -1013,10 +1019,9 @@ absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scen
       ++m.candidates;
       auto r = Explore(base, c, o, {});
       if (!r.ok()) return r.status();
-      auto it = std::find_if(r->violations.begin(), r->violations.end(),
-                             [&](const ExploreViolation& v) { return SameViolation(v, violation); });
-      if (it == r->violations.end()) continue;
-      m.violation = *it;
+      const ExploreViolation* kept = keeps(*r);
+      if (kept == nullptr) continue;
+      m.violation = *kept;
       m.scenario = std::move(c);
       shrunk = any = true;
       break;
@@ -1031,6 +1036,41 @@ absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scen
   m.schedule = run->short_schedule();
   m.story = TellStory(m.scenario, *run);
   return m;
+}
+
+}  // namespace
+
+absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scenario& scenario,
+                                               const ExploreViolation& violation,
+                                               uint64_t max_runs) {
+  return ShrinkWhile(base, scenario, violation, max_runs,
+                     [&](const ExploreResult& r) -> const ExploreViolation* {
+                       for (const ExploreViolation& v : r.violations) {
+                         if (SameViolation(v, violation)) return &v;
+                       }
+                       return nullptr;
+                     });
+}
+
+const ExploreViolation* ViolationOfCause(const ExploreResult& r, uint32_t cause, bool data_losing) {
+  const ExploreViolation* best = nullptr;
+  for (const ExploreViolation& v : r.violations) {
+    if (v.cause != cause || (data_losing && !v.data_losing)) continue;
+    if (best == nullptr || v.preemptions < best->preemptions ||
+        (v.preemptions == best->preemptions && v.data_losing && !best->data_losing)) {
+      best = &v;
+    }
+  }
+  return best;
+}
+
+absl::StatusOr<MinimalCounterexample> MinimizeCause(const RunConfig& base,
+                                                    const Scenario& scenario,
+                                                    const ExploreViolation& violation,
+                                                    uint64_t max_runs) {
+  return ShrinkWhile(base, scenario, violation, max_runs, [&](const ExploreResult& r) {
+    return ViolationOfCause(r, violation.cause, violation.data_losing);
+  });
 }
 
 }  // namespace pagerace

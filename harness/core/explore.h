@@ -338,6 +338,18 @@ absl::StatusOr<MinimalCounterexample> Minimize(const RunConfig& base, const Scen
                                                const ExploreViolation& violation,
                                                uint64_t max_runs);
 // pct measures k with the default schedule and this many random walks.
+// The same shrinking, keeping a root cause instead of a kind: a smaller
+// scenario keeps `violation` when a violation of its search has the same
+// `cause` (and loses data, if `violation` does); the kept schedule is that
+// violation's (the fewest preemptions showing the cause).
+absl::StatusOr<MinimalCounterexample> MinimizeCause(const RunConfig& base,
+                                                    const Scenario& scenario,
+                                                    const ExploreViolation& violation,
+                                                    uint64_t max_runs);
+// Of `r`'s violations, one whose report has root cause `cause` (and lost
+// data, with `data_losing`), the fewest preemptions first; nullptr if none.
+const ExploreViolation* ViolationOfCause(const ExploreResult& r, uint32_t cause,
+                                         bool data_losing);
 inline constexpr int kPctCalibrationWalks = 8;
 
 struct ExploreProgress {

@@ -91,12 +91,73 @@ bool IsExploreResult(const std::string& spec) {
   return !doc.is_discarded() && doc.is_object() && doc.value("schema", "") == kExploreSchema;
 }
 
+namespace {
+
+// The exact counterexample of race `index` (PickIndex) of a stress result,
+// or null.
+const nlohmann::json* ExactOf(const nlohmann::json& doc, int* index) {
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("races") ||
+      !doc["races"].is_array() || doc["races"].empty() || !doc.contains("root_causes") ||
+      !doc["root_causes"].is_array()) {
+    return nullptr;
+  }
+  const nlohmann::json& races = doc["races"];
+  *index = PickIndex(races, *index);
+  if (*index >= static_cast<int>(races.size())) return nullptr;
+  const std::string cause = Str(races[*index], "root_cause");
+  for (const nlohmann::json& c : doc["root_causes"]) {
+    if (Str(c, "id") != cause || !c.contains("exact") || !c["exact"].is_object()) continue;
+    if (c["exact"].value("found", false)) return &c["exact"];
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool HasExactCounterexample(const std::string& spec) {
+  std::string file;
+  int index;
+  SplitSpec(spec, &file, &index);
+  bool readable;
+  const nlohmann::json doc = ReadJson(file, &readable);
+  return ExactOf(doc, &index) != nullptr;
+}
+
 absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec) {
   ScheduleReplayTarget t;
   SplitSpec(spec, &t.file, &t.index);
   bool readable;
   const nlohmann::json doc = ReadJson(t.file, &readable);
   if (!readable) return Bad(absl::StrCat("--replay: cannot read '", t.file, "'"));
+  if (const nlohmann::json* x = ExactOf(doc, &t.index); x != nullptr) {
+    const std::string kind = Str(*x, "kind"), inv = Str(*x, "invariant");
+    auto k = RaceKindByName(kind);
+    auto i = InvariantByName(inv);
+    if (!k.ok() || !i.ok()) {
+      return Bad(absl::StrCat("--replay: race ", t.index, "'s exact counterexample has an unknown "
+                              "kind or invariant '", kind, "' '", inv, "'"));
+    }
+    t.kind = *k;
+    t.invariant = *i;
+    t.data_losing = x->value("data_losing", false);
+    t.preemptions = x->value("preemptions", 0);
+    t.schedule = Str(*x, "schedule");
+    t.race = x->value("race", -1);
+    t.cause = Str(doc["races"][t.index], "root_cause");
+    const nlohmann::json& c = doc["config"];
+    t.scheme = Str(c, "scheme");
+    t.fs = Str(c, "fs");
+    t.gup = Str(c, "gup");
+    t.pin_writeback = Str(c, "pin_writeback");
+    t.revert = Str(c, "revert");
+    auto scenario = ParseScenario(Str(*x, "scenario"), "derived");
+    if (!scenario.ok()) {
+      return Bad(absl::StrCat("--replay: race ", t.index, "'s exact counterexample: ",
+                              scenario.status().message()));
+    }
+    t.scenario = *std::move(scenario);
+    return t;
+  }
   if (doc.is_discarded() || !doc.is_object() || doc.value("schema", "") != kExploreSchema ||
       !doc.contains("config") || !doc["config"].is_object() || !doc.contains("violations") ||
       !doc["violations"].is_array()) {

@@ -81,14 +81,26 @@ struct ScheduleReplayTarget {
   Invariant invariant{};
   bool data_losing = false;
   int preemptions = 0;
+  // A stress race's exact counterexample (exact.h): the race it stands for
+  // and its root cause (RootCause::Id()); a run reproduces it when a report
+  // has that cause (and lost data, with data_losing).  "" for an explore
+  // violation, which is reproduced by its kind and invariant.
+  std::string cause;
+  int race = -1;
 };
+
+// Whether "FILE[:INDEX]" names a stress race whose root cause carries an
+// exact counterexample (the result's root_causes[].exact, found): its
+// replay runs that scenario and schedule under the serial scheduler.
+bool HasExactCounterexample(const std::string& spec);
 
 // Whether FILE of "FILE[:INDEX]" is an explore result (false when it cannot
 // be read or parsed: LoadReplay then names the problem).
 bool IsExploreResult(const std::string& spec);
 
 // Loads "FILE[:INDEX]" of an explore result.  Without an index: the first
-// data-losing violation, else the first.  InvalidArgument (one line) on
+// data-losing violation, else the first.  Of a stress result
+// (HasExactCounterexample): race INDEX's cause's exact counterexample.  InvalidArgument (one line) on
 // anything unusable.
 absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec);
 

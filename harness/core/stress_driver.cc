@@ -240,6 +240,7 @@ absl::StatusOr<RunResult> RunStress(const RunConfig& config, const std::atomic<b
   result.fault_p50_ns = LatencyHistogram::Quantile(hist, 0.50);
   result.fault_p99_ns = LatencyHistogram::Quantile(hist, 0.99);
   result.jitter_delays = sched::JitterDelays();
+  result.thread_roles = ThreadRoleNames();
   if (!config.trace_out.empty()) {
     m.TracePageLocks(false);
     result.page_traces = m.PageTraces();

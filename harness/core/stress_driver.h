@@ -16,7 +16,9 @@
 #include "harness/check/oracle.h"
 #include "harness/check/root_cause.h"
 #include "harness/core/config.h"
+#include "harness/core/exact.h"
 #include "harness/base/stats.h"
+#include "harness/base/thread_registry.h"
 #include "harness/check/trace.h"
 
 namespace pagerace {
@@ -52,9 +54,21 @@ struct RunResult {
   // With config.trace_out: every page's last events (page lock holds
   // included), for the Chrome trace.
   std::vector<std::pair<uint64_t, std::vector<TraceEntry>>> page_traces;
+  // Each tid's role as the run registered it (ThreadRoleNames): the races'
+  // traces name their threads from it, after other runs reused the tids.
+  std::vector<std::string> thread_roles;
+  // Filled after the run by the caller (`pagerace` does unless --exact=off):
+  // each root cause's race turned into an exact counterexample (exact.h).
+  std::vector<ExactCounterexample> exact;
 
   uint64_t stat(Stat s) const { return stats[static_cast<int>(s)]; }
   bool race_found() const { return race_reports > 0; }
+  // The role of `tid` in this run ("?" if none; the registry's now for a
+  // result without thread_roles).
+  std::string role_of(uint32_t tid) const {
+    if (thread_roles.empty()) return ThreadRole(tid);
+    return tid < thread_roles.size() && !thread_roles[tid].empty() ? thread_roles[tid] : "?";
+  }
 };
 
 // Live numbers for a progress line.

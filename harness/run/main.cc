@@ -22,11 +22,14 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "harness/core/config.h"
 #include "harness/core/explore.h"
+#include "harness/check/root_cause.h"
+#include "harness/core/exact.h"
 #include "harness/core/replay.h"
 #include "harness/core/scenario.h"
 #include "harness/run/result_json.h"
@@ -105,6 +108,13 @@ ABSL_FLAG(std::string, max_schedules, "",
 ABSL_FLAG(std::string, shard, "",
           "explore --strategy=dfs: run shard I/N of the search (e.g. 2/3); N processes with "
           "I=1..N together run it once (--merge adds their --out files up)");
+ABSL_FLAG(std::string, exact, "",
+          "stress: after the run, turn one race of each root cause into an exact "
+          "counterexample: a scenario derived from its trace, explored until a schedule shows "
+          "the same root cause, shrunk and told (on, the default | off)");
+ABSL_FLAG(std::string, repeat, "",
+          "--replay of a schedule (an explore violation, or a stress race's exact "
+          "counterexample): run it this many times and count the reproductions (default 1)");
 ABSL_FLAG(std::string, merge, "",
           "explore: add up dfs shards' result files A.json,B.json,... into one summary (and "
           "--out)");
@@ -188,9 +198,28 @@ int MergeMain() {
 // (exit 0), and the run's own reports, made after it left the schedule, are
 // not the schedule's verdict.  `target`: an explore result's violation being
 // replayed (exit 1: reproduced, 0: not).
+// Whether `run` shows the replay's target: an explore violation's kind and
+// invariant, or a stress race's root cause (its exact counterexample).
+bool Reproduces(const pagerace::ScheduleRun& run, const pagerace::ScheduleReplayTarget& target) {
+  if (run.infeasible_at >= 0) return false;
+  for (const pagerace::RaceGroup& g : run.races) {
+    if (!target.cause.empty()) {
+      if (pagerace::RootCause::Unpack(g.first.cause).Id() == target.cause &&
+          (!target.data_losing || g.first.data_losing)) {
+        return true;
+      }
+    } else if (g.first.kind == target.kind && g.first.invariant == target.invariant &&
+               g.first.data_losing == target.data_losing) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int ReportScheduleRun(const pagerace::RunConfig& config, const pagerace::Scenario& scenario,
                       const std::vector<int>& picks, const pagerace::ScheduleRun& run,
-                      const std::optional<pagerace::ScheduleReplayTarget>& target) {
+                      const std::optional<pagerace::ScheduleReplayTarget>& target,
+                      const std::string& repeat_line = "") {
   const std::string wanted = pagerace::sched::FormatSchedule(picks);
   printf("pagerace: scheme=%s fs=%s scenario=%s schedule=%s\n", config.scheme->name.c_str(),
          config.fs->name.c_str(), scenario.name.c_str(), wanted.c_str());
@@ -221,18 +250,17 @@ int ReportScheduleRun(const pagerace::RunConfig& config, const pagerace::Scenari
     printf("  verdict: infeasible\n");
   } else {
     printf("  verdict: %s\n", run.races.empty() ? "clean" : "violations");
-    if (target) {
-      for (const pagerace::RaceGroup& g : run.races) {
-        reproduced |= g.first.kind == target->kind && g.first.invariant == target->invariant &&
-                      g.first.data_losing == target->data_losing;
-      }
-    }
+    if (target) reproduced = Reproduces(run, *target);
   }
-  if (target) {
+  if (target && !target->cause.empty()) {
+    printf("replay: %s %s%s\n", reproduced ? "reproduced" : "not reproduced", target->cause.c_str(),
+           target->data_losing ? " data-losing" : "");
+  } else if (target) {
     printf("replay: %s %s (%s)%s\n", reproduced ? "reproduced" : "not reproduced",
            pagerace::RaceKindName(target->kind), pagerace::InvariantName(target->invariant),
            target->data_losing ? " data-losing" : "");
   }
+  if (!repeat_line.empty()) printf("%s\n", repeat_line.c_str());
   fflush(stdout);
   // A deadlock's threads still hold harness locks: no orderly teardown.  An
   // infeasible schedule is an answer (0) even if the default picks after it
@@ -465,18 +493,63 @@ int ScheduleReplayMain(const std::string& spec, const char* binary) {
   }
   auto picks = pagerace::sched::ParseSchedule(t->schedule);
   if (!picks.ok()) Usage(absl::StrCat("--replay: the violation's schedule: ", picks.status().message()));
-  printf("replay of %s:%d: %s (%s)%s, schedule %s (%d preemption%s) found under scheme=%s fs=%s; "
-         "serial\n",
-         t->file.c_str(), t->index, pagerace::RaceKindName(t->kind),
-         pagerace::InvariantName(t->invariant), t->data_losing ? " data-losing" : "",
-         t->schedule.c_str(), t->preemptions, t->preemptions == 1 ? "" : "s", t->scheme.c_str(),
-         t->fs.c_str());
+  int repeat = 1;
+  if (const std::string r = absl::GetFlag(FLAGS_repeat); !r.empty()) {
+    if (!absl::SimpleAtoi(r, &repeat) || repeat < 1 || repeat > 100000) {
+      Usage(absl::StrCat("--repeat=", r, ": want a count of runs in [1, 100000]"));
+    }
+  }
+  if (!t->cause.empty()) {
+    std::string text = t->scenario.text;
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    printf("replay of %s:%d: root cause %s%s, the exact counterexample derived from race %d of "
+           "the stress run: scenario '%s', schedule %s (%d preemption%s) found under scheme=%s "
+           "fs=%s; serial\n",
+           t->file.c_str(), t->index, t->cause.c_str(), t->data_losing ? " (data-losing)" : "",
+           t->race, absl::StrReplaceAll(text, {{"\n", "|"}}).c_str(), t->schedule.c_str(),
+           t->preemptions, t->preemptions == 1 ? "" : "s", t->scheme.c_str(), t->fs.c_str());
+  } else {
+    printf("replay of %s:%d: %s (%s)%s, schedule %s (%d preemption%s) found under scheme=%s fs=%s; "
+           "serial\n",
+           t->file.c_str(), t->index, pagerace::RaceKindName(t->kind),
+           pagerace::InvariantName(t->invariant), t->data_losing ? " data-losing" : "",
+           t->schedule.c_str(), t->preemptions, t->preemptions == 1 ? "" : "s", t->scheme.c_str(),
+           t->fs.c_str());
+  }
   auto run = pagerace::RunSchedule(*config, t->scenario, *picks);
   if (!run.ok()) {
     fprintf(stderr, "pagerace: harness failure: %s\n", std::string(run.status().message()).c_str());
     return 3;
   }
-  return ReportScheduleRun(*config, t->scenario, *picks, *run, *t);
+  // --repeat: the schedule again, each run compared with the first
+  // (choices, total-order log, reports), and its reproductions counted.
+  std::string repeat_line;
+  if (repeat > 1 && !run->deadlocked) {
+    int reproduced = Reproduces(*run, *t) ? 1 : 0, identical = 1;
+    std::string first_difference;
+    for (int i = 1; i < repeat; ++i) {
+      auto again = pagerace::RunSchedule(*config, t->scenario, *picks);
+      if (!again.ok()) {
+        fprintf(stderr, "pagerace: harness failure: %s\n", std::string(again.status().message()).c_str());
+        return 3;
+      }
+      if (again->deadlocked) {
+        first_difference = "a run deadlocked";
+        break;
+      }
+      reproduced += Reproduces(*again, *t) ? 1 : 0;
+      const std::string d = pagerace::FirstDifference(*run, *again);
+      if (d.empty()) {
+        ++identical;
+      } else if (first_difference.empty()) {
+        first_difference = d;
+      }
+    }
+    repeat_line = absl::StrFormat("replay: %d/%d runs reproduced it; %d/%d identical to the first%s%s",
+                                  reproduced, repeat, identical, repeat,
+                                  first_difference.empty() ? "" : ": ", first_difference);
+  }
+  return ReportScheduleRun(*config, t->scenario, *picks, *run, *t, repeat_line);
 }
 
 }  // namespace
@@ -575,8 +648,24 @@ int main(int argc, char** argv) {
   }
 
   if (history) return HistoryMain(argv[0]);
+  // A schedule to replay: an explore violation's, or a stress race's exact
+  // counterexample (unless --sched asks for the stress replay).
+  // A flag of the stress run (--sched, --duration, --seed, ...) asks for the
+  // stress replay of the recorded configuration instead.
+  bool stress_flags = false;
+  for (const std::string& v : {absl::GetFlag(FLAGS_sched), absl::GetFlag(FLAGS_duration),
+                               absl::GetFlag(FLAGS_ops), absl::GetFlag(FLAGS_seed),
+                               absl::GetFlag(FLAGS_threads), absl::GetFlag(FLAGS_pwriters),
+                               absl::GetFlag(FLAGS_pages), absl::GetFlag(FLAGS_mappings),
+                               absl::GetFlag(FLAGS_workload), absl::GetFlag(FLAGS_order),
+                               absl::GetFlag(FLAGS_stop_on), absl::GetFlag(FLAGS_out),
+                               absl::GetFlag(FLAGS_trace_out)}) {
+    stress_flags |= !v.empty();
+  }
   if (const std::string spec = absl::GetFlag(FLAGS_replay);
-      !explore && !spec.empty() && pagerace::IsExploreResult(spec)) {
+      !explore && !spec.empty() &&
+      (pagerace::IsExploreResult(spec) ||
+       (!stress_flags && pagerace::HasExactCounterexample(spec)))) {
     return ScheduleReplayMain(spec, argv[0]);
   }
   if (explore || !absl::GetFlag(FLAGS_scenario).empty() || !absl::GetFlag(FLAGS_schedule).empty()) {
@@ -658,6 +747,16 @@ int main(int argc, char** argv) {
   auto config = pagerace::ParseConfig(raw);
   if (!config.ok()) Usage(std::string(config.status().message()));
   config->binary = argv[0];
+  bool exact = true;
+  if (const std::string e = absl::GetFlag(FLAGS_exact); e == "off") {
+    exact = false;
+  } else if (!e.empty() && e != "on") {
+    Usage(absl::StrCat("--exact=", e, ": want on or off"));
+  }
+  if (!absl::GetFlag(FLAGS_repeat).empty()) {
+    Usage("--repeat applies to the replay of a schedule (an explore violation, or a stress "
+          "race's exact counterexample) only");
+  }
   if (replay) {
     config->stop_kind = replay->kind;
     config->stop_on_infeasible = true;
@@ -689,6 +788,15 @@ int main(int argc, char** argv) {
   if (!result.ok()) {
     fprintf(stderr, "pagerace: harness failure: %s\n", std::string(result.status().message()).c_str());
     return 3;
+  }
+  // Each root cause's race as an exact counterexample (exact.h): after the
+  // run, on the serial scheduler.  Not after a deadlock (its threads still
+  // hold the machine's locks), an interrupt, or in a replay.
+  if (exact && !replay && !result->deadlocked && !result->interrupted && !result->causes.empty()) {
+    if (tty) fprintf(stderr, "  exact counterexamples for %zu root cause%s ...", result->causes.size(),
+                     result->causes.size() == 1 ? "" : "s");
+    result->exact = pagerace::DeriveExactForCauses(*result, pagerace::ExactOptions{});
+    if (tty) fprintf(stderr, "\r\033[K");
   }
   fputs(pagerace::FormatSummary(*result).c_str(), stdout);
   if (!result->ordered_infeasible.empty()) {

@@ -26,15 +26,50 @@
 #include "harness/run/build_info.h"
 
 namespace pagerace {
+std::string ScenarioSpec(const Scenario& s);
+std::string GupFlags(const RunConfig& c);
+
 namespace {
 
-nlohmann::json RaceToJson(const RaceGroup& g, const RunConfig& config) {
+// A stress race turned into an exact counterexample (exact.h), under its
+// root cause: the shrunk scenario, the schedule and its story, and a
+// command that runs that schedule; or why none was found.
+nlohmann::json ExactToJson(const ExactCounterexample& x, const RunConfig& c) {
+  if (!x.found) {
+    return {{"found", false}, {"race", x.race >= 0 ? nlohmann::json(x.race) : nlohmann::json()},
+            {"why_not", x.why_not}, {"candidates", x.candidates}, {"runs", x.executions},
+            {"elapsed_s", x.elapsed_s}};
+  }
+  std::string text = x.scenario.text;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return {{"found", true},
+          {"race", x.race},
+          {"derived_from", x.anchor},
+          {"derived_scenario", x.derived_text},
+          {"scenario", text},
+          {"schedule", x.schedule},
+          {"preemptions", x.preemptions},
+          {"data_losing", x.data_losing},
+          {"kind", RaceKindName(x.kind)},
+          {"invariant", InvariantName(x.invariant)},
+          {"story", x.story},
+          {"candidates", x.candidates},
+          {"runs", x.executions},
+          {"elapsed_s", x.elapsed_s},
+          {"replay", absl::StrFormat("%s --scheme=%s --fs=%s%s --scenario=%s --schedule=%s",
+                                     c.binary.empty() ? "pagerace" : c.binary, c.scheme->name,
+                                     c.fs->name, GupFlags(c), ScenarioSpec(x.scenario),
+                                     x.schedule)}};
+}
+
+nlohmann::json RaceToJson(const RaceGroup& g, const RunResult& res) {
+  const RunConfig& config = res.config;
   const RaceRecord& r = g.first;
   nlohmann::json trace = nlohmann::json::array();
   for (int i = 0; i < r.trace_len; ++i) {
     trace.push_back({{"t_ns", r.trace[i].t_ns},
                      {"tid", r.trace[i].tid},
-                     {"thread", ThreadRole(r.trace[i].tid)},
+                     {"thread", res.role_of(r.trace[i].tid)},
                      {"event", EventName(r.trace[i].event)}});
   }
   const RaceSignature sig = SignatureOf(r);
@@ -46,7 +81,7 @@ nlohmann::json RaceToJson(const RaceGroup& g, const RunConfig& config) {
       {"data_losing", r.data_losing},
       {"page", r.page},
       {"detected_at_s", static_cast<double>(r.t_ns) / 1e9},
-      {"detected_by", ThreadRole(r.tid)},
+      {"detected_by", res.role_of(r.tid)},
       {"count", g.count},
       {"signature", sig.hex},
       {"signature_events", sig_events},
@@ -113,7 +148,7 @@ nlohmann::json ResultToJson(const RunResult& res) {
   stats["data_losing_reports"] = res.data_losing_reports;
   stats["ungrouped_reports"] = res.ungrouped_reports;
   nlohmann::json races = nlohmann::json::array();
-  for (const RaceGroup& g : res.races) races.push_back(RaceToJson(g, c));
+  for (const RaceGroup& g : res.races) races.push_back(RaceToJson(g, res));
   nlohmann::json causes = nlohmann::json::array();
   for (const CauseTracker::CauseCount& cc : res.causes) {
     const RootCause rc = RootCause::Unpack(cc.cause);
@@ -141,16 +176,15 @@ nlohmann::json ResultToJson(const RunResult& res) {
     for (size_t i = 0; i < res.races.size(); ++i) {
       const RaceRecord& race = res.races[i].first;
       if (race.cause != cc.cause || rc.window == FaultWindow::kNone) continue;
-      for (int k = race.trace_len - 1; k >= 0; --k) {
-        const Event e = race.trace[k].event;
-        if (e != Event::kWindowOpen && e != Event::kWindowTransition) continue;
-        const int events = race.trace_len - k;
-        if (best < 0 || events < best) {
-          best = events;
-          evidence = {{"kind", "trace"}, {"race", i}, {"events", events},
-                      {"from", EventName(e)}};
-        }
-        break;
+      std::vector<Event> events;
+      for (int k = 0; k < race.trace_len; ++k) events.push_back(race.trace[k].event);
+      const int k = CauseStartIndex(events, race.cause);
+      if (k < 0) continue;
+      const int after = race.trace_len - k;
+      if (best < 0 || after < best) {
+        best = after;
+        evidence = {{"kind", "trace"}, {"race", i}, {"events", after},
+                    {"from", EventName(events[k])}};
       }
     }
     causes.push_back({{"id", rc.Id()},
@@ -167,6 +201,9 @@ nlohmann::json ResultToJson(const RunResult& res) {
                       {"first_detected_s", first_s},
                       {"first_race", first_race},
                       {"evidence", evidence}});
+    for (const ExactCounterexample& x : res.exact) {
+      if (x.cause == cc.cause) causes.back()["exact"] = ExactToJson(x, c);
+    }
   }
   nlohmann::json windows = nlohmann::json::array();
   for (const CauseTracker::WindowCount& w : res.windows) {
@@ -261,7 +298,7 @@ struct PageEvent {
 // a span ("X"), a root-cause window (window_open .. window_close, named
 // `window_name`) as a span, every other event an instant ("i"), named as in
 // reports.
-void AppendTimeline(nlohmann::json* out, int pid, const std::string& name,
+void AppendTimeline(nlohmann::json* out, const RunResult& res, int pid, const std::string& name,
                     std::vector<PageEvent> events, const std::string& window_name) {
   std::sort(events.begin(), events.end(),
             [](const PageEvent& a, const PageEvent& b) { return a.e.t_ns < b.e.t_ns; });
@@ -319,7 +356,7 @@ void AppendTimeline(nlohmann::json* out, int pid, const std::string& name,
   for (const auto& [key, since] : windows) window_span(key.first, key.second, since, last, true);
   for (uint32_t tid : tids) {
     out->push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", pid}, {"tid", tid}, {"ts", 0},
-                    {"args", {{"name", ThreadRole(tid)}}}});
+                    {"args", {{"name", res.role_of(tid)}}}});
   }
 }
 
@@ -332,7 +369,7 @@ absl::Status WriteChromeTrace(const RunResult& res, const std::string& path) {
   for (const auto& [page, trace] : res.page_traces) {
     for (const TraceEntry& e : trace) run.push_back({page, e});
   }
-  AppendTimeline(&events, 1,
+  AppendTimeline(&events, res, 1,
                  absl::StrCat("run: ", c.scheme->name, " ", c.fs->name, " ", c.workload->name, " seed ", c.seed,
                               " (each page's last events)"),
                  std::move(run), "fault window (root cause)");
@@ -340,7 +377,7 @@ absl::Status WriteChromeTrace(const RunResult& res, const std::string& path) {
     const RaceRecord& r = res.races[i].first;
     std::vector<PageEvent> race;
     for (int k = 0; k < r.trace_len; ++k) race.push_back({r.page, r.trace[k]});
-    AppendTimeline(&events, 100 + static_cast<int>(i),
+    AppendTimeline(&events, res, 100 + static_cast<int>(i),
                    absl::StrCat("race ", i, ": ", RaceKindName(r.kind), " ",
                                 InvariantName(r.invariant), " page ", r.page,
                                 r.data_losing ? " (data-losing)" : ""),
@@ -420,6 +457,21 @@ std::string FormatSummary(const RunResult& res) {
     }
     absl::StrAppendFormat(&out, "    %6dx %s [%s]%s\n", cc.count, RootCause::Unpack(cc.cause).Title(),
                           symptoms, cc.data_losing ? "  DATA-LOSING" : "");
+    // Its race as an exact counterexample (exact.h): the shrunk scenario,
+    // the schedule, and the command that runs it.
+    for (const ExactCounterexample& x : res.exact) {
+      if (x.cause != cc.cause) continue;
+      if (!x.found) {
+        absl::StrAppendFormat(&out, "            exact: none: %s\n", x.why_not);
+        continue;
+      }
+      std::string text = x.scenario.text;
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      absl::StrAppendFormat(
+          &out, "            exact (race %d, %d preemption%s%s): %s\n", x.race, x.preemptions,
+          x.preemptions == 1 ? "" : "s", x.data_losing ? ", data-losing" : "",
+          ExactToJson(x, c).at("replay").get<std::string>());
+    }
   }
   // The details of the groups shown, each once (a deadlock's says who waits
   // for whom).
