@@ -77,6 +77,56 @@ if ! grep -q "btrfs:leak_reservation" <<<"$help"; then
   echo "FAIL: --help does not list the adapters"; fail=1
 fi
 echo "ok: --list and --help from the registries"
+# Help per subcommand: `pagerace help explore` and `pagerace explore --help`
+# print the same curated text, explore's flags only, spelled with dashes,
+# the choices from the registries (the dio scenario among them), examples;
+# no build path, no empty default, no other subcommand's flag.
+h1=$("$bin" help explore 2>&1); rc1=$?
+h2=$("$bin" explore --help 2>&1); rc2=$?
+if [[ $rc1 -ne 0 || $rc2 -ne 0 || "$h1" != "$h2" ]]; then
+  echo "FAIL: help explore (exit $rc1) and explore --help (exit $rc2) differ"; fail=1
+elif [[ "$h1" != *"--preemptions=K"* || "$h1" != *"--max-schedules=N"* || "$h1" != *" dio "* ||
+        "$h1" != *"examples:"* || "$h1" != *"mutant:no_stable_wait"* ]]; then
+  echo "FAIL: help explore lacks its flags or choices: $h1"; fail=1
+elif grep -qE -- '^  --duration|^  --sched|^  --threads|max_schedules|Flags from|default: ""|/tmp/|harness/run' <<<"$h1"; then
+  echo "FAIL: help explore shows what is not explore's: $h1"; fail=1
+else
+  echo "ok: help explore is explore's own"
+fi
+h=$("$bin" help history 2>&1)
+if [[ "$h" != *"--only=COMMIT"* || "$h" == *"--scheme"* ]]; then
+  echo "FAIL: help history: $h"; fail=1
+else
+  echo "ok: help history is history's own"
+fi
+# Every flag pagerace defines has curated help and a subcommand that takes it.
+if ! python3 - "$(dirname "$0")/.." <<'PY'
+import re, sys
+root = sys.argv[1]
+defined = {n.replace("_", "-") for n in
+           re.findall(r"ABSL_FLAG\(\w+(?:::\w+)?, (\w+),", open(f"{root}/harness/run/flags.cc").read())}
+cli = open(f"{root}/harness/run/cli.cc").read()
+table = cli[cli.index("const std::vector<FlagHelp>& Flags()"):cli.index("const std::vector<Command>& Commands()")]
+helped = set(re.findall(r'\{"([a-z-]+)", "', table))
+commands = cli[cli.index("const std::vector<Command>& Commands()"):]
+taken = set(re.findall(r'"([a-z][a-z-]*)"', commands))
+assert defined - helped == set(), ("flags without help", defined - helped)
+assert defined - taken == set(), ("flags no subcommand takes", defined - taken)
+assert helped - defined == set(), ("help for no flag", helped - defined)
+PY
+then echo "FAIL: a flag without curated help or subcommand"; fail=1
+else echo "ok: every flag has help and a subcommand"; fi
+v=$("$bin" --version 2>&1); rc=$?
+if [[ $rc -ne 0 || ! "$v" =~ ^pagerace\ [0-9a-f]{7,} ]]; then
+  echo "FAIL: --version -> exit $rc: $v"; fail=1
+else
+  echo "ok: --version: $v"
+fi
+expect_usage_error "unknown subcommand 'frobnicate'" frobnicate
+expect_usage_error "help: unknown subcommand" help frobnicate
+expect_usage_error "--duration does not apply to \`pagerace explore\`" explore --duration=1s
+expect_usage_error "--scheme does not apply to \`pagerace history\`" history --scheme=legacy
+expect_usage_error "unknown flag --no-such-flag" explore --no-such-flag=1
 expect_usage_error "--trace-out" --trace-out=/nonexistent/dir/t.json
 expect_usage_error "--jitter-max-us" --jitter-max-us=100
 expect_usage_error "is a directory" --trace-out="$tmp"
