@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -171,6 +172,59 @@ TEST(ShadowMmuDeathTest, UserFaultFromNonWorkerThreadAborts) {
         m.store(0, 0, 0, 1);
       },
       "without user access");
+}
+
+}  // namespace
+}  // namespace pagerace
+
+namespace pagerace {
+namespace {
+
+// The protection of [addr, addr + len) in /proc/self/maps ("" if no single
+// mapping covers it exactly).
+std::string MapsPerms(const uint8_t* addr, size_t len) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  char want[64];
+  snprintf(want, sizeof(want), "%lx-%lx ", reinterpret_cast<unsigned long>(addr),
+           reinterpret_cast<unsigned long>(addr + len));
+  while (std::getline(maps, line)) {
+    if (line.rfind(want, 0) == 0) return line.substr(strlen(want), 4);
+  }
+  return "";
+}
+
+// A destroyed ShadowMmu's memory goes to the next one of its size, reset to
+// what a fresh one has: the file's bytes zero, every user page PROT_NONE (one
+// VMA per mapping again), so the next run starts where a new machine would.
+TEST(ShadowMmuTest, TheNextMachineReusesTheMemoryReset) {
+  const uint8_t* first_user = nullptr;
+  const size_t len = 3 * ShadowMmu::page_size();
+  {
+    TestMachine m("locked", "nfs", /*pages=*/3, /*mappings=*/2);
+    TestThread t("worker");
+    m.store(0, 1, 0, 42);  // a writable pte in mapping 0, a dirty page
+    m.load(1, 2, 0);       // a read-only pte in mapping 1
+    ASSERT_EQ(m.pte(0, 1), kPteWritable);
+    ASSERT_EQ(reinterpret_cast<uint64_t*>(m.mm->mmu().kmap(1))[0], 42u);
+    first_user = m.mm->mmu().user_addr(0, 0);
+    EXPECT_EQ(MapsPerms(first_user, len), "") << "the protections split the mapping";
+  }
+  TestMachine m("locked", "nfs", /*pages=*/3, /*mappings=*/2);
+  TestThread t("worker");
+  EXPECT_EQ(m.mm->mmu().user_addr(0, 0), first_user) << "not reused";
+  for (uint64_t i = 0; i < 3; ++i) {
+    for (size_t b = 0; b < ShadowMmu::page_size(); ++b) {
+      ASSERT_EQ(m.mm->mmu().kmap(i)[b], 0) << "page " << i << " byte " << b;
+    }
+  }
+  EXPECT_EQ(MapsPerms(m.mm->mmu().user_addr(0, 0), len), "---s");
+  EXPECT_EQ(MapsPerms(m.mm->mmu().user_addr(1, 0), len), "---s");
+  EXPECT_EQ(m.pte(0, 1), kPteNone);
+  // And it works as a fresh one: a load faults the page in, read-only.
+  EXPECT_EQ(m.load(0, 1, 0), 0u);
+  EXPECT_EQ(t.count(Stat::kFaultsNopage), 1u);
+  EXPECT_EQ(m.pte(0, 1), kPteReadOnly);
 }
 
 }  // namespace

@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +29,32 @@ int ProtOf(PteState s) {
   return PROT_NONE;
 }
 
+// The OS side of a ShadowMmu: the memfd, its kernel alias, and each user
+// mapping (placed inside its guard reserve).  A destroyed ShadowMmu hands
+// its set to the next one of the same size instead of unmapping it: the
+// explorer builds a Machine per schedule, and the mmaps, munmaps and their
+// TLB shootdowns were a fifth of a schedule's cost (BM_ExploreSchedule).  A
+// set is put back as Create makes it: the file's bytes zero and every user
+// page PROT_NONE (one mprotect per mapping, which also merges the VMAs the
+// per-page protections split).
+struct OsMaps {
+  uint64_t pages = 0;
+  int mappings = 0;
+  int memfd = -1;
+  uint8_t* alias = nullptr;
+  std::vector<std::pair<uint8_t*, uint8_t*>> vmas;  // reserve, start
+};
+constexpr size_t kPoolMax = 4;
+
+std::mutex& PoolMutex() {
+  static std::mutex* mu = new std::mutex;
+  return *mu;
+}
+std::vector<OsMaps>& Pool() {
+  static std::vector<OsMaps>* pool = new std::vector<OsMaps>;
+  return *pool;
+}
+
 // Mappings the process needs besides the user mappings' per-page VMAs:
 // binary, libraries, stacks, heap, the alias and guards.  Generous on purpose.
 constexpr uint64_t kMapCountSlack = 1024;
@@ -38,9 +67,13 @@ size_t ShadowMmu::page_size() {
 }
 
 absl::Status ShadowMmu::CheckMapCount(uint64_t pages, int mappings) {
-  uint64_t max_map_count = 65530;
-  std::ifstream f("/proc/sys/vm/max_map_count");
-  if (f) f >> max_map_count;
+  // Read once: a sysctl an administrator sets before running the harness.
+  static const uint64_t max_map_count = [] {
+    uint64_t n = 65530;
+    std::ifstream f("/proc/sys/vm/max_map_count");
+    if (f) f >> n;
+    return n;
+  }();
   // Every page whose protection differs from its neighbour's splits a VMA.
   const uint64_t need = pages * static_cast<uint64_t>(mappings) + kMapCountSlack;
   if (need > max_map_count) {
@@ -70,6 +103,25 @@ absl::StatusOr<std::unique_ptr<ShadowMmu>> ShadowMmu::Create(uint64_t pages, int
   if (absl::Status s = CheckMapCount(pages, mappings); !s.ok()) return s;
   std::unique_ptr<ShadowMmu> mmu(new ShadowMmu(pages, mappings, tracer));
   const size_t len = pages * mmu->page_size_;
+  {
+    std::lock_guard<std::mutex> l(PoolMutex());
+    std::vector<OsMaps>& pool = Pool();
+    for (size_t i = 0; i < pool.size(); ++i) {
+      if (pool[i].pages != pages || pool[i].mappings != mappings) continue;
+      OsMaps o = std::move(pool[i]);
+      pool.erase(pool.begin() + static_cast<long>(i));
+      mmu->memfd_ = o.memfd;
+      mmu->alias_ = o.alias;
+      for (int v = 0; v < mappings; ++v) {
+        Vma& vma = mmu->vmas_[v];
+        vma.ptes.reset(new Pte[pages]);
+        vma.reserve = o.vmas[v].first;
+        vma.start = o.vmas[v].second;
+      }
+      g_newest.store(mmu.get(), std::memory_order_release);
+      return mmu;
+    }
+  }
   auto os_error = [](const char* what) {
     return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
   };
@@ -113,7 +165,34 @@ ShadowMmu::~ShadowMmu() {
         p.page = nullptr;
       }
     }
-    if (vma.reserve) munmap(vma.reserve, len + 2 * page_size_);
+  }
+  // Back to the pool, as Create makes it, when the set is whole and the
+  // reset works; else unmapped.
+  bool whole = memfd_ >= 0 && alias_ != nullptr;
+  for (int v = 0; v < nr_vmas_; ++v) whole = whole && vmas_[v].start != nullptr;
+  if (whole) {
+    memset(alias_, 0, len);
+    for (int v = 0; v < nr_vmas_ && whole; ++v) {
+      whole = mprotect(vmas_[v].start, len, PROT_NONE) == 0;
+    }
+  }
+  if (whole) {
+    std::lock_guard<std::mutex> l(PoolMutex());
+    if (Pool().size() < kPoolMax) {
+      OsMaps o;
+      o.pages = pages_;
+      o.mappings = nr_vmas_;
+      o.memfd = memfd_;
+      o.alias = alias_;
+      for (int v = 0; v < nr_vmas_; ++v) o.vmas.emplace_back(vmas_[v].reserve, vmas_[v].start);
+      Pool().push_back(std::move(o));
+      memfd_ = -1;
+      alias_ = nullptr;
+      for (int v = 0; v < nr_vmas_; ++v) vmas_[v].reserve = nullptr;
+    }
+  }
+  for (int v = 0; v < nr_vmas_; ++v) {
+    if (vmas_[v].reserve) munmap(vmas_[v].reserve, len + 2 * page_size_);
   }
   if (alias_) munmap(alias_, len);
   if (memfd_ >= 0) close(memfd_);
