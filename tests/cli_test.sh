@@ -190,7 +190,7 @@ if in_part replay; then
 # Replay: a legacy race recorded under jitter reproduces under jitter (its
 # first data-losing race) and, a race in the seed's do_wp_page window, under
 # the ordered schedule derived from its trace (exit 1: reproduced).  The
-# derivation forces only do_wp_page windows reliably (README, --replay).
+# derivation forces only do_wp_page windows reliably (docs/stress.md, --replay).
 "$bin" --scheme=legacy --fs=nfs --duration=5s --sched=jitter --out="$tmp/race.json" >/dev/null
 wp=$(python3 "$(dirname "$0")/seed_window_races.py" "$tmp/race.json" --data-losing)
 # Under jitter: the run's first data-losing race.

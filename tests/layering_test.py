@@ -2,7 +2,7 @@
 """The include graph runs one way: a file under a layer may include its own
 layer and the layers below it, never one above.
 
-The order is written once, in README.md's "Layout" section, on the line
+The order is written once, in docs/layout.md's "Layout" section, on the line
 starting "Layers, lowest first:".  Every quoted #include under harness/,
 fs_adapters/ and workloads/ is checked against it; a folder under harness/
 that the order does not name is an error too (a new layer must be placed).
@@ -22,15 +22,15 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
 def layers(repo):
-    with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
+    with open(os.path.join(repo, "docs", "layout.md"), encoding="utf-8") as f:
         for line in f:
             m = re.match(r"\s*Layers, lowest first:\s*(.+)$", line)
             if m:
                 order = [x.strip().rstrip("/") for x in m.group(1).split("<")]
                 if len(order) < 2 or any(not x for x in order):
-                    sys.exit(f"layering_test: README.md: cannot read the layer order: {line!r}")
+                    sys.exit(f"layering_test: docs/layout.md: cannot read the layer order: {line!r}")
                 return order
-    sys.exit('layering_test: README.md has no "Layers, lowest first:" line')
+    sys.exit('layering_test: docs/layout.md has no "Layers, lowest first:" line')
 
 
 def layer_of(path, order):
@@ -54,7 +54,7 @@ def violations(repo, order):
                 rel = os.path.relpath(full, repo)
                 mine = layer_of(rel, order)
                 if mine is None:
-                    out.append(f"{rel}: in no layer (add its folder to README's layer order)")
+                    out.append(f"{rel}: in no layer (add its folder to docs/layout.md's layer order)")
                     continue
                 with open(full, encoding="utf-8") as f:
                     for lineno, line in enumerate(f, 1):
@@ -78,7 +78,8 @@ def main(argv):
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, "repo")
             os.mkdir(copy)
-            shutil.copy(os.path.join(repo, "README.md"), copy)
+            os.mkdir(os.path.join(copy, "docs"))
+            shutil.copy(os.path.join(repo, "docs", "layout.md"), os.path.join(copy, "docs"))
             for root in SOURCE_ROOTS:
                 shutil.copytree(os.path.join(repo, root), os.path.join(copy, root))
             victim = os.path.join(copy, "harness", "mm", "page.cc")

@@ -50,7 +50,7 @@ Registry<WorkloadEntry>& WorkloadRegistry() {
        /*min_mappings=*/1, /*needs_page_mkwrite=*/true},
       {"dio",
        "get_user_pages callers (the --threads workers) pin pages with write access, a device writes "
-       "them, set_page_dirty_lock; writeback and reclaim beside them (issue 13)",
+       "them, set_page_dirty_lock; writeback and reclaim beside them (docs/gup.md)",
        Dio, nullptr, /*min_mappings=*/1, /*needs_page_mkwrite=*/false},
       {"drop",
        "dio, with reclaim dropping the page it shrank (invalidate_mapping_pages, as "

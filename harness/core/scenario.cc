@@ -176,7 +176,7 @@ absl::StatusOr<ScenarioOp> ParseOp(absl::string_view text, RoleKind who, bool se
 
 const std::vector<BuiltinScenario> kBuiltins = {
     {"seed",
-     "the seed's do_wp_page window (DESIGN §2): page 0 clean and read-only in mapping 0; "
+     "the seed's do_wp_page window (docs/design.md, The race): page 0 clean and read-only in mapping 0; "
      "mmap0 stores to it twice while writeback runs two passes",
      "pages 2\n"
      "mappings 2\n"
@@ -184,7 +184,7 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "mmap0: store 0 0; store 0 0\n"
      "writeback: pass; pass\n"},
     {"seed_dirty",
-     "the seed's window with DESIGN §2's precondition: page 0 read-only in mapping 0 and "
+     "the seed's window with its precondition (docs/design.md): page 0 read-only in mapping 0 and "
      "PG_dirty through mapping 1 when writeback looks at it; mmap0 stores to it twice "
      "through mapping 0 while writeback runs two passes",
      "pages 2\n"
@@ -330,7 +330,7 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "mmap0: store 0 0; zap 0 0\n"
      "reclaim: strip 0\n"},
     {"dio",
-     "the get_user_pages race (Jan Kara, linux-mm, 2018; issue 13): gup0 pins page 0 for a "
+     "the get_user_pages race (Jan Kara, linux-mm, 2018; docs/gup.md): gup0 pins page 0 for a "
      "direct read (its ->page_mkwrite attaches the fs metadata), writeback cleans the page "
      "and reclaim may release its buffers while the device writes into it, then "
      "set_page_dirty_lock dirties it again with no ->page_mkwrite: buffer (5.15 ext4) and "

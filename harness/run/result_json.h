@@ -31,8 +31,8 @@ nlohmann::json ExploreToJson(const ExploreResult& result);
 absl::Status WriteExploreFile(const ExploreResult& result, const std::string& path);
 
 // `pagerace history` (harness/core/history.h): schema pagerace.history/1,
-// and the same table as Markdown (results/reference/history.md, the
-// README's table) and as the text the command prints.
+// and the same table as Markdown (results/reference/history.md,
+// docs/history.md's table) and as the text the command prints.
 nlohmann::json HistoryToJson(const HistoryResult& result);
 std::string HistoryMarkdown(const HistoryResult& result);
 std::string HistoryText(const HistoryResult& result);
