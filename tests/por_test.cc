@@ -23,7 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "fs_adapters/adapters.h"
+#include "fs_adapters/adapter_registry.h"
 #include "gtest/gtest.h"
 #include "harness/base/rng.h"
 #include "harness/base/shared.h"

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "fs_adapters/adapters.h"
+#include "fs_adapters/adapter_registry.h"
 #include "harness/check/oracle.h"
 #include "harness/mm/fixes.h"
 #include "harness/mm/gup.h"
