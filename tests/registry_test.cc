@@ -9,7 +9,9 @@
 #include "gtest/gtest.h"
 #include "harness/core/config.h"
 #include "harness/core/stress_driver.h"
+#include "harness/mm/filemap.h"
 #include "harness/mm/mm_context.h"
+#include "tests/test_machine.h"
 
 namespace pagerace {
 namespace {
@@ -80,6 +82,18 @@ class ReservationAdapter : public StoreBackedOps {
 };
 std::atomic<uint64_t> ReservationAdapter::mkwrite_calls{0};
 
+// The same filesystem without ->writepage (its writeback is ->writepages
+// alone, as 5.15's XFS): reclaim must keep a dirty page it cannot write.
+class NoWritepageAdapter : public ReservationAdapter {
+ public:
+  const char* name() const override { return "test:no_writepage"; }
+  bool has_writepage() const override { return false; }
+};
+
+const AdapterEntry& kNoWritepage = AdapterRegistry().Register(
+    {"test:no_writepage", "none (a test's own)", "test:reservation without ->writepage",
+     [] { return std::make_unique<NoWritepageAdapter>(); }});
+
 const AdapterEntry& kRegistered = AdapterRegistry().Register(
     {"test:reservation", "none (a test's own)", "a test's own adapter: one reservation bit per page",
      [] { return std::make_unique<ReservationAdapter>(); }});
@@ -117,6 +131,38 @@ TEST(RegistryTest, ATestAdapterRunsThroughTheStressDriver) {
   EXPECT_GT(r->stat(Stat::kMkwriteCalls), 0u);
   // The driver called this file's ->page_mkwrite, not a built-in one.
   EXPECT_EQ(ReservationAdapter::mkwrite_calls.load(), r->stat(Stat::kMkwriteCalls));
+}
+
+// mm/vmscan.c:pageout() (v2.6.29 and 5.15): a dirty page of a filesystem
+// without ->writepage is activated, not written: reclaim keeps it dirty and
+// cached, its data unsent.  With ->writepage, the same page is paged out.
+TEST(RegistryTest, ReclaimKeepsADirtyPageWithoutWritepage) {
+  for (const AdapterEntry* fs : {&kNoWritepage, &kRegistered}) {
+    for (const char* scheme : {"legacy", "modern"}) {
+      TestMachine m(scheme, fs->name);
+      TestThread t("reclaim");
+      m.store(0, 1, 0, 7);  // dirty, writable in mapping 0
+      {
+        Page* p = m.mm->mapping().find_get_page(1);
+        ASSERT_NE(p, nullptr);
+        EXPECT_TRUE(PageDirty(p));
+        put_page(p);
+      }
+      const ShrinkResult r = shrink_page(*m.mm, 1);
+      Page* p = m.mm->mapping().find_get_page(1);
+      ASSERT_NE(p, nullptr) << fs->name << " under " << scheme << ": evicted";
+      EXPECT_TRUE(r.pte_dirty);
+      if (fs == &kNoWritepage) {
+        EXPECT_FALSE(r.paged_out) << scheme;
+        EXPECT_TRUE(PageDirty(p)) << scheme;
+        EXPECT_FALSE(PageWriteback(p)) << scheme;
+      } else {
+        EXPECT_TRUE(r.paged_out) << scheme;
+      }
+      put_page(p);
+      EXPECT_EQ(m.races(), 0u) << fs->name << " under " << scheme;
+    }
+  }
 }
 
 TEST(RegistryTest, DuplicateNamesAreRefused) {

@@ -72,6 +72,13 @@ class AddressSpaceOps {
   virtual const char* name() const = 0;
 
   virtual bool has_page_mkwrite() const = 0;
+  // Whether the filesystem has a ->writepage (5.15's XFS has ->writepages
+  // only).  Without one, reclaim's pageout() activates a dirty page instead
+  // of writing it (PAGE_ACTIVATE) and migration's writeout() cannot write it
+  // out (-EINVAL), in v2.6.29 and 5.15 alike; writeback still calls
+  // writepage(), which then stands for the adapter's ->writepages doing that
+  // page.
+  virtual bool has_writepage() const { return true; }
   // Story vocabulary (the explorer's numbered counterexamples): the kernel
   // function behind ->page_mkwrite, and what the filesystem attaches there
   // (a noun without article: "write request (nfs_page)").

@@ -94,7 +94,7 @@ void remove_clean_page(MmContext& mm, Page* page, Event e, bool poison) {
 
 namespace {
 
-enum class Pageout { kKeep, kSuccess, kClean };
+enum class Pageout { kKeep, kActivate, kSuccess, kClean };
 
 // Models mm/vmscan.c:is_page_cache_freeable() as of v2.6.29: the references
 // besides the cache's and reclaim's, less the one PG_private holds, must be
@@ -107,14 +107,16 @@ bool is_page_cache_freeable(MmContext& mm, const Page* page) {
   return page->refcount.load(std::memory_order_acquire) - pinned == 2;
 }
 
-// Models mm/vmscan.c:pageout() as of v2.6.29 (v2.6.30 the same) for a page
-// that has its mapping; differences: no may_write_to_queue (congestion), no
-// PG_reclaim, no handle_write_error / AOP_WRITEPAGE_ACTIVATE (no adapter
-// returns them), never PAGEOUT_IO_SYNC (reclaim never waits on the write).
-// Entered with the page locked; kSuccess returns it unlocked (->writepage
-// unlocks), kKeep and kClean locked.
+// Models mm/vmscan.c:pageout() as of v2.6.29 (v2.6.30 and 5.15 the same in
+// what is modeled) for a page that has its mapping; differences: no
+// may_write_to_queue (congestion), no PG_reclaim, no handle_write_error /
+// AOP_WRITEPAGE_ACTIVATE (no adapter returns them), never PAGEOUT_IO_SYNC
+// (reclaim never waits on the write).  A filesystem without ->writepage
+// gets PAGE_ACTIVATE: the page stays, dirty.  Entered with the page locked;
+// kSuccess returns it unlocked (->writepage unlocks), the others locked.
 Pageout pageout(MmContext& mm, Page* page) {
   if (!is_page_cache_freeable(mm, page)) return Pageout::kKeep;
+  if (!mm.a_ops().has_writepage()) return Pageout::kActivate;
   if (!clear_page_dirty_for_io(mm, page)) return Pageout::kClean;
   SCHED_POINT(kPageoutAfterClearDirty);
   WritebackControl wbc;
@@ -166,6 +168,7 @@ bool shrink_locked_page(MmContext& mm, Page* page, ShrinkResult* r) {
     // may_writepage) on a page found unreferenced (no young bit).
     switch (pageout(mm, page)) {
       case Pageout::kKeep:
+      case Pageout::kActivate:  // back to the active list: kept, locked
         return true;
       case Pageout::kSuccess:
         r->paged_out = true;

@@ -54,6 +54,9 @@ void remove_migration_ptes(MmContext& mm, Page* to, const SavedPtes& saved) {
 void writeout(MmContext& mm, Page* page, SavedPtes* saved) {
   remove_migration_ptes(mm, page, *saved);
   *saved = SavedPtes{};
+  // No ->writepage: -EINVAL, the page stays dirty (the kernel returns before
+  // restoring the ptes, and its caller restores them on the failure).
+  if (!mm.a_ops().has_writepage()) return;
   if (!clear_page_dirty_for_io(mm, page)) return;
   WritebackControl wbc;
   wbc.for_reclaim = true;  // one page outside write_cache_pages, as pageout()
