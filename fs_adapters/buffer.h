@@ -123,6 +123,12 @@ class BufferAdapter : public StoreBackedOps {
   vm_fault_t page_mkwrite(VmFault& vmf) override;
   // 5.15 ext4's growth touches the old EOF page only through
   // pagecache_isize_extended, which returns at once for a block a page.
+  // 5.15 ext4_setattr holds the invalidate_lock across the size change and
+  // truncate_pagecache, the lock ext4_page_mkwrite takes shared (the ext4
+  // variants; block_page_mkwrite alone and ext2/3 take none).
+  bool setattr_holds_invalidate_lock() const override {
+    return options_.mkwrite == BufferMkwrite::kExt4Journal;
+  }
   bool growth_locks_eof_page() const override {
     return blocksize_ < page_size_ || options_.mkwrite != BufferMkwrite::kExt4Journal;
   }

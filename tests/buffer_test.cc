@@ -3,12 +3,16 @@
 // truncate.
 #include "fs_adapters/buffer.h"
 
+#include <atomic>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "harness/mm/filemap.h"
 #include "harness/mm/recovery.h"
 #include "harness/mm/truncate.h"
 #include "test_machine.h"
+#include "tests/forced_race.h"
 
 namespace pagerace {
 namespace {
@@ -330,6 +334,41 @@ TEST(BlockWriteFullPageTest, RecoverWritesTheMappedBuffersAndDropsTheRest) {
   put_page(p);
   m.mm->audit_all();
   EXPECT_GE(m.races(RaceKind::kLostDirty), 1u);
+}
+
+// 5.15 ext4_setattr holds the invalidate_lock for writing across a
+// truncation (filemap_invalidate_lock ... filemap_invalidate_unlock), and
+// ext4_page_mkwrite holds it for reading: a truncation cannot run while a
+// fault is inside ext4_page_mkwrite.  The test thread holds the lock as such
+// a fault does; the truncation either sleeps on it or runs through.
+// block_page_mkwrite alone (5.15's callers without the ext4 lock) takes it
+// on neither side: the truncation runs through.
+TEST(BufferInvalidateLockTest, TruncateWaitsForAFaultInExt4PageMkwrite) {
+  for (const char* fs : {"buffer", "buffer:block_page_mkwrite"}) {
+    TestMachine m("modern", fs, 4, 2);
+    const int64_t ps = static_cast<int64_t>(m.mm->page_size());
+    FutexRwSem& lock = m.mm->mapping().invalidate_lock();
+    TestThread t("fault");
+    lock.ReadLock();  // inside ext4_page_mkwrite
+    std::atomic<bool> done{false};
+    std::thread truncate([&] {
+      TestThread tt("truncate");
+      vmtruncate(*m.mm, ps);
+      done.store(true);
+    });
+    while (!done.load() && lock.sleepers() == 0) std::this_thread::yield();
+    const bool ran_through = done.load();
+    lock.ReadUnlock();
+    truncate.join();
+    EXPECT_TRUE(done.load());
+    EXPECT_EQ(m.mm->mapping().i_size(), ps);
+    if (std::string(fs) == "buffer") {
+      EXPECT_FALSE(ran_through) << "truncate ran while ext4_page_mkwrite held the invalidate_lock";
+    } else {
+      EXPECT_TRUE(ran_through) << fs << ": nothing should exclude the truncation";
+    }
+    EXPECT_EQ(m.races(), 0u) << fs << Describe(m);
+  }
 }
 
 }  // namespace

@@ -26,7 +26,11 @@
 //      │   mapping->invalidate_lock): shared in ->page_mkwrite before the
 //      │   journal and the page lock (ext4_page_mkwrite) and in filemap_fault
 //      │   when the page is not cached; exclusive around a hole punch
-//      │   (ext4_punch_hole: truncate_pagecache_range, then the blocks).
+//      │   (ext4_punch_hole: truncate_pagecache_range, then the blocks) and
+//      │   around a size change where the fs's ->setattr holds it
+//      │   (AddressSpaceOps::setattr_holds_invalidate_lock: ext4_setattr;
+//      │   taken by vmtruncate, truncate.cc). A filesystem lock its fault
+//      │   and truncate both take (XFS's MMAPLOCK) has this place.
 //      │   Models: AddressSpace::invalidate_lock, taken in filemap_fault
 //      │   (memory.cc), BufferAdapter::ext4_page_mkwrite_v515 and punch_hole
 //      │   (punch.cc, which takes page locks and then the journal in

@@ -43,6 +43,7 @@ class ABSL_LOCKABLE FutexRwSem {
   // Racy peeks (tests, assertions).
   bool IsWriteLocked() const { return word_.load(std::memory_order_relaxed) & kWriter; }
   uint32_t readers() const { return word_.load(std::memory_order_relaxed) & ~kWriter; }
+  uint32_t sleepers() const { return sleepers_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr uint32_t kWriter = 1u << 31;

@@ -144,6 +144,16 @@ class AddressSpaceOps {
   // is then written with no page lock, and the bytes an mmap store left past
   // the old EOF stay (unspecified, MmContext::mark_stale_tail).
   virtual bool growth_locks_eof_page() const { return true; }
+  // Whether the fs's ->setattr holds mapping->invalidate_lock for writing
+  // across a size change (the i_size write, pagecache_isize_extended,
+  // truncate_pagecache and the blocks' release), the lock its fault path
+  // takes for reading around ->page_mkwrite: 5.15's ext4_setattr
+  // (filemap_invalidate_lock) against ext4_page_mkwrite
+  // (filemap_invalidate_lock_shared), XFS's MMAPLOCK taken the same two ways
+  // (read in the 5.15 tree).  Asked only where the run's kernel has the lock
+  // (lock_order.h: kInvalidateLock, above the journal and the page lock):
+  // truncate.h's vmtruncate then takes it.
+  virtual bool setattr_holds_invalidate_lock() const { return false; }
   // Workload knob (`isize`): the disk is full — every block of the file is
   // allocated, none is free, and blocks the file frees are taken by others.
   // Returns false when the adapter allocates nothing.

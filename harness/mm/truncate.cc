@@ -33,11 +33,40 @@ void truncate_inode_page(MmContext& mm, Page* page) {
   mm.mapping().remove_from_page_cache(page);
 }
 
+namespace {
+
+// The filesystem's ->setattr holding mapping->invalidate_lock for writing
+// across the whole size change (AddressSpaceOps::setattr_holds_invalidate_lock:
+// 5.15 ext4_setattr's filemap_invalidate_lock ... filemap_invalidate_unlock),
+// where the run's kernel has the lock (ea3d7209ca01 not reverted).  A fault
+// in ->page_mkwrite, which holds it shared, and the truncation exclude each
+// other, as they do there.
+class SetattrInvalidateLock {
+ public:
+  explicit SetattrInvalidateLock(MmContext& mm) ABSL_NO_THREAD_SAFETY_ANALYSIS
+      : lock_(mm.a_ops().setattr_holds_invalidate_lock() && mm.has_fix(Fix::kea3d7209ca01)
+                  ? &mm.mapping().invalidate_lock()
+                  : nullptr) {
+    if (lock_) lock_->WriteLock();
+  }
+  ~SetattrInvalidateLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (lock_) lock_->WriteUnlock();
+  }
+  SetattrInvalidateLock(const SetattrInvalidateLock&) = delete;
+  SetattrInvalidateLock& operator=(const SetattrInvalidateLock&) = delete;
+
+ private:
+  FutexRwSem* const lock_;
+};
+
+}  // namespace
+
 void vmtruncate(MmContext& mm, int64_t new_size) {
   AddressSpace& mapping = mm.mapping();
+  SCHED_POINT(kTruncateBegin);
+  const SetattrInvalidateLock setattr_lock(mm);
   const int64_t old_size = mapping.i_size();
   const int64_t ps = static_cast<int64_t>(mm.page_size());
-  SCHED_POINT(kTruncateBegin);
   if (new_size >= old_size &&
       !mm.a_ops().setattr_calls_pagecache_isize_extended(mm.scheme().era())) {
     // v2.6.29/30 (every fs), and 5.15 for a filesystem whose ->setattr does
