@@ -93,6 +93,17 @@ bool IsExploreResult(const std::string& spec) {
 
 namespace {
 
+// What a schedule replay keeps of the recorded run's configuration: the
+// scheme, the fs and the flags that change the model (--gup,
+// --pin-writeback, --revert).
+void RecordedScheduleConfig(const nlohmann::json& c, ScheduleReplayTarget* t) {
+  t->scheme = Str(c, "scheme");
+  t->fs = Str(c, "fs");
+  t->gup = Str(c, "gup");
+  t->pin_writeback = Str(c, "pin_writeback");
+  t->revert = Str(c, "revert");
+}
+
 // The exact counterexample of race `index` (PickIndex) of a stress result,
 // or null.
 const nlohmann::json* ExactOf(const nlohmann::json& doc, int* index) {
@@ -144,12 +155,7 @@ absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec)
     t.schedule = Str(*x, "schedule");
     t.race = x->value("race", -1);
     t.cause = Str(doc["races"][t.index], "root_cause");
-    const nlohmann::json& c = doc["config"];
-    t.scheme = Str(c, "scheme");
-    t.fs = Str(c, "fs");
-    t.gup = Str(c, "gup");
-    t.pin_writeback = Str(c, "pin_writeback");
-    t.revert = Str(c, "revert");
+    RecordedScheduleConfig(doc["config"], &t);
     auto scenario = ParseScenario(Str(*x, "scenario"), "derived");
     if (!scenario.ok()) {
       return Bad(absl::StrCat("--replay: race ", t.index, "'s exact counterexample: ",
@@ -187,11 +193,7 @@ absl::StatusOr<ScheduleReplayTarget> LoadScheduleReplay(const std::string& spec)
   t.preemptions = v.value("preemptions", 0);
   t.schedule = Str(v, "schedule");
   const nlohmann::json& c = doc["config"];
-  t.scheme = Str(c, "scheme");
-  t.fs = Str(c, "fs");
-  t.gup = Str(c, "gup");
-  t.pin_writeback = Str(c, "pin_writeback");
-  t.revert = Str(c, "revert");
+  RecordedScheduleConfig(c, &t);
   const std::string name = Str(c, "scenario");
   auto scenario = ParseScenario(Str(c, "scenario_text"), name);
   if (!scenario.ok()) {
