@@ -1,19 +1,24 @@
-// The explorer's complete searches, one per strategy (issue 21): plain
-// depth-first search (explore_dfs.cc) and dynamic partial-order reduction
-// (explore_dpor.cc).  Explore() (explore.cc) runs one of them per
-// preemption bound and does the rest: what each run showed, the
-// determinism check, the evidence, shrinking.  The sampling strategies,
-// random and PCT, are explore_strategies.cc's.
+// The explorer's searches, one implementation per strategy, each in its own
+// file: the complete ones, plain depth-first search (explore_dfs.cc) and
+// dynamic partial-order reduction (explore_dpor.cc), which Explore()
+// (explore.cc) runs once per preemption bound; and the sampling ones, seeded
+// random walks (explore_random.cc) and strict PCT (explore_pct.cc), which
+// ExploreSampled (explore_strategies.cc) draws schedules from.  Explore()
+// does the rest: what each run showed, the determinism check, the evidence,
+// shrinking.
 #ifndef PAGERACE_HARNESS_CORE_EXPLORE_SEARCH_H_
 #define PAGERACE_HARNESS_CORE_EXPLORE_SEARCH_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "harness/base/rng.h"
 #include "harness/core/explore.h"
+#include "harness/sched/serial.h"
 
 namespace pagerace::explore_internal {
 
@@ -57,6 +62,34 @@ class BoundedSearch {
 
 std::unique_ptr<BoundedSearch> NewDfsSearch();
 std::unique_ptr<BoundedSearch> NewDporSearch();
+
+// One sampling search: every schedule drawn by a chooser from one seeded
+// generator, in a fixed order (the same seed runs the same schedules).
+class SampledSearch {
+ public:
+  // Runs one schedule under `chooser` (kept by a deadlocked run); the run is
+  // counted as an execution, not as one of the search's schedules.
+  using RunFn =
+      std::function<absl::StatusOr<ScheduleRun>(std::unique_ptr<sched::SerialChooser>)>;
+
+  virtual ~SampledSearch() = default;
+  // InvalidArgument (one line) for options this strategy cannot run.
+  virtual absl::Status Validate(const ExploreOptions& options) const { return absl::OkStatus(); }
+  // Before the draws: what the strategy must measure (PCT: k).  Returns the
+  // run that deadlocked, which ends the search, or nullopt.
+  virtual absl::StatusOr<std::optional<ScheduleRun>> Prepare(const RunFn& run, int threads,
+                                                             const ExploreOptions& options,
+                                                             Rng* rng, ExploreResult* result) {
+    return std::optional<ScheduleRun>();
+  }
+  // The chooser of the next schedule.
+  virtual std::unique_ptr<sched::SerialChooser> Next(Rng* rng, const ExploreResult& result) = 0;
+  // Whether the result reports the most choices a run made (PCT's k check).
+  virtual bool reports_max_steps() const { return false; }
+};
+
+std::unique_ptr<SampledSearch> NewRandomSearch();
+std::unique_ptr<SampledSearch> NewPctSearch();
 
 // The subtrees below the shard split (the first shard_depth choices),
 // numbered across bounds in the order a search meets them, and dealt

@@ -1,5 +1,6 @@
-// The explorer's strategies besides depth-first search (explore.h): seeded
-// random walks and strict PCT, and the merge of dfs shards.
+// The explorer's sampling searches' driver (explore.h): the schedules drawn
+// from a SampledSearch (explore_random.cc, explore_pct.cc), what each showed;
+// and the merge of dfs shards.
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "harness/base/clock.h"
 #include "harness/base/rng.h"
 #include "harness/core/explore.h"
+#include "harness/core/explore_search.h"
 #include "harness/sched/choosers.h"
 
 namespace pagerace {
@@ -70,83 +72,60 @@ absl::Status ExploreSampled(const RunConfig& base, const Scenario& scenario,
                             const ExploreOptions& options,
                             const std::function<void(const ExploreProgress&)>& on_progress,
                             ExploreResult* result) {
-  const bool pct = options.strategy == ExploreStrategy::kPct;
+  std::unique_ptr<SampledSearch> search =
+      options.strategy == ExploreStrategy::kPct ? NewPctSearch() : NewRandomSearch();
   const int n = static_cast<int>(scenario.threads.size());
   if (n < 1 || n > sched::kMaxSerialThreads) {
     return absl::InvalidArgumentError(absl::StrCat("scenario ", scenario.name, ": ", n, " threads"));
   }
-  if (pct && (options.pct_depth < 1 || options.pct_depth > sched::kMaxPctDepth)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--pct-depth: want 1..", sched::kMaxPctDepth, ", got ", options.pct_depth));
-  }
+  if (absl::Status s = search->Validate(options); !s.ok()) return s;
   const uint64_t budget = options.max_schedules ? options.max_schedules : kDefaultSampledSchedules;
   result->options.max_schedules = budget;
   const int64_t t0 = now_ns();
   auto elapsed = [t0] { return static_cast<double>(now_ns() - t0) / 1e9; };
-  // Every draw of the search, calibration's included, comes from here in a
-  // fixed order: the same seed runs the same schedules.
+  // Every draw of the search, the strategy's preparation included, comes
+  // from here in a fixed order: the same seed runs the same schedules.
   Rng rng(options.seed);
-
+  const SampledSearch::RunFn run = [&](std::unique_ptr<sched::SerialChooser> chooser) {
+    auto r = RunOwned(base, scenario, std::move(chooser));
+    if (r.ok()) ++result->executions;
+    return r;
+  };
   auto stop_at_deadlock = [result](const ScheduleRun& r) {
     result->deadlocked = true;
     NoteSampled(r, result);
   };
 
-  if (pct) {
-    // k: the most choices seen in the default schedule and a few random
-    // walks.  Their reports are not counted: they are not PCT's runs.
-    uint64_t k = 0;
-    for (int i = 0; i <= kPctCalibrationWalks; ++i) {
-      std::unique_ptr<sched::SerialChooser> chooser;
-      static const std::vector<int> kNoPicks;
-      if (i == 0) {
-        chooser = std::make_unique<sched::PrefixChooser>(&kNoPicks);
-      } else {
-        chooser = std::make_unique<sched::RandomChooser>(rng.Next());
-      }
-      auto run = RunOwned(base, scenario, std::move(chooser));
-      if (!run.ok()) return run.status();
-      ++result->executions;
-      if (run->deadlocked) {
-        stop_at_deadlock(*run);
-        return absl::OkStatus();
-      }
-      k = std::max<uint64_t>(k, run->choices.size());
-    }
-    result->pct = {n, std::max<uint64_t>(k, 1), options.pct_depth};
+  auto prepared = search->Prepare(run, n, options, &rng, result);
+  if (!prepared.ok()) return prepared.status();
+  if (prepared->has_value()) {
+    stop_at_deadlock(**prepared);
+    return absl::OkStatus();
   }
-
   for (uint64_t i = 0; i < budget; ++i) {
-    std::unique_ptr<sched::SerialChooser> chooser;
-    if (pct) {
-      chooser = std::make_unique<sched::PctChooser>(result->pct, &rng);
-    } else {
-      chooser = std::make_unique<sched::RandomChooser>(rng.Next());
-    }
-    auto run = RunOwned(base, scenario, std::move(chooser));
-    if (!run.ok()) return run.status();
-    ++result->executions;
+    auto r = run(search->Next(&rng, *result));
+    if (!r.ok()) return r.status();
     ++result->schedules;
-    result->pct_max_steps = std::max<uint64_t>(result->pct_max_steps, run->choices.size());
-    const size_t p = static_cast<size_t>(run->preemptions);
+    result->pct_max_steps = std::max<uint64_t>(result->pct_max_steps, r->choices.size());
+    const size_t p = static_cast<size_t>(r->preemptions);
     while (result->bounds.size() <= p) {
       result->bounds.emplace_back();
       result->bounds.back().preemptions = static_cast<int>(result->bounds.size() - 1);
     }
     ++result->bounds[p].schedules;
-    if (!run->races.empty()) ++result->violating_schedules;
-    if (run->writable_during_writeback > 0) ++result->writable_during_writeback_schedules;
-    if (run->deadlocked) {
-      stop_at_deadlock(*run);
+    if (!r->races.empty()) ++result->violating_schedules;
+    if (r->writable_during_writeback > 0) ++result->writable_during_writeback_schedules;
+    if (r->deadlocked) {
+      stop_at_deadlock(*r);
       break;
     }
-    NoteSampled(*run, result);
+    NoteSampled(*r, result);
     if (on_progress) {
-      on_progress({run->preemptions, result->schedules, result->executions,
+      on_progress({r->preemptions, result->schedules, result->executions,
                    result->violations.size(), elapsed()});
     }
   }
-  if (!pct) result->pct_max_steps = 0;
+  if (!search->reports_max_steps()) result->pct_max_steps = 0;
   return absl::OkStatus();
 }
 
