@@ -14,6 +14,7 @@
 #include "harness/core/config.h"
 #include "harness/core/explore.h"
 #include "harness/core/stress_driver.h"
+#include "workloads/mixed.h"
 
 namespace pagerace {
 namespace {
@@ -157,7 +158,10 @@ std::vector<std::pair<Scenario, std::string>> RaceScenarios(const RunConfig& con
   std::vector<std::pair<Scenario, std::string>> out;
   const std::vector<DerivedOp> ops = DeriveOps(race.trace);
   const std::vector<size_t> anchors = Anchors(race, ops);
-  const bool isize = config.workload->name == "isize";
+  // EOF moving inside the last page: the workload's own knob, not its name.
+  MixedOptions shaped;
+  if (config.workload->shape) config.workload->shape(&shaped);
+  const bool isize = shaped.isize;
   // The page keeps its place relative to EOF: the file's last page stays
   // the last (page 1 of 2) when EOF or a truncation is in play.
   const bool truncates = std::any_of(ops.begin(), ops.end(), [](const DerivedOp& op) {
