@@ -18,28 +18,25 @@ void BtrfsAdapter::Attach(MmContext* mm) {
   checked_.reset(new bool[mm->pages()]());
   unreserved_.reset(new bool[mm->pages()]());
   fixup_queue_.reserve(mm->pages());
-  free_space_ = capacity_ = static_cast<int64_t>(mm->pages());
+  space_.Reset(static_cast<int64_t>(mm->pages()));
 }
 
 bool BtrfsAdapter::v2630_fixup() const { return mm_->scheme().era() < KernelEra::kV5_15; }
 
 bool BtrfsAdapter::InjectMkwriteFailures(uint32_t one_in) {
   FutexLock l(&i_lock_);
-  free_space_ = capacity_ = std::max<int64_t>(1, static_cast<int64_t>(mm_->pages()) /
-                                                     std::max<int64_t>(one_in, 2));
+  space_.Reset(
+      std::max<int64_t>(1, static_cast<int64_t>(mm_->pages()) / std::max<int64_t>(one_in, 2)));
   return true;
 }
 
 bool BtrfsAdapter::reserve_space() {
-  if (free_space_ == 0) return false;
-  --free_space_;
-  ++pending_;
-  return true;
+  return space_.Reserve();
 }
 
 void BtrfsAdapter::set_delalloc(Page* page) {
   State& st = state_[page->index];
-  --pending_;
+  space_.Settle();
   if (st == State::kDelalloc && unreserved_[page->index]) {
     // Delalloc the v2.6.30 fixup set without space: this reservation backs
     // it (v2.6.30 accounts reservations per inode, not per page).
@@ -51,7 +48,7 @@ void BtrfsAdapter::set_delalloc(Page* page) {
   if (st == State::kDelalloc) {
     // The range already had its reservation: this one goes back (the
     // mutant leaks it, and space is no longer conserved).
-    if (release_extra_reservation_) ++free_space_;
+    if (release_extra_reservation_) space_.Give(1);
     check_counters(page->index);
     return;
   }
@@ -67,13 +64,7 @@ void BtrfsAdapter::set_delalloc(Page* page) {
 // Delalloc set by v2.6.30's fixup worker holds no reservation.
 void BtrfsAdapter::check_counters(uint64_t index) {
   const int64_t reserved = nr_delalloc_ - nr_unreserved_;
-  i4_.Check(mm_->oracle(), index, free_space_ + pending_ + reserved, capacity_, free_space_,
-            [free = free_space_, pending = pending_, reserved,
-             capacity = capacity_](char* detail, size_t len) {
-              snprintf(detail, len, "free %lld + reserving %lld + reserved delalloc %lld != %lld",
-                       static_cast<long long>(free), static_cast<long long>(pending),
-                       static_cast<long long>(reserved), static_cast<long long>(capacity));
-            });
+  space_.Check(mm_->oracle(), index, reserved, "reserved delalloc");
 }
 
 // Models fs/btrfs/inode.c:btrfs_page_mkwrite() as of v2.6.30 (`btrfs:unlocked`:
@@ -91,8 +82,7 @@ vm_fault_t BtrfsAdapter::page_mkwrite(VmFault& vmf) {
   if (!mkwrite_page_ok(page)) {
     mkwrite_unlock_page(vmf);
     FutexLock l(&i_lock_);
-    --pending_;
-    ++free_space_;
+    space_.Unreserve();
     // A retry since 56a76f8275c3 (v2.6.30-rc1, read: its btrfs half); before
     // it, -EINVAL and VM_FAULT_SIGBUS (`legacy`, --revert=56a76f8275c3).
     return mm_->has_fix(Fix::k56a76f8275c3) ? kVmFaultNoPage : kVmFaultSigbus;
@@ -219,8 +209,7 @@ void BtrfsAdapter::fixup_worker_v515(Page* page) {
     const bool ours = page->mapping.load(std::memory_order_acquire) == &mm_->mapping();
     if (!still || !ours || !PageDirty(page)) {
       if (reserved) {
-        --pending_;
-        ++free_space_;
+        space_.Unreserve();
         check_counters(index);
       }
       if (pre_fix && still && ours) mm_->blame(index, FaultWindow::kFixupLeftClean);
@@ -298,7 +287,7 @@ int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
       // extent of its own (freed again when the old one goes: net zero).
       unreserved_[index] = false;
       --nr_unreserved_;
-      if (free_space_ == 0) {
+      if (space_.free() == 0) {
         bug = true;
         st = State::kNone;
         --nr_delalloc_;
@@ -316,7 +305,7 @@ int BtrfsAdapter::writepage(Page* page, WritebackControl& wbc) {
         // old one is freed when the new one is written: net zero space).
         st = State::kInFlight;
         --nr_delalloc_;
-        ++free_space_;
+        space_.Give(1);
       }
       test_set_page_writeback(page);
       // The part inside i_size is the extent's (extent_write_cache_pages).
@@ -368,7 +357,7 @@ void BtrfsAdapter::invalidatepage(Page* page) {
     unreserved_[page->index] = false;  // nothing was reserved to give back
     --nr_unreserved_;
   } else {
-    ++free_space_;
+    space_.Give(1);
   }
   ClearPageFlag(page, PG_private);
   mm_->trace(page->index, Event::kInvalidatepage);
@@ -397,7 +386,7 @@ bool BtrfsAdapter::delalloc(uint64_t index) const {
 
 int64_t BtrfsAdapter::free_space() const {
   FutexLock l(&i_lock_);
-  return free_space_;
+  return space_.free();
 }
 
 std::unique_ptr<StoreBackedOps> MakeBtrfsAdapter(bool mkwrite_returns_locked,

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "fs_adapters/backing_store.h"
+#include "fs_adapters/block_map.h"
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
 #include "harness/base/shared.h"
@@ -136,11 +137,10 @@ class BtrfsAdapter : public StoreBackedOps {
   std::unique_ptr<bool[]> unreserved_ ABSL_GUARDED_BY(i_lock_);
   std::vector<Page*> fixup_queue_ ABSL_GUARDED_BY(i_lock_);
   int64_t nr_unreserved_ ABSL_GUARDED_BY(i_lock_) = 0;  // kDelalloc pages without space
-  int64_t free_space_ ABSL_GUARDED_BY(i_lock_) = 0;  // pages of data space
-  int64_t capacity_ ABSL_GUARDED_BY(i_lock_) = 0;    // pages of data space in all
-  int64_t pending_ ABSL_GUARDED_BY(i_lock_) = 0;     // reserved, delalloc not set yet
+  // Data space, a unit a page (block_map.h): reserving is a reservation
+  // whose delalloc is not set yet.
+  SpaceAccount space_ ABSL_GUARDED_BY(i_lock_);
   int64_t nr_delalloc_ ABSL_GUARDED_BY(i_lock_) = 0; // pages in kDelalloc
-  CounterInvariant i4_ ABSL_GUARDED_BY(i_lock_);
   Shared<uint64_t> fixups_{0};
   Shared<uint64_t> dropped_{0};
 };

@@ -28,59 +28,32 @@ __attribute__((no_sanitize("thread"))) void CopyMappedBytes(uint8_t* dst, const 
 
 void BufferAdapter::Attach(MmContext* mm) {
   StoreBackedOps::Attach(mm);
-  nbuf_ = static_cast<uint32_t>(page_size_ / blocksize_);
+  geo_ = {.page_size = page_size_, .blocksize = blocksize_};
   FutexLock l(&i_lock_);
   bufs_.reset(new PageBuffers[mm->pages()]);
-  free_blocks_ = static_cast<int64_t>(mm->pages() * nbuf_);
+  blocks_.Init(mm->pages(), geo_);
 }
 
 bool BufferAdapter::InjectMkwriteFailures(uint32_t one_in) {
   if (options_.mkwrite == BufferMkwrite::kNone) return false;  // no ->page_mkwrite to fail
   // Fewer blocks than the file needs: allocation eventually fails.
   FutexLock l(&i_lock_);
-  const int64_t total = static_cast<int64_t>(mm_->pages() * nbuf_);
-  free_blocks_ = total - std::max<int64_t>(1, total / std::max<uint32_t>(one_in, 2));
+  blocks_.RunShort(one_in);
   return true;
 }
 
 int64_t BufferAdapter::free_blocks() const {
   FutexLock l(&i_lock_);
-  return free_blocks_;
+  return blocks_.space().free();
 }
 
 void BufferAdapter::set_free_blocks(int64_t n) {
   FutexLock l(&i_lock_);
-  free_blocks_ = n;
+  blocks_.space().SetFree(n);
 }
 
 uint32_t BufferAdapter::buffers_in_isize(uint64_t index) const {
-  return buffers_in(index, mm_->mapping().i_size());
-}
-
-uint32_t BufferAdapter::buffers_in(uint64_t index, int64_t isize) const {
-  const int64_t start = static_cast<int64_t>(index * page_size_);
-  if (isize <= start) return 0;
-  const int64_t bytes = std::min<int64_t>(static_cast<int64_t>(page_size_), isize - start);
-  const uint32_t n = static_cast<uint32_t>((bytes + blocksize_ - 1) / blocksize_);
-  return n >= 32 ? ~0u : (1u << n) - 1;
-}
-
-bool BufferAdapter::get_blocks(PageBuffers& pb, uint32_t want) {
-  const uint32_t need = want & ~pb.mapped;
-  const int n = std::popcount(need);
-  if (n > free_blocks_) return false;
-  free_blocks_ -= n;
-  pb.mapped |= need;
-  return true;
-}
-
-uint32_t BufferAdapter::buffers_in_range(uint32_t from, uint32_t to) const {
-  if (to <= from) return 0;
-  uint32_t mask = 0;
-  for (uint32_t b = from / blocksize_; b <= (to - 1) / blocksize_ && b < nbuf_; ++b) {
-    mask |= 1u << b;
-  }
-  return mask;
+  return geo_.in(index, mm_->mapping().i_size());
 }
 
 // Models fs/buffer.c:create_empty_buffers() as of v2.6.30 (5.15's the same):
@@ -94,7 +67,7 @@ void BufferAdapter::attach_buffers(Page* page, PageBuffers& pb) {
   if (pb.attached) return;
   pb.attached = true;
   if (PageDirty(page)) {
-    pb.dirty |= all_buffers();
+    pb.dirty |= geo_.all();
     pb.data |= buffers_in_isize(page->index);
   }
   SetPageFlag(page, PG_private);
@@ -127,7 +100,7 @@ vm_fault_t BufferAdapter::block_page_mkwrite(VmFault& vmf) {
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
-    mapped = get_blocks(pb, want);
+    mapped = blocks_.Allocate(page->index, want);
     if (mapped) {
       attach_buffers(page, pb);
       pb.dirty |= want;  // block_commit_write
@@ -173,7 +146,7 @@ vm_fault_t BufferAdapter::ext4_page_mkwrite_v2630(VmFault& vmf) {
   {
     FutexLock l(&i_lock_);
     const PageBuffers& pb = bufs_[page->index];
-    if (pb.attached && (pb.mapped & want) == want) return 0;  // all mapped
+    if (pb.attached && (blocks_.mapped(page->index) & want) == want) return 0;  // all mapped
   }
   journal_.Lock();  // ext4_write_begin: ext4_journal_start before the page
   mkwrite_lock_page(vmf);
@@ -184,7 +157,7 @@ vm_fault_t BufferAdapter::ext4_page_mkwrite_v2630(VmFault& vmf) {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
     const uint32_t range = buffers_in_isize(page->index);  // [0, len) now
-    if (!get_blocks(pb, range)) {
+    if (!blocks_.Allocate(page->index, range)) {
       ret = kVmFaultSigbus;  // write_begin's -ENOSPC
     } else {
       attach_buffers(page, pb);
@@ -260,7 +233,7 @@ int BufferAdapter::set_page_dirty(Page* page) {
     PageBuffers& pb = bufs_[page->index];
     ++pb.dirtied;
     if (pb.attached) {
-      pb.dirty |= all_buffers();
+      pb.dirty |= geo_.all();
       pb.data |= buffers_in_isize(page->index);
     }
     newly_dirty = !TestSetPageFlag(page, PG_dirty);
@@ -272,7 +245,7 @@ int BufferAdapter::set_page_dirty(Page* page) {
       ++pb.dirtied;
       had_buffers = pb.attached;
       if (pb.attached) {
-        pb.dirty |= all_buffers();
+        pb.dirty |= geo_.all();
         pb.data |= buffers_in_isize(page->index);
       }
     }
@@ -308,11 +281,11 @@ int BufferAdapter::set_page_dirty(Page* page) {
 // the file, so the part of the range past i_size gets none.  ENOSPC fails
 // the write before anything is copied.
 int BufferAdapter::write_begin(Page* page, uint32_t offset, uint32_t len) {
-  const uint32_t want = buffers_in_range(offset, offset + len) & buffers_in_isize(page->index);
+  const uint32_t want = geo_.in_range(offset, offset + len) & buffers_in_isize(page->index);
   FutexLock l(&i_lock_);
   PageBuffers& pb = bufs_[page->index];
   attach_buffers(page, pb);
-  return get_blocks(pb, want) ? 0 : -28;  // -ENOSPC
+  return blocks_.Allocate(page->index, want) ? 0 : -28;  // -ENOSPC
 }
 
 // Models fs/buffer.c:block_write_end() -> __block_commit_write() as of
@@ -323,7 +296,7 @@ int BufferAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[page->index];
-    const uint32_t mask = buffers_in_range(offset, offset + len);
+    const uint32_t mask = geo_.in_range(offset, offset + len);
     attach_buffers(page, pb);  // write_begin did (a no-op, the page locked since)
     pb.dirty |= mask;
     if (options_.journal_data) pb.jdata |= mask;  // ext3_ordered_write_end: journal_dirty_data
@@ -350,11 +323,11 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
   {
     FutexLock l(&i_lock_);
     PageBuffers& pb = bufs_[index];
-    const uint32_t in = buffers_in(index, static_cast<int64_t>(index * page_size_) + len);
+    const uint32_t in = geo_.in(index, static_cast<int64_t>(index * page_size_) + len);
     // The kernel oopses there (the writeback thread dies holding the page
     // lock); the model reports it and carries on as block_write_full_page
     // would, so the run can go on.
-    bug = ext4_unmapped_dirty_bug(pb, in);
+    bug = ext4_unmapped_dirty_bug(index, pb, in);
     if (!pb.attached && ext4_drops_page_without_buffers()) {
       // 5.15 ext4_writepage / mpage_prepare_extent_to_map: "page %lu does
       // not have buffers attached" (a warning), ClearPageDirty (already
@@ -367,7 +340,7 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
       if (!pb.attached) {
         // create_empty_buffers: every buffer dirty, block map from disk.
         pb.attached = true;
-        pb.dirty = all_buffers();
+        pb.dirty = geo_.all();
         pb.data = in;
         SetPageFlag(page, PG_private);
       }
@@ -413,8 +386,9 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in, 
   // in order; the first failure (ENOSPC) jumps to recover: and the buffers
   // after it are not tried.
   bool failed = false;
-  for (uint32_t b = 0; b < nbuf_ && !failed; ++b) {
-    if ((dirty & (1u << b)) && !(pb.mapped & (1u << b)) && !get_blocks(pb, 1u << b)) {
+  for (uint32_t b = 0; b < geo_.per_page() && !failed; ++b) {
+    if ((dirty & (1u << b)) && !(blocks_.mapped(index) & (1u << b)) &&
+        !blocks_.Allocate(index, 1u << b)) {
       failed = true;
     }
   }
@@ -423,20 +397,21 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in, 
   // unmapped one is dropped — the page gets PG_error and the mapping the
   // error (mapping_set_error), and the page is not redirtied: only a later
   // fsync's error tells anyone.
-  const uint32_t send = dirty & pb.mapped;
+  const uint32_t mapped = blocks_.mapped(index);
+  const uint32_t send = dirty & mapped;
   if (failed) {
     // ->page_mkwrite gives every buffer inside i_size a block, and the
     // blocks stay across writeback: data in a buffer without one is a store
     // that landed past the EOF the pte was made writable at, before the file
     // grew over it.  What is dropped here is lost to the growth.
-    if (data & ~pb.mapped) mm_->blame(index, FaultWindow::kGrowthPastWritableEofPage);
-    dropped_.fetch_add(std::popcount(data & ~pb.mapped), std::memory_order_relaxed);
+    if (data & ~mapped) mm_->blame(index, FaultWindow::kGrowthPastWritableEofPage);
+    dropped_.fetch_add(std::popcount(data & ~mapped), std::memory_order_relaxed);
     mapping_errors_.fetch_add(1, std::memory_order_relaxed);
   }
   if (send) {
     pb.in_flight = send;
     test_set_page_writeback(page);
-    for (uint32_t b = 0; b < nbuf_; ++b) {
+    for (uint32_t b = 0; b < geo_.per_page(); ++b) {
       if (send & (1u << b)) {
         memcpy(snapshot(index) + b * blocksize_, mm_->mmu().kmap(index) + b * blocksize_,
                blocksize_);
@@ -467,7 +442,8 @@ uint32_t BufferAdapter::ext4_writepage_len(const Page* page, const WritebackCont
   return sampled;
 }
 
-bool BufferAdapter::ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) const {
+bool BufferAdapter::ext4_unmapped_dirty_bug(uint64_t index, const PageBuffers& pb,
+                                            uint32_t in) const {
   // ext4_bh_unmapped_or_delay: (!buffer_mapped || buffer_delay) &&
   // buffer_dirty, over the buffers inside i_size, only when the page has
   // buffers (a page without them is written by block_write_full_page).
@@ -480,7 +456,7 @@ bool BufferAdapter::ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) 
                            ? !mm_->has_fix(Fix::kc364b22c9580)
                            : options_.mkwrite == BufferMkwrite::kExt4Journal &&
                                  mm_->reverted(Fix::kc364b22c9580);
-  return pre_fix && pb.attached && (pb.dirty & in & ~pb.mapped) != 0;
+  return pre_fix && pb.attached && (pb.dirty & in & ~blocks_.mapped(index)) != 0;
 }
 
 // Models the completion of fs/buffer.c:__block_write_full_page()'s I/O
@@ -492,9 +468,10 @@ void BufferAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
   PageBuffers& pb = bufs_[index];
-  const uint32_t lost = pb.in_flight & pb.stale;
-  for (uint32_t b = 0; b < nbuf_; ++b) {
-    if ((pb.in_flight & ~pb.stale) & (1u << b)) {
+  const uint32_t stale = blocks_.stale(index);
+  const uint32_t lost = pb.in_flight & stale;
+  for (uint32_t b = 0; b < geo_.per_page(); ++b) {
+    if ((pb.in_flight & ~stale) & (1u << b)) {
       store().Write(index, b * blocksize_, blocksize_, snapshot(index) + b * blocksize_);
     }
   }
@@ -534,7 +511,7 @@ bool BufferAdapter::releasepage(Page* page) {
     if (!pb.attached) return true;
     pb.attached = false;
     pb.jdata = 0;
-    forget_stale(pb);
+    blocks_.ForgetStale(index);
     ClearPageFlag(page, PG_private);
     mm_->trace(index, Event::kDropBuffers);
     if (!mm_->reverted(Fix::k87df7241bd54)) {
@@ -577,14 +554,14 @@ void BufferAdapter::fs_flush(uint64_t index) {
   // A buffer under a writepage's I/O is locked: the commit waits for it
   // and then writes the newer bytes; the model leaves it dirty and filed
   // for the next commit (or writepage), which writes the same bytes later.
-  const uint32_t send = pb.dirty & pb.jdata & pb.mapped & ~pb.in_flight;
+  const uint32_t send = pb.dirty & pb.jdata & blocks_.mapped(index) & ~pb.in_flight;
   pb.jdata &= ~send;
   if (!send) return;
   pb.dirty &= ~send;
   pb.data &= ~send;
   const uint8_t* mem = mm_->mmu().kmap(index);
   uint8_t* copy = snapshot(index);  // unused while no writepage is in flight on these buffers
-  for (uint32_t b = 0; b < nbuf_; ++b) {
+  for (uint32_t b = 0; b < geo_.per_page(); ++b) {
     if (!(send & (1u << b))) continue;
     CopyMappedBytes(copy + b * blocksize_, mem + b * blocksize_, blocksize_);
     store().Write(index, b * blocksize_, blocksize_, copy + b * blocksize_);
@@ -598,7 +575,7 @@ void BufferAdapter::invalidatepage(Page* page) {
   pb.attached = false;
   pb.dirty = 0;
   pb.data = 0;
-  forget_stale(pb);
+  blocks_.ForgetStale(page->index);
   ClearPageFlag(page, PG_private);
   mm_->trace(page->index, Event::kInvalidatepage);
 }
@@ -608,7 +585,7 @@ void BufferAdapter::invalidatepage(Page* page) {
 void BufferAdapter::invalidate_partial(Page* page, uint32_t offset) {
   FutexLock l(&i_lock_);
   PageBuffers& pb = bufs_[page->index];
-  const uint32_t keep = buffers_in(0, offset);
+  const uint32_t keep = geo_.in(0, offset);
   pb.dirty &= keep;
   pb.data &= keep;
 }
@@ -626,22 +603,18 @@ void BufferAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new
 
 bool BufferAdapter::FillDisk() {
   FutexLock l(&i_lock_);
-  for (uint64_t i = 0; i < mm_->pages(); ++i) {
-    bufs_[i].mapped |= buffers_in_isize(i);
-  }
-  free_blocks_ = 0;
-  disk_full_ = true;
+  blocks_.Fill(mm_->mapping().i_size());
   return true;
 }
 
 uint32_t BufferAdapter::mapped_mask(uint64_t index) const {
   FutexLock l(&i_lock_);
-  return bufs_[index].mapped;
+  return blocks_.mapped(index);
 }
 
 uint32_t BufferAdapter::stale_mask(uint64_t index) const {
   FutexLock l(&i_lock_);
-  return bufs_[index].stale;
+  return blocks_.stale(index);
 }
 
 // Models the block freeing of fs/ext4/inode.c:ext4_punch_hole() as of v5.15
@@ -661,17 +634,11 @@ void BufferAdapter::punch_store(uint64_t first, uint64_t npages) {
   {
     FutexLock l(&i_lock_);
     for (uint64_t i = first; i < first + npages && i < mm_->pages(); ++i) {
-      PageBuffers& pb = bufs_[i];
-      const uint32_t owned = pb.mapped & ~pb.stale;
-      if (!disk_full_) free_blocks_ += std::popcount(owned);
-      if (pb.attached) {
-        pb.stale |= owned;
-        if (owned) {
-          mm_->transition(i, FaultPath::kPunch,
-                          FaultWindow::kPagecacheTruncatedBeforeBlocksFreed);
-        }
-      } else {
-        pb.mapped = 0;
+      const bool attached = bufs_[i].attached;
+      const uint32_t owned = blocks_.mapped(i) & ~blocks_.stale(i);
+      blocks_.Punch(i, /*keep_cached=*/attached);
+      if (attached && owned) {
+        mm_->transition(i, FaultPath::kPunch, FaultWindow::kPagecacheTruncatedBeforeBlocksFreed);
       }
     }
   }
@@ -684,13 +651,7 @@ void BufferAdapter::punch_store(uint64_t first, uint64_t npages) {
 void BufferAdapter::truncate_store(int64_t size) {
   {
     FutexLock l(&i_lock_);
-    const uint64_t first = static_cast<uint64_t>(size) / page_size_;
-    for (uint64_t i = first; i < mm_->pages(); ++i) {
-      const uint32_t freed = bufs_[i].mapped & ~buffers_in(i, size);
-      if (!disk_full_) free_blocks_ += std::popcount(freed & ~bufs_[i].stale);
-      bufs_[i].mapped &= ~freed;
-      bufs_[i].stale &= bufs_[i].mapped;
-    }
+    blocks_.Truncate(size);
   }
   StoreBackedOps::truncate_store(size);
 }
@@ -724,14 +685,14 @@ MetadataState BufferAdapter::metadata_state(const Page* page, bool writable) con
   }
   if (!pb.attached) {
     const uint32_t want = buffers_in_isize(page->index);
-    return (pb.mapped & want) == want ? MetadataState::kDirtyCapable
+    return (blocks_.mapped(page->index) & want) == want ? MetadataState::kDirtyCapable
                                       : MetadataState::kNotDirtyCapable;
   }
   const uint32_t want = buffers_in_isize(page->index);
   const uint32_t need = writable ? want : (pb.data & want);
   // A buffer on a block a punch freed is mapped, but not to the file.
-  return (pb.mapped & ~pb.stale & need) == need ? MetadataState::kDirtyCapable
-                                                : MetadataState::kNotDirtyCapable;
+  const uint32_t owned = blocks_.mapped(page->index) & ~blocks_.stale(page->index);
+  return (owned & need) == need ? MetadataState::kDirtyCapable : MetadataState::kNotDirtyCapable;
 }
 
 std::unique_ptr<StoreBackedOps> MakeBufferAdapter(const BufferOptions& options) {

@@ -64,6 +64,7 @@
 #include <memory>
 
 #include "fs_adapters/backing_store.h"
+#include "fs_adapters/block_map.h"
 #include "harness/base/futex.h"
 #include "harness/base/lock_order.h"
 #include "harness/base/lock_wait.h"
@@ -179,37 +180,19 @@ class BufferAdapter : public StoreBackedOps {
   uint64_t writes_to_freed_blocks() const { return freed_writes_.load(); }
 
  private:
+  // The buffer heads of a page; the blocks behind them are blocks_'s
+  // (block_map.h: mapped, and stale where a punch freed them under
+  // attached buffer heads — ea3d7209ca01's race).
   struct PageBuffers {
     bool attached = false;   // buffer heads present (PG_private)
-    // Block map: buffers with a block.  While buffer heads are attached it
-    // is also what they cache (BH_Mapped), which a punch does not undo:
-    uint32_t mapped = 0;
-    // the mapped buffers whose block a punch freed under attached buffer
-    // heads (a fault brought the page back between truncate_pagecache_range
-    // and the freeing: ea3d7209ca01's race).  The file owns mapped & ~stale;
-    // a write of a stale buffer goes to a block the file no longer owns.
-    // Cleared when the buffer heads go (the next get_block finds the hole).
-    uint32_t stale = 0;
     uint32_t dirty = 0;      // dirty buffers (BH_Dirty)
     uint32_t data = 0;       // dirty buffers dirtied while inside i_size
     uint32_t in_flight = 0;  // buffers being written
     uint32_t jdata = 0;      // filed with the running transaction (ext3)
     uint32_t dirtied = 0;    // set_page_dirty calls (harness bookkeeping)
   };
-  // Buffers of page `index` inside i_size (or a given size), as a mask.
+  // Buffers of page `index` inside i_size, as a mask.
   uint32_t buffers_in_isize(uint64_t index) const;
-  uint32_t buffers_in(uint64_t index, int64_t isize) const;
-  uint32_t all_buffers() const { return nbuf_ >= 32 ? ~0u : (1u << nbuf_) - 1; }
-  // Buffers overlapping bytes [from, to) of a page, as a mask.
-  uint32_t buffers_in_range(uint32_t from, uint32_t to) const;
-  // Allocates blocks for `want & ~mapped`; false (nothing allocated) on ENOSPC.
-  bool get_blocks(PageBuffers& pb, uint32_t want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
-  // The buffer heads go (invalidatepage, try_to_free_buffers): what they
-  // cached of freed blocks goes with them.
-  static void forget_stale(PageBuffers& pb) {
-    pb.mapped &= ~pb.stale;
-    pb.stale = 0;
-  }
   // Buffer heads attached (create_empty_buffers), traced once.
   void attach_buffers(Page* page, PageBuffers& pb) ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
   // block_page_mkwrite's body: page lock, the in-EOF buffers mapped and
@@ -245,19 +228,18 @@ class BufferAdapter : public StoreBackedOps {
   // reverted on 5.15's ext4, inside the i_size write_cache_pages read
   // before it (WritebackControl::isize_before_wrprotect).
   uint32_t ext4_writepage_len(const Page* page, const WritebackControl& wbc) const;
-  bool ext4_unmapped_dirty_bug(const PageBuffers& pb, uint32_t in) const
+  bool ext4_unmapped_dirty_bug(uint64_t index, const PageBuffers& pb, uint32_t in) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(i_lock_);
 
   const BufferOptions options_;
   const uint32_t blocksize_;
-  uint32_t nbuf_ = 0;  // constant after Attach
+  BlockGeometry geo_;  // constant after Attach
   // lock_order.h: journal (fs-level) -> page lock -> i_lock -> store.
   OwnedMutex journal_{LockClass::kFsLevel, "journal"};
   mutable FutexMutex i_lock_ ABSL_ACQUIRED_AFTER(journal_){LockClass::kInodeLock,
                                                           "buffer private_lock"};
   std::unique_ptr<PageBuffers[]> bufs_ ABSL_GUARDED_BY(i_lock_);
-  int64_t free_blocks_ ABSL_GUARDED_BY(i_lock_) = 0;
-  bool disk_full_ ABSL_GUARDED_BY(i_lock_) = false;  // freed blocks go to others
+  BlockMap blocks_ ABSL_GUARDED_BY(i_lock_);
   Shared<uint64_t> dropped_{0};  // data buffers dropped on ENOSPC at writeback
   Shared<uint64_t> mapping_errors_{0};  // recover: paths taken
   Shared<uint64_t> ext4_no_buffers_{0};  // pages 5.15 ext4 dropped for want of buffers
