@@ -122,6 +122,27 @@ constexpr char kExt4V2630Bug[] =
     "buffers inside i_size are not all mapped, and v2.6.30 growth only writes i_size: "
     "__set_page_dirty_buffers dirtied the EOF page's buffers past the old EOF, which have no "
     "block, and growth brings them inside i_size (kernel_bug)";
+constexpr char kXfsKeeps[] =
+    "XFS keeps a page's blocks across writeback (delalloc converted by xfs_map_blocks, not "
+    "released), and set_page_dirty redirties the page: whatever writeback cleans between "
+    "->page_mkwrite and set_page_dirty, or under a get_user_pages pin, the next pass writes";
+constexpr char kXfs4kIsize[] =
+    "with 4 KiB blocks the EOF page is one block, which the first ->page_mkwrite reserves "
+    "whole (xfs_iomap_end_fsb rounds to the block): a store past the old EOF lands in a "
+    "block with a place, under every VM";
+constexpr char kXfsIsizeExtended[] =
+    "5.15 xfs_setattr_size holds the MMAPLOCK and calls truncate_setsize, whose "
+    "pagecache_isize_extended write-protects the old EOF page (1 KiB blocks): the next store "
+    "past the old EOF faults into iomap_page_mkwrite, refused on a full disk";
+constexpr char kXfsIomapSkipsHoles[] =
+    "5.15 iomap_writepage_map skips a hole (IOMAP_HOLE) without an error; under v2.6.29/30's "
+    "VM growth only writes i_size (a mix that never shipped: 5.15 has "
+    "pagecache_isize_extended), so a store past the old EOF through the still-writable pte "
+    "lands in a hole and is never written";
+constexpr char kXfsV2630Isize[] =
+    "v2.6.30 growth only writes i_size; xfs_page_state_convert allocates the unmapped buffers "
+    "inside i_size (BMAPI_MMAP) and on ENOSPC drops the whole page (ClearPageUptodate, not "
+    "redirtied): on a full disk the store past the old EOF, and the page with it, is lost";
 constexpr char kBtrfsLegacy[] =
     "btrfs sets delalloc in ->page_mkwrite; legacy's window leaves a writable page without it "
     "(I2, I3), but v2.6.29-34 btrfs_writepage_start_hook queues btrfs_writepage_fixup_worker "
@@ -358,6 +379,24 @@ const Cell kCells[] = {
         Cell{"locked", "ceph:unlocked", "mixed", "clean", false, kCephRelock},
         Cell{"locked", "btrfs:unlocked", "mixed", "I2", false, kBtrfsUnlockedLocked, true},
         Cell{"modern", "btrfs", "dio", "I3", false, kGupBtrfs, true},
+        // XFS: 5.15 (iomap) and v2.6.30.  Its blocks stay across writeback,
+        // so the seed's window and the GUP race lose nothing; what loses is
+        // growth over a writable EOF page with sub-page blocks, where no
+        // pagecache_isize_extended write-protects it.
+        Cell{"legacy", "xfs", "mixed", "clean", false, kXfsKeeps},
+        Cell{"locked", "xfs", "mixed", "clean", false, kXfsKeeps},
+        Cell{"modern", "xfs", "mixed", "clean", false, kXfsKeeps},
+        Cell{"legacy", "xfs", "isize", "clean", false, kXfs4kIsize},
+        Cell{"locked", "xfs", "isize", "clean", false, kXfs4kIsize},
+        Cell{"modern", "xfs", "isize", "clean", false, kXfs4kIsize},
+        Cell{"legacy", "xfs", "dio", "clean", false, kXfsKeeps},
+        Cell{"locked", "xfs", "dio", "clean", false, kXfsKeeps},
+        Cell{"modern", "xfs", "dio", "clean", false, kXfsKeeps},
+        Cell{"modern", "xfs:1k", "isize", "clean", false, kXfsIsizeExtended},
+        Cell{"locked", "xfs:1k", "isize", "I0", true, kXfsIomapSkipsHoles},
+        Cell{"locked", "xfs:v2.6.30", "mixed", "clean", false, kXfsKeeps},
+        Cell{"locked", "xfs:v2.6.30", "isize", "I0", true, kXfsV2630Isize},
+        Cell{"legacy", "xfs:v2.6.30", "isize", "I0", true, kXfsV2630Isize},
         // Contention shapes: one hot set of pages, three mappings, fsync.
         Cell{"legacy", "nfs", "hot", "I2", true, kSeedWindow}, Cell{"locked", "nfs", "hot", "clean", false, kSeedFix},
         Cell{"locked", "nfs", "multimap", "clean", false, kSeedFix},
