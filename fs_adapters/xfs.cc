@@ -272,9 +272,11 @@ void XfsAdapter::invalidate_partial(Page* page, uint32_t offset) {
 // Models the growth half of fs/xfs/xfs_iops.c:xfs_setattr_size() as of
 // 5.15: truncate_setsize, whose pagecache_isize_extended write-protects the
 // old EOF page when its block size is below the page size.  Differences:
-// iomap_zero_range over [old size, new size) (it zeroes the page cache over
-// delalloc and written blocks) is not modeled: the bytes past the old EOF
-// stay the model's unspecified tail (MmContext::mark_stale_tail).
+// iomap_zero_range over [old size, new size) zeroes the page cache over
+// delalloc and written blocks only; the model's growth (vmtruncate, the EOF
+// page locked) zeroes the whole tail past the old EOF, holes included,
+// where the kernel leaves what an mmap store put over a hole in the cache
+// (not the file's bytes either way: writeback skips the hole).
 void XfsAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_size) {
   if (!options_.v2630 && HasPagecacheIsizeExtended(mm_->scheme().era()) &&
       !mm_->reverted(Fix::k90a8020278c1)) {
