@@ -25,6 +25,7 @@
 #include "absl/strings/str_replace.h"
 #include "fs_adapters/adapter_registry.h"
 #include "gtest/gtest.h"
+#include "tests/adapters_util.h"
 #include "harness/base/rng.h"
 #include "harness/base/shared.h"
 #include "harness/check/root_cause.h"
@@ -264,7 +265,7 @@ std::string Generate(Rng* rng) {
 
 void CompareGenerated(int count, uint64_t seed, int bound, Tally* tally) {
   const std::vector<std::string> schemes = SchemeNames(/*mutants=*/true);
-  const std::vector<std::string> adapters = {"nfs", "ceph", "buffer", "btrfs", "none"};
+  const std::vector<std::string> adapters = BaseAdapters(/*need_page_mkwrite=*/false);
   Rng rng(seed);
   for (int i = 0; i < count; ++i) {
     const std::string text = Generate(&rng);
