@@ -99,6 +99,34 @@ vm_fault_t StoreBackedOps::mkwrite_done(VmFault& vmf, bool returns_locked) {
   return 0;
 }
 
+int StoreBackedOps::finish_writepage(Page* page, bool send) {
+  if (!send) {
+    mm_->trace(page->index, Event::kWritepageNoMetadata);
+    unlock_page(page);
+    return 0;
+  }
+  mm_->trace(page->index, Event::kSetPageWriteback);
+  unlock_page(page);
+  mm_->io().Submit(page);
+  return 0;
+}
+
+void StoreBackedOps::snapshot_blocks(uint64_t index, uint32_t mask, uint32_t blocksize) {
+  for (uint32_t b = 0; b < 32 && b * blocksize < page_size_; ++b) {
+    if (mask & (1u << b)) {
+      memcpy(snapshot(index) + b * blocksize, mm_->mmu().kmap(index) + b * blocksize, blocksize);
+    }
+  }
+}
+
+void StoreBackedOps::write_blocks(uint64_t index, uint32_t mask, uint32_t blocksize) {
+  for (uint32_t b = 0; b < 32 && b * blocksize < page_size_; ++b) {
+    if (mask & (1u << b)) {
+      store_->Write(index, b * blocksize, blocksize, snapshot(index) + b * blocksize);
+    }
+  }
+}
+
 void StoreBackedOps::mkwrite_wait_stable(Page* page) const {
   if (!mm_->stable_page_era() || !stable_writes()) return;
   if (mm_->skip_stable_wait()) {  // MUTANT: mutant:no_stable_wait

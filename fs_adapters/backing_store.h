@@ -107,6 +107,15 @@ class StoreBackedOps : public AddressSpaceOps {
   // nothing (v2.6.30's block_page_mkwrite and nfs_vm_page_mkwrite do not
   // wait).  Skipped by mutant:no_stable_wait.
   void mkwrite_wait_stable(Page* page) const;
+  // The end of a ->writepage: with nothing to send the page is unlocked
+  // (traced as a writepage that sent nothing); else, PG_writeback set by the
+  // caller, it is unlocked and its write submitted to the I/O queue.
+  int finish_writepage(Page* page, bool send);
+  // Blocks `mask` of page `index`, `blocksize` bytes each: copied from the
+  // page into its snapshot (the write's bytes, at ->writepage), or from the
+  // snapshot to the store (the write's completion).
+  void snapshot_blocks(uint64_t index, uint32_t mask, uint32_t blocksize);
+  void write_blocks(uint64_t index, uint32_t mask, uint32_t blocksize);
   // Whether this ->page_mkwrite call is one InjectMkwriteFailures asked to fail.
   bool inject_mkwrite_failure() {
     const uint32_t one_in = fail_one_in_.load(std::memory_order_relaxed);

@@ -357,15 +357,7 @@ int BufferAdapter::writepage(Page* page, WritebackControl& wbc) {
                          "ext4_normal_writepage (v2.6.29/30, before c364b22c9580): a dirty "
                          "buffer inside i_size has no block");
   }
-  if (!send) {
-    mm_->trace(index, Event::kWritepageNoMetadata);
-    unlock_page(page);
-    return 0;
-  }
-  mm_->trace(index, Event::kSetPageWriteback);
-  unlock_page(page);
-  mm_->io().Submit(page);
-  return 0;
+  return finish_writepage(page, send != 0);
 }
 
 // __block_write_full_page's walks over the buffers of a page that has them:
@@ -411,12 +403,7 @@ uint32_t BufferAdapter::write_buffers(Page* page, PageBuffers& pb, uint32_t in, 
   if (send) {
     pb.in_flight = send;
     test_set_page_writeback(page);
-    for (uint32_t b = 0; b < geo_.per_page(); ++b) {
-      if (send & (1u << b)) {
-        memcpy(snapshot(index) + b * blocksize_, mm_->mmu().kmap(index) + b * blocksize_,
-               blocksize_);
-      }
-    }
+    snapshot_blocks(index, send, blocksize_);
   }
   return send;
 }
@@ -470,11 +457,7 @@ void BufferAdapter::end_io(Page* page) {
   PageBuffers& pb = bufs_[index];
   const uint32_t stale = blocks_.stale(index);
   const uint32_t lost = pb.in_flight & stale;
-  for (uint32_t b = 0; b < geo_.per_page(); ++b) {
-    if ((pb.in_flight & ~stale) & (1u << b)) {
-      store().Write(index, b * blocksize_, blocksize_, snapshot(index) + b * blocksize_);
-    }
-  }
+  write_blocks(index, pb.in_flight & ~stale, blocksize_);
   pb.in_flight = 0;
   if (lost) {
     freed_writes_.fetch_add(std::popcount(lost), std::memory_order_relaxed);

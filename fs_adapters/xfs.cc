@@ -175,23 +175,10 @@ int XfsAdapter::writepage(Page* page, WritebackControl& wbc) {
     if (send) {
       ps.in_flight = send;
       test_set_page_writeback(page);
-      for (uint32_t b = 0; b < geo_.per_page(); ++b) {
-        if (send & (1u << b)) {
-          memcpy(snapshot(index) + b * geo_.blocksize,
-                 mm_->mmu().kmap(index) + b * geo_.blocksize, geo_.blocksize);
-        }
-      }
+      snapshot_blocks(index, send, geo_.blocksize);
     }
   }
-  if (!send) {
-    mm_->trace(index, Event::kWritepageNoMetadata);
-    unlock_page(page);
-    return 0;
-  }
-  mm_->trace(index, Event::kSetPageWriteback);
-  unlock_page(page);
-  mm_->io().Submit(page);
-  return 0;
+  return finish_writepage(page, send != 0);
 }
 
 // The write's completion (5.15 iomap_finish_ioend / xfs_end_ioend, v2.6.30
@@ -200,12 +187,7 @@ void XfsAdapter::end_io(Page* page) {
   const uint64_t index = page->index;
   FutexLock l(&i_lock_);
   PageState& ps = pages_[index];
-  for (uint32_t b = 0; b < geo_.per_page(); ++b) {
-    if (ps.in_flight & (1u << b)) {
-      store().Write(index, b * geo_.blocksize, geo_.blocksize,
-                    snapshot(index) + b * geo_.blocksize);
-    }
-  }
+  write_blocks(index, ps.in_flight, geo_.blocksize);
   ps.in_flight = 0;
 }
 

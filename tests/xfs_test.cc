@@ -160,7 +160,7 @@ TEST(XfsIsizeRaceTest, GrowthUnderAWritablePte) {
 // takes no XFS lock.
 TEST(XfsTest, TheMmaplockKeepsTheFaultOutOfTruncate) {
   constexpr char kDeps[] =
-      "truncate:after_isize<page_mkwrite:before_lock_page,"
+      "truncate:after_i_size<page_mkwrite:before_lock_page,"
       "page_mkwrite:before_lock_page<truncate:end";
   for (const char* fs : {"xfs", "xfs:v2.6.30"}) {
     TestMachine m(std::string(fs) == "xfs" ? "modern" : "locked", fs, 4, 1);
