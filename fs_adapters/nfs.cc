@@ -136,15 +136,7 @@ bool NfsAdapter::send_request(Page* page) {
 // then unlock_page.  A page without a request to send, no longer PG_dirty,
 // counts as clean.
 int NfsAdapter::writepage(Page* page, WritebackControl& wbc) {
-  if (!send_request(page)) {
-    mm_->trace(page->index, Event::kWritepageNoMetadata);
-    unlock_page(page);
-    return 0;
-  }
-  mm_->trace(page->index, Event::kSetPageWriteback);
-  unlock_page(page);
-  mm_->io().Submit(page);
-  return 0;
+  return finish_writepage(page, send_request(page));
 }
 
 // Models fs/nfs/file.c:nfs_launder_page() -> fs/nfs/write.c:nfs_wb_page() as

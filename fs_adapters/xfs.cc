@@ -137,9 +137,7 @@ int XfsAdapter::writepage(Page* page, WritebackControl& wbc) {
     // Wholly past EOF: only a shrinking truncate leaves such a page cached,
     // and it discards it.
     if (!options_.v2630) __set_page_dirty_nobuffers(page);  // redirty_page_for_writepage
-    mm_->trace(index, Event::kWritepageNoMetadata);
-    unlock_page(page);
-    return 0;
+    return finish_writepage(page, /*send=*/false);
   }
   if (!options_.v2630 && len < page_size_) {
     memset(mm_->mmu().kmap(index) + len, 0, page_size_ - len);  // iomap_do_writepage
