@@ -340,7 +340,7 @@ void BtrfsAdapter::end_io(Page* page) {
 
 // Models fs/btrfs/inode.c:btrfs_releasepage() as of v2.6.30: a page with
 // delalloc or a write in flight stays.
-bool BtrfsAdapter::releasepage(Page* page) {
+bool BtrfsAdapter::releasepage(Page* page, Gfp /*gfp*/) {
   FutexLock l(&i_lock_);
   return state_[page->index] == State::kNone;
 }

@@ -86,7 +86,7 @@ class BtrfsAdapter : public StoreBackedOps {
   void end_io(Page* page) override;
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
-  bool releasepage(Page* page) override;
+  bool releasepage(Page* page, Gfp gfp) override;
   // v2.6.30's btrfs has no ->migratepage (fallback_migrate_page); 5.15's
   // btrfs_migratepage moves the page's private data (read in both).
   Migrate migratepage(KernelEra era) const override {

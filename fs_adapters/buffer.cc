@@ -227,6 +227,7 @@ vm_fault_t BufferAdapter::ext4_page_mkwrite_v515(VmFault& vmf) ABSL_NO_THREAD_SA
 // block_write_full_page writes only the dirty ones.  A store through the
 // mapping into any other block is never written.
 int BufferAdapter::set_page_dirty(Page* page) {
+  SetPageDirtyScope scope(page);
   bool newly_dirty;
   if (!mm_->reverted(Fix::ka8e7d49aa7be)) {
     FutexLock l(&i_lock_);
@@ -484,7 +485,7 @@ bool BufferAdapter::ext4_drops_page_without_buffers() const {
 // v2.6.34 mirror): private_lock dropped after drop_buffers, then
 // cancel_dirty_page.  A set_page_dirty in between (a zap handing over a
 // dirty pte, which finds no buffers and PG_dirty already set) is undone.
-bool BufferAdapter::releasepage(Page* page) {
+bool BufferAdapter::releasepage(Page* page, Gfp /*gfp*/) {
   const uint64_t index = page->index;
   uint32_t dirtied;
   {
@@ -498,7 +499,7 @@ bool BufferAdapter::releasepage(Page* page) {
     ClearPageFlag(page, PG_private);
     mm_->trace(index, Event::kDropBuffers);
     if (!mm_->reverted(Fix::k87df7241bd54)) {
-      TestClearPageFlag(page, PG_dirty);  // cancel_dirty_page
+      if (TestClearPageFlag(page, PG_dirty)) mm_->account_page_cleaned(page);  // cancel_dirty_page
       return true;
     }
     dirtied = pb.dirtied;
@@ -510,7 +511,7 @@ bool BufferAdapter::releasepage(Page* page) {
     // the drop and the cancel, whose dirt the cancel now throws away.
     mm_->transition(index, FaultPath::kTryToFreeBuffers, FaultWindow::kCancelDirtyOutsidePrivateLock);
   }
-  TestClearPageFlag(page, PG_dirty);  // cancel_dirty_page
+  if (TestClearPageFlag(page, PG_dirty)) mm_->account_page_cleaned(page);  // cancel_dirty_page
   return true;
 }
 

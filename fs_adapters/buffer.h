@@ -138,7 +138,7 @@ class BufferAdapter : public StoreBackedOps {
   void end_io(Page* page) override;
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;  // dirties: 1
-  bool releasepage(Page* page) override;
+  bool releasepage(Page* page, Gfp gfp) override;
   // buffer_migrate_page: ext2, ext3 and ext4 have it in v2.6.29/30 and
   // 5.15 (read): the buffers move with the page.
   Migrate migratepage(KernelEra) const override { return Migrate::kMovePrivate; }

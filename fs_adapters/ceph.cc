@@ -342,7 +342,7 @@ void CephAdapter::retire_context(Page* page) {
 
 // Models fs/ceph/addr.c:ceph_releasepage() as of v2.6.34: a page holding a
 // snap context stays.
-bool CephAdapter::releasepage(Page* page) {
+bool CephAdapter::releasepage(Page* page, Gfp /*gfp*/) {
   FutexLock l(&i_lock_);
   return snapc_[page->index] == 0;
 }

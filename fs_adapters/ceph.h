@@ -85,7 +85,7 @@ class CephAdapter : public StoreBackedOps {
       ABSL_EXCLUSIVE_LOCK_FUNCTION(snap_rwsem_);
   int write_end(Page* page, uint32_t offset, uint32_t len) override
       ABSL_UNLOCK_FUNCTION(snap_rwsem_);
-  bool releasepage(Page* page) override;
+  bool releasepage(Page* page, Gfp gfp) override;
   void invalidatepage(Page* page) override;
   MetadataState metadata_state(const Page* page, bool writable) const override;
   const char* background_role() const override { return "snapshot"; }

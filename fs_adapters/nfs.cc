@@ -261,10 +261,35 @@ void NfsAdapter::setattr_extend(Page* eof_page, int64_t old_size, int64_t new_si
   put_page(page);
 }
 
-// nfs_release_page: a page with a request stays.
-bool NfsAdapter::releasepage(Page* page) {
-  FutexLock l(&i_lock_);
-  return reqs_[page->index].state == ReqState::kNone;
+// Models fs/nfs/file.c:nfs_release_page() as of v2.6.29 (5.15 the same for a
+// page with a request): a page with a request stays.
+//
+// --revert=e3db7691e9f3: as the fix's parent had it (fa8d8c5b77a, v2.6.20-rc1,
+// "Hack... Force nfs_wb_page() to write out the page"; read in the v2.6.34
+// mirror): a caller that may enter the fs gets the page written:
+// SetPageDirty by hand -- the bare flag, no account_page_dirtied and no
+// dirty tag -- then nfs_wb_page, and the page goes if that succeeded.
+// nfs_wb_page's clear_page_dirty_for_io finds PG_dirty and un-counts a page
+// NR_FILE_DIRTY never counted when the page was clean, as a page whose
+// request waits for its COMMIT is (I10); nfs_writepage_locked's
+// nfs_page_mark_flush then marks that request for writing again, and the
+// WRITE and COMMIT follow.  The fix's other failure, nfs_wb_page sleeping
+// under a page lock reclaim holds with no reference on the inode (a
+// deadlock), is not modeled: the model's reclaim holds no inode.
+bool NfsAdapter::releasepage(Page* page, Gfp gfp) {
+  if (request_state(page->index) == ReqState::kNone) return true;
+  if (!mm_->reverted(Fix::ke3db7691e9f3)) return false;
+  if (gfp != Gfp::kFs) return false;  // "Avoid deadlock on nfs_wait_on_request()"
+  if (!TestSetPageFlag(page, PG_dirty)) {
+    mm_->transition(page->index, FaultPath::kReleasePage, FaultWindow::kBareSetPageDirty);
+  }
+  {
+    // nfs_page_mark_flush: a request waiting for its COMMIT is written again.
+    FutexLock l(&i_lock_);
+    Request& req = reqs_[page->index];
+    if (req.state == ReqState::kCommitPending) req.state = ReqState::kDirty;
+  }
+  return launder_page(page) == 0;  // nfs_wb_page
 }
 
 MetadataState NfsAdapter::metadata_state(const Page* page, bool writable) const {

@@ -55,7 +55,7 @@ class NfsAdapter : public StoreBackedOps {
   int writepage(Page* page, WritebackControl& wbc) override;
   void end_io(Page* page) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;
-  bool releasepage(Page* page) override;
+  bool releasepage(Page* page, Gfp gfp) override;
   // v2.6.29/30 NFS has no ->migratepage (074cc1deec5 added it after
   // v2.6.30); 5.15's nfs_migrate_page refuses a page with a request.
   Migrate migratepage(KernelEra era) const override {

@@ -223,7 +223,7 @@ int XfsAdapter::write_end(Page* page, uint32_t offset, uint32_t len) {
 // writeback, else the iomap_page goes.  v2.6.30 xfs_vm_releasepage: a page
 // with delalloc buffers is converted, not released (refused here).  The
 // block map stays either way: it is the disk's.
-bool XfsAdapter::releasepage(Page* page) {
+bool XfsAdapter::releasepage(Page* page, Gfp /*gfp*/) {
   FutexLock l(&i_lock_);
   const PageState& ps = pages_[page->index];
   if (ps.in_flight || PageDirty(page)) return false;

@@ -77,7 +77,7 @@ class XfsAdapter : public StoreBackedOps {
   void end_io(Page* page) override;
   int write_begin(Page* page, uint32_t offset, uint32_t len) override;
   int write_end(Page* page, uint32_t offset, uint32_t len) override;  // dirties: 1
-  bool releasepage(Page* page) override;
+  bool releasepage(Page* page, Gfp gfp) override;
   // iomap_migrate_page (5.15), buffer_migrate_page (v2.6.30): the page's
   // private state moves with it.
   Migrate migratepage(KernelEra) const override { return Migrate::kMovePrivate; }

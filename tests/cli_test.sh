@@ -49,7 +49,7 @@ expect_usage_error "never runs the code c364b22c9580 changed" --scheme=modern \
   --fs=buffer:block_page_mkwrite --revert=c364b22c9580
 expect_usage_error "predates 4af6b2257ee0" --scheme=locked --fs=ceph --revert=4af6b2257ee0
 expect_usage_error "--scheme=legacy's code only" --scheme=locked --revert=79352894b285
-expect_usage_error "no switch in the model yet" --scheme=locked --fs=nfs --revert=e3db7691e9f3
+expect_usage_error "changed nfs, not --fs=ceph" --scheme=locked --fs=ceph --revert=e3db7691e9f3
 # A fix later than every era is applied, not reverted.
 expect_usage_error "--pin-writeback=v6.4 applies it" --scheme=modern --fs=buffer --revert=d824ec2a1546
 expect_usage_error "unknown fix" --scheme=locked --revert=deadbeef

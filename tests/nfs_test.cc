@@ -47,7 +47,7 @@ TEST_P(NfsTest, RequestLifecycleThroughWritebackAndCommit) {
   EXPECT_EQ(m.persisted_slot(2, 3), 33u);
   // A page with a request cannot be released.
   lock_page(p);
-  EXPECT_FALSE(nfs().releasepage(p));
+  EXPECT_FALSE(nfs().releasepage(p, Gfp::kFs));
   unlock_page(p);
   nfs().commit();
   EXPECT_EQ(nfs().request_state(2), ReqState::kNone);

@@ -781,6 +781,52 @@ TEST(InvalidateTest, Invalidate2LaundersADirtyMappedPageOrLeavesItBusy) {
   EXPECT_FALSE(StoryHasInOrder(story, {"->launder_page"}));
 }
 
+// e3db7691e9f3's window, forced (scenario `release`, locked/nfs, schedule
+// 0*9,1,2*2; page 0 dirty and writable in mapping 0 after setup, counted in
+// NR_FILE_DIRTY):
+//   1. writeback writes page 0: clear_page_dirty_for_io write-protects it
+//      and un-counts it; nfs_writepage sends the request's WRITE.  The
+//      pass's COMMIT finds nothing complete yet.
+//   2. io completes the WRITE: the request waits for its COMMIT, the page
+//      is clean and keeps PG_private.
+//   3. reclaim invalidates page 0 (invalidate_inode_pages2): the read-only
+//      pte goes; the page is clean, so nothing is laundered, and
+//      invalidate_complete_page2 asks ->releasepage (GFP_KERNEL).
+//      Reverted (v2.6.20-rc's nfs_release_page): SetPageDirty by hand, not
+//      counted, then nfs_wb_page, whose clear_page_dirty_for_io un-counts
+//      it: NR_FILE_DIRTY is -1 (I10, not data-losing); the WRITE goes
+//      again, the COMMIT follows and the page leaves the cache.
+//      With the fix, nfs_release_page keeps a page with a request:
+//      invalidate_complete_page2 gives up (-EBUSY) and the final sync
+//      commits the request; nothing is reported.
+TEST(InvalidateTest, ReleasepageWritingACleanPageUnCountsAPageNeverCounted) {
+  const Scenario s = LoadScenario("release").value();
+  for (const bool reverted : {true, false}) {
+    SCOPED_TRACE(reverted ? "e3db7691e9f3 reverted" : "e3db7691e9f3 in");
+    std::vector<std::string> story;
+    auto r = Forced("e3db7691e9f3", reverted, "locked", "nfs", s, reverted ? "0*9,1,2*2" : "0*9,1,2",
+                    &story);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->data_losing_reports, 0u);
+    if (!reverted) {
+      EXPECT_EQ(r->race_reports, 0u);
+      EXPECT_TRUE(StoryHasInOrder(
+          story, {"writeback: clear_page_dirty_for_io", "->writepage", "io: commit_pending",
+                  "reclaim: pte_clear", "invalidate_complete_page2 gives up"}));
+      EXPECT_FALSE(StoryHasInOrder(story, {"the page leaves the page cache"}));
+      continue;
+    }
+    EXPECT_EQ(r->race_reports, 1u);
+    ASSERT_EQ(r->races.size(), 1u);
+    EXPECT_EQ(r->races[0].first.kind, RaceKind::kDirtyAccountingSkew);
+    EXPECT_TRUE(StoryHasInOrder(
+        story, {"writeback: clear_page_dirty_for_io", "->writepage", "io: commit_pending",
+                "reclaim: pte_clear", "[set PG_dirty by hand on a clean page",
+                "clear_page_dirty_for_io", "⇒ I10 dirty_accounting_skew", "->writepage",
+                "fs metadata retired", "the page leaves the page cache"}));
+  }
+}
+
 }  // namespace
 }  // namespace pagerace
 

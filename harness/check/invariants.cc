@@ -1,5 +1,7 @@
 #include "harness/check/invariants.h"
 
+#include <cstdio>
+
 namespace pagerace {
 
 void Checks::CleanMatchesStore(const PageState& page,
@@ -63,6 +65,16 @@ void Checks::StableWrite(uint64_t index, bool stable_pages, bool writeback) {
 
 void Checks::FsyncMissed(uint64_t index, uint64_t want, uint64_t found) {
   oracle_->Report(RaceKind::kFsyncMissed, Invariant::kI8, index, want, found);
+}
+
+void Checks::DirtyAccounted(uint64_t index, bool counted, int64_t nr_file_dirty) {
+  if (counted) return;
+  char detail[160];
+  snprintf(detail, sizeof(detail),
+           "NR_FILE_DIRTY un-counted page %llu, which it never counted (a bare "
+           "SetPageDirty); the file's count is now %lld",
+           static_cast<unsigned long long>(index), static_cast<long long>(nr_file_dirty));
+  oracle_->Report(RaceKind::kDirtyAccountingSkew, Invariant::kI10, index, 0, 0, detail);
 }
 
 void Checks::Audit(const PageState& page, MetadataState metadata,

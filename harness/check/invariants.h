@@ -108,6 +108,11 @@ class Checks {
   // I8: fsync returned while page `index`, dirty at its call, holds on the
   // backing store `found` where the page held `want` (one slot's stamps).
   void FsyncMissed(uint64_t index, uint64_t want, uint64_t found);
+  // I10, as clear_page_dirty_for_io or cancel_dirty_page un-counts a page
+  // they found PG_dirty: `counted` is whether the page was counted (or a
+  // set_page_dirty is about to count it); `nr_file_dirty` the file's count
+  // after the decrement.
+  void DirtyAccounted(uint64_t index, bool counted, int64_t nr_file_dirty);
   // The auditor's pass over one page, which holds still for it: I1 and I2
   // unless a fault is inside its window, then I0.
   void Audit(const PageState& page, MetadataState metadata,

@@ -38,6 +38,7 @@ const char* FaultPathName(FaultPath p) {
     case FaultPath::kWritepageFixup: return "btrfs_writepage_cow_fixup";
     case FaultPath::kMovePtes: return "move_ptes";
     case FaultPath::kPunch: return "ext4_punch_hole";
+    case FaultPath::kReleasePage: return "nfs_release_page";
     case FaultPath::kNone: break;
   }
   return "";

@@ -54,7 +54,8 @@ namespace pagerace {
 // The fault path that holds a window.
 enum class FaultPath : uint8_t {
   kNone, kDoWpPage, kDoFault, kTruncate, kWriteback, kPageMkwrite, kGup, kZap,
-  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate, kWritepageFixup, kMovePtes, kPunch
+  kSetPageDirtyBuffers, kTryToFreeBuffers, kInvalidate, kWritepageFixup, kMovePtes, kPunch,
+  kReleasePage
 };
 const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for none
 
@@ -145,7 +146,12 @@ const char* FaultPathName(FaultPath p);  // "do_wp_page", "__do_fault", "" for n
     "between truncate_pagecache_range and the freeing of the punched range's blocks, where a "  \
     "fault could bring a page back in on blocks about to go: what was then stored into it "    \
     "went to a freed block (ea3d7209ca01, v4.5, closed it: faults and the punch exclude each " \
-    "other, 5.15's invalidate_lock)")
+    "other, 5.15's invalidate_lock)")                                                     \
+  X(kBareSetPageDirty, "bare_set_page_dirty",                                                  \
+    "set PG_dirty by hand on a clean page (SetPageDirty, no account_page_dirtied) to make "   \
+    "nfs_wb_page write it, whose clear_page_dirty_for_io then un-counted from NR_FILE_DIRTY "  \
+    "a page it never counted (e3db7691e9f3, v2.6.20, closed it: ->launder_page writes only "  \
+    "a page found dirty, and ->releasepage keeps a page with a request)")
 
 enum class FaultWindow : uint8_t {
 #define PAGERACE_X(id, name, text) id,
@@ -259,8 +265,8 @@ class CauseTracker {
     std::atomic<bool> data_losing{false};
     std::atomic<uint64_t> by_kind[kNumRaceKinds] = {};
   };
-  static constexpr int kPaths = 14;  // FaultPath values
-  static_assert(kPaths == static_cast<int>(FaultPath::kPunch) + 1, "kPaths follows FaultPath");
+  static constexpr int kPaths = 15;  // FaultPath values
+  static_assert(kPaths == static_cast<int>(FaultPath::kReleasePage) + 1, "kPaths follows FaultPath");
   static constexpr uint32_t kEnteredBit = 0x80;
   void Record(uint64_t index, RootCause c);
   void Intrusion(uint64_t index, uint32_t open_word, const ThreadInfo& me, Event e);

@@ -405,6 +405,17 @@ const std::vector<BuiltinScenario> kBuiltins = {
      "setup: store 0 0\n"
      "mmap0: store 0 0\n"
      "reclaim: invalidate 0\n"},
+    {"release",
+     "->releasepage on a clean NFS page whose request waits for its COMMIT (e3db7691e9f3's "
+     "window): page 0 dirty in mapping 0; writeback writes it (the WRITE completes, its "
+     "COMMIT still to come) while reclaim invalidates it (invalidate_inode_pages2: "
+     "->launder_page for a dirty page, then invalidate_complete_page2's ->releasepage); "
+     "before the fix, nfs_release_page set PG_dirty by hand and wrote the page itself",
+     "pages 1\n"
+     "mappings 1\n"
+     "setup: store 0 0\n"
+     "writeback: pass\n"
+     "reclaim: invalidate 0\n"},
     {"punch",
      "a hole punch against a fault (ea3d7209ca01's window; run with --fs=buffer under "
      "--scheme=modern): page 0 written back, clean and read-only in mapping 0; the truncate "

@@ -102,6 +102,9 @@ void AddressSpace::tag_dirty(Page* page) {
     FutexLock l(&tree_lock_);
     // Re-check under the tree lock: truncate may have detached the page.
     if (page->mapping.load(std::memory_order_acquire) != this) return;
+    // account_page_dirtied.
+    nr_file_dirty_.fetch_add(1, std::memory_order_relaxed);
+    page->dirty_accounted.fetch_add(1, std::memory_order_acq_rel);
     if (!dirty_tag_[page->index]) {
       dirty_tag_[page->index] = 1;
       nr_dirty_.fetch_add(1, std::memory_order_relaxed);
@@ -153,9 +156,21 @@ void AddressSpace::collect_dirty(std::vector<uint64_t>* out) {
   }
 }
 
-// Models mm/page-writeback.c:__set_page_dirty_nobuffers() as of v2.6.29;
-// differences: no dirty accounting.
+bool AddressSpace::account_page_cleaned(Page* page) {
+  nr_file_dirty_.fetch_sub(1, std::memory_order_relaxed);
+  // A setter between its TestSetPageDirty and tag_dirty is read after the
+  // share: it raised `dirtying` before its TestSetPageDirty, which came
+  // before the caller's TestClearPageDirty.
+  const int32_t share = page->dirty_accounted.fetch_sub(1, std::memory_order_acq_rel);
+  return share > 0 || page->dirtying.load(std::memory_order_acquire) > 0;
+}
+
+// Models mm/page-writeback.c:__set_page_dirty_nobuffers() as of v2.6.29
+// (5.15's the same, lock_page_memcg aside): TestSetPageDirty, then under
+// the tree lock, if the page is still the mapping's, account_page_dirtied
+// and the dirty tag.  Differences: no __mark_inode_dirty.
 int __set_page_dirty_nobuffers(Page* page) {
+  SetPageDirtyScope scope(page);
   if (TestSetPageFlag(page, PG_dirty)) return 0;
   if (AddressSpace* mapping = page->mapping.load(std::memory_order_acquire)) {
     mapping->tag_dirty(page);

@@ -54,7 +54,11 @@ class AddressSpace {
   // Models the slot half of mm/migrate.c:migrate_page_move_mapping().
   bool replace_page(Page* old, Page* newpage, int extra);
 
-  // PAGECACHE_TAG_DIRTY.
+  // __set_page_dirty's critical section (mm/page-writeback.c, v2.6.29;
+  // 5.15 the same): under the tree lock, if the page is still this
+  // mapping's, account_page_dirtied (NR_FILE_DIRTY, and the page's share of
+  // it) and PAGECACHE_TAG_DIRTY.  For a set_page_dirty whose
+  // TestSetPageDirty found the page clean, inside its SetPageDirtyScope.
   void tag_dirty(Page* page);
   void clear_dirty_tag(Page* page);
   // Indices tagged dirty, in order, appended to *out.
@@ -62,6 +66,17 @@ class AddressSpace {
   // mapping->nrpages: the pages in the cache now.
   uint64_t nrpages();
   uint64_t nr_dirty() const { return nr_dirty_.load(std::memory_order_relaxed); }
+  // Dirty accounting (NR_FILE_DIRTY, for this file: the kernel's counter is
+  // per zone and per bdi, the model's is the one file's).  tag_dirty counts
+  // a page; this un-counts it, as clear_page_dirty_for_io and
+  // cancel_dirty_page do when their TestClearPageDirty found it dirty
+  // (v2.6.29: dec_zone_page_state; 5.15: account_page_cleaned).  Returns
+  // false when the page was not counted and no set_page_dirty is between
+  // its TestSetPageDirty and its accounting: PG_dirty was set behind the
+  // accounting's back (a bare SetPageDirty), and the count now drifts below
+  // the dirty pages (I10).  REQUIRES: the page is this mapping's.
+  bool account_page_cleaned(Page* page);
+  int64_t nr_file_dirty() const { return nr_file_dirty_.load(std::memory_order_relaxed); }
   // Futex word bumped on every newly tagged page; writeback sleeps on it.
   Shared<uint32_t>& dirty_events() { return dirty_events_; }
 
@@ -88,13 +103,35 @@ class AddressSpace {
   std::unique_ptr<uint8_t[]> dirty_tag_ ABSL_GUARDED_BY(tree_lock_);
 
   Shared<uint64_t> nr_dirty_{0};       // mirrors the tag count
+  Shared<int64_t> nr_file_dirty_{0};   // NR_FILE_DIRTY (may drift below 0)
   Shared<uint32_t> dirty_events_{0};
   Shared<int64_t> i_size_{0};
   FutexRwSem invalidate_lock_{LockClass::kInvalidateLock, "invalidate_lock"};
 };
 
-// __set_page_dirty_nobuffers(): PG_dirty and the dirty tag, no fs metadata.
-// Returns 1 if the page was newly dirtied.  Models mm/page-writeback.c.
+// A set_page_dirty between its TestSetPageDirty and its accounting
+// (tag_dirty): the page's `dirtying` count is raised for the scope.  A
+// cancel_dirty_page or clear_page_dirty_for_io in that window may un-count
+// a page the setter has not counted yet; the kernel's counter then comes
+// right when the setter counts it, or drifts by one if the page left the
+// cache meanwhile (set_page_dirty racing truncate: real in v2.6.29 and 5.15,
+// both read; I10 does not claim it).
+class SetPageDirtyScope {
+ public:
+  explicit SetPageDirtyScope(Page* page) : page_(page) {
+    page_->dirtying.fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~SetPageDirtyScope() { page_->dirtying.fetch_sub(1, std::memory_order_acq_rel); }
+  SetPageDirtyScope(const SetPageDirtyScope&) = delete;
+  SetPageDirtyScope& operator=(const SetPageDirtyScope&) = delete;
+
+ private:
+  Page* const page_;
+};
+
+// __set_page_dirty_nobuffers(): PG_dirty, its accounting and the dirty tag,
+// no fs metadata.  Returns 1 if the page was newly dirtied.  Models
+// mm/page-writeback.c.
 int __set_page_dirty_nobuffers(Page* page);
 
 // Models mm/page-writeback.c:test_set_page_writeback() as of v2.6.29: sets

@@ -63,6 +63,15 @@ struct WritebackControl {
 // MetadataState (what the fs holds for a page) is the invariants' vocabulary:
 // harness/check/invariants.h.
 
+// The gfp mask try_to_release_page passes to ->releasepage, as far as a
+// filesystem asks it: whether the caller may recurse into the filesystem
+// (__GFP_FS).  v2.6.29 (5.15 the same callers, read in both): 0 from
+// invalidate_complete_page and pagevec_strip, GFP_KERNEL from
+// invalidate_complete_page2 and fallback_migrate_page, reclaim's
+// sc->gfp_mask (kswapd's GFP_KERNEL: the model's reclaim role) from
+// shrink_page_list.
+enum class Gfp : uint8_t { kNoFs, kFs };
+
 class AddressSpaceOps {
  public:
   virtual ~AddressSpaceOps() = default;
@@ -180,7 +189,9 @@ class AddressSpaceOps {
     return "its hole punch is not modeled (punch.h models 5.15 ext4's: --fs=buffer)";
   }
   // Returns false to keep the page (metadata attached that must not be lost).
-  virtual bool releasepage(Page* page) { return true; }
+  // `gfp` is the caller's allocation context as far as ->releasepage asks
+  // it: whether it may enter the filesystem (__GFP_FS).
+  virtual bool releasepage(Page* page, Gfp gfp) { return true; }
   // a_ops->launder_page (e3db7691e9f3, v2.6.20): invalidate_inode_pages2
   // found the page dirty after unmapping it; write it out and wait, keeping
   // the page lock throughout (so no fault can map and redirty it), until it

@@ -69,9 +69,9 @@ uint64_t generic_file_read_slot(MmContext& mm, uint64_t index, uint32_t slot) {
 // Models mm/filemap.c:try_to_release_page() as of v2.6.29: never for a page
 // under writeback; otherwise ->releasepage decides (every adapter has one:
 // buffer's stands for try_to_free_buffers).
-bool try_to_release_page(MmContext& mm, Page* page) {
+bool try_to_release_page(MmContext& mm, Page* page, Gfp gfp) {
   if (PageWriteback(page)) return false;
-  if (!mm.a_ops().releasepage(page)) return false;
+  if (!mm.a_ops().releasepage(page, gfp)) return false;
   mm.trace(page->index, Event::kReleaseBuffers);
   return true;
 }
@@ -184,7 +184,7 @@ bool shrink_locked_page(MmContext& mm, Page* page, ShrinkResult* r) {
     }
   }
   // Buffers (fs-private data) go first, even from a page still PG_dirty.
-  if (PagePrivate(page) && !try_to_release_page(mm, page)) return true;
+  if (PagePrivate(page) && !try_to_release_page(mm, page, Gfp::kFs)) return true;
   // __remove_mapping (page_freeze_refs(page, 2), then PageDirty): gives up
   // on a page anyone but the cache and reclaim holds -- a fault between its
   // lookup and its set_page_dirty keeps the page it works on -- or one
@@ -232,7 +232,7 @@ bool pagevec_strip(MmContext& mm, uint64_t index) {
     // Re-checked under the lock.  A page truncated meanwhile had its fs data
     // dropped by ->invalidatepage already.
     if (PagePrivate(page) && page->mapping.load(std::memory_order_acquire) == &mm.mapping()) {
-      released = try_to_release_page(mm, page);
+      released = try_to_release_page(mm, page, Gfp::kNoFs);
     }
     unlock_page(page);
   }

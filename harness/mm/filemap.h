@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "harness/check/trace.h"
+#include "harness/mm/address_space_ops.h"
 
 namespace pagerace {
 
@@ -54,7 +55,7 @@ bool pagevec_strip(MmContext& mm, uint64_t index);
 
 // Models mm/filemap.c:try_to_release_page() as of v2.6.29: false for a page
 // under writeback, else what ->releasepage says.  REQUIRES: page locked.
-bool try_to_release_page(MmContext& mm, Page* page);
+bool try_to_release_page(MmContext& mm, Page* page, Gfp gfp);
 
 // Takes a locked, clean page out of the page cache for reclaim
 // (__remove_mapping) or invalidation (invalidate.h), tracing `e`: checks

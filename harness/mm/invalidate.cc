@@ -20,7 +20,7 @@ namespace {
 // mirror).  REQUIRES: page locked.
 bool invalidate_complete_page(MmContext& mm, Page* page) {
   if (page->mapping.load(std::memory_order_acquire) != &mm.mapping()) return false;
-  if (PagePrivate(page) && !try_to_release_page(mm, page)) return false;
+  if (PagePrivate(page) && !try_to_release_page(mm, page, Gfp::kNoFs)) return false;
   const bool held = page->refcount.load(std::memory_order_acquire) != 2;
   if (held && !mm.reverted(Fix::k016eb4a0ed06)) return false;
   if (PageDirty(page)) return false;
@@ -43,7 +43,7 @@ bool invalidate_complete_page(MmContext& mm, Page* page) {
 // locked, unmapped.
 bool invalidate_complete_page2(MmContext& mm, Page* page) {
   if (page->mapping.load(std::memory_order_acquire) != &mm.mapping()) return false;
-  if (PagePrivate(page) && !try_to_release_page(mm, page)) return false;
+  if (PagePrivate(page) && !try_to_release_page(mm, page, Gfp::kFs)) return false;
   if (PageDirty(page)) return false;
   // A holder other than the cache and us (a get_user_pages caller) keeps
   // the detached page: its frame is not poisoned under it.
@@ -101,8 +101,12 @@ Invalidate2 invalidate_inode_pages2_page(MmContext& mm, uint64_t index) {
                        "maps the locked page after unmap_mapping_range");
   }
   // do_launder_page: a dirty page goes to ->launder_page, if the fs has one.
+  // --revert=e3db7691e9f3: before it (v2.6.20-rc's invalidate_inode_pages2_range,
+  // read at the fix's parent in the v2.6.34 mirror) there was no
+  // ->launder_page: invalidate_complete_page2 went straight to ->releasepage
+  // (GFP_KERNEL), where NFS wrote the page itself (nfs.cc).
   int err = 0;
-  if (PageDirty(page) && mm.a_ops().has_launder_page()) {
+  if (PageDirty(page) && mm.a_ops().has_launder_page() && !mm.reverted(Fix::ke3db7691e9f3)) {
     mm.trace(index, Event::kLaunderPage);
     err = mm.a_ops().launder_page(page);
   }

@@ -78,7 +78,7 @@ MigrateResult move_to_new_page(MmContext& mm, Page* page, Page* newpage) {
       // v2.6.29/30's writeout of a dirty page is done by the caller, before
       // the new page is locked (migrate_page_one).
       if (PageDirty(page)) return v5 ? MigrateResult::kBusy : MigrateResult::kAgain;
-      if (PagePrivate(page) && !try_to_release_page(mm, page)) return MigrateResult::kBusy;
+      if (PagePrivate(page) && !try_to_release_page(mm, page, Gfp::kFs)) return MigrateResult::kBusy;
       break;
     case Migrate::kBusyIfPrivate:
       if (PagePrivate(page)) return MigrateResult::kBusy;
@@ -97,6 +97,12 @@ MigrateResult move_to_new_page(MmContext& mm, Page* page, Page* newpage) {
   const uint32_t flags = page->flags.load(std::memory_order_acquire) & moved;
   SetPageFlag(newpage, flags);
   ClearPageFlag(page, moved);
+  // Its share of NR_FILE_DIRTY goes with PG_dirty (v2.6.29's
+  // migrate_page_copy un-counts the old page in clear_page_dirty_for_io and
+  // counts the new one in __set_page_dirty_nobuffers; 5.15's
+  // migrate_page_move_mapping moves the zone counts).
+  newpage->dirty_accounted.store(page->dirty_accounted.exchange(0, std::memory_order_acq_rel),
+                                 std::memory_order_release);
   mm.trace(page->index, Event::kMigratePage);
   return MigrateResult::kMoved;
 }

@@ -146,6 +146,12 @@ int MmContext::set_page_dirty(Page* page) {
   return TestSetPageFlag(page, PG_dirty) ? 0 : 1;
 }
 
+void MmContext::account_page_cleaned(Page* page) {
+  if (page->mapping.load(std::memory_order_acquire) != mapping_.get()) return;
+  const bool counted = mapping_->account_page_cleaned(page);
+  checks_->DirtyAccounted(page->index, counted, mapping_->nr_file_dirty());
+}
+
 PageState MmContext::page_state(const Page* page) const {
   PageState s;
   s.index = page->index;

@@ -160,6 +160,12 @@ class MmContext : public FaultTarget {
   // I1, as writeback marks a page clean: no pte may still be writable (unless
   // a fault is inside its pte_mkwrite -> set_page_dirty window).
   void check_clean_not_writable(Page* page);
+  // The accounting half of clear_page_dirty_for_io and cancel_dirty_page,
+  // after their TestClearPageDirty found `page` dirty: a page still this
+  // mapping's is un-counted from NR_FILE_DIRTY (AddressSpace::
+  // account_page_cleaned), and I10 checked.  A detached page is not counted
+  // (the kernel's `if (mapping && mapping_cap_account_dirty(mapping))`).
+  void account_page_cleaned(Page* page);
   // I3, before ->writepage of a page clean_page_dirty_for_io found dirty;
   // skipped for a page wholly past EOF.
   void check_writepage_has_metadata(Page* page);

@@ -203,6 +203,8 @@ Page* PagePool::Alloc(uint64_t index, AddressSpace* mapping) {
   p->mkwrite_window.store(0, std::memory_order_relaxed);
   p->gup_write.store(0, std::memory_order_relaxed);
   p->mapcount.store(0, std::memory_order_relaxed);
+  p->dirty_accounted.store(0, std::memory_order_relaxed);
+  p->dirtying.store(0, std::memory_order_relaxed);
   p->generation.fetch_add(1, std::memory_order_relaxed);
   p->mapping.store(mapping, std::memory_order_relaxed);
   p->refcount.store(1, std::memory_order_release);

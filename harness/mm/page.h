@@ -68,6 +68,16 @@ struct Page {
   // (page_add_file_rmap / page_remove_rmap), read without a lock by
   // page_mapped().
   Shared<int32_t> mapcount{0};
+  // Atomic; this page's share of NR_FILE_DIRTY (address_space.h, dirty
+  // accounting): +1 where the kernel's account_page_dirtied counts it, -1
+  // where clear_page_dirty_for_io or cancel_dirty_page un-count it; moved
+  // with PG_dirty by migration.  Harness bookkeeping: the kernel keeps only
+  // the sum (per zone and per bdi).
+  Shared<int32_t> dirty_accounted{0};
+  // Atomic; set_page_dirty calls between their TestSetPageDirty and their
+  // accounting (the kernel's __set_page_dirty_nobuffers takes the tree lock
+  // in between).  Harness bookkeeping, for I10's scope.
+  Shared<int32_t> dirtying{0};
 
   bool test(uint32_t bit) const { return flags.load(std::memory_order_acquire) & bit; }
 };

@@ -27,8 +27,9 @@ void truncate_inode_page(MmContext& mm, Page* page) {
   wait_on_page_writeback(page);
   mm.mmu().zap_index(i);
   if (PagePrivate(page)) mm.a_ops().invalidatepage(page);
-  // cancel_dirty_page: the data is being thrown away.
-  ClearPageFlag(page, PG_dirty);
+  // cancel_dirty_page: the data is being thrown away; the page leaves
+  // NR_FILE_DIRTY (v2.6.29 dec_zone_page_state, 5.15 account_page_cleaned).
+  if (TestClearPageFlag(page, PG_dirty)) mm.account_page_cleaned(page);
   mm.trace(i, Event::kTruncate);
   mm.mapping().remove_from_page_cache(page);
 }

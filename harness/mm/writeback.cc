@@ -68,8 +68,11 @@ int IoQueue::Drain() {
   return n;
 }
 
-// Models mm/page-writeback.c:clear_page_dirty_for_io() as of v2.6.29;
-// differences: no dirty accounting.
+// Models mm/page-writeback.c:clear_page_dirty_for_io() as of v2.6.29 (5.15's
+// folio_clear_dirty_for_io the same steps): page_mkclean, a pte found dirty
+// handed to set_page_dirty, then TestClearPageDirty and the page un-counted
+// from NR_FILE_DIRTY (dec_zone_page_state; 5.15 dec_lruvec_page_state and
+// dec_wb_stat), I10 checked.
 int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   mm.trace(page->index, Event::kClearPageDirtyForIo);
   if (mm.scheme().clear_dirty_before_mkclean() || mm.reverted(Fix::k7658cc289288)) {
@@ -82,6 +85,7 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
     // is this revert under the locked scheme's name.)
     const bool was_dirty = TestClearPageFlag(page, PG_dirty);
     if (was_dirty) {
+      mm.account_page_cleaned(page);
       mm.transition(page->index, FaultPath::kWriteback,
                              FaultWindow::kDirtyClearedBeforeMkclean);
       mm.check_clean_not_writable(page);
@@ -99,6 +103,7 @@ int clear_page_dirty_for_io(MmContext& mm, Page* page) {
   // the page lock it holds, is what keeps its set_page_dirty out).
   SCHED_POINT(kClearPageDirtyForIoAfterMkclean);
   if (TestClearPageFlag(page, PG_dirty)) {
+    mm.account_page_cleaned(page);
     // The dirty tag stays until the write is under way
     // (test_set_page_writeback): a data-integrity pass that looks meanwhile
     // finds the page tagged and waits for its lock, as the kernel's does.
