@@ -158,11 +158,15 @@ void AddressSpace::collect_dirty(std::vector<uint64_t>* out) {
 
 bool AddressSpace::account_page_cleaned(Page* page) {
   nr_file_dirty_.fetch_sub(1, std::memory_order_relaxed);
-  // A setter between its TestSetPageDirty and tag_dirty is read after the
-  // share: it raised `dirtying` before its TestSetPageDirty, which came
-  // before the caller's TestClearPageDirty.
+  // `dirtying` first, then the share.  A setter whose TestSetPageDirty came
+  // before the caller's TestClearPageDirty raised `dirtying` before it, so
+  // the read sees it raised -- unless the setter has lowered it again, which
+  // it does only after counting the page (tag_dirty): then the share below
+  // holds its count.  Read the other way round, a setter that counted and
+  // finished between the two reads would look like a bare SetPageDirty.
+  const bool setter_pending = page->dirtying.load(std::memory_order_acquire) > 0;
   const int32_t share = page->dirty_accounted.fetch_sub(1, std::memory_order_acq_rel);
-  return share > 0 || page->dirtying.load(std::memory_order_acquire) > 0;
+  return share > 0 || setter_pending;
 }
 
 // Models mm/page-writeback.c:__set_page_dirty_nobuffers() as of v2.6.29

@@ -120,7 +120,7 @@ std::string Rate(double n, double s) {
 const char* PrimaryInvariant(const CauseTracker::CauseCount& cc) {
   static constexpr Invariant kOrder[] = {Invariant::kI1, Invariant::kI2, Invariant::kI5,
                                          Invariant::kI6, Invariant::kI9, Invariant::kI7,
-                                         Invariant::kI3, Invariant::kI8,
+                                         Invariant::kI3, Invariant::kI8, Invariant::kI10,
                                          Invariant::kI4, Invariant::kFs,  Invariant::kI0,
                                          Invariant::kLedger};
   for (Invariant inv : kOrder) {
