@@ -69,8 +69,8 @@ Registry<AdapterEntry>& AdapterRegistry() {
        [] {
          return MakeBufferAdapter({.name = "buffer:no_isize_extended", .isize_extended = false});
        }, "90a8020278c1"},
-      {"xfs", "v5.15 (iomap), 4 KiB blocks; an era mix under legacy/locked", "iomap_page_mkwrite under the MMAPLOCK: delalloc for the blocks inside i_size, returns locked; ->writepages only (no ->writepage), a hole is skipped", [] { return MakeXfsAdapter({}); }},
-      {"xfs:1k", "v5.15 (iomap) with 1 KiB blocks; an era mix under legacy/locked", "the same with 1 KiB blocks: pagecache_isize_extended write-protects the old EOF page on growth", [] { return MakeXfsAdapter({.name = "xfs:1k", .blocksize = 1024}); }},
+      {"xfs", "v5.15 (iomap), 4 KiB blocks; an era mix under legacy/locked", "iomap_page_mkwrite under the MMAPLOCK: delalloc for the blocks inside i_size, returns locked; ->writepages only (no ->writepage), a hole is skipped", [] { return MakeXfsAdapter({}); }, "", "56a76f8275c3"},
+      {"xfs:1k", "v5.15 (iomap) with 1 KiB blocks; an era mix under legacy/locked", "the same with 1 KiB blocks: pagecache_isize_extended write-protects the old EOF page on growth", [] { return MakeXfsAdapter({.name = "xfs:1k", .blocksize = 1024}); }, "", "56a76f8275c3"},
       {"xfs:v2.6.30", "v2.6.30 xfs_vm_page_mkwrite, 1 KiB blocks; under modern a combination that never shipped", "block_page_mkwrite with delalloc, returns locked; writepage allocates blocks for unmapped buffers and drops the page on ENOSPC", [] { return MakeXfsAdapter({.name = "xfs:v2.6.30", .v2630 = true, .blocksize = 1024}); }, "", "90a8020278c1"},
   });
   return *r;

@@ -133,6 +133,10 @@ INSTANTIATE_TEST_SUITE_P(
         // v2.6.30: block_page_mkwrite failed (SIGBUS) a page truncated under
         // it; the fix retries the fault.
         RevertCase{"56a76f8275c3", "locked", "buffer:block_page_mkwrite", "truncate", "I9", false},
+        // The same through v2.6.30 XFS's xfs_vm_page_mkwrite, which is
+        // block_page_mkwrite with xfs_get_blocks (5.15's iomap_page_mkwrite
+        // never runs it: `xfs` and `xfs:1k` refuse the revert).
+        RevertCase{"56a76f8275c3", "locked", "xfs:v2.6.30", "truncate", "I9", false},
         // v2.6.18: invalidate_complete_page removed a page only PageDirty
         // kept; a page get_user_pages holds, clean and unmapped, leaves the
         // cache under the pin and the device's data with it.
