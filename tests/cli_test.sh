@@ -205,15 +205,18 @@ fi
 # schedule under the serial scheduler, tells its story, and --repeat=100
 # runs it 100 times: every run shows the cause, identically.
 if ! python3 - "$tmp/race.json" <<'PY'
-import json, sys
+import json, re, sys
 r = json.load(open(sys.argv[1]))
 wp = [c for c in r["root_causes"] if c["id"] == "do_wp_page/mkwrite_to_set_page_dirty/writeback"]
 assert wp, [c["id"] for c in r["root_causes"]]
 x = wp[0]["exact"]
 assert x["found"], x
-assert "store 0 0" in x["scenario"] and "writeback: pass" in x["scenario"], x["scenario"]
+# Whichever mmap worker met the race first, through whichever mapping (a
+# TSan run on a loaded machine once had mmap1 store through mapping 1).
+assert re.search(r"mmap[0-9]+: store 0 [0-9]+", x["scenario"]), x["scenario"]
+assert "writeback: pass" in x["scenario"], x["scenario"]
 assert x["preemptions"] == 1 and x["data_losing"], x
-assert x["story"][0].startswith("1. mmap0:"), x["story"]
+assert re.match(r"1\. mmap[0-9]+:", x["story"][0]), x["story"]
 assert "--schedule=" + x["schedule"] in x["replay"], x["replay"]
 assert r["races"][x["race"]]["root_cause"] == wp[0]["id"]
 PY
@@ -222,7 +225,7 @@ else echo "ok: the do_wp_page cause carries an exact counterexample"; fi
 race=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([c for c in r["root_causes"] if c["id"].startswith("do_wp_page/")][0]["exact"]["race"])' "$tmp/race.json")
 out=$("$bin" --replay="$tmp/race.json:$race" --repeat=100 2>&1); rc=$?
 if [[ $rc -ne 1 || "$out" != *"replay: 100/100 runs reproduced it; 100/100 identical to the first"* ||
-      "$out" != *"    1. mmap0:"* || "$out" != *"replay: reproduced do_wp_page/mkwrite_to_set_page_dirty/writeback"* ]]; then
+      "$out" != *"    1. mmap"* || "$out" != *"replay: reproduced do_wp_page/mkwrite_to_set_page_dirty/writeback"* ]]; then
   echo "FAIL: exact replay $tmp/race.json:$race -> exit $rc: $(printf '%s\n' "$out" | tail -3)"; fail=1
 else
   echo "ok: exact replay $tmp/race.json:$race: 100/100"
